@@ -1,0 +1,21 @@
+# ser-recipes: each target sets up what it needs (virtual environment, pip packages, espeak-ng).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/pooling.py
+
+clean:
+	rm -rf demo_output .pytest_cache

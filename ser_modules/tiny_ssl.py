@@ -1,0 +1,186 @@
+"""Randomly initialised WavLM / HuBERT / wav2vec 2.0 models saved as local Hugging Face folders.
+
+Real experiments load pretrained upstreams from the Hub (``microsoft/wavlm-large``,
+``facebook/hubert-large-ll60k``, ``facebook/wav2vec2-large-lv60``). Tests, the demo and the
+benchmarks cannot download weights, so this module builds models of the same architecture
+from a small ``transformers`` config (random weights, LayerDrop off), and saves them with
+``save_pretrained`` plus the ``preprocessor_config.json`` of a ``Wav2Vec2FeatureExtractor``.
+SpeechBrain's HF wrappers load such a folder with ``source=<folder>``.
+
+Two sizes are available:
+
+* ``tiny``: hidden size 32, 2 transformer layers, 7 convolution layers of 32 channels
+  (same strides as the real models, so 50 frames per second), "layer" normalisation of the
+  feature encoder as in the large checkpoints;
+* ``base``: the geometry of the base models (768 hidden, 12 layers, 512-channel encoder),
+  for benchmarks.
+
+Command line::
+
+    python -m ser_modules.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|base] [--seed 0]
+
+Authors
+ * ser-recipes contributors 2026
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+MODEL_KINDS = ("wavlm", "hubert", "wav2vec2")
+
+SIZES = {
+    "tiny": dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+    ),
+    "base": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        conv_dim=(512,) * 7,
+        num_conv_pos_embeddings=128,
+        num_conv_pos_embedding_groups=16,
+        feat_extract_norm="group",
+        do_stable_layer_norm=False,
+    ),
+}
+
+_OPTIONS_FILE = "tiny_ssl_options.json"
+
+
+def _model_classes(kind):
+    """Returns the (config class, model class) of ``transformers`` for a model kind."""
+    import transformers
+
+    classes = {
+        "wavlm": (transformers.WavLMConfig, transformers.WavLMModel),
+        "hubert": (transformers.HubertConfig, transformers.HubertModel),
+        "wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
+    }
+    if kind not in classes:
+        raise ValueError(f"Unknown SSL model kind {kind!r}; expected one of {MODEL_KINDS}")
+    return classes[kind]
+
+
+def build_ssl_config(kind, size="tiny"):
+    """Builds the ``transformers`` config of a random SSL model (LayerDrop and masking off).
+
+    Arguments
+    ---------
+    kind : str
+        One of ``"wavlm"``, ``"hubert"``, ``"wav2vec2"``.
+    size : str
+        ``"tiny"`` or ``"base"``.
+
+    Returns
+    -------
+    transformers.PretrainedConfig
+        The configuration.
+
+    Example
+    -------
+    >>> config = build_ssl_config("hubert")
+    >>> config.hidden_size, config.num_hidden_layers, config.layerdrop
+    (32, 2, 0.0)
+    """
+    if size not in SIZES:
+        raise ValueError(f"Unknown size {size!r}; expected one of {tuple(SIZES)}")
+    config_class, _ = _model_classes(kind)
+    return config_class(
+        **SIZES[size],
+        layerdrop=0.0,
+        mask_time_prob=0.0,
+        mask_feature_prob=0.0,
+        apply_spec_augment=False,
+    )
+
+
+def _save_feature_extractor(out_dir, config):
+    """Saves the ``preprocessor_config.json`` that SpeechBrain's wrappers read."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=config.feat_extract_norm == "layer",
+    )
+    extractor.save_pretrained(out_dir)
+
+
+def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
+    """Builds a random SSL model and saves it as a local Hugging Face folder (idempotent).
+
+    Arguments
+    ---------
+    kind : str
+        One of ``"wavlm"``, ``"hubert"``, ``"wav2vec2"``.
+    out_dir : str or pathlib.Path
+        Folder to write (``config.json``, weights, ``preprocessor_config.json``).
+    size : str
+        ``"tiny"`` or ``"base"``.
+    seed : int
+        Seed of the random initialisation.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, usable as ``source`` of SpeechBrain's HF wrappers.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.integrations.huggingface import WavLM
+    >>> folder = save_random_ssl_model("wavlm", tempfile.mkdtemp())
+    >>> ssl = WavLM(str(folder), save_path=tempfile.mkdtemp(), freeze=True, output_all_hiddens=True)
+    >>> ssl(torch.randn(2, 16000), torch.tensor([1.0, 0.5])).shape
+    torch.Size([3, 2, 49, 32])
+    """
+    out_dir = Path(out_dir)
+    options = {"kind": kind, "size": size, "seed": seed}
+    options_file = out_dir / _OPTIONS_FILE
+    if options_file.exists() and json.loads(options_file.read_text()) == options:
+        logger.info("Random %s model already in %s", kind, out_dir)
+        return out_dir
+    config = build_ssl_config(kind, size)
+    _, model_class = _model_classes(kind)
+    torch.manual_seed(seed)
+    model = model_class(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    _save_feature_extractor(out_dir, config)
+    options_file.write_text(json.dumps(options))
+    logger.info("Saved a random %s-sized %s model to %s", size, kind, out_dir)
+    return out_dir
+
+
+def main(argv=None):
+    """Command-line entry point (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kind", choices=MODEL_KINDS)
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--size", default="tiny", choices=tuple(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folder = save_random_ssl_model(args.kind, args.out, args.size, args.seed)
+    print(folder)
+
+
+if __name__ == "__main__":
+    main()
