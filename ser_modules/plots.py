@@ -1,0 +1,84 @@
+"""Plots written by the recipes: training curves and learned layer weights (PNG, matplotlib Agg).
+
+Authors
+ * ser-recipes contributors 2026
+"""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _save(fig, path):
+    """Saves a figure to ``path`` (parent folders created) and closes it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_training_curves(history, path, metrics=("loss",)):
+    """Plots per-epoch statistics of the train and valid stages.
+
+    Arguments
+    ---------
+    history : list of dict
+        One entry per epoch: ``{"epoch": int, "train": {name: value}, "valid": {name: value}}``.
+    path : str
+        Output PNG.
+    metrics : sequence of str
+        Statistic names, one panel each (a stage lacking one is skipped).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> history = [{"epoch": 1, "train": {"loss": 1.3}, "valid": {"loss": 1.2, "UA": 40.0}},
+    ...            {"epoch": 2, "train": {"loss": 1.1}, "valid": {"loss": 1.0, "UA": 55.0}}]
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_training_curves(history, path, metrics=("loss", "UA"))
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    epochs = [entry["epoch"] for entry in history]
+    for axis, metric in zip(axes[0], metrics):
+        for stage in ("train", "valid"):
+            values = [entry.get(stage, {}).get(metric) for entry in history]
+            if any(value is not None for value in values):
+                axis.plot(epochs, values, marker="o", markersize=3, label=stage)
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    _save(fig, path)
+
+
+def plot_layer_weights(weights, path, title="Learned weights of the SSL hidden states"):
+    """Bar plot of the softmax weights of a ``WeightedLayerSum``.
+
+    Arguments
+    ---------
+    weights : sequence of float
+        One weight per hidden state (index 0 = CNN projection).
+    path : str
+        Output PNG.
+    title : str
+        Figure title.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.png")
+    >>> plot_layer_weights([0.2, 0.3, 0.5], path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    fig, axis = plt.subplots(figsize=(max(4.0, 0.3 * len(weights) + 2), 3.2))
+    axis.bar(range(len(weights)), [float(w) for w in weights])
+    axis.set_xlabel("hidden state (0 = CNN projection)")
+    axis.set_ylabel("weight")
+    axis.set_title(title)
+    _save(fig, path)

@@ -1,0 +1,209 @@
+"""A self-supervised speech encoder (wav2vec 2.0 / HuBERT / WavLM) set up correctly for SER.
+
+SpeechBrain's HF wrappers have pitfalls that matter for utterance-level emotion recognition
+(see ``shared/research/speechbrain_anchor.md`` §5): LayerDrop drops hidden states in train
+mode, ``Brain`` puts a frozen model back in train mode every epoch, and the waveform
+normalisation runs over the padded batch, so features depend on batch composition.
+``SSLEncoder`` subclasses SpeechBrain's wrapper and fixes them:
+
+* LayerDrop is forced to 0 (``override_config``) so ``output_all_hiddens`` is stable;
+* a frozen encoder (and a frozen CNN feature encoder) stays in eval mode whatever ``train()``
+  is called with;
+* each waveform is normalised over its own valid samples and the padding is set to zero;
+* the attention mask is passed for models whose feature encoder uses layer norm (the
+  "large"/"layer" checkpoints), and omitted for group-norm ("base") models, as Hugging Face
+  recommends;
+* ``frame_lengths`` gives the exact relative number of valid frames of each utterance.
+
+Authors
+ * ser-recipes contributors 2026
+"""
+
+import torch
+from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
+
+WAVEFORM_EPS = 1e-7
+
+
+def valid_sample_mask(wavs, wav_lens=None):
+    """Boolean mask ``[batch, samples]`` of the valid samples (SpeechBrain relative lengths).
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        Padded waveforms ``[batch, samples]``.
+    wav_lens : torch.Tensor, optional
+        Relative lengths in (0, 1]; ``None`` means all samples are valid.
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean mask.
+
+    Example
+    -------
+    >>> valid_sample_mask(torch.zeros(2, 4), torch.tensor([1.0, 0.5])).tolist()
+    [[True, True, True, True], [True, True, False, False]]
+    """
+    batch, num_samples = wavs.shape
+    if wav_lens is None:
+        return torch.ones(batch, num_samples, dtype=torch.bool, device=wavs.device)
+    counts = torch.round(wav_lens.to(wavs.device) * num_samples).clamp(min=1)
+    return torch.arange(num_samples, device=wavs.device)[None, :] < counts[:, None]
+
+
+def normalize_waveforms(wavs, mask):
+    """Zero-mean unit-variance normalisation of each waveform over its valid samples only.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        Padded waveforms ``[batch, samples]``.
+    mask : torch.Tensor
+        Boolean mask of the valid samples.
+
+    Returns
+    -------
+    torch.Tensor
+        Normalised waveforms, zero on the padding.
+
+    Example
+    -------
+    >>> wav = torch.tensor([[1.0, 3.0, 100.0]])
+    >>> normalize_waveforms(wav, torch.tensor([[True, True, False]])).round(decimals=4)
+    tensor([[-1.,  1.,  0.]])
+    """
+    weights = mask.to(wavs.dtype)
+    counts = weights.sum(dim=1, keepdim=True)
+    mean = (wavs * weights).sum(dim=1, keepdim=True) / counts
+    centred = (wavs - mean) * weights
+    var = centred.pow(2).sum(dim=1, keepdim=True) / counts
+    return centred / torch.sqrt(var + WAVEFORM_EPS)
+
+
+class SSLEncoder(Wav2Vec2):
+    """Hugging Face wav2vec 2.0 / HuBERT / WavLM encoder for SER (any of them: AutoModel).
+
+    Arguments
+    ---------
+    source : str
+        Hub id (e.g. ``microsoft/wavlm-large``) or local folder.
+    save_path : str
+        Cache folder of the downloaded model.
+    freeze : bool
+        Frozen encoder (no gradients, always in eval mode).
+    freeze_feature_extractor : bool
+        When fine-tuning, keep the CNN feature encoder frozen (and in eval mode).
+    output_all_hiddens : bool
+        Return all hidden states ``[layers + 1, batch, frames, channels]`` (otherwise the last
+        one, ``[batch, frames, channels]``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from ser_modules.tiny_ssl import save_random_ssl_model
+    >>> folder = save_random_ssl_model("hubert", tempfile.mkdtemp())
+    >>> encoder = SSLEncoder(str(folder), save_path=tempfile.mkdtemp())
+    >>> wavs, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.5])
+    >>> encoder(wavs, lens).shape
+    torch.Size([3, 2, 49, 32])
+    >>> encoder.frame_lengths(lens, 16000, 49)
+    tensor([1.0000, 0.4898])
+    >>> _ = encoder.train()
+    >>> encoder.model.training
+    False
+    """
+
+    def __init__(
+        self,
+        source,
+        save_path,
+        freeze=True,
+        freeze_feature_extractor=True,
+        output_all_hiddens=True,
+    ):
+        super().__init__(
+            source=source,
+            save_path=save_path,
+            output_norm=False,
+            freeze=freeze,
+            freeze_feature_extractor=freeze_feature_extractor,
+            apply_spec_augment=False,
+            output_all_hiddens=output_all_hiddens,
+        )
+        self.pass_attention_mask = self.model.config.feat_extract_norm == "layer"
+        self.train(False)
+
+    @property
+    def num_hidden_states(self):
+        """Number of hidden states returned with ``output_all_hiddens`` (layers + 1)."""
+        return self.model.config.num_hidden_layers + 1
+
+    @property
+    def hidden_size(self):
+        """Number of channels of each hidden state."""
+        return self.model.config.hidden_size
+
+    def override_config(self, config):
+        """Turns LayerDrop and SpecAugment masking off before the model is built."""
+        config.layerdrop = 0.0
+        config.mask_time_prob = 0.0
+        config.mask_feature_prob = 0.0
+        return config
+
+    def train(self, mode=True):
+        """Sets the train mode, keeping the frozen parts in eval mode."""
+        super().train(mode and not self.freeze)
+        if self.freeze_feature_extractor:
+            self.model.feature_extractor.eval()
+        return self
+
+    def extract_features(self, wav, wav_lens=None):
+        """Encodes a padded batch of waveforms (see the class docstring).
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Padded waveforms ``[batch, samples]``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths.
+
+        Returns
+        -------
+        torch.Tensor
+            Hidden states.
+        """
+        mask = valid_sample_mask(wav, wav_lens)
+        if self.normalize_wav:
+            wav = normalize_waveforms(wav, mask)
+        else:
+            wav = wav * mask
+        out = self.model(
+            wav,
+            attention_mask=mask.long() if self.pass_attention_mask else None,
+            output_hidden_states=self.output_all_hiddens,
+        )
+        if self.output_all_hiddens:
+            return torch.stack(list(out.hidden_states), dim=0)
+        return out.last_hidden_state
+
+    def frame_lengths(self, wav_lens, num_samples, num_frames):
+        """Exact relative number of valid frames of each utterance.
+
+        Arguments
+        ---------
+        wav_lens : torch.Tensor
+            Relative lengths of the waveforms.
+        num_samples : int
+            Padded number of samples of the batch.
+        num_frames : int
+            Number of frames of the encoder output.
+
+        Returns
+        -------
+        torch.Tensor
+            Relative frame lengths in (0, 1].
+        """
+        samples = torch.round(wav_lens.float() * num_samples).long()
+        frames = self.model._get_feat_extract_output_lengths(samples)
+        return frames.clamp(1, num_frames).float() / num_frames

@@ -1,0 +1,103 @@
+"""Tests of ser_modules.feature_cache: exact, resumable, invalidated when anything changes."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from ser_modules.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.ssl_encoder import SSLEncoder
+from ser_modules.tiny_ssl import save_random_ssl_model
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    folder = save_random_ssl_model("wavlm", tmp_path_factory.mktemp("wavlm"))
+    return SSLEncoder(str(folder), save_path=str(tmp_path_factory.mktemp("hf")))
+
+
+@pytest.fixture()
+def wavs(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, seconds in enumerate([0.4, 1.3, 0.9, 2.0, 0.7]):
+        path = tmp_path / f"utt{i}.wav"
+        soundfile.write(path, rng.normal(0, 0.1, int(16000 * seconds)), 16000)
+        paths.append(str(path))
+    return paths
+
+
+def test_cached_features_equal_direct_extraction(encoder, wavs, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
+    assert cache.build(encoder, wavs, batch_size=3, progressbar=False) == len(wavs)
+    for path in wavs:
+        wav = torch.from_numpy(soundfile.read(path, dtype="float32")[0])
+        direct = encoder(wav[None], torch.ones(1))[:, 0].transpose(0, 1)
+        cached = cache.load(path)
+        assert cached.dtype == torch.float16
+        assert cached.shape == direct.shape == ((len(wav) - 400) // 320 + 1, 3, 32)
+        assert torch.allclose(cached.float(), direct, atol=2e-2, rtol=1e-2)
+
+
+def test_build_resumes_and_skips_done_entries(encoder, wavs, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
+    assert cache.build(encoder, wavs[:2], progressbar=False) == 2
+    first = cache.path_for(wavs[0]).stat().st_mtime_ns
+    assert cache.missing(wavs) == wavs[2:]
+    assert cache.build(encoder, wavs, progressbar=False) == 3
+    assert cache.path_for(wavs[0]).stat().st_mtime_ns == first
+    assert cache.build(encoder, wavs, progressbar=False) == 0
+    leftovers = [name for _, _, files in os.walk(cache.folder) for name in files if name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_shards_split_the_work(encoder, wavs, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
+    done = [cache.build(encoder, wavs, progressbar=False, shard=(rank, 2)) for rank in (0, 1)]
+    assert done == [3, 2]
+    assert cache.missing(wavs) == []
+
+
+def test_changes_invalidate_entries(encoder, wavs, tmp_path):
+    fingerprint = module_fingerprint(encoder)
+    cache = FeatureCache(tmp_path / "cache", fingerprint)
+    cache.build(encoder, wavs, progressbar=False)
+    # Other options or another encoder: another folder, nothing reused.
+    assert FeatureCache(tmp_path / "cache", fingerprint, layers=[2]).missing(wavs) == wavs
+    assert FeatureCache(tmp_path / "cache", "another-model").missing(wavs) == wavs
+    # A rewritten audio file is not served from the stale entry.
+    soundfile.write(wavs[1], np.zeros(8000), 16000)
+    os.utime(wavs[1], ns=(0, 10**9))
+    assert cache.missing(wavs) == [wavs[1]]
+
+
+def test_layer_selection_keeps_only_those_hidden_states(encoder, wavs, tmp_path):
+    full = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
+    last = FeatureCache(tmp_path / "cache", module_fingerprint(encoder), layers=[2])
+    full.build(encoder, wavs[:1], progressbar=False)
+    last.build(encoder, wavs[:1], progressbar=False)
+    assert torch.equal(last.load(wavs[0])[:, 0], full.load(wavs[0])[:, 2])
+
+
+def test_fingerprint_changes_with_weights(encoder):
+    before = module_fingerprint(encoder)
+    clone = torch.nn.Linear(2, 2)
+    assert module_fingerprint(clone) != before
+    with torch.no_grad():
+        encoder.model.encoder.layers[0].attention.q_proj.weight[0, 0] += 1.0
+    try:
+        assert module_fingerprint(encoder) != before
+    finally:
+        with torch.no_grad():
+            encoder.model.encoder.layers[0].attention.q_proj.weight[0, 0] -= 1.0
+
+
+def test_clear_errors(encoder, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", "x")
+    with pytest.raises(FileNotFoundError, match="nowhere.wav"):
+        cache.load(tmp_path / "nowhere.wav")
+    soundfile.write(tmp_path / "ok.wav", np.zeros(8000), 16000)
+    with pytest.raises(FileNotFoundError, match="No cached features for .*ok.wav"):
+        cache.load(tmp_path / "ok.wav")

@@ -1,0 +1,63 @@
+"""Tests of ser_modules.ssl_encoder: padding-invariant, eval-mode-safe SSL features."""
+
+import pytest
+import torch
+
+from ser_modules.ssl_encoder import SSLEncoder, normalize_waveforms, valid_sample_mask
+from ser_modules.tiny_ssl import save_random_ssl_model
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    folder = save_random_ssl_model("wavlm", tmp_path_factory.mktemp("wavlm"))
+    return SSLEncoder(str(folder), save_path=str(tmp_path_factory.mktemp("hf_cache")))
+
+
+def test_normalisation_ignores_padding():
+    wav = torch.randn(1, 1000)
+    mask = valid_sample_mask(wav, torch.tensor([0.6]))
+    garbage = wav.clone()
+    garbage[:, 600:] = 1e3
+    out = normalize_waveforms(garbage, mask)
+    valid = out[0, :600]
+    assert torch.allclose(valid.mean(), torch.tensor(0.0), atol=1e-5)
+    assert torch.allclose(valid.std(unbiased=False), torch.tensor(1.0), atol=1e-4)
+    assert (out[0, 600:] == 0).all()
+    assert torch.allclose(out[:, :600], normalize_waveforms(wav[:, :600], mask[:, :600]), atol=1e-6)
+
+
+def test_batched_features_equal_single_utterance_features(encoder):
+    torch.manual_seed(0)
+    short, long = torch.randn(9000), torch.randn(16000)
+    batch = torch.stack([torch.nn.functional.pad(short, (0, 7000), value=5.0), long])
+    lens = torch.tensor([9000 / 16000, 1.0])
+    batched = encoder(batch, lens)
+    alone = encoder(short[None], torch.ones(1))
+    frames = int(torch.round(encoder.frame_lengths(lens, 16000, batched.shape[2])[0] * batched.shape[2]))
+    assert frames == alone.shape[2] == (9000 - 400) // 320 + 1
+    assert torch.allclose(batched[:, 0, :frames], alone[:, 0], atol=1e-4)
+
+
+def test_frozen_encoder_stays_in_eval_mode(encoder):
+    modules = torch.nn.ModuleDict({"ssl": encoder})
+    modules.train()
+    assert not encoder.model.training
+    assert not any(m.training for m in encoder.model.modules())
+    assert not any(p.requires_grad for p in encoder.parameters())
+
+
+def test_fine_tuned_encoder_trains_but_keeps_cnn_frozen(tmp_path):
+    folder = save_random_ssl_model("hubert", tmp_path / "hubert")
+    encoder = SSLEncoder(str(folder), save_path=str(tmp_path / "cache"), freeze=False)
+    encoder.train()
+    assert encoder.model.encoder.training
+    assert not encoder.model.feature_extractor.training
+    out = encoder(torch.randn(2, 8000), torch.tensor([1.0, 0.8]))
+    out.sum().backward()
+    assert encoder.model.encoder.layers[0].attention.q_proj.weight.grad is not None
+    assert all(p.grad is None for p in encoder.model.feature_extractor.parameters())
+
+
+def test_reports_sizes(encoder):
+    assert encoder.num_hidden_states == 3
+    assert encoder.hidden_size == 32
