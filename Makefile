@@ -16,6 +16,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/pooling.py
+	$(PY) benchmarks/feature_cache.py
 
 clean:
 	rm -rf demo_output .pytest_cache

@@ -177,8 +177,9 @@ class FeatureCache:
     def build(self, encoder, wav_paths, batch_size=8, device="cpu", progressbar=True, shard=(0, 1)):
         """Extracts and stores the features of every file of ``wav_paths`` not cached yet.
 
-        Files are sorted by length and batched to limit padding. Resumable: entries already
-        written are skipped.
+        Files are sorted by length and batched to limit padding; an encoder whose
+        ``padding_invariant`` attribute is False gets one file per batch, so that entries
+        never depend on batch composition. Resumable: entries already written are skipped.
 
         Arguments
         ---------
@@ -206,6 +207,9 @@ class FeatureCache:
         todo = self.missing(list(dict.fromkeys(map(str, wav_paths)))[index::count])
         if not todo:
             return 0
+        if not getattr(encoder, "padding_invariant", True):
+            logger.info("The encoder sees padding: extracting one file at a time")
+            batch_size = 1
         logger.info("Extracting features of %d files into %s", len(todo), self.folder)
         with tqdm(total=len(todo), desc="feature cache", disable=not progressbar) as bar:
             for batch_paths in self._length_sorted_batches(todo, batch_size):

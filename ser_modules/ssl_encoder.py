@@ -135,6 +135,15 @@ class SSLEncoder(Wav2Vec2):
         self.train(False)
 
     @property
+    def padding_invariant(self):
+        """Whether an utterance's features are the same alone and padded in a batch.
+
+        True for models that take an attention mask (layer-normalised feature encoder, as
+        the large checkpoints); group-normalised ("base") models see the zero padding.
+        """
+        return self.pass_attention_mask
+
+    @property
     def num_hidden_states(self):
         """Number of hidden states returned with ``output_all_hiddens`` (layers + 1)."""
         return self.model.config.num_hidden_layers + 1

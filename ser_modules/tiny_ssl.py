@@ -7,17 +7,21 @@ from a small ``transformers`` config (random weights, LayerDrop off), and saves 
 ``save_pretrained`` plus the ``preprocessor_config.json`` of a ``Wav2Vec2FeatureExtractor``.
 SpeechBrain's HF wrappers load such a folder with ``source=<folder>``.
 
-Two sizes are available:
+Three sizes are available:
 
 * ``tiny``: hidden size 32, 2 transformer layers, 7 convolution layers of 32 channels
   (same strides as the real models, so 50 frames per second), "layer" normalisation of the
-  feature encoder as in the large checkpoints;
+  feature encoder as in the large checkpoints (used by the tests);
+* ``small``: hidden size 64, 2 layers, 64-channel encoder with the "group" normalisation of
+  the base checkpoints (used by the demos: with random weights, the group-normalised encoder
+  keeps much more of the prosody than the layer-normalised one, whose per-frame
+  normalisation removes the frame energy);
 * ``base``: the geometry of the base models (768 hidden, 12 layers, 512-channel encoder),
   for benchmarks.
 
 Command line::
 
-    python -m ser_modules.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|base] [--seed 0]
+    python -m ser_modules.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|small|base] [--seed 0]
 
 Authors
  * ser-recipes contributors 2026
@@ -45,6 +49,17 @@ SIZES = {
         num_conv_pos_embedding_groups=2,
         feat_extract_norm="layer",
         do_stable_layer_norm=True,
+    ),
+    "small": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        conv_dim=(64,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="group",
+        do_stable_layer_norm=False,
     ),
     "base": dict(
         hidden_size=768,
@@ -84,7 +99,7 @@ def build_ssl_config(kind, size="tiny"):
     kind : str
         One of ``"wavlm"``, ``"hubert"``, ``"wav2vec2"``.
     size : str
-        ``"tiny"`` or ``"base"``.
+        ``"tiny"``, ``"small"`` or ``"base"``.
 
     Returns
     -------
@@ -133,7 +148,7 @@ def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
     out_dir : str or pathlib.Path
         Folder to write (``config.json``, weights, ``preprocessor_config.json``).
     size : str
-        ``"tiny"`` or ``"base"``.
+        ``"tiny"``, ``"small"`` or ``"base"``.
     seed : int
         Seed of the random initialisation.
 

@@ -101,3 +101,15 @@ def test_clear_errors(encoder, tmp_path):
     soundfile.write(tmp_path / "ok.wav", np.zeros(8000), 16000)
     with pytest.raises(FileNotFoundError, match="No cached features for .*ok.wav"):
         cache.load(tmp_path / "ok.wav")
+
+
+def test_padding_sensitive_encoder_extracts_one_file_at_a_time(tmp_path, wavs):
+    folder = save_random_ssl_model("wavlm", tmp_path / "small", size="small")
+    encoder = SSLEncoder(str(folder), save_path=str(tmp_path / "hf"))
+    assert not encoder.padding_invariant
+    cache = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
+    cache.build(encoder, wavs, batch_size=4, progressbar=False)
+    for path in wavs:
+        wav = torch.from_numpy(soundfile.read(path, dtype="float32")[0])
+        alone = encoder(wav[None], torch.ones(1))[:, 0].transpose(0, 1)
+        assert torch.allclose(cache.load(path).float(), alone, atol=2e-2, rtol=1e-2)

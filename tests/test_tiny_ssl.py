@@ -75,3 +75,10 @@ def test_unknown_kind_and_size_are_rejected(tmp_path):
         save_random_ssl_model("whisper", tmp_path)
     with pytest.raises(ValueError, match="Unknown size"):
         build_ssl_config("wavlm", "huge")
+
+
+def test_small_size_uses_group_norm_and_64_channels(tmp_path):
+    folder = save_random_ssl_model("hubert", tmp_path / "small", size="small")
+    ssl = HuBERT(str(folder), save_path=str(tmp_path / "hf"), freeze=True, output_all_hiddens=True)
+    assert ssl.model.config.feat_extract_norm == "group"
+    assert ssl(torch.randn(1, 16000)).shape == (3, 1, 49, 64)

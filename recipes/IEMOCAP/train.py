@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Recipe: speech emotion recognition on IEMOCAP with a frozen SSL upstream and
+(attentive) channel-wise correlation pooling (Kakouros et al., ICASSP 2023).
+
+Frozen wav2vec 2.0 / HuBERT / WavLM (all hidden states) -> softmax-weighted layer sum ->
+Linear projector -> mean / mean+std / correlation / attentive correlation pooling ->
+Linear classifier, trained with label-smoothed cross-entropy. One run = one fold of the
+5-fold leave-one-session-out protocol; ``cross_validate.py`` runs the 5 folds.
+
+To run this recipe:
+> python train.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release --test_session=3
+
+Outputs (in ``output_folder``): ``train_log.txt``, ``test_results.json`` (WA, UA, macro-F1,
+recall per class, confusion matrix, layer weights), ``predictions.csv``,
+``confusion_matrix.png``, ``training_curves.png``, ``layer_weights.png``.
+
+Authors
+ * ser-recipes contributors 2026
+"""
+
+import json
+import logging
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from ser_modules.audio import load_audio
+from ser_modules.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.metrics import ClassificationMetrics
+from ser_modules.plots import plot_layer_weights, plot_training_curves
+
+logger = logging.getLogger(__name__)
+
+
+class EmotionBrain(sb.Brain):
+    """Trains the head on top of a frozen (or cached) SSL upstream."""
+
+    def compute_forward(self, batch, stage):
+        """Hidden states -> weighted sum -> projector -> pooling -> class logits."""
+        batch = batch.to(self.device)
+        hiddens, lengths = self.hidden_states(batch)
+        frames = self.modules.projector(self.modules.layer_sum(hiddens))
+        return self.modules.classifier(self.modules.pooling_layer(frames, lengths))
+
+    def hidden_states(self, batch):
+        """All hidden states ``[layers, batch, frames, channels]`` and relative frame lengths."""
+        if self.hparams.use_feature_cache:
+            feats, lengths = batch.feats
+            return feats.float().permute(2, 0, 1, 3), lengths
+        wavs, wav_lens = batch.sig
+        hiddens = self.modules.ssl(wavs, wav_lens)
+        return hiddens, self.modules.ssl.frame_lengths(wav_lens, wavs.shape[1], hiddens.shape[2])
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Label-smoothed (optionally soft-target) cross-entropy; metrics outside training."""
+        targets = batch.emo_encoded.data.squeeze(1)
+        loss_targets = batch.vote_distribution.data if self.hparams.soft_labels else targets
+        loss = self.hparams.compute_cost(predictions, loss_targets)
+        if stage != sb.Stage.TRAIN:
+            self.metrics.append(batch.id, predictions.detach(), targets)
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Creates a fresh accumulator of the split's predictions."""
+        if stage != sb.Stage.TRAIN:
+            self.metrics = ClassificationMetrics(self.hparams.emotions)
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, checkpoints on valid UA, writes the test outputs."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            return
+        stats = {"loss": stage_loss, **self.summary()}
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": self.hparams.lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.record_history(epoch, stats)
+            self.checkpointer.save_and_keep_only(meta=stats, max_keys=["UA"])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.write_test_outputs(stats)
+
+    def summary(self):
+        """WA, UA and macro-F1 (percent) of the split."""
+        return {key: self.metrics.summarize(key) for key in ("WA", "UA", "F1")}
+
+    def record_history(self, epoch, valid_stats):
+        """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
+        path = os.path.join(self.hparams.output_folder, "history.json")
+        history = json.load(open(path)) if os.path.exists(path) else []
+        history = [entry for entry in history if entry["epoch"] < epoch]
+        history.append({"epoch": epoch, "train": self.train_stats, "valid": valid_stats})
+        with open(path, "w") as handle:
+            json.dump(history, handle, indent=1)
+        curves = os.path.join(self.hparams.output_folder, "training_curves.png")
+        plot_training_curves(history, curves, metrics=("loss", "UA", "WA"))
+
+    def write_test_outputs(self, stats):
+        """Writes results JSON, predictions CSV, confusion matrix and layer weight plots."""
+        out = self.hparams.output_folder
+        full = self.metrics.summarize()
+        weights = [float(w) for w in self.modules.layer_sum.layer_weights()]
+        results = {
+            "test_session": self.hparams.test_session,
+            "loss": stats["loss"],
+            "WA": full["WA"],
+            "UA": full["UA"],
+            "F1": full["F1"],
+            "recall": full["recall"],
+            "labels": full["labels"],
+            "confusion_matrix": full["confusion_matrix"].tolist(),
+            "num_samples": full["num_samples"],
+            "layer_weights": weights,
+        }
+        with open(os.path.join(out, "test_results.json"), "w") as handle:
+            json.dump(results, handle, indent=2)
+        self.metrics.write_predictions(os.path.join(out, "predictions.csv"))
+        self.metrics.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"))
+        plot_layer_weights(weights, os.path.join(out, "layer_weights.png"))
+
+
+def build_feature_cache(hparams, manifests):
+    """Extracts the frozen upstream's hidden states of every manifest utterance once.
+
+    Under DDP every process extracts its own shard of the files, then all wait for the others.
+    """
+    ssl = hparams["ssl"]
+    cache = FeatureCache(hparams["feature_cache_folder"], module_fingerprint(ssl))
+    wavs = [entry["wav"] for path in manifests for entry in json.load(open(path)).values()]
+    device = hparams.get("device", "cpu")
+    ssl.to(device)
+    rank = sb.utils.distributed.get_rank() or 0
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    cache.build(
+        ssl,
+        wavs,
+        batch_size=hparams["extraction_batch_size"],
+        device=device,
+        progressbar=rank == 0,
+        shard=(rank, world_size),
+    )
+    sb.utils.distributed.ddp_barrier()
+    missing = cache.missing(wavs)
+    if missing:
+        raise RuntimeError(f"{len(missing)} files were not cached, e.g. {missing[0]}")
+    return cache
+
+
+def vote_distribution(votes, emotions, label_index):
+    """The evaluators' 4-class vote distribution (one-hot on the label if nobody voted one)."""
+    counts = torch.tensor([float(votes.get(label, 0)) for label in emotions])
+    if counts.sum() == 0:
+        counts[label_index] = 1.0
+    return counts / counts.sum()
+
+
+def dataio_prepare(hparams, manifests, cache):
+    """Builds the train, valid and test datasets with their audio or feature pipelines."""
+    emotions = hparams["emotions"]
+
+    @sb.utils.data_pipeline.takes("emo", "votes")
+    @sb.utils.data_pipeline.provides("emo_encoded", "vote_distribution")
+    def label_pipeline(emo, votes):
+        index = emotions.index(emo)
+        yield torch.tensor([index])
+        yield vote_distribution(votes, emotions, index)
+
+    if cache is not None:
+        input_pipeline = sb.utils.data_pipeline.takes("wav")(
+            sb.utils.data_pipeline.provides("feats")(cache.load)
+        )
+        input_key = "feats"
+    else:
+        input_pipeline = sb.utils.data_pipeline.takes("wav")(
+            sb.utils.data_pipeline.provides("sig")(load_audio)
+        )
+        input_key = "sig"
+
+    datasets = {}
+    for split, path in manifests.items():
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=path,
+            dynamic_items=[input_pipeline, label_pipeline],
+            output_keys=["id", input_key, "emo_encoded", "vote_distribution"],
+        )
+    return datasets
+
+
+def save_label_encoder(hparams):
+    """Writes ``label_encoder.txt`` with the fixed class order of the hparams."""
+    encoder = hparams["label_encoder"]
+    encoder.load_or_create(
+        path=os.path.join(hparams["save_folder"], "label_encoder.txt"),
+        from_iterables=[hparams["emotions"]],
+    )
+    encoder.expect_len(len(hparams["emotions"]))
+
+
+def load_experiment(argv):
+    """Parses the command line, loads the hparams and creates the experiment folder."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    hparams["device"] = run_opts.get("device", "cpu")
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    return hparams, run_opts
+
+
+def prepare_manifests(hparams):
+    """Writes the fold's manifests (unless ``skip_prep``) and returns their paths."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from iemocap_prepare import prepare_iemocap  # noqa: E402
+
+    if not hparams["skip_prep"]:
+        run_on_main(
+            prepare_iemocap,
+            kwargs={
+                "data_folder": hparams["data_folder"],
+                "save_folder": hparams["manifest_folder"],
+                "test_session": hparams["test_session"],
+                "valid_ratio": hparams["valid_ratio"],
+                "dev_split": hparams["dev_split"],
+                "seed": hparams["seed"],
+            },
+        )
+    return {split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in ("train", "valid", "test")}
+
+
+def build_brain(hparams, run_opts):
+    """The Brain of the recipe, with the label encoder written beside the checkpoints."""
+    run_on_main(save_label_encoder, args=[hparams])
+    return EmotionBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+
+def main(argv):
+    """Prepares the fold, builds the cache, trains, evaluates the best valid-UA checkpoint."""
+    hparams, run_opts = load_experiment(argv)
+    manifests = prepare_manifests(hparams)
+    cache = build_feature_cache(hparams, manifests.values()) if hparams["use_feature_cache"] else None
+    datasets = dataio_prepare(hparams, manifests, cache)
+    brain = build_brain(hparams, run_opts)
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=hparams["train_dataloader_opts"],
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    brain.evaluate(
+        datasets["test"],
+        max_key="UA",
+        test_loader_kwargs=hparams["test_dataloader_opts"],
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,179 @@
+"""End-to-end runs of the IEMOCAP recipe (train.py, cross_validate.py) on a generated corpus
+with a tiny random WavLM: every pooling configuration, the uncached path, an interrupted and
+resumed run, --test_only, the 5-fold driver, and the hparams files."""
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hyperpyyaml import load_hyperpyyaml
+
+from ser_modules.synthetic import generate_iemocap
+from ser_modules.tiny_ssl import save_random_ssl_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "IEMOCAP"
+HPARAMS = RECIPE / "hparams" / "wavlm_corr_att.yaml"
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("iemocap_recipe")
+    return {
+        "root": root,
+        "corpus": generate_iemocap(root / "data", per_speaker=6, progress=False),
+        "ssl": save_random_ssl_model("wavlm", root / "tiny_wavlm"),
+    }
+
+
+def recipe_args(assets, experiment, *extra, epochs=2):
+    root = assets["root"]
+    return [
+        str(HPARAMS),
+        f"--data_folder={assets['corpus']}",
+        f"--ssl_hub={assets['ssl']}",
+        f"--experiment_folder={root / 'results' / experiment}",
+        f"--ssl_folder={root / 'hf_cache'}",
+        f"--feature_cache_folder={root / 'feature_cache'}",
+        f"--number_of_epochs={epochs}",
+        "--batch_size=8",
+        "--projector_dim=16",
+        "--noprogressbar",
+        *extra,
+    ]
+
+
+def run_script(script, args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / script), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def logged_epochs(fold_folder):
+    text = (fold_folder / "train_log.txt").read_text()
+    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+
+
+def check_fold_outputs(fold_folder):
+    results = json.loads((fold_folder / "test_results.json").read_text())
+    manifest = json.loads((fold_folder / "manifests" / "test.json").read_text())
+    assert results["num_samples"] == len(manifest) > 0
+    for key in ("WA", "UA", "F1"):
+        assert 0.0 <= results[key] <= 100.0
+    assert sum(map(sum, results["confusion_matrix"])) == len(manifest)
+    assert abs(sum(results["layer_weights"]) - 1.0) < 1e-5
+    with open(fold_folder / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["id"] for row in rows} == set(manifest)
+    assert {row["target"] for row in rows} <= {"neu", "hap", "ang", "sad"}
+    accuracy = 100.0 * sum(row["target"] == row["prediction"] for row in rows) / len(rows)
+    assert abs(accuracy - results["WA"]) < 1e-6
+    for png in ("confusion_matrix.png", "training_curves.png", "layer_weights.png"):
+        assert (fold_folder / png).stat().st_size > 0
+    assert (fold_folder / "save" / "label_encoder.txt").exists()
+    return results
+
+
+POOLING_CONFIGS = {
+    "mean": ["--pooling=mean"],
+    "mean_std": ["--pooling=mean_std"],
+    "corr_pd0.25": ["--pooling=corr", "--channel_dropout=0.25"],
+    "corr_att": ["--pooling=corr_att"],
+    "corr_att_per_head_soft": ["--pooling=corr_att", "--per_head_attention=True", "--soft_labels=True"],
+    "mean_uncached": ["--pooling=mean", "--use_feature_cache=False"],
+}
+
+
+@pytest.mark.parametrize("name", POOLING_CONFIGS)
+def test_every_pooling_trains_and_evaluates(assets, name):
+    run_script("train.py", recipe_args(assets, name, "--test_session=2", *POOLING_CONFIGS[name]), assets["root"])
+    fold = assets["root"] / "results" / name / "session2"
+    check_fold_outputs(fold)
+    assert logged_epochs(fold) == [1, 2]
+
+
+def test_interrupted_run_resumes(assets):
+    args = recipe_args(assets, "resume", "--test_session=1", "--pooling=mean", epochs=40)
+    fold = assets["root"] / "results" / "resume" / "session1"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env)
+    deadline = time.time() + 300
+    while not list((fold / "save").glob("CKPT+*")) and time.time() < deadline:
+        assert process.poll() is None, "the run ended before it was interrupted"
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    interrupted_at = max(logged_epochs(fold))
+    assert interrupted_at < 40
+    run_script("train.py", args, assets["root"])
+    epochs = logged_epochs(fold)
+    # No epoch is trained twice (except the one killed before its checkpoint) and all 40 are done.
+    assert epochs[-1] == 40 and sorted(set(epochs)) == list(range(1, 41))
+    assert len(epochs) <= 41
+    check_fold_outputs(fold)
+
+
+def test_test_only_reevaluates_the_best_checkpoint(assets):
+    args = recipe_args(assets, "test_only", "--test_session=4", "--pooling=mean_std")
+    run_script("train.py", args, assets["root"])
+    fold = assets["root"] / "results" / "test_only" / "session4"
+    first = json.loads((fold / "test_results.json").read_text())
+    (fold / "test_results.json").unlink()
+    run_script("train.py", [*args, "--test_only"], assets["root"])
+    again = json.loads((fold / "test_results.json").read_text())
+    assert again["confusion_matrix"] == first["confusion_matrix"]
+    assert again["UA"] == pytest.approx(first["UA"])
+
+
+def test_cross_validation_runs_five_folds_and_resumes(assets):
+    args = recipe_args(assets, "cv", "--pooling=corr_att")
+    result = run_script("cross_validate.py", args, assets["root"])
+    folder = assets["root"] / "results" / "cv"
+    for session in range(1, 6):
+        check_fold_outputs(folder / f"session{session}")
+    with open(folder / "results.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[0] for row in rows[1:]] == ["1", "2", "3", "4", "5", "mean", "std"]
+    uas = [float(row[3]) for row in rows[1:6]]
+    assert float(rows[6][3]) == pytest.approx(sum(uas) / 5, abs=0.01)
+    markdown = (folder / "results.md").read_text()
+    assert "UA mean (std)" in markdown and "corr_att" in markdown
+    assert "UA mean (std)" in result.stdout
+    assert (folder / "confusion_matrix.png").stat().st_size > 0
+    # A second call finds every fold done and trains nothing.
+    mtime = (folder / "session3" / "test_results.json").stat().st_mtime_ns
+    again = run_script("cross_validate.py", [*args, "--folds=3"], assets["root"])
+    assert "already done" in again.stderr
+    assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
+
+
+def test_every_hparams_file_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text() + (RECIPE / "README.md").read_text()
+    files = sorted((RECIPE / "hparams").glob("*.yaml"))
+    assert files
+    for path in files:
+        assert f"hparams/{path.name}" in readme, f"{path.name} is not documented in a README"
+
+
+def test_frozen_ssl_hparams_load_with_every_pooling(assets):
+    for pooling in ("mean", "mean_std", "corr", "corr_att"):
+        overrides = {
+            "data_folder": str(assets["corpus"]),
+            "ssl_hub": str(assets["ssl"]),
+            "ssl_folder": str(assets["root"] / "hf_cache"),
+            "experiment_folder": str(assets["root"] / "results" / "yaml_check"),
+            "pooling": pooling,
+        }
+        with open(HPARAMS) as handle:
+            hparams = load_hyperpyyaml(handle, overrides)
+        assert hparams["classifier"].in_features == hparams["pooling_layer"].output_size
+        assert hparams["layer_sum"].num_layers == 3
