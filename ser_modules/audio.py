@@ -9,6 +9,7 @@ Authors
 """
 
 import logging
+import os
 
 import soundfile
 import torch
@@ -64,18 +65,27 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     return wav
 
 
-def audio_duration(path):
+def audio_duration(path, named_by=None):
     """Duration in seconds of an audio file, read from its header (no decoding).
 
     Arguments
     ---------
     path : str or pathlib.Path
         Audio file.
+    named_by : str, optional
+        Where the file is referenced (e.g. ``labels.csv:12``), added to error messages.
 
     Returns
     -------
     float
         Duration in seconds.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    AudioFileError
+        When the header is unreadable or the file holds no samples.
 
     Example
     -------
@@ -85,8 +95,13 @@ def audio_duration(path):
     >>> audio_duration(path)
     0.5
     """
+    where = f" (named by {named_by})" if named_by else ""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Missing wav {path}{where}")
     try:
         info = soundfile.info(str(path))
-    except Exception as error:
-        raise AudioFileError(f"Cannot read audio file {path}: {error}") from error
+    except Exception as error:  # libsndfile raises several types
+        raise AudioFileError(f"Unreadable or corrupt wav {path}{where}: {error}") from error
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioFileError(f"Empty or corrupt wav {path}{where} ({info.frames} frames)")
     return info.frames / info.samplerate

@@ -88,7 +88,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import soundfile as sf
+from ser_modules.audio import AudioFileError
+from ser_modules.audio import audio_duration as read_audio_duration
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -615,15 +616,10 @@ def audio_duration(wav_path, source):
     float
         frames / sample rate.
     """
-    if not wav_path.is_file():
-        raise FileNotFoundError(f"Missing wav {wav_path} (named by {source})")
     try:
-        info = sf.info(str(wav_path))
-    except Exception as error:  # libsndfile raises several types
-        raise IEMOCAPFormatError(f"Unreadable or corrupt wav {wav_path}: {error}") from error
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise IEMOCAPFormatError(f"Empty or corrupt wav {wav_path} ({info.frames} frames)")
-    return info.frames / info.samplerate
+        return read_audio_duration(wav_path, named_by=source)
+    except AudioFileError as error:
+        raise IEMOCAPFormatError(str(error)) from error
 
 
 def build_entries(turns, session_dirs):

@@ -109,7 +109,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import soundfile as sf
+from ser_modules.audio import AudioFileError
+from ser_modules.audio import audio_duration as read_audio_duration
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -582,10 +583,11 @@ def parse_label_value(text, where, file_name, column):
     3.777778
     >>> parse_label_value("nan", "f:2", "a.wav", "EmoAct") is None
     True
-    >>> parse_label_value("9", "f:2", "a.wav", "EmoAct")
-    Traceback (most recent call last):
-    ...
-    msp_podcast_prepare.MSPPodcastFormatError: f:2: EmoAct of a.wav out of [1, 7]: '9'
+    >>> try:
+    ...     parse_label_value("9", "f:2", "a.wav", "EmoAct")
+    ... except MSPPodcastFormatError as error:
+    ...     print(error)
+    f:2: EmoAct of a.wav out of [1, 7]: '9'
     """
     text = str(text).strip()
     if text == "" or text.lower() == "nan":
@@ -859,10 +861,11 @@ def parse_emo_detail(detail, where, file_name):
     ('WORKER1', 3.0, 2.0, 3.0)
     >>> parse_emo_detail("WORKER1; Sad; ; A:3.0; V:nan; D:3.0;", "f:2", "a.wav")
     ('WORKER1', 3.0, None, 3.0)
-    >>> parse_emo_detail("WORKER1; Sad; A:3.0; D:3.0;", "f:2", "a.wav")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    msp_podcast_prepare.MSPPodcastFormatError: f:2: malformed EmoDetail of a.wav: 'WORKER1; ...;'
+    >>> try:
+    ...     parse_emo_detail("WORKER1; Sad; A:3.0; D:3.0;", "f:2", "a.wav")
+    ... except MSPPodcastFormatError as error:
+    ...     print(error)
+    f:2: malformed EmoDetail of a.wav: 'WORKER1; Sad; A:3.0; D:3.0;'
     """
     match = EMO_DETAIL.match(detail)
     if match is None:
@@ -1093,15 +1096,10 @@ def audio_duration(wav_path, source):
     float
         frames / sample rate.
     """
-    if not wav_path.is_file():
-        raise FileNotFoundError(f"Missing wav {wav_path} (named by {source})")
     try:
-        info = sf.info(str(wav_path))
-    except Exception as error:  # libsndfile raises several types
-        raise MSPPodcastFormatError(f"Unreadable or corrupt wav {wav_path}: {error}") from error
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise MSPPodcastFormatError(f"Empty or corrupt wav {wav_path} ({info.frames} frames)")
-    return info.frames / info.samplerate
+        return read_audio_duration(wav_path, named_by=source)
+    except AudioFileError as error:
+        raise MSPPodcastFormatError(str(error)) from error
 
 
 def read_transcript(transcripts, utt):
