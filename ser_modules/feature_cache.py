@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from ser_modules.audio import load_audio
+from ser_modules.files import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +62,6 @@ def module_fingerprint(module):
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _atomic_torch_save(tensor, path):
-    """Writes ``tensor`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(tensor, tmp)
-    os.replace(tmp, path)
 
 
 class FeatureCache:
@@ -122,10 +115,7 @@ class FeatureCache:
         """Writes ``cache_info.json`` (what the cache holds) once."""
         info = self.folder / "cache_info.json"
         if not info.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = info.with_name(f".cache_info.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.description, indent=2))
-            os.replace(tmp, info)
+            write_json_atomic(self.description, info)
 
     def path_for(self, wav_path):
         """Cache file of an audio file (depends on its path, size and modification time).
@@ -236,7 +226,8 @@ class FeatureCache:
             entry = hiddens[:, i, : int(frames[i])].transpose(0, 1).to(torch.float16).cpu().clone()
             if not torch.isfinite(entry).all():
                 raise FloatingPointError(f"Non-finite features extracted from {path}")
-            _atomic_torch_save(entry, self.path_for(path))
+            with atomic_path(self.path_for(path)) as tmp:
+                torch.save(entry, tmp)
 
 
 def _write_example_wav(seconds):

@@ -22,7 +22,6 @@ Authors
 
 import argparse
 import csv
-import json
 import logging
 import os
 import subprocess
@@ -33,6 +32,7 @@ import speechbrain as sb
 from hyperpyyaml import resolve_references
 from ruamel.yaml import YAML
 
+from ser_modules.files import read_json
 from ser_modules.metrics import ClassificationMetrics
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,7 @@ def run_fold(args, train_args, session):
         logger.info("Fold %d: training (outputs in %s)", session, folder)
         command = [sys.executable, args.train_script, args.hparams_file, *train_args]
         subprocess.run([*command, f"--test_session={session}"], check=True)
-    with open(results_file, encoding="utf-8") as handle:
-        return {"fold": session, "folder": folder, **json.load(handle)}
+    return {"fold": session, "folder": folder, **read_json(results_file)}
 
 
 def mean_std(values):

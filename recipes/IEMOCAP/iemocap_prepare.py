@@ -84,12 +84,12 @@ import os
 import random
 import re
 import sys
-import uuid
 from collections import Counter
 from pathlib import Path
 
 from ser_modules.audio import AudioFileError
 from ser_modules.audio import audio_duration as read_audio_duration
+from ser_modules.files import write_json_atomic
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -814,28 +814,6 @@ def write_manifests(save_folder, splits, options):
         write_json_atomic(splits[split], path)
     write_json_atomic(options, save_folder / OPTIONS_FILE)
     logger.info("IEMOCAP manifests written to %s", save_folder)
-
-
-def write_json_atomic(obj, path):
-    """Write ``obj`` as JSON to ``path`` via a temporary file + os.replace.
-
-    Arguments
-    ---------
-    obj : object
-        JSON-serialisable object.
-    path : Path
-        Destination.
-    """
-    tmp_path = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    handle = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(obj, stream, indent=2)
-            stream.write("\n")
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Authors
  * ser-recipes contributors 2026
 """
 
-import json
 import logging
 import os
 import sys
@@ -26,10 +25,11 @@ import sys
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import main_process_only, run_on_main
 
 from ser_modules.audio import load_audio
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.files import read_json, write_json_atomic
 from ser_modules.metrics import ClassificationMetrics
 from ser_modules.plots import plot_layer_weights, plot_training_curves
 
@@ -94,17 +94,18 @@ class EmotionBrain(sb.Brain):
         """WA, UA and macro-F1 (percent) of the split."""
         return {key: self.metrics.summarize(key) for key in ("WA", "UA", "F1")}
 
+    @main_process_only
     def record_history(self, epoch, valid_stats):
         """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
         path = os.path.join(self.hparams.output_folder, "history.json")
-        history = json.load(open(path)) if os.path.exists(path) else []
+        history = read_json(path) if os.path.exists(path) else []
         history = [entry for entry in history if entry["epoch"] < epoch]
         history.append({"epoch": epoch, "train": self.train_stats, "valid": valid_stats})
-        with open(path, "w") as handle:
-            json.dump(history, handle, indent=1)
+        write_json_atomic(history, path)
         curves = os.path.join(self.hparams.output_folder, "training_curves.png")
         plot_training_curves(history, curves, metrics=("loss", "UA", "WA"))
 
+    @main_process_only
     def write_test_outputs(self, stats):
         """Writes results JSON, predictions CSV, confusion matrix and layer weight plots."""
         out = self.hparams.output_folder
@@ -122,11 +123,10 @@ class EmotionBrain(sb.Brain):
             "num_samples": full["num_samples"],
             "layer_weights": weights,
         }
-        with open(os.path.join(out, "test_results.json"), "w") as handle:
-            json.dump(results, handle, indent=2)
         self.metrics.write_predictions(os.path.join(out, "predictions.csv"))
         self.metrics.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"))
         plot_layer_weights(weights, os.path.join(out, "layer_weights.png"))
+        write_json_atomic(results, os.path.join(out, "test_results.json"))  # last: marks the fold done
 
 
 def build_feature_cache(hparams, manifests):
@@ -136,7 +136,7 @@ def build_feature_cache(hparams, manifests):
     """
     ssl = hparams["ssl"]
     cache = FeatureCache(hparams["feature_cache_folder"], module_fingerprint(ssl))
-    wavs = [entry["wav"] for path in manifests for entry in json.load(open(path)).values()]
+    wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
     device = hparams.get("device", "cpu")
     ssl.to(device)
     rank = sb.utils.distributed.get_rank() or 0

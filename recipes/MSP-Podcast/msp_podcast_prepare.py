@@ -103,7 +103,6 @@ import numbers
 import os
 import re
 import sys
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +110,7 @@ from typing import Optional
 
 from ser_modules.audio import AudioFileError
 from ser_modules.audio import audio_duration as read_audio_duration
+from ser_modules.files import write_json_atomic
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -1230,30 +1230,6 @@ def write_manifests(save_folder, manifests, options, previous):
         write_json_atomic(manifests[name], path)
     write_json_atomic(dict(options, manifests=sorted(manifests)), save_folder / OPTIONS_FILE)
     logger.info("MSP-Podcast manifests %s written to %s", ", ".join(manifests), save_folder)
-
-
-def write_json_atomic(obj, path):
-    """Write ``obj`` as JSON to ``path`` via a temporary file + os.replace.
-
-    NaN and infinities are refused (they are not JSON).
-
-    Arguments
-    ---------
-    obj : object
-        JSON-serialisable object.
-    path : Path
-        Destination.
-    """
-    tmp_path = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    handle = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(obj, stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------

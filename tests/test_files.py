@@ -1,0 +1,39 @@
+"""Tests of ser_modules.files: atomic writes leave the old file or the new one, nothing else."""
+
+import json
+import math
+
+import pytest
+
+from ser_modules.files import atomic_path, read_json, write_json_atomic
+
+
+def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "results.json"
+    write_json_atomic({"UA": 50.0}, target)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"UA": 6')
+            raise RuntimeError("killed while writing")
+    assert read_json(target) == {"UA": 50.0}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_nan_is_refused_and_the_target_untouched(tmp_path):
+    target = tmp_path / "m.json"
+    with pytest.raises(ValueError):
+        write_json_atomic({"x": math.nan}, target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_folders_are_created_and_json_round_trips(tmp_path):
+    target = tmp_path / "a" / "b" / "m.json"
+    write_json_atomic({"utt": {"emo": "hap", "duration": 1.5}}, target)
+    assert json.loads(target.read_text()) == {"utt": {"emo": "hap", "duration": 1.5}}
+
+
+def test_invalid_json_error_names_the_file(tmp_path):
+    target = tmp_path / "train.json"
+    target.write_text('{"a": ')
+    with pytest.raises(ValueError, match="Invalid JSON in .*train.json"):
+        read_json(target)
