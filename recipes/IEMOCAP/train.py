@@ -19,6 +19,7 @@ Authors
 """
 
 import logging
+import math
 import os
 import sys
 
@@ -117,7 +118,8 @@ class EmotionBrain(sb.Brain):
             "WA": full["WA"],
             "UA": full["UA"],
             "F1": full["F1"],
-            "recall": full["recall"],
+            # Recall of a class without test utterances is NaN in the metrics, null in JSON.
+            "recall": {label: None if math.isnan(value) else value for label, value in full["recall"].items()},
             "labels": full["labels"],
             "confusion_matrix": full["confusion_matrix"].tolist(),
             "num_samples": full["num_samples"],
