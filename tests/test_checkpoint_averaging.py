@@ -1,0 +1,129 @@
+"""Tests of ser_modules.checkpoint_averaging: retention, selection, averaging, and that an
+average loaded in on_evaluate_start is the model evaluate() uses."""
+
+import speechbrain as sb
+import torch
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
+from speechbrain.utils.checkpoints import Checkpointer
+
+from ser_modules.checkpoint_averaging import (
+    best_checkpoints,
+    checkpoint_summary,
+    load_average,
+    save_and_keep_best,
+)
+
+
+class Net(torch.nn.Module):
+    """Parameters and float / integer buffers (batch norm)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+        self.norm = torch.nn.BatchNorm1d(2)
+
+    def forward(self, x):
+        return self.norm(self.linear(x))
+
+
+def fill(module, value):
+    """Sets every float parameter and buffer of ``module`` to ``value``."""
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                tensor.fill_(value)
+
+
+def make_run(tmp_path, accuracies, num_to_keep, mode="max"):
+    """One checkpoint per epoch, the parameters set to the epoch number."""
+    net = Net()
+    checkpointer = Checkpointer(tmp_path, {"model": net})
+    for epoch, accuracy in enumerate(accuracies, start=1):
+        fill(net, float(epoch))
+        save_and_keep_best(
+            checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", num_to_keep,
+            mode=mode, name=f"epoch-{epoch:03d}",
+        )
+    return net, checkpointer
+
+
+def epochs_of(checkpoints):
+    return sorted(ckpt.meta["epoch"] for ckpt in checkpoints)
+
+
+def test_keeps_the_n_best_and_the_newest(tmp_path):
+    accuracies = [40.0, 70.0, 50.0, 65.0, 30.0, 60.0, 20.0]
+    _, checkpointer = make_run(tmp_path, accuracies, num_to_keep=3)
+    # best 3 among epochs 1-6: 2 (70), 4 (65), 6 (60); plus the newest, epoch 7
+    assert epochs_of(checkpointer.list_checkpoints()) == [2, 4, 6, 7]
+    assert epochs_of(best_checkpoints(checkpointer, "WA", 3)) == [2, 4, 6]
+
+
+def test_min_mode_and_ties(tmp_path):
+    _, checkpointer = make_run(tmp_path, [3.0, 1.0, 2.0, 1.0], num_to_keep=2, mode="min")
+    best = best_checkpoints(checkpointer, "WA", 2, mode="min")
+    assert [c.meta["epoch"] for c in best] == [4, 2]  # equal keys: the most recent first
+
+
+def test_intra_epoch_checkpoints_are_removed(tmp_path):
+    net, checkpointer = make_run(tmp_path, [50.0], num_to_keep=1)
+    checkpointer.save_checkpoint(meta={INTRA_EPOCH_CKPT_FLAG: True}, end_of_epoch=False)
+    assert len(checkpointer.list_checkpoints()) == 2
+    save_and_keep_best(checkpointer, {"WA": 40.0, "epoch": 2}, "WA", 1, name="epoch-002")
+    assert not any(INTRA_EPOCH_CKPT_FLAG in c.meta for c in checkpointer.list_checkpoints())
+
+
+def test_average_equals_the_parameter_mean_of_the_saved_files(tmp_path):
+    net, checkpointer = make_run(tmp_path, [40.0, 70.0, 50.0, 65.0, 60.0], num_to_keep=3)
+    best = best_checkpoints(checkpointer, "WA", 3)
+    states = load_average(checkpointer, best, ["model"])
+    files = [torch.load(ckpt.paramfiles["model"]) for ckpt in best]
+    for name, value in net.state_dict().items():
+        expected = sum(f[name].double() for f in files) / len(files)
+        assert torch.allclose(states["model"][name].double(), expected), name
+        if value.is_floating_point():
+            assert torch.allclose(value.double(), expected), name
+    assert torch.allclose(net.linear.weight, torch.full((2, 3), (2 + 4 + 5) / 3))
+    summary = checkpoint_summary(best, "WA", prefix="valid_")
+    assert [row["checkpoint"] for row in summary] == ["CKPT+epoch-002", "CKPT+epoch-004", "CKPT+epoch-005"]
+    assert summary[0] == {"checkpoint": "CKPT+epoch-002", "epoch": 2, "valid_WA": 70.0}
+
+
+class ScalarBrain(sb.Brain):
+    """Evaluates the mean output of a 1 x 1 linear model on x = 1."""
+
+    def compute_forward(self, batch, stage):
+        return self.modules.model(batch[0].to(self.device))
+
+    def compute_objectives(self, predictions, batch, stage):
+        self.outputs.append(predictions.detach())
+        return predictions.mean()
+
+    def on_stage_start(self, stage, epoch=None):
+        self.outputs = []
+
+
+class AveragingBrain(ScalarBrain):
+    """Averages the 2 best checkpoints inside on_evaluate_start."""
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        super().on_evaluate_start(max_key=max_key, min_key=min_key)
+        load_average(self.checkpointer, best_checkpoints(self.checkpointer, max_key, 2), ["model"])
+
+
+def test_average_loaded_in_on_evaluate_start_is_what_evaluate_uses(tmp_path):
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 1)), batch_size=2)
+    results = {}
+    for brain_class in (ScalarBrain, AveragingBrain):
+        model = torch.nn.Linear(1, 1, bias=False)
+        checkpointer = Checkpointer(tmp_path / brain_class.__name__, {"model": model})
+        brain = brain_class(modules={"model": model}, checkpointer=checkpointer,
+                            run_opts={"device": "cpu", "noprogressbar": True})
+        for epoch, accuracy in enumerate([10.0, 30.0, 20.0], start=1):
+            model.weight.data.fill_(float(epoch))
+            save_and_keep_best(checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", 2)
+        model.weight.data.fill_(-1.0)  # averaging "before evaluate()" would be overwritten
+        brain.evaluate(data, max_key="WA")
+        results[brain_class.__name__] = torch.cat(brain.outputs).unique().tolist()
+    assert results["ScalarBrain"] == [2.0]  # the best checkpoint (epoch 2)
+    assert results["AveragingBrain"] == [2.5]  # mean of epochs 2 and 3

@@ -1,0 +1,104 @@
+"""Tests of ser_modules.tiny_bert: vocabulary, tiny random BERT folder, BertEncoder."""
+
+import json
+
+import pytest
+import torch
+
+from ser_modules.tiny_bert import (
+    BertEncoder,
+    build_vocabulary,
+    iemocap_transcripts,
+    main,
+    save_random_bert_model,
+)
+
+TEXTS = ["Excuse me.", "Do you have your forms?", "I don't know... [LAUGHTER] Okay!"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    return save_random_bert_model(tmp_path_factory.mktemp("tiny_bert"), TEXTS)
+
+
+def test_vocabulary_holds_every_word_once():
+    vocab = build_vocabulary(TEXTS + ["excuse ME"])
+    assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert len(vocab) == len(set(vocab))
+    for word in ("excuse", "me", "don", "'", "t", "laughter", "[", "]", "."):
+        assert word in vocab
+    assert build_vocabulary(["a b b"], min_count=2)[5:] == ["b"]
+
+
+def test_transcripts_of_a_release_folder(tmp_path):
+    folder = tmp_path / "Session2" / "dialog" / "transcriptions"
+    folder.mkdir(parents=True)
+    (folder / "Ses02F_script01_1.txt").write_text(
+        "Ses02F_script01_1_F000 [001.0000-002.5000]: What is it?\n"
+        "M: [BREATHING]\n"  # no turn id: not a turn line
+        "Ses02F_script01_1_M000 [002.6000-004.0000]: Nothing.\n"
+    )
+    (folder / "._Ses02F_script01_1.txt").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert iemocap_transcripts(tmp_path) == ["What is it?", "Nothing."]
+
+
+def test_saved_folder_loads_and_knows_every_word(tiny_bert):
+    encoder = BertEncoder(str(tiny_bert))
+    for text in TEXTS:
+        tokens = encoder.tokenize(text)
+        assert tokens[0] == encoder.tokenizer.cls_token_id and tokens[-1] == encoder.tokenizer.sep_token_id
+        assert encoder.tokenizer.unk_token_id not in tokens.tolist()
+    assert encoder.tokenizer.pad_token_id == 0
+    assert encoder.hidden_size == 32
+
+
+def test_save_is_idempotent_and_redone_for_other_texts(tiny_bert):
+    weights = next(tiny_bert.glob("*.safetensors"))
+    stamp = weights.stat().st_mtime_ns
+    save_random_bert_model(tiny_bert, TEXTS)
+    assert weights.stat().st_mtime_ns == stamp
+    options = json.loads((tiny_bert / "tiny_bert_options.json").read_text())
+    assert options["config"]["hidden_size"] == 32
+
+
+def test_truncation(tiny_bert):
+    encoder = BertEncoder(str(tiny_bert), max_tokens=4)
+    assert len(encoder.tokenize("do you have your forms")) == 4
+
+
+def test_padding_is_masked_and_frozen_encoder_stays_in_eval(tiny_bert):
+    encoder = BertEncoder(str(tiny_bert), freeze=True)
+    encoder.train()
+    assert not encoder.model.training
+    assert not any(p.requires_grad for p in encoder.parameters())
+    short, long = encoder.tokenize("okay"), encoder.tokenize("do you have your forms")
+    tokens = torch.nn.utils.rnn.pad_sequence([long, short], batch_first=True, padding_value=7)
+    lengths = torch.tensor([1.0, len(short) / len(long)])
+    batched = encoder(tokens, lengths)
+    alone = encoder(short[None], torch.tensor([1.0]))
+    assert torch.allclose(batched[1, : len(short)], alone[0], atol=1e-5)
+
+
+def test_trainable_encoder_gets_gradients_and_round_trips(tiny_bert, tmp_path):
+    encoder = BertEncoder(str(tiny_bert), freeze=False)
+    encoder.train()
+    assert encoder.model.training
+    out = encoder(encoder.tokenize("excuse me")[None])
+    out.pow(2).mean().backward()
+    grads = [p.grad for p in encoder.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    torch.save(encoder.state_dict(), tmp_path / "bert.ckpt")
+    other = BertEncoder(str(tiny_bert))
+    other.load_state_dict(torch.load(tmp_path / "bert.ckpt"), strict=True)
+    for (name, a), (_, b) in zip(encoder.state_dict().items(), other.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_command_line(tmp_path, capsys):
+    folder = tmp_path / "Session1" / "dialog" / "transcriptions"
+    folder.mkdir(parents=True)
+    (folder / "Ses01F_impro01.txt").write_text("Ses01F_impro01_F000 [006.29-008.23]: Hello there.\n")
+    main(["--out", str(tmp_path / "bert"), "--iemocap", str(tmp_path)])
+    assert "bert" in capsys.readouterr().out
+    vocab = (tmp_path / "bert" / "vocab.txt").read_text().split()
+    assert vocab[5:] == [".", "hello", "there"]
