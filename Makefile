@@ -3,13 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-msp test bench clean
 
 setup:
 	@bash scripts/setup_env.sh
 
 demo: setup
 	$(PY) scripts/demo.py
+
+demo-msp: setup
+	$(PY) scripts/demo_msp.py
 
 test: setup
 	$(PY) -m pytest -q

@@ -475,7 +475,7 @@ class _FeatureSelectorBase(torch.nn.Module):
     """Common machinery: fitted-state buffers, extra state, save/load.
 
     Subclasses declare ``_KIND`` and the names of their state buffers in
-    ``_STATE_BUFFERS``, and implement ``fit`` and ``_apply``.
+    ``_STATE_BUFFERS``, and implement ``fit`` and ``_transform``.
 
     Arguments
     ---------
@@ -532,7 +532,7 @@ class _FeatureSelectorBase(torch.nn.Module):
             ``[..., output_size]``, same dtype and device as ``x``.
         """
         self._check_input(x)
-        return self._apply(x)
+        return self._transform(x)
 
     def forward(self, x):
         """Same as :meth:`transform` (so the selector can sit in a pipeline).
@@ -549,7 +549,7 @@ class _FeatureSelectorBase(torch.nn.Module):
         """
         return self.transform(x)
 
-    def _apply(self, x):
+    def _transform(self, x):
         raise NotImplementedError
 
     def _sizes_from_buffers(self):
@@ -781,7 +781,7 @@ class SaliencySelector(_FeatureSelectorBase):
     def _sizes_from_buffers(self):
         return int(self.scores.shape[0]), int(self.indices.shape[0])
 
-    def _apply(self, x):
+    def _transform(self, x):
         return x.index_select(-1, self.indices.to(x.device))
 
 
@@ -891,7 +891,7 @@ class PCAReducer(_FeatureSelectorBase):
     def _sizes_from_buffers(self):
         return int(self.mean.shape[0]), int(self.components.shape[0])
 
-    def _apply(self, x):
+    def _transform(self, x):
         if not torch.is_floating_point(x):
             raise TypeError(f"PCAReducer.transform expects a floating tensor, got {x.dtype}")
         mean = self.mean.to(device=x.device, dtype=x.dtype)
@@ -946,7 +946,7 @@ class IdentitySelector(_FeatureSelectorBase):
         self.input_size = self.output_size = int(D)
         return self
 
-    def _apply(self, x):
+    def _transform(self, x):
         return x
 
 

@@ -447,3 +447,13 @@ def test_speechbrain_checkpointer_recovers_selector(tmp_path):
     ckpt = Checkpointer(tmp_path, recoverables={"feature_selector": fresh})
     assert ckpt.recover_if_possible() is not None
     _assert_same_state(sel, fresh)
+
+
+@pytest.mark.parametrize("method", ["ccs", "pca", "none"])
+def test_selectors_move_between_devices_and_dtypes_inside_a_module(method):
+    rng = np.random.default_rng(0)
+    features, targets = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
+    selector = make_feature_selector(method, keep_fraction=0.5, seed=0).fit(features, targets)
+    parent = torch.nn.ModuleDict({"selector": selector}).to("cpu").to(torch.float64)
+    x = torch.randn(2, 3, 6, dtype=torch.float64)
+    assert parent["selector"].transform(x).shape[-1] == selector.output_size

@@ -1,0 +1,221 @@
+"""End-to-end runs of recipes/MSP-Podcast/train.py on generated MSP-Podcast corpora (both
+release layouts) with a tiny random HuBERT: every saliency method (CCS, MIS, PCA, none) and
+every loss mode (none, aux, kl_gauss, sample), the noisy + reverberant test sets, resuming,
+--test_only with the saved selector, and the hparams file."""
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from ser_modules.saliency import load_feature_selector
+from ser_modules.synthetic import generate_msp_podcast
+from ser_modules.tc_gru import TCGRU, count_parameters
+from ser_modules.tiny_ssl import save_random_ssl_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "MSP-Podcast"
+HPARAMS = RECIPE / "hparams" / "hubert_tcgru.yaml"
+NOISY = ("test1_snr20-30", "test1_snr10-20", "test1_snr0-10")
+HEAD = ["--conv_channels=8", "--gru_size=8", "--embedding_size=8", "--conv_stride=4", "--batch_size=16"]
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("msp_recipe")
+    return {
+        "root": root,
+        "1.11": generate_msp_podcast(root / "v1.11", release="1.11", size=64, progress=False),
+        "1.6": generate_msp_podcast(root / "v1.6", release="1.6", size=56, progress=False),
+        "ssl": save_random_ssl_model("hubert", root / "tiny_hubert"),
+    }
+
+
+def recipe_args(assets, experiment, release="1.11", *extra):
+    root = assets["root"]
+    return [
+        str(HPARAMS),
+        f"--data_folder={assets[release]}",
+        f"--ssl_hub={assets['ssl']}",
+        "--ssl_layer=2",
+        f"--output_folder={root / 'results' / experiment}",
+        f"--ssl_folder={root / 'hf_cache'}",
+        f"--feature_cache_folder={root / 'feature_cache'}",
+        f"--noisy_folder={root / 'noisy_sets'}",
+        "--number_of_epochs=2",
+        "--noprogressbar",
+        *HEAD,
+        *extra,
+    ]
+
+
+def with_epochs(args, epochs):
+    return [arg for arg in args if not arg.startswith("--number_of_epochs=")] + [f"--number_of_epochs={epochs}"]
+
+
+def run_recipe(args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def logged_epochs(folder):
+    text = (folder / "train_log.txt").read_text()
+    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+
+
+def split_results(folder, split):
+    return json.loads((folder / f"test_{split}_results.json").read_text())
+
+
+def manifest_of(folder, split, assets):
+    if split.startswith("test1_snr"):
+        return json.loads((assets["root"] / "noisy_sets" / f"{split}.json").read_text())
+    return json.loads((folder / "manifests" / f"{split}.json").read_text())
+
+
+def check_outputs(folder, assets, splits, method, mode, keep):
+    """Checks every output file of a finished run and returns the results per split."""
+    results = {}
+    for split in splits:
+        manifest = manifest_of(folder, split, assets)
+        r = split_results(folder, split)
+        assert r["num_samples"] == len(manifest) > 0
+        values = [r[f"ccc_{d}"] for d in ("arousal", "valence", "dominance")]
+        assert all(-1.0 <= v <= 1.0 for v in values)
+        assert r["ccc_mean"] == pytest.approx(sum(values) / 3)
+        for dim, counts in r["mse_per_bin"]["count"].items():
+            assert sum(counts) == len(manifest)
+            assert all(m is None or m >= 0 for m in r["mse_per_bin"]["mse"][dim])
+        assert ("spread_ccc" in r) == (mode in ("aux", "kl_gauss"))
+        with open(folder / f"predictions_{split}.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert {row["id"] for row in rows} == set(manifest)
+        for row in rows:
+            target = manifest[row["id"]]
+            assert float(row["target_valence"]) == pytest.approx(target["valence"])
+        assert (folder / f"mse_per_bin_{split}.png").stat().st_size > 0
+        results[split] = r
+    table = (folder / "results.md").read_text()
+    rows = re.findall(r"^\| (test\S*) \| (w/o|w \(\w+\)) \| (\w+) \|", table, flags=re.M)
+    assert [row[0] for row in rows] == list(splits)
+    assert {row[1] for row in rows} == {"w/o" if mode == "none" else f"w ({mode})"}
+    assert {row[2] for row in rows} == {method.upper()}
+    for png in ("training_curves.png",):
+        assert (folder / png).stat().st_size > 0
+    # The saved selector: method, kept dimensions, reused by the checkpointed model.
+    selector = load_feature_selector(folder / "save" / "feature_selector.ckpt")
+    assert selector.method == method and selector.input_size == 32
+    assert selector.output_size == (32 if method == "none" else round(keep * 32))
+    info = json.loads((folder / "save" / "feature_selection.json").read_text())
+    assert info["output_size"] == selector.output_size
+    size = json.loads((folder / "model_size.json").read_text())
+    head = TCGRU(selector.output_size, conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8,
+                 predict_spread=mode in ("aux", "kl_gauss"))
+    assert size["head_parameters"] == count_parameters(head)
+    assert (size["relative_size_reduction_percent"] > 0) == (selector.output_size < 32)
+    checkpoint = next((folder / "save").glob("CKPT+*"))
+    state = torch.load(checkpoint / "model.ckpt", map_location="cpu", weights_only=True)
+    assert any(key.startswith("1.") for key in state)  # the selector is in the checkpoint
+    return results
+
+
+@pytest.fixture(scope="module")
+def ccs_run(assets):
+    """CCS + kl_gauss on v1.11, with the noisy + reverberant test sets."""
+    args = recipe_args(assets, "ccs_kl", "1.11", "--saliency=ccs", "--keep_fraction=0.8", "--loss_mode=kl_gauss")
+    result = run_recipe(args, assets["root"])
+    return args, assets["root"] / "results" / "ccs_kl", result
+
+
+def test_ccs_kl_gauss_with_noisy_sets(assets, ccs_run):
+    args, folder, result = ccs_run
+    splits = ("test1", "test2", *NOISY)
+    check_outputs(folder, assets, splits, "ccs", "kl_gauss", 0.8)
+    assert logged_epochs(folder) == [1, 2]
+    assert "| test1_snr0-10 |" in result.stdout  # the table is printed
+    assert re.search(r"Downstream model: \d+ parameters \([\d.]+ MB fp32\)", result.stderr + result.stdout)
+    clean = manifest_of(folder, "test1", assets)
+    for name in NOISY:
+        low, high = map(float, name.split("snr")[1].split("-"))
+        noisy = manifest_of(folder, name, assets)
+        assert set(noisy) == set(clean)
+        assert all(low <= e["snr"] <= high and e["noise"] and e["rir"] for e in noisy.values())
+
+
+def test_resume_then_test_only_reuse_the_selector(assets, ccs_run):
+    args, folder, _ = ccs_run
+    selector_file = folder / "save" / "feature_selector.ckpt"
+    fitted = selector_file.stat().st_mtime_ns
+    # One more epoch: resumes from the checkpoint, trains epoch 3 only, keeps the selector.
+    run_recipe(with_epochs(args, 3), assets["root"])
+    assert logged_epochs(folder) == [1, 2, 3]
+    assert selector_file.stat().st_mtime_ns == fitted
+    first = {split: split_results(folder, split) for split in ("test1", "test2", *NOISY)}
+    for split in first:
+        (folder / f"test_{split}_results.json").unlink()
+    run_recipe([*with_epochs(args, 3), "--test_only"], assets["root"])
+    assert selector_file.stat().st_mtime_ns == fitted
+    assert logged_epochs(folder) == [1, 2, 3]
+    for split, before in first.items():
+        again = split_results(folder, split)
+        for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean", "num_samples", "epoch"):
+            assert again[key] == before[key], (split, key)
+
+
+def test_mis_aux_on_the_v16_layout(assets):
+    args = recipe_args(assets, "mis_aux_v16", "1.6", "--saliency=mis", "--keep_fraction=0.6",
+                       "--loss_mode=aux", "--noisy_test_splits=[]")
+    run_recipe(args, assets["root"])
+    folder = assets["root"] / "results" / "mis_aux_v16"
+    assert json.loads((folder / "manifests" / "prepare_options.json").read_text())["manifests"] == [
+        "test1", "train", "valid"]
+    results = check_outputs(folder, assets, ("test1",), "mis", "aux", 0.6)
+    assert all(-1 <= v <= 1 for v in results["test1"]["spread_ccc"].values())
+
+
+def test_pca_sample(assets):
+    args = recipe_args(assets, "pca_sample", "1.11", "--saliency=pca", "--keep_fraction=0.4",
+                       "--loss_mode=sample", "--noisy_test_splits=[]", "--readout=last")
+    run_recipe(args, assets["root"])
+    check_outputs(assets["root"] / "results" / "pca_sample", assets, ("test1", "test2"), "pca", "sample", 0.4)
+
+
+def test_full_input_ccc_loss_reuses_the_noisy_sets(assets, ccs_run):
+    noisy_wav = next((assets["root"] / "noisy_sets" / "test1_snr0-10").glob("*.wav"))
+    written = noisy_wav.stat().st_mtime_ns
+    args = recipe_args(assets, "none_none", "1.11", "--saliency=none", "--keep_fraction=1.0", "--loss_mode=none")
+    result = run_recipe(args, assets["root"])
+    folder = assets["root"] / "results" / "none_none"
+    check_outputs(folder, assets, ("test1", "test2", *NOISY), "none", "none", 1.0)
+    assert noisy_wav.stat().st_mtime_ns == written
+    assert "up to date" in result.stderr + result.stdout
+    assert "| 100% (32/32) | - |" in (folder / "results.md").read_text()
+
+
+def test_hparams_file_loads_and_is_documented(assets):
+    readme = (RECIPE / "README.md").read_text()
+    files = sorted((RECIPE / "hparams").glob("*.yaml"))
+    assert files
+    for path in files:
+        assert f"hparams/{path.name}" in readme, f"{path.name} is not documented in the README"
+        overrides = {
+            "data_folder": str(assets["1.11"]),
+            "ssl_hub": str(assets["ssl"]),
+            "ssl_folder": str(assets["root"] / "hf_cache"),
+        }
+        with open(path) as handle:
+            hparams = load_hyperpyyaml(handle, overrides)
+        assert hparams["batch_size"] == 64 and hparams["lr"] == 0.0005
+        assert hparams["compute_cost"].ccc_loss.weights.tolist() == pytest.approx([1 / 3] * 3)
+        assert "checkpointer" in hparams and "head" in hparams
