@@ -19,7 +19,7 @@ results files, so a run records which checkpoints were averaged.
 
 Example
 -------
->>> import tempfile
+>>> import tempfile, torch
 >>> from speechbrain.utils.checkpoints import Checkpointer
 >>> model = torch.nn.Linear(1, 1, bias=False)
 >>> checkpointer = Checkpointer(tempfile.mkdtemp(), {"model": model})
@@ -40,7 +40,6 @@ Authors
  * ser-recipes contributors 2026
 """
 
-import torch
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import average_checkpoints, ckpt_recency
 

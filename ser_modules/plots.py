@@ -8,6 +8,8 @@ import os
 
 import matplotlib
 
+from ser_modules.files import read_json, write_json_atomic
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -82,3 +84,46 @@ def plot_layer_weights(weights, path, title="Learned weights of the SSL hidden s
     axis.set_ylabel("weight")
     axis.set_title(title)
     _save(fig, path)
+
+
+def record_epoch(folder, epoch, train_stats, valid_stats, curve_metrics=None):
+    """Records one epoch in ``folder/history.json`` and optionally redraws the curves.
+
+    Entries of later epochs (left by a run that was interrupted and resumed from an earlier
+    checkpoint) are dropped, so the history always ends at ``epoch``.
+
+    Arguments
+    ---------
+    folder : str
+        Experiment folder.
+    epoch : int
+        The epoch just finished.
+    train_stats, valid_stats : dict
+        Scalar statistics of the two stages.
+    curve_metrics : sequence of str, optional
+        Statistics to plot in ``folder/training_curves.png`` (no plot when None).
+
+    Returns
+    -------
+    list of dict
+        The whole history.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = record_epoch(folder, 1, {"loss": 1.3}, {"loss": 1.2})
+    >>> _ = record_epoch(folder, 2, {"loss": 1.1}, {"loss": 1.0}, curve_metrics=("loss",))
+    >>> [entry["epoch"] for entry in record_epoch(folder, 2, {"loss": 1.0}, {"loss": 0.9})]
+    [1, 2]
+    >>> os.path.exists(os.path.join(folder, "training_curves.png"))
+    True
+    """
+    path = os.path.join(folder, "history.json")
+    history = read_json(path) if os.path.exists(path) else []
+    history = [entry for entry in history if entry["epoch"] < epoch]
+    history.append({"epoch": epoch, "train": train_stats, "valid": valid_stats})
+    write_json_atomic(history, path)
+    if curve_metrics:
+        plot_training_curves(history, os.path.join(folder, "training_curves.png"), curve_metrics)
+    return history

@@ -104,7 +104,9 @@ def test_same_noise_and_rir_in_every_range_and_seeded_per_utterance(generated, c
         for utt, entry in part.items():
             for key in ("noise", "rir", "noise_offset", "snr", "gain"):
                 assert entry[key] == full[utt][key]
-            np.testing.assert_array_equal(sf.read(entry["wav"])[0], sf.read(full[utt]["wav"])[0])
+            # Same draws give the same signal, up to one PCM16 step (multi-threaded FFT
+            # convolution is not bit-reproducible across runs).
+            np.testing.assert_allclose(sf.read(entry["wav"])[0], sf.read(full[utt]["wav"])[0], rtol=0, atol=1.5 / 32768)
     # Another seed draws other conditions.
     other = mns.make_noisy_sets(subset, tmp_path / "seed1", noise_csv=str(noise_csv), rir_csv=str(rir_csv),
                                 seed=1, progressbar=False)

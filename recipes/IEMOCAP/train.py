@@ -21,6 +21,7 @@ Authors
 import logging
 import math
 import os
+import shutil
 import sys
 
 import speechbrain as sb
@@ -32,7 +33,7 @@ from ser_modules.audio import load_audio
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import read_json, write_json_atomic
 from ser_modules.metrics import ClassificationMetrics
-from ser_modules.plots import plot_layer_weights, plot_training_curves
+from ser_modules.plots import plot_layer_weights, record_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,7 @@ class EmotionBrain(sb.Brain):
     @main_process_only
     def record_history(self, epoch, valid_stats):
         """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
-        path = os.path.join(self.hparams.output_folder, "history.json")
-        history = read_json(path) if os.path.exists(path) else []
-        history = [entry for entry in history if entry["epoch"] < epoch]
-        history.append({"epoch": epoch, "train": self.train_stats, "valid": valid_stats})
-        write_json_atomic(history, path)
-        curves = os.path.join(self.hparams.output_folder, "training_curves.png")
-        plot_training_curves(history, curves, metrics=("loss", "UA", "WA"))
+        record_epoch(self.hparams.output_folder, epoch, self.train_stats, valid_stats, ("loss", "UA", "WA"))
 
     @main_process_only
     def write_test_outputs(self, stats):
@@ -208,8 +203,12 @@ def save_label_encoder(hparams):
     encoder.expect_len(len(hparams["emotions"]))
 
 
-def load_experiment(argv):
-    """Parses the command line, loads the hparams and creates the experiment folder."""
+def load_experiment(argv, script=None):
+    """Parses the command line, loads the hparams and creates the experiment folder.
+
+    SpeechBrain copies the calling file (this one) into the folder; ``script``, the recipe
+    script that imports this one (e.g. ``train_upstream_downstream.py``), is copied beside it.
+    """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
@@ -220,6 +219,8 @@ def load_experiment(argv):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    if script is not None and sb.utils.distributed.if_main_process():
+        shutil.copy(os.path.realpath(script), hparams["output_folder"])
     return hparams, run_opts
 
 

@@ -49,7 +49,6 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 from speechbrain.utils.distributed import if_main_process, main_process_only
 
@@ -62,7 +61,7 @@ from ser_modules.checkpoint_averaging import (
 )
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import atomic_path, read_json, write_json_atomic
-from ser_modules.plots import plot_training_curves
+from ser_modules.plots import plot_training_curves, record_epoch
 from ser_modules.ssl_encoder import SSLEncoder
 from ser_modules.tiny_bert import BertEncoder
 
@@ -227,11 +226,7 @@ class UpstreamDownstreamBrain(EmotionBrain):
     @main_process_only
     def record_history(self, epoch, valid_stats):
         """Appends the epoch to ``history.json`` (the curves are drawn after training)."""
-        path = os.path.join(self.hparams.output_folder, "history.json")
-        history = read_json(path) if os.path.exists(path) else []
-        history = [entry for entry in history if entry["epoch"] < epoch]
-        history.append({"epoch": epoch, "train": self.train_stats, "valid": valid_stats})
-        write_json_atomic(history, path)
+        record_epoch(self.hparams.output_folder, epoch, self.train_stats, valid_stats)
 
     def evaluated_description(self):
         """``"best checkpoint (epoch 7)"`` or ``"average of 5 checkpoints"``."""
@@ -476,25 +471,9 @@ def optimizer_steps(hparams, num_train, grad_accumulation_factor):
     return hparams["number_of_epochs"] * max(1, batches // int(grad_accumulation_factor))
 
 
-def load_experiment(argv):
-    """Parses the command line, loads the hparams and creates the experiment folder (with a
-    copy of this script: SpeechBrain copies the file of the caller)."""
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    hparams["device"] = run_opts.get("device", "cpu")
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
-    return hparams, run_opts
-
-
 def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
-    hparams, run_opts = load_experiment(argv)
+    hparams, run_opts = _train.load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams)
 
     upstreams = check_upstreams(hparams)

@@ -43,13 +43,14 @@ import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.losses import DIMENSIONS
 from ser_modules.metrics import CCCMetrics
-from ser_modules.plots import plot_training_curves
+from ser_modules.files import atomic_path, read_json, write_json_atomic
+from ser_modules.plots import record_epoch
 from ser_modules.saliency import load_feature_selector, make_feature_selector
 from ser_modules.tc_gru import InputStandardizer, count_parameters
 
@@ -119,17 +120,13 @@ class DimensionalEmotionBrain(sb.Brain):
         )
         self.write_test_outputs(stats)
 
+    @main_process_only
     def record_history(self, epoch, valid_stats):
         """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
-        path = os.path.join(self.hparams.output_folder, "history.json")
-        history = json.load(open(path)) if os.path.exists(path) else []
-        history = [entry for entry in history if entry["epoch"] < epoch]
-        history.append({"epoch": epoch, "train": self.train_stats, "valid": valid_stats})
-        with open(path, "w") as handle:
-            json.dump(history, handle, indent=1)
-        curves = os.path.join(self.hparams.output_folder, "training_curves.png")
-        plot_training_curves(history, curves, metrics=("loss", "ccc_mean", "ccc_arousal", "ccc_valence"))
+        curves = ("loss", "ccc_mean", "ccc_arousal", "ccc_valence")
+        record_epoch(self.hparams.output_folder, epoch, self.train_stats, valid_stats, curves)
 
+    @main_process_only
     def write_test_outputs(self, stats):
         """Writes the split's results JSON, predictions CSV and MSE-per-bin plot."""
         out, split = self.hparams.output_folder, self.test_split
@@ -148,8 +145,7 @@ class DimensionalEmotionBrain(sb.Brain):
         if len(self.spread_metrics):
             spread = self.spread_metrics.summarize()
             results["spread_ccc"] = {k: v for k, v in spread.items() if k.startswith("ccc_")}
-        with open(os.path.join(out, f"test_{split}_results.json"), "w") as handle:
-            json.dump(results, handle, indent=2)
+        write_json_atomic(results, os.path.join(out, f"test_{split}_results.json"))
         self.metrics.write_predictions(os.path.join(out, f"predictions_{split}.csv"))
         self.metrics.plot_mse_per_bin(
             os.path.join(out, f"mse_per_bin_{split}.png"),
@@ -236,7 +232,7 @@ def build_feature_cache(hparams, manifest_paths):
     cache = FeatureCache(
         hparams["feature_cache_folder"], module_fingerprint(ssl), layers=None if all_layers else [layer]
     )
-    wavs = [entry["wav"] for path in manifest_paths for entry in json.load(open(path)).values()]
+    wavs = [entry["wav"] for path in manifest_paths for entry in read_json(path).values()]
     device = hparams["device"]
     ssl.to(device)
     run_on_main(
@@ -311,7 +307,7 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True):
     tuple
         ``(means, targets, frame_mean, frame_std)``, float64 numpy arrays.
     """
-    entries = json.load(open(train_manifest))
+    entries = read_json(train_manifest)
     means, targets = [], []
     total = total_sq = None
     frames = 0
@@ -361,15 +357,14 @@ def fit_input_transforms(hparams, cache, layer_index, train_manifest):
         summary["scores"] = [float(s) for s in selector.scores]
     if hasattr(selector, "explained_variance_ratio"):
         summary["explained_variance"] = float(selector.explained_variance_ratio.sum())
-    (save / "feature_selection.json").write_text(json.dumps(summary, indent=1))
+    write_json_atomic(summary, save / "feature_selection.json")
     _atomic_save(selector.state_dict(), selector_path)  # written last: marks the step done
 
 
 def _atomic_save(state, path):
     """``torch.save`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_input_transforms(hparams):
@@ -482,8 +477,7 @@ def main(argv):
         size["head_parameters"], size["head_megabytes_fp32"], size["kept_dimensions"], size["input_size"],
         selector.method, size["relative_size_reduction_percent"], size["full_input_head_parameters"],
     )
-    with open(os.path.join(hparams["output_folder"], "model_size.json"), "w") as handle:
-        json.dump(size, handle, indent=2)
+    write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
 
     model = torch.nn.ModuleList([standardizer, selector, head])
     hparams["checkpointer"].add_recoverable("model", model)
