@@ -21,15 +21,14 @@ Authors
 import logging
 import math
 import os
-import shutil
 import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import main_process_only, run_on_main
 
 from ser_modules.audio import load_audio
+from ser_modules.experiment import load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import read_json, write_json_atomic
 from ser_modules.metrics import ClassificationMetrics
@@ -203,27 +202,6 @@ def save_label_encoder(hparams):
     encoder.expect_len(len(hparams["emotions"]))
 
 
-def load_experiment(argv, script=None):
-    """Parses the command line, loads the hparams and creates the experiment folder.
-
-    SpeechBrain copies the calling file (this one) into the folder; ``script``, the recipe
-    script that imports this one (e.g. ``train_upstream_downstream.py``), is copied beside it.
-    """
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    hparams["device"] = run_opts.get("device", "cpu")
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
-    if script is not None and sb.utils.distributed.if_main_process():
-        shutil.copy(os.path.realpath(script), hparams["output_folder"])
-    return hparams, run_opts
-
-
 def prepare_manifests(hparams):
     """Writes the fold's manifests (unless ``skip_prep``) and returns their paths."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -258,7 +236,7 @@ def build_brain(hparams, run_opts):
 
 def main(argv):
     """Prepares the fold, builds the cache, trains, evaluates the best valid-UA checkpoint."""
-    hparams, run_opts = load_experiment(argv)
+    hparams, run_opts = load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams)
     cache = build_feature_cache(hparams, manifests.values()) if hparams["use_feature_cache"] else None
     datasets = dataio_prepare(hparams, manifests, cache)

@@ -59,6 +59,7 @@ from ser_modules.checkpoint_averaging import (
     load_average,
     save_and_keep_best,
 )
+from ser_modules.experiment import load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import atomic_path, read_json, write_json_atomic
 from ser_modules.plots import plot_training_curves, record_epoch
@@ -473,7 +474,7 @@ def optimizer_steps(hparams, num_train, grad_accumulation_factor):
 
 def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
-    hparams, run_opts = _train.load_experiment(argv, script=__file__)
+    hparams, run_opts = load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams)
 
     upstreams = check_upstreams(hparams)

@@ -42,10 +42,10 @@ from pathlib import Path
 import numpy as np
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
+from ser_modules.experiment import load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.losses import DIMENSIONS
 from ser_modules.metrics import CCCMetrics
@@ -449,17 +449,7 @@ def write_results_table(hparams, splits, size):
 # --------------------------------------------------------------------------------------------
 def main(argv):
     """Prepare, cache, fit the saliency step, train, evaluate every test split."""
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    hparams["device"] = run_opts.get("device", "cpu")
-    hparams["noprogressbar"] = bool(run_opts.get("noprogressbar", False))
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams, run_opts = load_experiment(argv, script=__file__)
 
     manifests = prepare_manifests(hparams)
     tests = test_manifests(hparams, manifests)
