@@ -32,6 +32,12 @@ setup(
         "tqdm",
     ],
     extras_require={"dev": ["pytest"]},
+    entry_points={
+        "console_scripts": [
+            "ser-predict=ser_modules.predict:main",
+            "ser-publish=ser_modules.publish:main",
+        ]
+    },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",

@@ -4,6 +4,13 @@
 soundfile (through SpeechBrain's audio layer conventions), down-mixed to mono and resampled
 with ``torchaudio.functional.resample`` when the file has another sample rate.
 
+Bad inputs (see "Troubleshooting" in the README): a missing, unreadable or empty file, or one
+holding NaN or infinite samples, raises :class:`AudioFileError` naming the file; a file
+shorter than ``MIN_DURATION`` (the 25 ms receptive field of the wav2vec 2.0 / HuBERT / WavLM
+CNN) is padded with zeros and a silent file goes through as is, each with a warning naming
+the file (once per file). The data preparations count the files that are not mono at 16 kHz
+(:func:`conversion_note`, :func:`log_conversions`).
+
 Authors
  * ser-recipes contributors 2026
 """
@@ -15,9 +22,14 @@ import soundfile
 import torch
 import torchaudio
 
+from ser_modules.data_checks import check_finite
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+MIN_DURATION = 0.025  # seconds: 400 samples at 16 kHz, the receptive field of the SSL CNNs
+N_EXAMPLES = 3
+_warned = set()
 
 
 class AudioFileError(RuntimeError):
@@ -42,7 +54,7 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     Raises
     ------
     AudioFileError
-        When the file is missing, unreadable or holds no samples.
+        When the file is missing, unreadable, holds no samples or NaN / infinite samples.
 
     Example
     -------
@@ -51,6 +63,9 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     >>> soundfile.write(path, numpy.zeros((8000, 2)), 8000)
     >>> load_audio(path).shape
     torch.Size([16000])
+    >>> soundfile.write(path, numpy.ones(100), 16000, subtype="FLOAT")
+    >>> load_audio(path).shape  # shorter than MIN_DURATION: zero-padded (warning)
+    torch.Size([400])
     """
     try:
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
@@ -58,11 +73,40 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
         raise AudioFileError(f"Cannot read audio file {path}: {error}") from error
     if data.shape[0] == 0:
         raise AudioFileError(f"Audio file {path} holds no samples")
-    wav = torch.from_numpy(data).mean(dim=1)
+    wav = check_finite(torch.from_numpy(data), f"Audio file {path} holds non-finite samples", AudioFileError)
+    wav = wav.mean(dim=1)
     if file_rate != sample_rate:
         logger.debug("Resampling %s from %d Hz to %d Hz", path, file_rate, sample_rate)
         wav = torchaudio.functional.resample(wav, file_rate, sample_rate)
-    return wav
+    if not wav.abs().max() > 0:
+        warn_once(path, "Audio file %s is silent (all samples are zero): used as is", path)
+    return pad_to_min_duration(wav, sample_rate, path)
+
+
+def pad_to_min_duration(wav, sample_rate, path):
+    """Zero-pads a waveform shorter than ``MIN_DURATION`` (warning naming the file once).
+
+    Example
+    -------
+    >>> pad_to_min_duration(torch.ones(10), 16000, "a.wav").shape
+    torch.Size([400])
+    """
+    min_samples = int(round(MIN_DURATION * sample_rate))
+    if len(wav) >= min_samples:
+        return wav
+    warn_once(
+        path, "Audio file %s holds %d samples, fewer than the %d (%g s) the SSL encoders need: "
+        "zero-padded to %d samples", path, len(wav), min_samples, MIN_DURATION, min_samples,
+    )
+    return torch.nn.functional.pad(wav, (0, min_samples - len(wav)))
+
+
+def warn_once(path, message, *args):
+    """Logs a warning about a file the first time only (files are read at every epoch)."""
+    key = (str(path), message)
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, *args)
 
 
 def audio_duration(path, named_by=None):
@@ -95,6 +139,29 @@ def audio_duration(path, named_by=None):
     >>> audio_duration(path)
     0.5
     """
+    info = audio_info(path, named_by)
+    return info.frames / info.samplerate
+
+
+def audio_info(path, named_by=None):
+    """Header of an audio file (``frames``, ``samplerate``, ``channels``...), checked.
+
+    Arguments and errors as :func:`audio_duration`.
+
+    Returns
+    -------
+    soundfile._SoundFileInfo
+        The header read by ``soundfile.info``.
+
+    Example
+    -------
+    >>> import tempfile, os, numpy
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> soundfile.write(path, numpy.zeros((441, 2)), 44100)
+    >>> info = audio_info(path)
+    >>> info.samplerate, info.channels, conversion_note(info)
+    (44100, 2, '44100 Hz, 2 channels')
+    """
     where = f" (named by {named_by})" if named_by else ""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Missing wav {path}{where}")
@@ -104,4 +171,45 @@ def audio_duration(path, named_by=None):
         raise AudioFileError(f"Unreadable or corrupt wav {path}{where}: {error}") from error
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioFileError(f"Empty or corrupt wav {path}{where} ({info.frames} frames)")
-    return info.frames / info.samplerate
+    return info
+
+
+def conversion_note(info, sample_rate=SAMPLE_RATE):
+    """What :func:`load_audio` converts in a file: ``""`` for a mono file at ``sample_rate``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> conversion_note(SimpleNamespace(samplerate=16000, channels=1))
+    ''
+    >>> conversion_note(SimpleNamespace(samplerate=8000, channels=1))
+    '8000 Hz'
+    """
+    notes = []
+    if info.samplerate != sample_rate:
+        notes.append(f"{info.samplerate} Hz")
+    if info.channels != 1:
+        notes.append(f"{info.channels} channels")
+    return ", ".join(notes)
+
+
+def log_conversions(notes, corpus, sample_rate=SAMPLE_RATE):
+    """Warns once with the number of files that are resampled or down-mixed when read.
+
+    Arguments
+    ---------
+    notes : dict
+        Audio file -> its :func:`conversion_note` (files without conversion may be left out).
+    corpus : str
+        Name starting the log line (e.g. ``"IEMOCAP"``).
+    sample_rate : int
+        The recipes' sample rate.
+    """
+    converted = {path: note for path, note in notes.items() if note}
+    if converted:
+        examples = "; ".join(f"{path} ({note})" for path, note in list(converted.items())[:N_EXAMPLES])
+        logger.warning(
+            "%s: %d audio files are not mono at %d Hz: they are resampled to %d Hz and/or "
+            "down-mixed to mono (channel average) when read, e.g. %s",
+            corpus, len(converted), sample_rate, sample_rate, examples,
+        )

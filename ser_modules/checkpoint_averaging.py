@@ -42,6 +42,7 @@ Authors
 
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import average_checkpoints, ckpt_recency
+from speechbrain.utils.distributed import ddp_broadcast
 
 __all__ = [
     "save_and_keep_best",
@@ -90,7 +91,8 @@ def save_and_keep_best(checkpointer, meta, key, num_to_keep, mode="max", name=No
         raise KeyError(f"The checkpoint meta data must hold the selection key {key!r}")
     _key_arguments(key, mode)
     checkpoint = checkpointer.save_checkpoint(meta=meta, end_of_epoch=True, name=name)
-    newest = None if checkpoint is None else checkpoint.path
+    # Under DDP only the main process gets the checkpoint; all must delete the same ones.
+    newest = ddp_broadcast(None if checkpoint is None else checkpoint.path)
 
     def deletable(ckpt):
         """Every checkpoint but the one just saved."""

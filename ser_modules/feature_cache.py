@@ -28,9 +28,11 @@ import os
 from pathlib import Path
 
 import torch
+from speechbrain.utils import distributed as sb_distributed
 from tqdm import tqdm
 
 from ser_modules.audio import load_audio
+from ser_modules.data_checks import check_finite
 from ser_modules.files import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -155,21 +157,31 @@ class FeatureCache:
         -------
         torch.Tensor
             The cached features.
+
+        Raises
+        ------
+        ser_modules.data_checks.NonFiniteError
+            When the entry holds NaN or infinite values (naming the entry and the audio file).
         """
         path = self.path_for(wav_path)
         if not path.exists():
             raise FileNotFoundError(
                 f"No cached features for {wav_path} in {self.folder}: run FeatureCache.build first"
             )
-        return torch.load(path, map_location="cpu")
+        features = torch.load(path, map_location="cpu")
+        where = f"Cached features {path} of {wav_path} (delete the file to extract them again)"
+        return check_finite(features, where)
 
     @torch.no_grad()
     def build(self, encoder, wav_paths, batch_size=8, device="cpu", progressbar=True, shard=(0, 1)):
         """Extracts and stores the features of every file of ``wav_paths`` not cached yet.
 
         Files are sorted by length and batched to limit padding; an encoder whose
-        ``padding_invariant`` attribute is False gets one file per batch, so that entries
-        never depend on batch composition. Resumable: entries already written are skipped.
+        ``padding_invariant`` attribute is False gets one file per batch. Resumable: the
+        batches are made from all the files (of the shard), cached or not, and a batch with
+        a missing entry is extracted again as a whole (only its missing entries are
+        written), so an entry never depends on what an interrupted run had cached: the
+        resumed cache is byte for byte the uninterrupted one.
 
         Arguments
         ---------
@@ -194,7 +206,8 @@ class FeatureCache:
             Number of files extracted by this call.
         """
         index, count = shard
-        todo = self.missing(list(dict.fromkeys(map(str, wav_paths)))[index::count])
+        files = list(dict.fromkeys(map(str, wav_paths)))[index::count]
+        todo = self.missing(files)
         if not todo:
             return 0
         if not getattr(encoder, "padding_invariant", True):
@@ -202,19 +215,85 @@ class FeatureCache:
             batch_size = 1
         logger.info("Extracting features of %d files into %s", len(todo), self.folder)
         with tqdm(total=len(todo), desc="feature cache", disable=not progressbar) as bar:
-            for batch_paths in self._length_sorted_batches(todo, batch_size):
-                wavs = [load_audio(path, self.sample_rate) for path in batch_paths]
-                self._encode_and_store(encoder, batch_paths, wavs, device)
-                bar.update(len(batch_paths))
+            for batch_paths in self._length_sorted_batches(files, batch_size):
+                missing = self.missing(batch_paths)
+                if missing:
+                    wavs = [load_audio(path, self.sample_rate) for path in batch_paths]
+                    self._encode_and_store(encoder, batch_paths, wavs, device, store=missing)
+                    bar.update(len(missing))
         return len(todo)
+
+    def build_distributed(self, encoder, wav_paths, batch_size=8, device="cpu", progressbar=True):
+        """``build`` sharded over the processes of a DDP run (``torchrun``), then checked.
+
+        Process ``rank`` of ``world_size`` extracts every ``world_size``-th file; all wait
+        for the others, then every process checks that each file has an entry. Without a
+        process group (a plain ``python train.py`` run) the one process extracts all files.
+        The main process logs how many files each process extracted.
+
+        Arguments
+        ---------
+        encoder : torch.nn.Module
+            The encoder (see ``build``).
+        wav_paths : list
+            Audio files.
+        batch_size : int
+            Files per forward pass.
+        device : str
+            Device of the encoder (this process's device under DDP).
+        progressbar : bool
+            Show a progress bar (on the main process only).
+
+        Returns
+        -------
+        list of int
+            Number of files extracted by each process, in rank order.
+
+        Raises
+        ------
+        RuntimeError
+            If a file still has no entry once all processes are done (naming one).
+
+        Example
+        -------
+        >>> import tempfile
+        >>> cache = FeatureCache(tempfile.mkdtemp(), "toy-encoder")
+        >>> wavs = [_write_example_wav(seconds=0.5), _write_example_wav(seconds=0.3)]
+        >>> cache.build_distributed(_ExampleEncoder(), wavs, progressbar=False)
+        [2]
+        >>> cache.build_distributed(_ExampleEncoder(), wavs, progressbar=False)
+        [0]
+        """
+        rank, world_size = _process_group()
+        done = self.build(
+            encoder,
+            wav_paths,
+            batch_size=batch_size,
+            device=device,
+            progressbar=progressbar and rank == 0,
+            shard=(rank, world_size),
+        )
+        counts = [done]
+        if world_size > 1:  # also waits for every process to be done
+            counts = [None] * world_size
+            torch.distributed.all_gather_object(counts, done)
+        missing = self.missing(wav_paths)
+        if missing:
+            raise RuntimeError(
+                f"{len(missing)} audio files have no cached features in {self.folder} after "
+                f"extraction, e.g. {missing[0]}"
+            )
+        if rank == 0 and world_size > 1:
+            logger.info("Feature cache: files extracted per process (rank order): %s", counts)
+        return counts
 
     def _length_sorted_batches(self, paths, batch_size):
         """Batches of paths sorted by file size (a proxy of the duration)."""
         ordered = sorted(paths, key=lambda path: os.path.getsize(path))
         return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
 
-    def _encode_and_store(self, encoder, paths, wavs, device):
-        """Runs the encoder on one batch and writes one entry per file."""
+    def _encode_and_store(self, encoder, paths, wavs, device, store):
+        """Runs the encoder on one batch and writes the entries of the files of ``store``."""
         lengths = torch.tensor([len(wav) for wav in wavs])
         padded = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True).to(device)
         rel_lens = (lengths.float() / padded.shape[1]).to(device)
@@ -223,11 +302,33 @@ class FeatureCache:
             hiddens = hiddens[self.layers]
         frames = torch.round(encoder.frame_lengths(rel_lens, padded.shape[1], hiddens.shape[2]) * hiddens.shape[2])
         for i, path in enumerate(paths):
+            if path not in store:
+                continue
             entry = hiddens[:, i, : int(frames[i])].transpose(0, 1).to(torch.float16).cpu().clone()
             if not torch.isfinite(entry).all():
                 raise FloatingPointError(f"Non-finite features extracted from {path}")
             with atomic_path(self.path_for(path)) as tmp:
                 torch.save(entry, tmp)
+
+
+def _process_group():
+    """``(rank, world_size)`` of this process in the DDP group; ``(0, 1)`` without one."""
+    if not sb_distributed.is_distributed_initialized():
+        return 0, 1
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+class _ExampleEncoder(torch.nn.Module):
+    """Two constant "hidden states" of 3 channels per 320 samples (for docstring examples)."""
+
+    def forward(self, wavs, lens):
+        """``[2, batch, frames, 3]``."""
+        frames = wavs.unfold(1, 320, 320).mean(-1)
+        return torch.stack([frames, -frames])[..., None].expand(-1, -1, -1, 3)
+
+    def frame_lengths(self, lens, num_samples, num_frames):
+        """Relative frame lengths (those of the audio)."""
+        return lens
 
 
 def _write_example_wav(seconds):

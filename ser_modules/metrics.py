@@ -24,12 +24,14 @@ Authors
  * ser-recipes contributors 2025
 """
 
+import contextlib
 import csv
 import os
 
 import numpy as np
 import torch
 
+from ser_modules.files import atomic_path
 from ser_modules.losses import CCC_EPS, DIMENSIONS, ccc
 
 # --------------------------------------------------------------------------
@@ -262,6 +264,13 @@ def _ensure_parent(path):
     os.makedirs(parent, exist_ok=True)
 
 
+@contextlib.contextmanager
+def _open_atomic(path):
+    """A text file to write, renamed to ``path`` once complete (a kill leaves no partial file)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        yield handle
+
+
 def _new_figure(figsize):
     """A matplotlib Figure drawn by the Agg canvas (no pyplot, no screen)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -313,11 +322,12 @@ class ClassificationMetrics:
         self.ids = []
         self._predictions = []
         self._targets = []
+        self._probabilities = []
 
     def __len__(self):
         return len(self.ids)
 
-    def append(self, ids, predictions, targets):
+    def append(self, ids, predictions, targets, probabilities=None):
         """Adds one batch.
 
         Arguments
@@ -330,8 +340,13 @@ class ClassificationMetrics:
         targets : torch.Tensor, numpy.ndarray or list
             Class indices [B] / [B, 1], or a target distribution [B, C]
             (argmax, first class on ties).
+        probabilities : torch.Tensor, optional
+            [B, C] class probabilities, written by :meth:`write_predictions` (as
+            ``p_<label>`` columns) when every batch gave them.
         """
         ids = [str(i) for i in ids]
+        if probabilities is not None:
+            self._probabilities.extend(_to_numpy(probabilities).reshape(len(ids), -1).tolist())
         predictions = _scores_or_indices(predictions, "predictions")
         targets = _scores_or_indices(targets, "targets")
         if not len(ids) == predictions.shape[0] == targets.shape[0]:
@@ -415,7 +430,8 @@ class ClassificationMetrics:
             filestream.write(f"{label:>{width}} " + " ".join(f"{v:>{width}d}" for v in row) + "\n")
 
     def write_predictions(self, path):
-        """Writes one CSV row per utterance: ``id,target,prediction`` (class names).
+        """Writes one CSV row per utterance: ``id,target,prediction`` (class names), then
+        ``p_<label>`` probability columns if every batch was appended with probabilities.
 
         Arguments
         ---------
@@ -423,11 +439,14 @@ class ClassificationMetrics:
             Output CSV file (parent folders are created).
         """
         _ensure_parent(path)
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        with _open_atomic(path) as handle:
             writer = csv.writer(handle)
-            writer.writerow(["id", "target", "prediction"])
-            for uid, target, pred in zip(self.ids, self._targets, self._predictions):
-                writer.writerow([uid, self.labels[target], self.labels[pred]])
+            with_probabilities = len(self._probabilities) == len(self.ids) > 0
+            probability_columns = [f"p_{label}" for label in self.labels] if with_probabilities else []
+            writer.writerow(["id", "target", "prediction", *probability_columns])
+            for row, (uid, target, pred) in enumerate(zip(self.ids, self._targets, self._predictions)):
+                extra = [f"{p:.6f}" for p in self._probabilities[row]] if with_probabilities else []
+                writer.writerow([uid, self.labels[target], self.labels[pred], *extra])
 
     def plot_confusion_matrix(self, path, normalize=True, title=None):
         """Saves the confusion matrix as a PNG, with class labels and cell values.
@@ -723,7 +742,7 @@ class CCCMetrics:
         """
         _ensure_parent(path)
         preds, targets = self.predictions, self.targets
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        with _open_atomic(path) as handle:
             writer = csv.writer(handle)
             writer.writerow(
                 ["id"] + [f"pred_{d}" for d in self.dimensions]

@@ -109,6 +109,8 @@ class SSLEncoder(Wav2Vec2):
     torch.Size([3, 2, 49, 32])
     >>> encoder.frame_lengths(lens, 16000, 49)
     tensor([1.0000, 0.4898])
+    >>> encoder.min_input_samples, encoder.num_frames(16000), encoder.num_frames(800)
+    (400, 49, 2)
     >>> _ = encoder.train()
     >>> encoder.model.training
     False
@@ -153,6 +155,23 @@ class SSLEncoder(Wav2Vec2):
         """Number of channels of each hidden state."""
         return self.model.config.hidden_size
 
+    @property
+    def min_input_samples(self):
+        """Fewest input samples giving one frame: the receptive field of the CNN feature encoder.
+
+        400 samples (25 ms at 16 kHz) for the released wav2vec 2.0 / HuBERT / WavLM models;
+        ``ser_modules.audio.load_audio`` zero-pads shorter files.
+        """
+        field, jump = 1, 1
+        for kernel, stride in zip(self.model.config.conv_kernel, self.model.config.conv_stride):
+            field += (kernel - 1) * jump
+            jump *= stride
+        return field
+
+    def num_frames(self, num_samples):
+        """Number of output frames of an input of ``num_samples`` samples (int)."""
+        return int(self.model._get_feat_extract_output_lengths(torch.tensor(int(num_samples))))
+
     def override_config(self, config):
         """Turns LayerDrop and SpecAugment masking off before the model is built."""
         config.layerdrop = 0.0
@@ -182,6 +201,11 @@ class SSLEncoder(Wav2Vec2):
         torch.Tensor
             Hidden states.
         """
+        if wav.shape[1] < self.min_input_samples:
+            raise ValueError(
+                f"Input of {wav.shape[1]} samples: the CNN feature encoder needs at least "
+                f"{self.min_input_samples} (ser_modules.audio.load_audio zero-pads shorter files)"
+            )
         mask = valid_sample_mask(wav, wav_lens)
         if self.normalize_wav:
             wav = normalize_waveforms(wav, mask)

@@ -26,3 +26,4 @@ def test_load_experiment_creates_the_folder_and_applies_overrides(tmp_path):
     assert "lr: 0.5" in (out / "hyperparams.yaml").read_text()
     assert (out / "recipe.py").read_text() == script.read_text()
     assert (out / "log.txt").exists()
+    assert (out / "command.txt").read_text().startswith("python recipe.py ")

@@ -181,6 +181,20 @@ def test_classification_errors():
     assert len(metrics) == 0
 
 
+def test_predictions_csv_has_probability_columns_when_given(tmp_path):
+    metrics = ClassificationMetrics(["a", "b"])
+    metrics.append(["u1"], torch.tensor([[2.0, 1.0]]), torch.tensor([0]), probabilities=torch.tensor([[0.7, 0.3]]))
+    metrics.append(["u2"], torch.tensor([[0.0, 1.0]]), torch.tensor([0]), probabilities=torch.tensor([[0.25, 0.75]]))
+    metrics.write_predictions(str(tmp_path / "p.csv"))
+    with open(tmp_path / "p.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["id", "target", "prediction", "p_a", "p_b"], ["u1", "a", "a", "0.700000", "0.300000"],
+                    ["u2", "a", "b", "0.250000", "0.750000"]]
+    metrics.append(["u3"], torch.tensor([1]), torch.tensor([1]))  # one batch without: no columns
+    metrics.write_predictions(str(tmp_path / "q.csv"))
+    assert (tmp_path / "q.csv").read_text().splitlines()[0] == "id,target,prediction"
+
+
 def test_classification_outputs(tmp_path):
     metrics = ClassificationMetrics(LABELS)
     metrics.append(["u1", "u2", "u3", "u4"], torch.tensor([0, 1, 1, 4]), torch.tensor([0, 1, 2, 4]))

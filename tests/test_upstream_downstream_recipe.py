@@ -452,3 +452,6 @@ def test_missing_stage1_upstream_is_a_clear_error(tmp_path):
     options = {"train_dataloader_opts": {"batch_size": 4, "drop_last": True}, "number_of_epochs": 3}
     assert recipe.optimizer_steps(options, 26, 1) == 18
     assert recipe.optimizer_steps(options, 26, 4) == 3
+    # Under DDP each process steps on its shard: 13 of 26 (drop_last), 13 of 25 (padded).
+    assert recipe.optimizer_steps(options, 26, 1, world_size=2) == 3 * 3
+    assert recipe.optimizer_steps({**options, "train_dataloader_opts": {"batch_size": 4}}, 25, 1, world_size=2) == 3 * 4

@@ -21,7 +21,12 @@ Protocol
   The audio is ``Session{k}/sentences/wav/<dialog>/<utterance>.wav``.
 * 4 classes ``neu hap ang sad``; ``exc`` (excited) is merged into ``hap``.
   All other labels (``fru sur fea dis oth xxx``) are excluded; their counts
-  are logged.
+  are logged. Any other label code is an error naming the file and line.
+* Bad inputs are errors naming the file (and line): a missing folder, a
+  malformed or truncated turn line, a missing, empty or corrupt wav. Wavs of
+  ``sentences/wav`` that no turn line names (e.g. after an evaluation file
+  was truncated between two turns) are counted in a warning, as are wavs that
+  are not mono at 16 kHz (resampled and down-mixed when read).
 * test = both speakers of the held-out session ``test_session``;
   valid = a seeded random ``valid_ratio`` of the utterances of the four other
   sessions (SUPERB protocol, ``dev_split="random"``: valid shares speakers
@@ -87,8 +92,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ser_modules.audio import AudioFileError
-from ser_modules.audio import audio_duration as read_audio_duration
+from ser_modules.audio import AudioFileError, audio_info, conversion_note, log_conversions
 from ser_modules.files import write_json_atomic
 from tqdm import tqdm
 
@@ -96,6 +100,8 @@ logger = logging.getLogger(__name__)
 
 EMOTIONS = ("neu", "hap", "ang", "sad")
 LABEL_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
+EXCLUDED_LABELS = ("fru", "sur", "fea", "dis", "oth", "xxx")
+N_EXAMPLES = 3
 CATEGORY_MAP = {
     "neutral state": "neu",
     "neutral": "neu",
@@ -305,10 +311,39 @@ def collect_entries(data_folder):
     turns = []
     for session, session_dir in session_dirs.items():
         turns.extend(parse_session(session_dir, session))
+    log_wavs_without_turn(session_dirs, turns)
     kept = select_four_class(turns)
     if not kept:
         raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
     return build_entries(kept, session_dirs)
+
+
+def log_wavs_without_turn(session_dirs, turns):
+    """Warn about the wavs of ``sentences/wav`` that no turn line names.
+
+    In the release every utterance wav has a turn line; unnamed wavs mean a
+    truncated or incomplete evaluation file (hidden files are skipped).
+
+    Arguments
+    ---------
+    session_dirs : dict
+        Session number -> ``Session{k}`` folder.
+    turns : list of dict
+        All parsed turns.
+    """
+    named = {turn["utt"] for turn in turns}
+    unnamed = sorted(
+        str(wav)
+        for session_dir in session_dirs.values()
+        for wav in (session_dir / "sentences" / "wav").glob("*/*.wav")
+        if not wav.name.startswith(".") and wav.stem not in named
+    )
+    if unnamed:
+        logger.warning(
+            "IEMOCAP: %d wavs are named by no turn line of the evaluation files (truncated "
+            "evaluation file?) and are not used, e.g. %s",
+            len(unnamed), ", ".join(unnamed[:N_EXAMPLES]),
+        )
 
 
 def find_session_dirs(data_folder):
@@ -468,9 +503,13 @@ def parse_turn_line(line, path, line_no, session):
             f"{where}: utterance id {utt!r} is not of the form "
             f"Ses{session:02d}<F|M>_<dialog>_<F|M><3 digits>"
         )
+    label = match["label"].lower()
+    if label not in LABEL_MAP and label not in EXCLUDED_LABELS:
+        known = ", ".join([*LABEL_MAP, *EXCLUDED_LABELS])
+        raise IEMOCAPFormatError(f"{where}: unknown emotion label {label!r} of {utt} (known: {known})")
     return {
         "utt": utt,
-        "label": match["label"].lower(),
+        "label": label,
         "session": session,
         "gender": id_match["gender"],
         "dialog": utt.rsplit("_", 1)[0],
@@ -601,8 +640,8 @@ def read_transcripts(session_dir, dialog):
     return transcripts
 
 
-def audio_duration(wav_path, source):
-    """Duration in seconds from the wav header (no decoding).
+def read_wav_header(wav_path, source):
+    """The wav header (duration, sample rate, channels; no decoding).
 
     Arguments
     ---------
@@ -613,11 +652,11 @@ def audio_duration(wav_path, source):
 
     Returns
     -------
-    float
-        frames / sample rate.
+    soundfile._SoundFileInfo
+        The header (``duration`` = frames / sample rate).
     """
     try:
-        return read_audio_duration(wav_path, named_by=source)
+        return audio_info(wav_path, named_by=source)
     except AudioFileError as error:
         raise IEMOCAPFormatError(str(error)) from error
 
@@ -639,6 +678,7 @@ def build_entries(turns, session_dirs):
     """
     entries = {}
     transcripts = {}
+    conversions = {}
     missing_transcripts = 0
     for turn in tqdm(turns, desc="Reading IEMOCAP wav headers", unit="utt"):
         session_dir = session_dirs[turn["session"]]
@@ -649,9 +689,11 @@ def build_entries(turns, session_dirs):
         votes, n_votes = count_votes(turn["categories"])
         transcript = transcripts[key].get(turn["utt"])
         missing_transcripts += transcript is None
+        header = read_wav_header(wav, turn["source"])
+        conversions[str(wav)] = conversion_note(header)
         entries[turn["utt"]] = {
             "wav": str(wav),
-            "duration": audio_duration(wav, turn["source"]),
+            "duration": header.frames / header.samplerate,
             "emo": turn["emo"],
             "label_raw": turn["label"],
             "speaker": f"Ses{turn['session']:02d}_{turn['gender']}",
@@ -668,6 +710,7 @@ def build_entries(turns, session_dirs):
         }
     if missing_transcripts:
         logger.warning("IEMOCAP: no transcript found for %d utterances", missing_transcripts)
+    log_conversions(conversions, "IEMOCAP")
     return entries
 
 
@@ -784,11 +827,15 @@ def format_counts(counter):
 
 
 def log_split_counts(splits):
-    """Log the number of utterances per split and class."""
+    """Log the number of utterances per split and class, and the range of durations."""
     for split, entries in splits.items():
         counts = Counter(entry["emo"] for entry in entries.values())
         per_class = ", ".join(f"{emo} {counts[emo]}" for emo in EMOTIONS)
-        logger.info("IEMOCAP %s: %d utterances (%s)", split, len(entries), per_class)
+        durations = [entry["duration"] for entry in entries.values()]
+        logger.info(
+            "IEMOCAP %s: %d utterances (%s), %.2f s to %.2f s", split, len(entries), per_class,
+            min(durations), max(durations),
+        )
 
 
 # --------------------------------------------------------------------------

@@ -28,9 +28,17 @@ import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 
 from ser_modules.audio import load_audio
+from ser_modules.data_checks import (
+    apply_duration_limit,
+    check_finite,
+    check_labels,
+    crop,
+    max_frames,
+    max_samples,
+)
 from ser_modules.experiment import load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.files import read_json, write_json_atomic
+from ser_modules.files import atomic_path, read_json, write_json_atomic
 from ser_modules.metrics import ClassificationMetrics
 from ser_modules.plots import plot_layer_weights, record_epoch
 
@@ -48,12 +56,16 @@ class EmotionBrain(sb.Brain):
         return self.modules.classifier(self.modules.pooling_layer(frames, lengths))
 
     def hidden_states(self, batch):
-        """All hidden states ``[layers, batch, frames, channels]`` and relative frame lengths."""
+        """All hidden states ``[layers, batch, frames, channels]`` and relative frame lengths.
+
+        Non-finite hidden states of the upstream are an error naming the batch's utterances
+        (cached ones are checked when loaded).
+        """
         if self.hparams.use_feature_cache:
             feats, lengths = batch.feats
             return feats.float().permute(2, 0, 1, 3), lengths
         wavs, wav_lens = batch.sig
-        hiddens = self.modules.ssl(wavs, wav_lens)
+        hiddens = check_finite(self.modules.ssl(wavs, wav_lens), f"Hidden states of {', '.join(batch.id)}")
         return hiddens, self.modules.ssl.frame_lengths(wav_lens, wavs.shape[1], hiddens.shape[2])
 
     def compute_objectives(self, predictions, batch, stage):
@@ -62,8 +74,18 @@ class EmotionBrain(sb.Brain):
         loss_targets = batch.vote_distribution.data if self.hparams.soft_labels else targets
         loss = self.hparams.compute_cost(predictions, loss_targets)
         if stage != sb.Stage.TRAIN:
-            self.metrics.append(batch.id, predictions.detach(), targets)
+            self.metrics.append(batch.id, predictions.detach(), targets, probabilities=predictions.detach().softmax(-1))
         return loss
+
+    def on_fit_batch_start(self, batch, should_step):
+        """With ``record_seen_ids`` (debugging), appends ``<epoch> <id>`` lines of the batch to
+        ``seen_ids_rank<rank>.txt``: under DDP each process writes the ids of its shard."""
+        if getattr(self.hparams, "record_seen_ids", False):
+            rank = sb.utils.distributed.get_rank() or 0
+            epoch = self.hparams.epoch_counter.current
+            path = os.path.join(self.hparams.output_folder, f"seen_ids_rank{rank}.txt")
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.writelines(f"{epoch} {uid}\n" for uid in batch.id)
 
     def on_stage_start(self, stage, epoch=None):
         """Creates a fresh accumulator of the split's predictions."""
@@ -105,7 +127,7 @@ class EmotionBrain(sb.Brain):
         """Writes results JSON, predictions CSV, confusion matrix and layer weight plots."""
         out = self.hparams.output_folder
         full = self.metrics.summarize()
-        weights = [float(w) for w in self.modules.layer_sum.layer_weights()]
+        weights = [float(w) for w in self.hparams.layer_sum.layer_weights()]  # not DDP-wrapped
         results = {
             "test_session": self.hparams.test_session,
             "loss": stats["loss"],
@@ -133,22 +155,14 @@ def build_feature_cache(hparams, manifests):
     ssl = hparams["ssl"]
     cache = FeatureCache(hparams["feature_cache_folder"], module_fingerprint(ssl))
     wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
-    device = hparams.get("device", "cpu")
-    ssl.to(device)
-    rank = sb.utils.distributed.get_rank() or 0
-    world_size = int(os.environ.get("WORLD_SIZE", 1))
-    cache.build(
+    ssl.to(hparams["device"])
+    cache.build_distributed(
         ssl,
         wavs,
         batch_size=hparams["extraction_batch_size"],
-        device=device,
-        progressbar=rank == 0,
-        shard=(rank, world_size),
+        device=hparams["device"],
+        progressbar=not hparams["noprogressbar"],
     )
-    sb.utils.distributed.ddp_barrier()
-    missing = cache.missing(wavs)
-    if missing:
-        raise RuntimeError(f"{len(missing)} files were not cached, e.g. {missing[0]}")
     return cache
 
 
@@ -161,8 +175,15 @@ def vote_distribution(votes, emotions, label_index):
 
 
 def dataio_prepare(hparams, manifests, cache):
-    """Builds the train, valid and test datasets with their audio or feature pipelines."""
+    """Builds the train, valid and test datasets with their audio or feature pipelines.
+
+    Utterances longer than ``max_duration`` are cropped to their first ``max_duration``
+    seconds: the audio without the cache, the cached frames with it (the encoder saw the
+    whole utterance once). Labels outside ``emotions`` are an error naming the manifest.
+    """
     emotions = hparams["emotions"]
+    for path in manifests.values():
+        check_labels(path, "emo", emotions)
 
     @sb.utils.data_pipeline.takes("emo", "votes")
     @sb.utils.data_pipeline.provides("emo_encoded", "vote_distribution")
@@ -171,16 +192,20 @@ def dataio_prepare(hparams, manifests, cache):
         yield torch.tensor([index])
         yield vote_distribution(votes, emotions, index)
 
-    if cache is not None:
-        input_pipeline = sb.utils.data_pipeline.takes("wav")(
-            sb.utils.data_pipeline.provides("feats")(cache.load)
-        )
-        input_key = "feats"
-    else:
-        input_pipeline = sb.utils.data_pipeline.takes("wav")(
-            sb.utils.data_pipeline.provides("sig")(load_audio)
-        )
-        input_key = "sig"
+    frame_limit = max_frames(hparams["max_duration"], hparams["ssl"]) if cache is not None else None
+    sample_limit = max_samples(hparams["max_duration"])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("feats")
+    def feature_pipeline(wav):
+        return crop(cache.load(wav), frame_limit)
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return crop(load_audio(wav), sample_limit)
+
+    input_pipeline, input_key = (feature_pipeline, "feats") if cache is not None else (audio_pipeline, "sig")
 
     datasets = {}
     for split, path in manifests.items():
@@ -193,17 +218,23 @@ def dataio_prepare(hparams, manifests, cache):
 
 
 def save_label_encoder(hparams):
-    """Writes ``label_encoder.txt`` with the fixed class order of the hparams."""
+    """Writes ``label_encoder.txt`` with the fixed class order of the hparams (atomically: an
+    interrupted run leaves no partial file)."""
     encoder = hparams["label_encoder"]
-    encoder.load_or_create(
-        path=os.path.join(hparams["save_folder"], "label_encoder.txt"),
-        from_iterables=[hparams["emotions"]],
-    )
+    path = os.path.join(hparams["save_folder"], "label_encoder.txt")
+    if not encoder.load_if_possible(path):
+        encoder.update_from_iterable(hparams["emotions"])
+        with atomic_path(path) as tmp:
+            encoder.save(tmp)
     encoder.expect_len(len(hparams["emotions"]))
 
 
 def prepare_manifests(hparams):
-    """Writes the fold's manifests (unless ``skip_prep``) and returns their paths."""
+    """Writes the fold's manifests (unless ``skip_prep``) and returns their paths.
+
+    With ``max_duration``, the long utterances are listed and logged per manifest; with
+    ``long_utterance: skip`` the training manifest without them is returned.
+    """
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from iemocap_prepare import prepare_iemocap  # noqa: E402
 
@@ -219,7 +250,9 @@ def prepare_manifests(hparams):
                 "seed": hparams["seed"],
             },
         )
-    return {split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in ("train", "valid", "test")}
+    manifests = {split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in ("train", "valid", "test")}
+    # .get: train_upstream_downstream.py reuses this function with hparams files without a limit
+    return apply_duration_limit(manifests, hparams.get("max_duration"), hparams.get("long_utterance", "crop"))
 
 
 def build_brain(hparams, run_opts):

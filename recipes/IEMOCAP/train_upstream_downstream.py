@@ -176,6 +176,7 @@ class UpstreamDownstreamBrain(EmotionBrain):
 
     def on_fit_batch_start(self, batch, should_step):
         """Sets the learning rates of the coming optimiser step (warm-up, then linear decay)."""
+        super().on_fit_batch_start(batch, should_step)
         if should_step:
             for group, optimizer in self.optimizers_dict.items():
                 self.lr_schedulers[group](optimizer)
@@ -313,11 +314,12 @@ class UpstreamDownstreamBrain(EmotionBrain):
         metrics.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"))
         labels = list(self.hparams.emotions)
         for model, run in self.test_runs.items():
-            with open(os.path.join(out, f"test_scores_{model}.csv"), "w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["id", *(f"logp_{label}" for label in labels)])
-                for uid, log_probs in run["log_probs"]:
-                    writer.writerow([uid, *(f"{value:.6f}" for value in log_probs)])
+            with atomic_path(os.path.join(out, f"test_scores_{model}.csv")) as tmp:
+                with open(tmp, "w", newline="") as handle:
+                    writer = csv.writer(handle)
+                    writer.writerow(["id", *(f"logp_{label}" for label in labels)])
+                    for uid, log_probs in run["log_probs"]:
+                        writer.writerow([uid, *(f"{value:.6f}" for value in log_probs)])
         write_json_atomic(_finite_or_none(results), os.path.join(out, "test_results.json"))
 
 
@@ -394,33 +396,25 @@ def build_feature_caches(hparams, upstreams, trainable, manifests):
     """Caches the last hidden state of every frozen SSL upstream (``use_feature_cache``).
 
     Under DDP every process extracts its own shard of the files, then all wait for the others
-    (as ``train.build_feature_cache``).
+    (``FeatureCache.build_distributed``).
     """
     caches = {}
     if not hparams.get("use_feature_cache", False):
         return caches
     wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
-    device = hparams.get("device", "cpu")
-    rank = sb.utils.distributed.get_rank() or 0
-    world_size = int(os.environ.get("WORLD_SIZE", 1))
     for name, upstream in upstreams.items():
         if not isinstance(upstream, SSLEncoder) or name in trainable:
             continue
         fingerprint = f"{module_fingerprint(upstream)}:last_hidden_state"
         cache = FeatureCache(hparams["feature_cache_folder"], fingerprint)
-        upstream.to(device)
-        cache.build(
+        upstream.to(hparams["device"])
+        cache.build_distributed(
             _LastHiddenState(upstream),
             wavs,
             batch_size=hparams["extraction_batch_size"],
-            device=device,
-            progressbar=rank == 0,
-            shard=(rank, world_size),
+            device=hparams["device"],
+            progressbar=not hparams["noprogressbar"],
         )
-        sb.utils.distributed.ddp_barrier()
-        missing = cache.missing(wavs)
-        if missing:
-            raise RuntimeError(f"{len(missing)} files were not cached, e.g. {missing[0]}")
         caches[name] = cache
     return caches
 
@@ -464,11 +458,15 @@ def dataio_prepare(hparams, manifests, upstreams, caches):
     }
 
 
-def optimizer_steps(hparams, num_train, grad_accumulation_factor):
-    """Number of optimiser steps of the whole run (for the learning-rate schedules)."""
+def optimizer_steps(hparams, num_train, grad_accumulation_factor, world_size=1):
+    """Number of optimiser steps of the whole run (for the learning-rate schedules); under DDP
+    each of the ``world_size`` processes steps on its shard (``DistributedSampler``)."""
     options = hparams["train_dataloader_opts"]
     batch_size = options.get("batch_size", 1)
-    batches = num_train // batch_size if options.get("drop_last") else math.ceil(num_train / batch_size)
+    if options.get("drop_last"):
+        batches = (num_train // world_size) // batch_size
+    else:
+        batches = math.ceil(math.ceil(num_train / world_size) / batch_size)
     return hparams["number_of_epochs"] * max(1, batches // int(grad_accumulation_factor))
 
 
@@ -497,8 +495,9 @@ def main(argv):
     brain.trainable_upstreams = trainable
     brain.averaged_recoverables = [*trainable, "model"]
     brain.feature_caches = caches
+    world_size = torch.distributed.get_world_size() if sb.utils.distributed.is_distributed_initialized() else 1
     brain.total_optimizer_steps = optimizer_steps(
-        hparams, len(datasets["train"]), brain.grad_accumulation_factor
+        hparams, len(datasets["train"]), brain.grad_accumulation_factor, world_size
     )
     brain.fit(
         brain.hparams.epoch_counter,

@@ -46,8 +46,11 @@ other name -> its lower-case form (with a warning). A partition whose files
 carry no consensus value (e.g. Test3, whose labels are hidden) is skipped with
 a log line, as are wavs of the audio folder that no label file names.
 Within a labelled partition, a row with empty or NaN attributes is skipped
-and counted in a warning (with examples); any other non-numeric value is an
-error.
+and counted in a warning (with examples); any other non-numeric value, or
+one outside 1..7, is an error naming the file and line, as is a CSV row with
+fewer or more fields than the header (a truncated or malformed file). Wavs
+that are not mono at 16 kHz are counted in a warning (they are resampled and
+down-mixed when read).
 
 Manifest entries (keyed by utterance id = file name without ``.wav``)
 --------------------------------------------------------------------
@@ -108,8 +111,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ser_modules.audio import AudioFileError
-from ser_modules.audio import audio_duration as read_audio_duration
+from ser_modules.audio import AudioFileError, audio_info, conversion_note, log_conversions
 from ser_modules.files import write_json_atomic
 from tqdm import tqdm
 
@@ -486,8 +488,33 @@ def read_csv_rows(path, required):
                 f"(found: {', '.join(columns) or 'no header'})"
             )
         reader.fieldnames = columns
-        rows = [(reader.line_num, row) for row in reader]
+        rows = [(reader.line_num, check_field_count(row, path, reader.line_num)) for row in reader]
     return rows, columns
+
+
+def check_field_count(row, path, line):
+    """Return a ``csv.DictReader`` row; raise if it has fewer or more fields than the header.
+
+    Example
+    -------
+    >>> try:
+    ...     check_field_count({"FileName": "a.wav", "EmoAct": None}, "c.csv", 9)
+    ... except MSPPodcastFormatError as error:
+    ...     print(error)
+    c.csv:9: 1 of 2 fields (no EmoAct): truncated or malformed row
+    """
+    if None in row:
+        raise MSPPodcastFormatError(
+            f"{path}:{line}: {len(row) - 1 + len(row[None])} fields for {len(row) - 1} columns: "
+            "malformed row (unquoted comma?)"
+        )
+    absent = [column for column, value in row.items() if value is None]
+    if absent:
+        raise MSPPodcastFormatError(
+            f"{path}:{line}: {len(row) - len(absent)} of {len(row)} fields (no {', '.join(absent)}): "
+            "truncated or malformed row"
+        )
+    return row
 
 
 def read_consensus(path):
@@ -1081,8 +1108,8 @@ def log_agreement(mismatches, n_rows, layout):
 # --------------------------------------------------------------------------
 # Entries
 # --------------------------------------------------------------------------
-def audio_duration(wav_path, source):
-    """Duration in seconds from the wav header (no decoding).
+def read_wav_header(wav_path, source):
+    """The wav header (duration, sample rate, channels; no decoding).
 
     Arguments
     ---------
@@ -1093,11 +1120,11 @@ def audio_duration(wav_path, source):
 
     Returns
     -------
-    float
-        frames / sample rate.
+    soundfile._SoundFileInfo
+        The header.
     """
     try:
-        return read_audio_duration(wav_path, named_by=source)
+        return audio_info(wav_path, named_by=source)
     except AudioFileError as error:
         raise MSPPodcastFormatError(str(error)) from error
 
@@ -1142,12 +1169,14 @@ def build_entries(rows, stats, layout, name):
     dict
         Utterance id -> manifest entry (see the module docstring).
     """
-    entries, no_transcript = {}, 0
+    entries, no_transcript, conversions = {}, 0, {}
     for row in tqdm(rows, desc=f"Reading MSP-Podcast {name} wav headers", unit="utt"):
         wav = layout.audio_dir / f"{row['utt']}.wav"
         source = f"{layout.consensus}:{row['line']}"
         summary = stats[row["utt"]]
-        entry = {"wav": str(wav), "duration": audio_duration(wav, source)}
+        header = read_wav_header(wav, source)
+        conversions[str(wav)] = conversion_note(header)
+        entry = {"wav": str(wav), "duration": header.frames / header.samplerate}
         entry.update(row["values"])
         entry.update({f"{attr}_std": summary[f"{attr}_std"] for attr in ATTRIBUTES})
         entry["n_raters"] = summary["n_raters"]
@@ -1162,6 +1191,7 @@ def build_entries(rows, stats, layout, name):
     if no_transcript:
         logger.warning("MSP-Podcast %s: %d files have no transcript in %s (written as \"\")",
                        name, no_transcript, layout.transcripts)
+    log_conversions(conversions, f"MSP-Podcast {name}")
     return entries
 
 

@@ -45,6 +45,7 @@ import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
+from ser_modules.data_checks import apply_duration_limit, check_ratings, crop, max_frames
 from ser_modules.experiment import load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.losses import DIMENSIONS
@@ -158,7 +159,11 @@ class DimensionalEmotionBrain(sb.Brain):
 # Data
 # --------------------------------------------------------------------------------------------
 def prepare_manifests(hparams):
-    """Runs the data preparation and returns ``{split: manifest path}`` (train, valid, tests)."""
+    """Runs the data preparation and returns ``{split: manifest path}`` (train, valid, tests).
+
+    With ``max_duration``, the long utterances are listed and logged per manifest; with
+    ``long_utterance: skip`` the training manifest without them is returned.
+    """
     sys.path.insert(0, RECIPE_DIR)
     from msp_podcast_prepare import prepare_msp_podcast  # noqa: E402
 
@@ -176,7 +181,7 @@ def prepare_manifests(hparams):
     for needed in ("train", "valid"):
         if needed not in manifests:
             raise ValueError(f"the release has no {needed} partition (manifests: {sorted(manifests)})")
-    return manifests
+    return apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
 
 
 def test_manifests(hparams, manifests):
@@ -233,28 +238,31 @@ def build_feature_cache(hparams, manifest_paths):
         hparams["feature_cache_folder"], module_fingerprint(ssl), layers=None if all_layers else [layer]
     )
     wavs = [entry["wav"] for path in manifest_paths for entry in read_json(path).values()]
-    device = hparams["device"]
-    ssl.to(device)
-    run_on_main(
-        cache.build,
-        args=[ssl, wavs],
-        kwargs={
-            "batch_size": hparams["extraction_batch_size"],
-            "device": device,
-            "progressbar": not hparams["noprogressbar"],
-        },
+    ssl.to(hparams["device"])
+    cache.build_distributed(  # each DDP process extracts its shard of the files
+        ssl,
+        wavs,
+        batch_size=hparams["extraction_batch_size"],
+        device=hparams["device"],
+        progressbar=not hparams["noprogressbar"],
     )
     ssl.to("cpu")
     return cache, (layer if all_layers else 0)
 
 
-def dataio_prepare(manifests, cache, layer_index):
-    """Datasets of cached frames ``[frames, channels]``, rater means and spreads."""
+def dataio_prepare(manifests, cache, layer_index, frame_limit=None):
+    """Datasets of cached frames ``[frames, channels]``, rater means and spreads.
+
+    Frames beyond ``frame_limit`` (the ``max_duration``) are cropped; a rating that is not a
+    number in 1..7 is an error naming the manifest (e.g. one of ``extra_test_manifests``).
+    """
+    for path in manifests.values():
+        check_ratings(path, DIMENSIONS, 1.0, 7.0)
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("feats")
     def feature_pipeline(wav):
-        return cache.load(wav)[:, layer_index]
+        return crop(cache.load(wav)[:, layer_index], frame_limit)
 
     @sb.utils.data_pipeline.takes(*DIMENSIONS)
     @sb.utils.data_pipeline.provides("targets")
@@ -288,7 +296,7 @@ def new_selector(hparams):
     return make_feature_selector(method, hparams["keep_fraction"], seed=hparams["seed"], **kwargs)
 
 
-def utterance_statistics(cache, layer_index, train_manifest, progressbar=True):
+def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, frame_limit=None):
     """Utterance means ``[N, C]``, targets ``[N, 3]`` and frame mean / std ``[C]`` of train.
 
     Arguments
@@ -301,6 +309,8 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True):
         The training manifest.
     progressbar : bool
         Show a progress bar.
+    frame_limit : int, optional
+        Frames kept per utterance (``max_duration``), as in training.
 
     Returns
     -------
@@ -312,7 +322,7 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True):
     total = total_sq = None
     frames = 0
     for entry in tqdm(entries.values(), desc="train utterance means", disable=not progressbar):
-        feats = cache.load(entry["wav"])[:, layer_index].to(torch.float64)
+        feats = crop(cache.load(entry["wav"])[:, layer_index], frame_limit).to(torch.float64)
         if total is None:
             total, total_sq = torch.zeros(feats.shape[1], dtype=torch.float64), torch.zeros(feats.shape[1], dtype=torch.float64)
         means.append(feats.mean(dim=0))
@@ -334,7 +344,8 @@ def fit_input_transforms(hparams, cache, layer_index, train_manifest):
         return
     save.mkdir(parents=True, exist_ok=True)
     means, targets, frame_mean, frame_std = utterance_statistics(
-        cache, layer_index, train_manifest, progressbar=not hparams["noprogressbar"]
+        cache, layer_index, train_manifest, progressbar=not hparams["noprogressbar"],
+        frame_limit=max_frames(hparams["max_duration"], hparams["ssl"]),
     )
     standardizer = InputStandardizer()
     standardizer.set_statistics(torch.from_numpy(frame_mean), torch.from_numpy(frame_std))
@@ -440,7 +451,8 @@ def write_results_table(hparams, splits, size):
             ]
             lines.append(f"| {split} | {dim} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(text, encoding="utf-8")
+    with atomic_path(out / "results.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return text
 
 
@@ -467,11 +479,12 @@ def main(argv):
         size["head_parameters"], size["head_megabytes_fp32"], size["kept_dimensions"], size["input_size"],
         selector.method, size["relative_size_reduction_percent"], size["full_input_head_parameters"],
     )
-    write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
+    if sb.utils.distributed.if_main_process():
+        write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
 
     model = torch.nn.ModuleList([standardizer, selector, head])
     hparams["checkpointer"].add_recoverable("model", model)
-    datasets = dataio_prepare(splits, cache, layer_index)
+    datasets = dataio_prepare(splits, cache, layer_index, max_frames(hparams["max_duration"], hparams["ssl"]))
     brain = DimensionalEmotionBrain(
         modules={"standardizer": standardizer, "head": head, "loss": hparams["compute_cost"]},
         opt_class=hparams["opt_class"],
