@@ -17,9 +17,12 @@ demo-msp: setup
 test: setup
 	$(PY) -m pytest -q
 
+# Benchmarks: one Markdown table (stdout and $(BENCH_OUT)); BENCH_ARGS=--quick for a short run.
+BENCH_OUT ?= results/benchmarks.md
+BENCH_ARGS ?=
 bench: setup
-	$(PY) benchmarks/pooling.py
-	$(PY) benchmarks/feature_cache.py
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(PY) benchmarks/run_all.py --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf demo_output .pytest_cache

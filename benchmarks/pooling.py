@@ -16,6 +16,10 @@ Usage::
     python benchmarks/pooling.py                 # CPU
     python benchmarks/pooling.py --device cuda   # GPU
     python benchmarks/pooling.py --threads 2 --repeats 20 --min-length 0.5
+    python benchmarks/pooling.py --only corr loop --json out.json   # some cases, JSON too
+
+With ``--json`` the times and the peak memory of the process (see ``bench_utils``) are also
+written to a file; ``benchmarks/run_all.py`` runs each case in its own process that way.
 
 This is a script, not a test (it is not collected by pytest).
 """
@@ -31,6 +35,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_utils import MemoryProbe, torch_info, write_json  # noqa: E402
 
 from ser_modules.pooling import (  # noqa: E402
     AttentiveCorrelationPooling,
@@ -88,6 +95,9 @@ def time_cases(cases, device, warmup, repeats):
     return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
+CASE_KEYS = ("mean", "mean_std", "corr", "corr_pd", "corr_att", "corr_att_per_head", "loop", "bmm")
+
+
 def machine_description(device):
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -120,11 +130,14 @@ def main():
         default=1.0,
         help="relative lengths drawn uniformly in [min-length, 1] (1.0: no padding)",
     )
+    parser.add_argument("--only", nargs="+", choices=CASE_KEYS, help="run only these cases")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    probe = MemoryProbe(device)
     torch.manual_seed(0)
     B, T, C = args.batch, args.frames, args.channels
 
@@ -143,21 +156,32 @@ def main():
 
         return fn
 
+    keys = set(args.only or CASE_KEYS)
     poolings = [
-        ("MeanPooling", MeanPooling(C)),
-        ("MeanStdPooling", MeanStdPooling(C)),
-        ("CorrelationPooling", CorrelationPooling(C)),
-        ("CorrelationPooling (p_d=0.25, train)", CorrelationPooling(C, channel_dropout=0.25)),
-        ("AttentiveCorrelationPooling", AttentiveCorrelationPooling(C, num_heads=args.heads)),
+        ("mean", "MeanPooling", lambda: MeanPooling(C)),
+        ("mean_std", "MeanStdPooling", lambda: MeanStdPooling(C)),
+        ("corr", "CorrelationPooling", lambda: CorrelationPooling(C)),
         (
-            "AttentiveCorrelationPooling (per_head)",
-            AttentiveCorrelationPooling(C, num_heads=args.heads, per_head=True),
+            "corr_pd",
+            "CorrelationPooling (p_d=0.25, train)",
+            lambda: CorrelationPooling(C, channel_dropout=0.25),
         ),
-        ("naive per-utterance loop correlation", NaiveLoopCorrelation(C)),
+        (
+            "corr_att",
+            "AttentiveCorrelationPooling",
+            lambda: AttentiveCorrelationPooling(C, num_heads=args.heads),
+        ),
+        (
+            "corr_att_per_head",
+            "AttentiveCorrelationPooling (per_head)",
+            lambda: AttentiveCorrelationPooling(C, num_heads=args.heads, per_head=True),
+        ),
+        ("loop", "naive per-utterance loop correlation", lambda: NaiveLoopCorrelation(C)),
     ]
-    cases = {name: run_module(module) for name, module in poolings}
-    sizes = {name: getattr(module, "output_size", C * (C - 1) // 2) for name, module in poolings}
-    name_loop = poolings[-1][0]
+    poolings = [(key, name, make()) for key, name, make in poolings if key in keys]
+    cases = {name: run_module(module) for _, name, module in poolings}
+    sizes = {name: getattr(module, "output_size", C * (C - 1) // 2) for _, name, module in poolings}
+    name_loop = "naive per-utterance loop correlation"
 
     a = torch.randn(B, C, T, device=device, requires_grad=True)
     b = torch.randn(B, T, C, device=device, requires_grad=True)
@@ -167,10 +191,20 @@ def main():
         torch.bmm(a, b).sum().backward()
 
     name_bmm = f"bare bmm [{B},{C},{T}]x[{B},{T},{C}]"
-    cases[name_bmm] = bare_bmm
-    sizes[name_bmm] = C * C
+    if "bmm" in keys:
+        cases[name_bmm] = bare_bmm
+        sizes[name_bmm] = C * C
 
     times = time_cases(cases, device, args.warmup, args.repeats)
+    write_json(args.json, {
+        "sizes": {"batch": B, "frames": T, "channels": C, "heads": args.heads},
+        **torch_info(),
+        "cases": [
+            {"name": name, "median_ms": 1e3 * med, "min_ms": 1e3 * low, "output_size": sizes[name]}
+            for name, (med, low) in times.items()
+        ],
+        **probe.report(),  # of all the cases of this process together
+    })
 
     print(f"Machine: {machine_description(device)}")
     print(
@@ -179,19 +213,18 @@ def main():
         f"after {args.warmup} warm-up"
     )
     print()
-    ref = times["CorrelationPooling"][0]
+    ref = times.get("CorrelationPooling", (None,))[0]
     print("| forward+backward | output size | median (ms) | min (ms) | vs CorrelationPooling |")
     print("|---|---:|---:|---:|---:|")
     for name, (median, fastest) in times.items():
+        ratio = f"{median / ref:.2f}x" if ref else "n/a"
+        print(f"| {name} | {sizes[name]} | {1e3 * median:.1f} | {1e3 * fastest:.1f} | {ratio} |")
+    if ref and name_loop in times and name_bmm in times:
+        print()
         print(
-            f"| {name} | {sizes[name]} | {1e3 * median:.1f} | {1e3 * fastest:.1f} "
-            f"| {median / ref:.2f}x |"
+            f"CorrelationPooling: {times[name_loop][0] / ref:.1f}x faster than the loop; "
+            f"{ref / times[name_bmm][0]:.2f}x the time of its bare bmm (medians)"
         )
-    print()
-    print(
-        f"CorrelationPooling: {times[name_loop][0] / ref:.1f}x faster than the loop; "
-        f"{ref / times[name_bmm][0]:.2f}x the time of its bare bmm (medians)"
-    )
 
 
 if __name__ == "__main__":

@@ -39,10 +39,11 @@ from pathlib import Path
 import soundfile
 import torch
 import yaml
-from speechbrain.utils.checkpoints import Checkpointer, average_checkpoints
+from speechbrain.utils.checkpoints import average_checkpoints
 
 from ser_modules import interfaces, layer_weighting, pooling, saliency, ssl_encoder, tc_gru
 from ser_modules.audio import SAMPLE_RATE, load_audio
+from ser_modules.checkpointing import AtomicCheckpointer
 from ser_modules.files import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def checkpoint_state(save_folder, key, average=1):
     tuple
         ``(state_dict, description)``, the description naming the checkpoints used.
     """
-    checkpointer = Checkpointer(save_folder)
+    checkpointer = AtomicCheckpointer(save_folder)  # complete checkpoints only
     checkpoints = checkpointer.find_checkpoints(max_key=key, max_num_checkpoints=average)
     checkpoints = [ckpt for ckpt in checkpoints if "model" in ckpt.paramfiles]
     if not checkpoints:

@@ -12,6 +12,7 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules import publish
+from ser_modules.checkpointing import AtomicCheckpointer
 from ser_modules.publish import PublishError, bundle_modules, checkpoint_state, export, push
 
 
@@ -85,12 +86,13 @@ def test_export_errors_name_the_folder(tmp_path):
 
 def test_average_of_the_best_checkpoints(tmp_path):
     layer = torch.nn.Linear(2, 2)
-    checkpointer = Checkpointer(tmp_path, recoverables={"model": layer})
+    checkpointer = AtomicCheckpointer(tmp_path, recoverables={"model": layer})
     weights = []
-    for step, score in enumerate((10.0, 30.0, 20.0)):
+    for step, score in enumerate((10.0, 30.0, 20.0, 99.0)):
         torch.nn.init.constant_(layer.weight, float(step))
         weights.append(layer.weight.detach().clone())
         checkpointer.save_checkpoint(meta={"UA": score}, name=f"step{step}")
+    next(tmp_path.glob("*step3*")).joinpath("model.ckpt").unlink()  # an incomplete checkpoint (interrupted run) is ignored
     state, note = checkpoint_state(tmp_path, "UA", average=2)
     assert torch.equal(state["weight"], (weights[1] + weights[2]) / 2)
     assert "average of the 2 best" in note and "step1" in note and "step2" in note
