@@ -19,6 +19,7 @@ import shutil
 
 import ruamel.yaml
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 
 
@@ -161,6 +162,19 @@ def unknown_override_message(key, hparams_file, known):
         return f"Unknown override --{key}: not a key of {hparams_file} (nor a run option). Check the spelling."
     suggestions = " or ".join(f"--{name}" for name in close)
     return f"Unknown override --{key}: not a key of {hparams_file}. Did you mean {suggestions}?"
+
+
+def process_group():
+    """``(rank, world_size)`` of this process in the DDP group; ``(0, 1)`` without one.
+
+    Example
+    -------
+    >>> process_group()
+    (0, 1)
+    """
+    if not sb.utils.distributed.is_distributed_initialized():
+        return 0, 1
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 def write_command(script, argv, folder):

@@ -28,11 +28,11 @@ import os
 from pathlib import Path
 
 import torch
-from speechbrain.utils import distributed as sb_distributed
 from tqdm import tqdm
 
 from ser_modules.audio import load_audio
 from ser_modules.data_checks import check_finite
+from ser_modules.experiment import process_group
 from ser_modules.files import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ class FeatureCache:
         >>> cache.build_distributed(_ExampleEncoder(), wavs, progressbar=False)
         [0]
         """
-        rank, world_size = _process_group()
+        rank, world_size = process_group()
         done = self.build(
             encoder,
             wav_paths,
@@ -309,13 +309,6 @@ class FeatureCache:
                 raise FloatingPointError(f"Non-finite features extracted from {path}")
             with atomic_path(self.path_for(path)) as tmp:
                 torch.save(entry, tmp)
-
-
-def _process_group():
-    """``(rank, world_size)`` of this process in the DDP group; ``(0, 1)`` without one."""
-    if not sb_distributed.is_distributed_initialized():
-        return 0, 1
-    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 class _ExampleEncoder(torch.nn.Module):

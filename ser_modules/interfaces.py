@@ -52,6 +52,11 @@ class SERInterface(Pretrained):
         """One ``dict`` of predictions per utterance of a padded batch."""
         raise NotImplementedError
 
+    def predict_signals(self, signals):
+        """``predict_batch`` on a list of waveforms of any lengths (padded into one batch)."""
+        wavs, wav_lens = batch_pad_right([signal.cpu() for signal in signals])
+        return self.predict_batch(wavs, wav_lens)
+
     def predict_files(self, paths, batch_size=8):
         """Predictions for audio files (any rate and channel count), ``batch_size`` at a time.
 
@@ -69,9 +74,7 @@ class SERInterface(Pretrained):
         """
         results = []
         for start in range(0, len(paths), batch_size):
-            signals = [self.load_audio(str(path)).cpu() for path in paths[start : start + batch_size]]
-            wavs, wav_lens = batch_pad_right(signals)
-            results.extend(self.predict_batch(wavs, wav_lens))
+            results.extend(self.predict_signals([self.load_audio(str(path)) for path in paths[start : start + batch_size]]))
         return results
 
     def predict_timeline(self, wav, window, hop, batch_size=8):
@@ -100,8 +103,7 @@ class SERInterface(Pretrained):
         results = []
         for start in range(0, len(bounds), batch_size):
             chunk = bounds[start : start + batch_size]
-            wavs, wav_lens = batch_pad_right([wav[begin:end].cpu() for begin, end in chunk])
-            for (begin, end), result in zip(chunk, self.predict_batch(wavs, wav_lens)):
+            for (begin, end), result in zip(chunk, self.predict_signals([wav[begin:end] for begin, end in chunk])):
                 results.append({"start": begin / rate, "end": end / rate, **result})
         return results
 

@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from speechbrain.utils.data_utils import batch_pad_right
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -159,8 +158,7 @@ def predict_whole_files(model, inputs, batch_size, progress=True):
     for start in tqdm(range(0, len(inputs), batch_size), desc="batches", disable=not progress):
         chunk = inputs[start : start + batch_size]
         wavs = [read_input(model, uid, path) for uid, path in chunk]
-        padded, lengths = batch_pad_right(wavs)
-        for (uid, path), wav, result in zip(chunk, wavs, model.predict_batch(padded, lengths)):
+        for (uid, path), wav, result in zip(chunk, wavs, model.predict_signals(wavs)):
             records.append({"id": uid, "file": path, "duration": len(wav) / rate, **result})
     return records
 

@@ -43,6 +43,7 @@ from speechbrain.utils.checkpoints import average_checkpoints
 
 from ser_modules import interfaces, layer_weighting, pooling, saliency, ssl_encoder, tc_gru
 from ser_modules.audio import SAMPLE_RATE, load_audio
+from ser_modules.checkpoint_averaging import best_checkpoints
 from ser_modules.checkpointing import AtomicCheckpointer
 from ser_modules.files import read_json, write_json_atomic
 
@@ -135,7 +136,7 @@ def checkpoint_state(save_folder, key, average=1):
         ``(state_dict, description)``, the description naming the checkpoints used.
     """
     checkpointer = AtomicCheckpointer(save_folder)  # complete checkpoints only
-    checkpoints = checkpointer.find_checkpoints(max_key=key, max_num_checkpoints=average)
+    checkpoints = best_checkpoints(checkpointer, key, average)
     checkpoints = [ckpt for ckpt in checkpoints if "model" in ckpt.paramfiles]
     if not checkpoints:
         raise PublishError(f"{save_folder} has no checkpoint with a 'model' file and a {key} value")

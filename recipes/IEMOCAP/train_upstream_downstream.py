@@ -59,7 +59,7 @@ from ser_modules.checkpoint_averaging import (
     load_average,
     save_and_keep_best,
 )
-from ser_modules.experiment import load_experiment
+from ser_modules.experiment import load_experiment, process_group
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import atomic_path, read_json, write_json_atomic
 from ser_modules.plots import plot_training_curves, record_epoch
@@ -495,7 +495,7 @@ def main(argv):
     brain.trainable_upstreams = trainable
     brain.averaged_recoverables = [*trainable, "model"]
     brain.feature_caches = caches
-    world_size = torch.distributed.get_world_size() if sb.utils.distributed.is_distributed_initialized() else 1
+    _, world_size = process_group()
     brain.total_optimizer_steps = optimizer_steps(
         hparams, len(datasets["train"]), brain.grad_accumulation_factor, world_size
     )
