@@ -227,6 +227,8 @@ def parse_args(argv):
         parser.error("--plot draws a timeline: give --window (and --hop)")
     if args.hop is not None and args.window is None:
         parser.error("--hop needs --window")
+    if any(value is not None and value <= 0 for value in (args.window, args.hop)):
+        parser.error("--window and --hop must be positive (seconds)")
     if args.format is None:
         args.format = "csv" if args.output and args.output.endswith(".csv") else "jsonl"
     return args

@@ -54,6 +54,11 @@ BUNDLED_MODULES = (ssl_encoder, layer_weighting, pooling, tc_gru, saliency, inte
 EXPORT_FILES = ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md")
 CLASS_NAMES = {"categorical": "EmotionClassifier", "dimensional": "DimensionalEmotionRegressor"}
 SELECTION_KEYS = {"categorical": "UA", "dimensional": "ccc_mean"}
+# Files of a finished experiment that the export reads, besides the checkpoints.
+RESULT_FILES = {
+    "categorical": ("test_results.json", "save/label_encoder.txt"),
+    "dimensional": ("results.md", "save/feature_selection.json"),
+}
 DEFAULT_REPO_ID = "USER/NAME"
 
 
@@ -441,10 +446,7 @@ def categorical_results(folder):
 
 def dimensional_results(folder):
     """Markdown results of an MSP-Podcast experiment (its ``results.md`` tables)."""
-    table = folder / "results.md"
-    if not table.exists():
-        raise PublishError(f"{table} is missing: did the experiment finish its evaluation?")
-    return table.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    return (folder / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].strip()
 
 
 CARD_FACTS = {
@@ -581,6 +583,9 @@ def export(exp_dir, out, fold=None, average=1, repo_id=DEFAULT_REPO_ID, sample_w
     folder = experiment_folder(exp_dir, fold)
     hparams = read_resolved_hparams(folder / "hyperparams.yaml")
     kind = experiment_kind(folder, hparams)
+    missing = [name for name in RESULT_FILES[kind] if not (folder / name).is_file()]
+    if missing:
+        raise PublishError(f"{folder}: {', '.join(missing)} missing: did the experiment finish its evaluation?")
     state, checkpoint_note = checkpoint_state(folder / "save", SELECTION_KEYS[kind], average)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -94,3 +94,5 @@ def test_bad_inputs_are_named(exported_models, tmp_path):
         parse_overrides(["ssl_hub"])
     with pytest.raises(SystemExit):
         main([str(tmp_path / "corrupt.wav"), "--model", "x", "--plot", "t.png"])  # --plot needs --window
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "corrupt.wav"), "--model", "x", "--window", "0"])

@@ -82,6 +82,9 @@ def test_export_errors_name_the_folder(tmp_path):
     (tmp_path / "exp" / "hyperparams.yaml").write_text("upstreams: [hubert]\n")
     with pytest.raises(PublishError, match="only experiments of"):
         export(tmp_path / "exp", tmp_path / "out")
+    (tmp_path / "exp" / "hyperparams.yaml").write_text("pooling: corr_att\nlayer_norm_hidden_states: False\n")
+    with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing: did the experiment"):
+        export(tmp_path / "exp", tmp_path / "out")
 
 
 def test_average_of_the_best_checkpoints(tmp_path):
