@@ -177,6 +177,18 @@ def process_group():
     return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
+def finish_experiment():
+    """Ends a DDP run cleanly: all processes meet, then the process group is destroyed.
+
+    Without it a process can exit while the gloo / NCCL threads of its group still run, and
+    abort ("terminate called without an active exception") after finishing its work. Called
+    at the end of the recipes' ``main``; does nothing without a process group.
+    """
+    if sb.utils.distributed.is_distributed_initialized():
+        sb.utils.distributed.ddp_barrier()
+        torch.distributed.destroy_process_group()
+
+
 def write_command(script, argv, folder):
     """Writes the command line of the run to ``command.txt`` (read by the model card export)."""
     command = shlex.join(["python", os.path.basename(script), *argv])

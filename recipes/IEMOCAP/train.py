@@ -36,7 +36,7 @@ from ser_modules.data_checks import (
     max_frames,
     max_samples,
 )
-from ser_modules.experiment import load_experiment
+from ser_modules.experiment import finish_experiment, load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import atomic_path, read_json, write_json_atomic
 from ser_modules.metrics import ClassificationMetrics
@@ -286,6 +286,7 @@ def main(argv):
         max_key="UA",
         test_loader_kwargs=hparams["test_dataloader_opts"],
     )
+    finish_experiment()
 
 
 if __name__ == "__main__":

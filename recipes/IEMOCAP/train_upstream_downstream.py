@@ -59,7 +59,7 @@ from ser_modules.checkpoint_averaging import (
     load_average,
     save_and_keep_best,
 )
-from ser_modules.experiment import load_experiment, process_group
+from ser_modules.experiment import finish_experiment, load_experiment, process_group
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.files import atomic_path, read_json, write_json_atomic
 from ser_modules.plots import plot_training_curves, record_epoch
@@ -507,6 +507,7 @@ def main(argv):
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     brain.evaluate_best_and_average(datasets["test"], hparams["test_dataloader_opts"])
+    finish_experiment()
 
 
 if __name__ == "__main__":

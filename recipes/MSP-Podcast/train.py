@@ -46,7 +46,7 @@ from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
 from ser_modules.data_checks import apply_duration_limit, check_ratings, crop, max_frames
-from ser_modules.experiment import load_experiment
+from ser_modules.experiment import finish_experiment, load_experiment
 from ser_modules.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.losses import DIMENSIONS
 from ser_modules.metrics import CCCMetrics
@@ -508,6 +508,7 @@ def main(argv):
     if sb.utils.distributed.if_main_process():
         table = write_results_table(hparams, list(tests), size)
         print(table.split("\n## ")[0])
+    finish_experiment()
 
 
 if __name__ == "__main__":
