@@ -26,8 +26,8 @@ def run_recipe(recipe, hparams, args, cwd):
 def trained_experiments(tmp_path_factory):
     """A fold of the IEMOCAP recipe (uncached, so the recipe's own test predictions come from
     the waveforms as in the interface) and an MSP-Podcast experiment, with tiny random upstreams."""
-    from ser_modules.synthetic import generate_iemocap, generate_msp_podcast
-    from ser_modules.tiny_ssl import save_random_ssl_model
+    from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
+    from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
     root = tmp_path_factory.mktemp("trained")
     iemocap = generate_iemocap(root / "iemocap", per_speaker=6, progress=False)
@@ -55,8 +55,8 @@ def trained_experiments(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def exported_models(trained_experiments):
-    """Export folders of both experiments (``ser_modules.publish.export``)."""
-    from ser_modules.publish import export
+    """Export folders of both experiments (``ser_modules.tools.publish.export``)."""
+    from ser_modules.tools.publish import export
 
     root = trained_experiments["root"]
     return {

@@ -1,10 +1,10 @@
-"""Tests of ser_modules.audio: mono 16 kHz reading with clear errors."""
+"""Tests of ser_modules.data.audio: mono 16 kHz reading with clear errors."""
 
 import numpy as np
 import pytest
 import soundfile
 
-from ser_modules.audio import AudioFileError, audio_duration, load_audio
+from ser_modules.data.audio import AudioFileError, audio_duration, load_audio
 
 
 def test_reads_mono_16k_exactly(tmp_path):

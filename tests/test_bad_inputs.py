@@ -3,7 +3,7 @@
 Every case ends in an error that names the file and the problem, or in a documented handling
 that is logged; never in a silent drop or a crash deep inside torch. The IEMOCAP recipe is
 tested for every case (data preparation and ``train.py``'s data pipeline), MSP-Podcast where
-its files differ (label CSV / JSON). The corpora come from ``ser_modules.synthetic`` and are
+its files differ (label CSV / JSON). The corpora come from ``ser_modules.testing.synthetic`` and are
 corrupted in private copies.
 
 Cases also covered elsewhere: ``tests/test_iemocap_prepare.py`` and
@@ -29,14 +29,14 @@ import soundfile
 import torch
 import torchaudio
 
-from ser_modules.audio import AudioFileError, load_audio
-from ser_modules.data_checks import NonFiniteError, UnknownLabelError, apply_duration_limit
-from ser_modules.experiment import HparamsError, check_overrides, load_experiment
-from ser_modules.feature_cache import FeatureCache
-from ser_modules.pooling import build_pooling
-from ser_modules.ssl_encoder import SSLEncoder
-from ser_modules.synthetic import generate_iemocap, generate_msp_podcast
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.data.audio import AudioFileError, load_audio
+from ser_modules.data.checks import NonFiniteError, UnknownLabelError, apply_duration_limit
+from ser_modules.training.experiment import HparamsError, check_overrides, load_experiment
+from ser_modules.training.feature_cache import FeatureCache
+from ser_modules.nn.pooling import build_pooling
+from ser_modules.nn.ssl_encoder import SSLEncoder
+from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 IEMOCAP_RECIPE = ROOT / "recipes" / "IEMOCAP"

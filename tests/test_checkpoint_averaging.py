@@ -1,4 +1,4 @@
-"""Tests of ser_modules.checkpoint_averaging: retention, selection, averaging, and that an
+"""Tests of ser_modules.training.checkpoint_averaging: retention, selection, averaging, and that an
 average loaded in on_evaluate_start is the model evaluate() uses."""
 
 import speechbrain as sb
@@ -6,7 +6,7 @@ import torch
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import Checkpointer
 
-from ser_modules.checkpoint_averaging import (
+from ser_modules.training.checkpoint_averaging import (
     best_checkpoints,
     checkpoint_summary,
     load_average,

@@ -1,4 +1,4 @@
-"""Tests of ser_modules.checkpointing: checkpoints interrupted while saved or deleted are never
+"""Tests of ser_modules.training.checkpointing: checkpoints interrupted while saved or deleted are never
 loaded (SpeechBrain's own Checkpointer loads them and fails), and the RNG state round-trips."""
 
 import random
@@ -8,7 +8,7 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
-from ser_modules.checkpointing import FILES_KEY, AtomicCheckpointer, RNGState
+from ser_modules.training.checkpointing import FILES_KEY, AtomicCheckpointer, RNGState
 
 
 class Killed(BaseException):

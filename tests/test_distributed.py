@@ -13,8 +13,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from ser_modules.synthetic import generate_iemocap, generate_msp_podcast
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_SIZE = 2

@@ -13,7 +13,7 @@ def test_load_experiment_creates_the_folder_and_applies_overrides(tmp_path):
     script = tmp_path / "recipe.py"
     script.write_text(textwrap.dedent("""
         import sys
-        from ser_modules.experiment import load_experiment
+        from ser_modules.training.experiment import load_experiment
         hparams, run_opts = load_experiment(sys.argv[1:], __file__)
         print("RESULT", hparams["lr"], hparams["name"], hparams["device"], hparams["noprogressbar"])
     """))

@@ -1,4 +1,4 @@
-"""Tests of ser_modules.feature_cache: exact, resumable, invalidated when anything changes."""
+"""Tests of ser_modules.training.feature_cache: exact, resumable, invalidated when anything changes."""
 
 import os
 
@@ -7,9 +7,9 @@ import pytest
 import soundfile
 import torch
 
-from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.ssl_encoder import SSLEncoder
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.nn.ssl_encoder import SSLEncoder
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 
 @pytest.fixture(scope="module")

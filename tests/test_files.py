@@ -1,11 +1,11 @@
-"""Tests of ser_modules.files: atomic writes leave the old file or the new one, nothing else."""
+"""Tests of ser_modules.utils.files: atomic writes leave the old file or the new one, nothing else."""
 
 import json
 import math
 
 import pytest
 
-from ser_modules.files import atomic_path, read_json, write_json_atomic
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):

@@ -1,11 +1,11 @@
-"""Tests of ser_modules.fusion: frame alignment, early / late fusion, ECAPA aggregator, Fbank."""
+"""Tests of ser_modules.nn.fusion: frame alignment, early / late fusion, ECAPA aggregator, Fbank."""
 
 from functools import partial
 
 import pytest
 import torch
 
-from ser_modules.fusion import (
+from ser_modules.nn.fusion import (
     EarlyFusion,
     EcapaAggregator,
     FbankUpstream,
@@ -14,7 +14,7 @@ from ser_modules.fusion import (
     build_aggregator,
     frame_counts,
 )
-from ser_modules.pooling import MeanPooling
+from ser_modules.nn.pooling import MeanPooling
 
 TINY_ECAPA = dict(
     ecapa_lin_neurons=8,

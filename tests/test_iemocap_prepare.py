@@ -1,6 +1,6 @@
 """Tests of recipes/IEMOCAP/iemocap_prepare.py on a synthetic IEMOCAP release.
 
-The corpus comes from ``ser_modules.synthetic.generate_iemocap`` (same on-disk
+The corpus comes from ``ser_modules.testing.synthetic.generate_iemocap`` (same on-disk
 layout as the real ``IEMOCAP_full_release``). It is generated once per test
 session and never modified: destructive tests work on a copy.
 """
@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO / "recipes" / "IEMOCAP"))
 
 import iemocap_prepare as prep  # noqa: E402
 
-synthetic = pytest.importorskip("ser_modules.synthetic")
+synthetic = pytest.importorskip("ser_modules.testing.synthetic")
 
 FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 SPLIT_NAMES = ("train", "valid", "test")

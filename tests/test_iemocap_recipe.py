@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hyperpyyaml import load_hyperpyyaml
 
-from ser_modules.synthetic import generate_iemocap
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.testing.synthetic import generate_iemocap
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"

@@ -15,7 +15,7 @@ import soundfile
 import torch
 import torchaudio
 
-from ser_modules.interfaces import window_bounds
+from ser_modules.inference.interfaces import window_bounds
 
 LOAD_AND_PREDICT = textwrap.dedent("""
     import json, os, sys
@@ -75,7 +75,7 @@ def test_dimensional_round_trip_matches_the_recipe_evaluation(trained_experiment
 
 @pytest.fixture(scope="module")
 def classifier(exported_models, tmp_path_factory):
-    from ser_modules.predict import load_model
+    from ser_modules.tools.predict import load_model
 
     return load_model(str(exported_models["categorical"]), savedir=tmp_path_factory.mktemp("savedir"))
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ser_modules.synthetic import generate_iemocap
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.testing.synthetic import generate_iemocap
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "recipes" / "IEMOCAP" / "train.py"

@@ -1,10 +1,10 @@
-"""Tests of ser_modules.layer_weighting.WeightedLayerSum."""
+"""Tests of ser_modules.nn.layer_weighting.WeightedLayerSum."""
 
 import numpy as np
 import pytest
 import torch
 
-from ser_modules.layer_weighting import WeightedLayerSum
+from ser_modules.nn.layer_weighting import WeightedLayerSum
 
 L, B, T, C = 5, 2, 7, 4
 

@@ -1,4 +1,4 @@
-"""Tests of ser_modules.losses (CCC, variance-aware CCC, emotion cross-entropy)."""
+"""Tests of ser_modules.objectives.losses (CCC, variance-aware CCC, emotion cross-entropy)."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from ser_modules.losses import (
+from ser_modules.objectives.losses import (
     CCC_EPS,
     DIMENSIONS,
     VARIANCE_MODES,

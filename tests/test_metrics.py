@@ -1,4 +1,4 @@
-"""Tests of ser_modules.metrics (WA / UA / F1 / confusion, CCC accumulator, plots)."""
+"""Tests of ser_modules.objectives.metrics (WA / UA / F1 / confusion, CCC accumulator, plots)."""
 
 import csv
 import io
@@ -10,8 +10,8 @@ import sklearn.metrics as skm
 import torch
 from matplotlib.image import imread
 
-from ser_modules.losses import DIMENSIONS
-from ser_modules.metrics import (
+from ser_modules.objectives.losses import DIMENSIONS
+from ser_modules.objectives.metrics import (
     CCCMetrics,
     ClassificationMetrics,
     confusion_matrix,

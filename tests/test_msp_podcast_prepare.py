@@ -3,7 +3,7 @@
 Both layouts (v1.11: ``Audios/``, ``labels_consensus.csv``, ``labels_detailed.csv``
 with EmoDetail strings, ``Transcripts/``; v1.6: ``Audio/``, ``Partitions.txt``,
 ``labels_concensus.csv``, ``labels_detailed.json``) come from
-``ser_modules.synthetic.generate_msp_podcast``. Each corpus is generated once per
+``ser_modules.testing.synthetic.generate_msp_podcast``. Each corpus is generated once per
 test session and never modified: destructive tests work on a copy.
 
 The expected manifests are computed here independently of the module under test
@@ -32,7 +32,7 @@ sys.path.insert(0, str(RECIPE))
 
 import msp_podcast_prepare as prep  # noqa: E402
 
-synthetic = pytest.importorskip("ser_modules.synthetic")
+synthetic = pytest.importorskip("ser_modules.testing.synthetic")
 
 RELEASES = ("1.11", "1.6")
 SIZE = 60

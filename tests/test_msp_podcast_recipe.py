@@ -15,10 +15,10 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from ser_modules.saliency import load_feature_selector
-from ser_modules.synthetic import generate_msp_podcast
-from ser_modules.tc_gru import TCGRU, count_parameters
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.objectives.saliency import load_feature_selector
+from ser_modules.testing.synthetic import generate_msp_podcast
+from ser_modules.nn.tc_gru import TCGRU, count_parameters
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"

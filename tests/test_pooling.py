@@ -1,10 +1,10 @@
-"""Tests of ser_modules.pooling against naive per-utterance numpy references."""
+"""Tests of ser_modules.nn.pooling against naive per-utterance numpy references."""
 
 import numpy as np
 import pytest
 import torch
 
-from ser_modules.pooling import (
+from ser_modules.nn.pooling import (
     AttentiveCorrelationPooling,
     CorrelationPooling,
     MeanPooling,
@@ -151,13 +151,13 @@ def test_output_size_in_hyperpyyaml():
     hyperpyyaml = pytest.importorskip("hyperpyyaml")
     yaml = """
 proj_dim: 5
-pooling: !new:ser_modules.pooling.AttentiveCorrelationPooling
+pooling: !new:ser_modules.nn.pooling.AttentiveCorrelationPooling
     input_size: !ref <proj_dim>
     num_heads: 2
 classifier: !new:torch.nn.Linear
     in_features: !ref <pooling.output_size>
     out_features: 4
-pool_dim: !apply:ser_modules.pooling.pooling_output_size
+pool_dim: !apply:ser_modules.nn.pooling.pooling_output_size
     name: correlation
     channels: !ref <proj_dim>
 """
@@ -456,7 +456,7 @@ def test_channel_dropout_zero_in_training_is_identity(batch):
     ],
 )
 def test_build_pooling_by_name(name, cls, size):
-    from ser_modules.pooling import build_pooling, pooling_output_size
+    from ser_modules.nn.pooling import build_pooling, pooling_output_size
 
     pool = build_pooling(name, 6, channel_dropout=0.25)
     assert type(pool).__name__ == cls
@@ -467,7 +467,7 @@ def test_build_pooling_by_name(name, cls, size):
 
 
 def test_build_pooling_rejects_unknown_names():
-    from ser_modules.pooling import build_pooling
+    from ser_modules.nn.pooling import build_pooling
 
     with pytest.raises(ValueError, match="Unknown pooling name.*'max'"):
         build_pooling("max", 4)

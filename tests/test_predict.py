@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from ser_modules.predict import PredictionInputError, collect_inputs, main, parse_overrides
+from ser_modules.tools.predict import PredictionInputError, collect_inputs, main, parse_overrides
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from ser_modules import publish
-from ser_modules.checkpointing import AtomicCheckpointer
-from ser_modules.publish import PublishError, bundle_modules, checkpoint_state, export, push
+from ser_modules.tools import publish
+from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.tools.publish import PublishError, bundle_modules, checkpoint_state, export, push
 
 
 def best_model_state(folder, key):
@@ -105,7 +105,7 @@ def test_average_of_the_best_checkpoints(tmp_path):
 
 def test_bundle_refuses_two_different_definitions_of_a_name(tmp_path, monkeypatch):
     (tmp_path / "first_mod.py").write_text("def helper():\n    return 1\n")
-    (tmp_path / "second_mod.py").write_text("from ser_modules.pooling import MeanPooling\n\ndef helper():\n    return 2\n")
+    (tmp_path / "second_mod.py").write_text("from ser_modules.nn.pooling import MeanPooling\n\ndef helper():\n    return 2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     first, second = importlib.import_module("first_mod"), importlib.import_module("second_mod")
     with pytest.raises(PublishError, match="helper is defined differently in first_mod and second_mod"):

@@ -1,4 +1,4 @@
-"""Tests of ser_modules.saliency (CCS / MIS saliency, top-fraction selection, PCA).
+"""Tests of ser_modules.objectives.saliency (CCS / MIS saliency, top-fraction selection, PCA).
 
 The references below implement eq. (1)-(3) of Mitra et al. (2024) with explicit
 per-dimension / per-target loops, independently of the vectorised module code:
@@ -16,7 +16,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import mutual_info_regression
 
-from ser_modules.saliency import (
+from ser_modules.objectives.saliency import (
     IdentitySelector,
     PCAReducer,
     SaliencySelector,
@@ -344,7 +344,7 @@ def test_pca_matches_sklearn_and_keeps_variance():
 
 def test_pca_clamps_to_min_n_d(caplog):
     X = np.random.default_rng(0).normal(size=(5, 20))
-    with caplog.at_level(logging.WARNING, logger="ser_modules.saliency"):
+    with caplog.at_level(logging.WARNING, logger="ser_modules.objectives.saliency"):
         pca = PCAReducer(keep_fraction=0.8).fit(X)
     assert pca.output_size == 5
     assert "clamping" in caplog.text
@@ -428,7 +428,7 @@ def test_state_dict_round_trip_in_unfitted_and_nested_modules():
 def test_load_overrides_hparams_and_rejects_other_kind(tmp_path, caplog):
     sel = _fitted("ccs")
     other = make_feature_selector("mis", keep_fraction=0.9, seed=0)
-    with caplog.at_level(logging.WARNING, logger="ser_modules.saliency"):
+    with caplog.at_level(logging.WARNING, logger="ser_modules.objectives.saliency"):
         other.load_state_dict(sel.state_dict())
     assert "using the saved value" in caplog.text
     _assert_same_state(sel, other)

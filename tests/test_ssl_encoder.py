@@ -1,10 +1,10 @@
-"""Tests of ser_modules.ssl_encoder: padding-invariant, eval-mode-safe SSL features."""
+"""Tests of ser_modules.nn.ssl_encoder: padding-invariant, eval-mode-safe SSL features."""
 
 import pytest
 import torch
 
-from ser_modules.ssl_encoder import SSLEncoder, normalize_waveforms, valid_sample_mask
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.nn.ssl_encoder import SSLEncoder, normalize_waveforms, valid_sample_mask
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of ser_modules.synthetic: the generated corpora are parsed here with independent code
+"""Tests of ser_modules.testing.synthetic: the generated corpora are parsed here with independent code
 (regular expressions over the IEMOCAP text files, csv/json for MSP-Podcast), checked against the
 formats of the real releases, and shown to be learnable from simple prosodic features."""
 
@@ -21,7 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict, c
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ser_modules import synthetic
+from ser_modules.testing import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 IEMOCAP_PER_SPEAKER = 12  # 120 turns
@@ -504,7 +504,7 @@ def test_missing_espeak_is_reported(tmp_path, monkeypatch):
 def test_command_line(tmp_path, capsys):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-m", "ser_modules.synthetic", "iemocap", "--out", str(tmp_path / "i"),
+        [sys.executable, "-m", "ser_modules.testing.synthetic", "iemocap", "--out", str(tmp_path / "i"),
          "--seed", "3", "--per-speaker", "1"], capture_output=True, text=True, cwd=tmp_path,
         env=env,
     )

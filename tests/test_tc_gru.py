@@ -1,9 +1,9 @@
-"""Tests of ser_modules/tc_gru.py: the TC-GRU head and the input standardiser."""
+"""Tests of ser_modules/nn/tc_gru.py: the TC-GRU head and the input standardiser."""
 
 import pytest
 import torch
 
-from ser_modules.tc_gru import TCGRU, InputStandardizer, count_parameters, valid_frame_counts
+from ser_modules.nn.tc_gru import TCGRU, InputStandardizer, count_parameters, valid_frame_counts
 
 
 def _batch(lengths, dim, garbage):
@@ -75,7 +75,7 @@ def test_output_frames_and_lengths():
 
 
 def test_training_reduces_a_ccc_loss():
-    from ser_modules.losses import CCCLoss
+    from ser_modules.objectives.losses import CCCLoss
 
     torch.manual_seed(0)
     lengths = torch.randint(10, 30, (32,))

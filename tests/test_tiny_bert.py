@@ -1,12 +1,11 @@
-"""Tests of ser_modules.tiny_bert: vocabulary, tiny random BERT folder, BertEncoder."""
+"""Tests of ser_modules.testing.tiny_bert: vocabulary and tiny random BERT folder."""
 
 import json
 
 import pytest
 import torch
 
-from ser_modules.tiny_bert import (
-    BertEncoder,
+from ser_modules.testing.tiny_bert import (
     build_vocabulary,
     iemocap_transcripts,
     main,
@@ -42,16 +41,6 @@ def test_transcripts_of_a_release_folder(tmp_path):
     assert iemocap_transcripts(tmp_path) == ["What is it?", "Nothing."]
 
 
-def test_saved_folder_loads_and_knows_every_word(tiny_bert):
-    encoder = BertEncoder(str(tiny_bert))
-    for text in TEXTS:
-        tokens = encoder.tokenize(text)
-        assert tokens[0] == encoder.tokenizer.cls_token_id and tokens[-1] == encoder.tokenizer.sep_token_id
-        assert encoder.tokenizer.unk_token_id not in tokens.tolist()
-    assert encoder.tokenizer.pad_token_id == 0
-    assert encoder.hidden_size == 32
-
-
 def test_save_is_idempotent_and_redone_for_other_texts(tiny_bert):
     weights = next(tiny_bert.glob("*.safetensors"))
     stamp = weights.stat().st_mtime_ns
@@ -59,39 +48,6 @@ def test_save_is_idempotent_and_redone_for_other_texts(tiny_bert):
     assert weights.stat().st_mtime_ns == stamp
     options = json.loads((tiny_bert / "tiny_bert_options.json").read_text())
     assert options["config"]["hidden_size"] == 32
-
-
-def test_truncation(tiny_bert):
-    encoder = BertEncoder(str(tiny_bert), max_tokens=4)
-    assert len(encoder.tokenize("do you have your forms")) == 4
-
-
-def test_padding_is_masked_and_frozen_encoder_stays_in_eval(tiny_bert):
-    encoder = BertEncoder(str(tiny_bert), freeze=True)
-    encoder.train()
-    assert not encoder.model.training
-    assert not any(p.requires_grad for p in encoder.parameters())
-    short, long = encoder.tokenize("okay"), encoder.tokenize("do you have your forms")
-    tokens = torch.nn.utils.rnn.pad_sequence([long, short], batch_first=True, padding_value=7)
-    lengths = torch.tensor([1.0, len(short) / len(long)])
-    batched = encoder(tokens, lengths)
-    alone = encoder(short[None], torch.tensor([1.0]))
-    assert torch.allclose(batched[1, : len(short)], alone[0], atol=1e-5)
-
-
-def test_trainable_encoder_gets_gradients_and_round_trips(tiny_bert, tmp_path):
-    encoder = BertEncoder(str(tiny_bert), freeze=False)
-    encoder.train()
-    assert encoder.model.training
-    out = encoder(encoder.tokenize("excuse me")[None])
-    out.pow(2).mean().backward()
-    grads = [p.grad for p in encoder.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
-    torch.save(encoder.state_dict(), tmp_path / "bert.ckpt")
-    other = BertEncoder(str(tiny_bert))
-    other.load_state_dict(torch.load(tmp_path / "bert.ckpt"), strict=True)
-    for (name, a), (_, b) in zip(encoder.state_dict().items(), other.state_dict().items()):
-        assert torch.equal(a, b), name
 
 
 def test_command_line(tmp_path, capsys):

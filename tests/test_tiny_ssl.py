@@ -1,4 +1,4 @@
-"""Tests of ser_modules.tiny_ssl: random SSL models load through SpeechBrain's HF wrappers."""
+"""Tests of ser_modules.testing.tiny_ssl: random SSL models load through SpeechBrain's HF wrappers."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from speechbrain.integrations.huggingface import HuBERT, Wav2Vec2, WavLM
 
-from ser_modules.tiny_ssl import MODEL_KINDS, build_ssl_config, save_random_ssl_model
+from ser_modules.testing.tiny_ssl import MODEL_KINDS, build_ssl_config, save_random_ssl_model
 
 WRAPPERS = {"wavlm": WavLM, "hubert": HuBERT, "wav2vec2": Wav2Vec2}
 

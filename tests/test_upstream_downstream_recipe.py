@@ -17,12 +17,12 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from ser_modules.audio import load_audio
-from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.ssl_encoder import SSLEncoder
-from ser_modules.synthetic import generate_iemocap
-from ser_modules.tiny_bert import iemocap_transcripts, save_random_bert_model
-from ser_modules.tiny_ssl import save_random_ssl_model
+from ser_modules.data.audio import load_audio
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.nn.ssl_encoder import SSLEncoder
+from ser_modules.testing.synthetic import generate_iemocap
+from ser_modules.testing.tiny_bert import iemocap_transcripts, save_random_bert_model
+from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"

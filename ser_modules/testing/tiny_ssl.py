@@ -21,7 +21,7 @@ Three sizes are available:
 
 Command line::
 
-    python -m ser_modules.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|small|base] [--seed 0]
+    python -m ser_modules.testing.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|small|base] [--seed 0]
 
 Authors
  * ser-recipes contributors 2026

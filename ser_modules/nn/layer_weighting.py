@@ -10,7 +10,7 @@ initial combination is the plain average).
 
 YAML example::
 
-    weighted_layers: !new:ser_modules.layer_weighting.WeightedLayerSum
+    weighted_layers: !new:ser_modules.nn.layer_weighting.WeightedLayerSum
         num_layers: 25
         layer_norm: False
 

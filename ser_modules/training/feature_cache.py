@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ser_modules.audio import load_audio
-from ser_modules.data_checks import check_finite
-from ser_modules.experiment import process_group
-from ser_modules.files import atomic_path, write_json_atomic
+from ser_modules.data.audio import load_audio
+from ser_modules.data.checks import check_finite
+from ser_modules.training.experiment import process_group
+from ser_modules.utils.files import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class FeatureCache:
 
         Raises
         ------
-        ser_modules.data_checks.NonFiniteError
+        ser_modules.data.checks.NonFiniteError
             When the entry holds NaN or infinite values (naming the entry and the audio file).
         """
         path = self.path_for(wav_path)

@@ -8,7 +8,7 @@ import os
 
 import matplotlib
 
-from ser_modules.files import read_json, write_json_atomic
+from ser_modules.utils.files import read_json, write_json_atomic
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -11,17 +11,17 @@ dimensions) go through
    valid frames, default; ``"last"``: the top layer's state at the last valid frame);
 4. a 128-d embedding layer (``Linear`` + ReLU);
 5. a linear layer with one output per emotion dimension (3: arousal, valence, dominance, in the
-   column order of :data:`ser_modules.losses.DIMENSIONS`);
+   column order of :data:`ser_modules.objectives.losses.DIMENSIONS`);
 6. optionally (``predict_spread=True``) a second linear layer on the same embedding with the
    raw spread outputs used by the variance-aware losses (``aux`` and ``kl_gauss`` modes of
-   :class:`ser_modules.losses.VarianceAwareCCCLoss`, which map them to a standard deviation
+   :class:`ser_modules.objectives.losses.VarianceAwareCCCLoss`, which map them to a standard deviation
    with ``softplus``). It is a separate layer, so a model trained without it has the same
    parameter names for everything else.
 
 The paper gives the kernel size (3), the GRU (2 layers of 256), the embedding size (128) and
 the 3 outputs; the number of convolution filters, the activation, the readout and dropout
 are not given and are options here (the mean readout gave a higher test CCC
-than the last state on the generated MSP-Podcast corpus of ``ser_modules.synthetic``).
+than the last state on the generated MSP-Podcast corpus of ``ser_modules.testing.synthetic``).
 
 Outputs are on the scale of the targets the model is trained on (the MSP-Podcast recipe
 trains on ``(y - 1) / 6`` in ``[0, 1]`` and maps predictions back with ``6 p + 1``).

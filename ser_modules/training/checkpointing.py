@@ -40,7 +40,7 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
-from ser_modules.files import atomic_path
+from ser_modules.utils.files import atomic_path
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import os
 import numpy as np
 import torch
 
-from ser_modules.files import atomic_path
-from ser_modules.losses import CCC_EPS, DIMENSIONS, ccc
+from ser_modules.utils.files import atomic_path
+from ser_modules.objectives.losses import CCC_EPS, DIMENSIONS, ccc
 
 # --------------------------------------------------------------------------
 # Input conversion
@@ -508,7 +508,7 @@ class CCCMetrics:
     """Accumulates dimensional predictions of a whole split; CCC computed once.
 
     ``summarize()`` concatenates every appended batch and computes the CCC
-    (:func:`ser_modules.losses.ccc`, population moments, float64) per
+    (:func:`ser_modules.objectives.losses.ccc`, population moments, float64) per
     dimension over the whole split, plus their mean. Averaging per-batch CCCs
     would be biased and depend on the batching, so it is never done.
 

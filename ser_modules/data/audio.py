@@ -22,7 +22,7 @@ import soundfile
 import torch
 import torchaudio
 
-from ser_modules.data_checks import check_finite
+from ser_modules.data.checks import check_finite
 
 logger = logging.getLogger(__name__)
 

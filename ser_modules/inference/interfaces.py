@@ -6,7 +6,7 @@ padded batches with their relative lengths (``wav_lens`` reaches the upstream, s
 does not change a prediction) and then the trained head, exactly as the recipes evaluate.
 Files are read with SpeechBrain's ``load_audio`` (resampled to 16 kHz, downmixed to mono).
 
-``ser_modules.publish export`` copies this file, with the modules its ``hyperparams.yaml``
+``ser_modules.tools.publish export`` copies this file, with the modules its ``hyperparams.yaml``
 names, into one self-contained ``custom_interface.py``, loaded with plain ``speechbrain``::
 
     from speechbrain.inference.interfaces import foreign_class

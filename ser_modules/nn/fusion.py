@@ -10,7 +10,7 @@ scores. This module holds:
   as in SpeechBrain's IEMOCAP ECAPA recipe), the hand-crafted baseline upstream;
 * :class:`EcapaAggregator`: SpeechBrain's ``ECAPA_TDNN`` used as an aggregator of any
   frame features (SSL, Fbank, BERT tokens), ``[B, T, C] -> [B, lin_neurons]``;
-* :func:`build_aggregator`: ``"ecapa"`` or any pooling of :mod:`ser_modules.pooling`
+* :func:`build_aggregator`: ``"ecapa"`` or any pooling of :mod:`ser_modules.nn.pooling`
   (``"mean"``, ``"mean_std"``, ``"corr"``, ``"corr_att"``) from one name;
 * :func:`align_frame_counts`: brings the frame sequences of several upstreams to common frame
   counts (``"truncate"`` to the shorter one, for upstreams of the same frame rate, or
@@ -23,9 +23,9 @@ Both fusions take a list of ``(features, lengths)`` pairs, one per upstream, and
 ``output_size`` for the classifier. Aggregators are given as *factories* (called with
 ``input_size=...``), so a YAML file can write::
 
-    downstream: !new:ser_modules.fusion.EarlyFusion
+    downstream: !new:ser_modules.nn.fusion.EarlyFusion
         input_sizes: [1024, 1024]
-        aggregator: !name:ser_modules.fusion.build_aggregator
+        aggregator: !name:ser_modules.nn.fusion.build_aggregator
             name: ecapa
 
 Authors
@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ser_modules.pooling import build_pooling, length_mask
+from ser_modules.nn.pooling import build_pooling, length_mask
 
 __all__ = [
     "FbankUpstream",
@@ -139,7 +139,7 @@ class EcapaAggregator(nn.Module):
       which counts one padded frame as valid when ``lengths * T`` is not exactly an integer;
       the relative lengths are therefore snapped to ``(round(lengths * T) - 0.5) / T``, so
       that exactly ``round(lengths * T)`` frames are used (the rounding of
-      :func:`ser_modules.pooling.length_mask`);
+      :func:`ser_modules.nn.pooling.length_mask`);
     * its convolutions pad by reflection, which needs more frames than the widest padding;
       shorter inputs (e.g. BERT token sequences) are zero-padded to ``min_frames`` and the
       relative lengths rescaled, so that the padding frames stay masked in the pooling.
@@ -242,20 +242,20 @@ def build_aggregator(
     ecapa_se_channels=128,
     **pooling_options,
 ):
-    """Builds an aggregator from its name: ``"ecapa"`` or a pooling of :mod:`ser_modules.pooling`.
+    """Builds an aggregator from its name: ``"ecapa"`` or a pooling of :mod:`ser_modules.nn.pooling`.
 
     Arguments
     ---------
     name : str
         ``"ecapa"``, or ``"mean"``, ``"mean_std"``, ``"corr"``, ``"corr_att"`` (and their
-        aliases, see :func:`ser_modules.pooling.build_pooling`).
+        aliases, see :func:`ser_modules.nn.pooling.build_pooling`).
     input_size : int
         Channels of the frame features.
     ecapa_lin_neurons, ecapa_channels, ecapa_kernel_sizes, ecapa_dilations,
     ecapa_attention_channels, ecapa_res2net_scale, ecapa_se_channels
         Options of :class:`EcapaAggregator` (ignored by the poolings).
     **pooling_options
-        Passed to :func:`ser_modules.pooling.build_pooling` (``channel_dropout``,
+        Passed to :func:`ser_modules.nn.pooling.build_pooling` (``channel_dropout``,
         ``num_heads``, ``per_head``); ignored by ECAPA.
 
     Returns

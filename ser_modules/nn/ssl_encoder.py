@@ -101,7 +101,7 @@ class SSLEncoder(Wav2Vec2):
     Example
     -------
     >>> import tempfile
-    >>> from ser_modules.tiny_ssl import save_random_ssl_model
+    >>> from ser_modules.testing.tiny_ssl import save_random_ssl_model
     >>> folder = save_random_ssl_model("hubert", tempfile.mkdtemp())
     >>> encoder = SSLEncoder(str(folder), save_path=tempfile.mkdtemp())
     >>> wavs, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.5])
@@ -160,7 +160,7 @@ class SSLEncoder(Wav2Vec2):
         """Fewest input samples giving one frame: the receptive field of the CNN feature encoder.
 
         400 samples (25 ms at 16 kHz) for the released wav2vec 2.0 / HuBERT / WavLM models;
-        ``ser_modules.audio.load_audio`` zero-pads shorter files.
+        ``ser_modules.data.audio.load_audio`` zero-pads shorter files.
         """
         field, jump = 1, 1
         for kernel, stride in zip(self.model.config.conv_kernel, self.model.config.conv_stride):
@@ -204,7 +204,7 @@ class SSLEncoder(Wav2Vec2):
         if wav.shape[1] < self.min_input_samples:
             raise ValueError(
                 f"Input of {wav.shape[1]} samples: the CNN feature encoder needs at least "
-                f"{self.min_input_samples} (ser_modules.audio.load_audio zero-pads shorter files)"
+                f"{self.min_input_samples} (ser_modules.data.audio.load_audio zero-pads shorter files)"
             )
         mask = valid_sample_mask(wav, wav_lens)
         if self.normalize_wav:

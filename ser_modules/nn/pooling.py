@@ -32,7 +32,7 @@ Design rules shared by all the poolings:
 Output sizes are exposed as an ``output_size`` attribute of each module and
 by :func:`pooling_output_size`, so YAML files need no hand arithmetic::
 
-    pooling: !new:ser_modules.pooling.AttentiveCorrelationPooling
+    pooling: !new:ser_modules.nn.pooling.AttentiveCorrelationPooling
         input_size: !ref <proj_dim>
         num_heads: 4
         channel_dropout: 0.25
@@ -41,7 +41,7 @@ by :func:`pooling_output_size`, so YAML files need no hand arithmetic::
         n_neurons: 4
 
     # or, without an object:
-    pool_dim: !apply:ser_modules.pooling.pooling_output_size
+    pool_dim: !apply:ser_modules.nn.pooling.pooling_output_size
         name: correlation
         channels: !ref <proj_dim>
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ser_modules.files import atomic_path, read_json, write_json_atomic
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def max_frames(max_duration, encoder, sample_rate=16000):
     ---------
     max_duration : float or None
         Seconds.
-    encoder : ser_modules.ssl_encoder.SSLEncoder
+    encoder : ser_modules.nn.ssl_encoder.SSLEncoder
         Any object with a ``num_frames(num_samples)`` method.
     sample_rate : int
         Sample rate of the encoder's input.

@@ -7,7 +7,7 @@ Examples::
     ser-predict test.json --model exported_model/ --output predictions.jsonl   # SpeechBrain manifest
     ser-predict interview.wav --model exported_model/ --window 3 --hop 1 --plot timeline.png
 
-The model is an export folder of ``python -m ser_modules.publish export`` or a Hub id; its
+The model is an export folder of ``python -m ser_modules.tools.publish export`` or a Hub id; its
 ``hyperparams.yaml`` names the interface (categorical or dimensional). Output: JSON lines
 (default, on stdout without ``--output``) or CSV (``--output x.csv`` or ``--format csv``),
 one record per file, or per window with ``--window`` / ``--hop`` (seconds).
@@ -196,7 +196,7 @@ def write_records(records, handle, output_format):
 
 def plot_timelines(records, plot_path):
     """One timeline PNG: ``plot_path`` for a single input, ``plot_path/<id>.png`` for several."""
-    from ser_modules.plots import plot_timeline
+    from ser_modules.training.plots import plot_timeline
 
     by_input = {}
     for record in records:

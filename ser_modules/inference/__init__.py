@@ -1,0 +1,1 @@
+"""Inference interfaces (SpeechBrain ``Pretrained`` subclasses); imports model blocks only."""

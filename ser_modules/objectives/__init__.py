@@ -1,0 +1,1 @@
+"""Objectives: losses, metrics and saliency-based selection of embedding dimensions."""

@@ -1,0 +1,1 @@
+"""Training infrastructure: experiment set-up, checkpoints, checkpoint averaging, feature cache, reporting."""
