@@ -34,8 +34,8 @@ setup(
     extras_require={"dev": ["pytest"]},
     entry_points={
         "console_scripts": [
-            "ser-predict=ser_modules.predict:main",
-            "ser-publish=ser_modules.publish:main",
+            "ser-predict=ser_modules.tools.predict:main",
+            "ser-publish=ser_modules.tools.publish:main",
         ]
     },
     classifiers=[

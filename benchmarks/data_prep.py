@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data-preparation throughput (utterances/s) of the IEMOCAP and MSP-Podcast recipes.
 
-Generates IEMOCAP- and MSP-Podcast-format corpora with ``ser_modules.synthetic`` (espeak-ng;
+Generates IEMOCAP- and MSP-Podcast-format corpora with ``ser_modules.testing.synthetic`` (espeak-ng;
 once: reused from the ``--work`` folder on later runs), then times
 
 * ``recipes/IEMOCAP/iemocap_prepare.prepare_iemocap`` (fold 1) into an empty save folder,
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "recipes" / "MSP-Podcast"))
 
 from bench_utils import MemoryProbe, log, write_json  # noqa: E402
 
-from ser_modules.synthetic import (  # noqa: E402
+from ser_modules.testing.synthetic import (  # noqa: E402
     IEMOCAP_MARKER,
     MSP_MARKER,
     generate_iemocap,

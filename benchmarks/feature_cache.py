@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402  (the recipe's train.py)
 from bench_utils import MemoryProbe, log, set_threads, torch_info, write_json  # noqa: E402
 
-from ser_modules.files import read_json  # noqa: E402
-from ser_modules.synthetic import generate_iemocap  # noqa: E402
-from ser_modules.tiny_ssl import save_random_ssl_model  # noqa: E402
+from ser_modules.utils.files import read_json  # noqa: E402
+from ser_modules.testing.synthetic import generate_iemocap  # noqa: E402
+from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
 
 CASES = ("fill", "cached", "uncached")
 

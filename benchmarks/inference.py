@@ -4,7 +4,7 @@
 The model is built from ``recipes/IEMOCAP/hparams/wavlm_corr_att.yaml`` as the recipe builds
 it: frozen SSL encoder (all hidden states) -> WeightedLayerSum -> Linear projector ->
 attentive correlation pooling -> Linear classifier (+ softmax), with ``--ssl_hub`` a random
-WavLM saved by ``ser_modules.tiny_ssl.save_random_ssl_model("wavlm", dir, size="base")``
+WavLM saved by ``ser_modules.testing.tiny_ssl.save_random_ssl_model("wavlm", dir, size="base")``
 (768 channels, 12 layers, 95 M parameters: the compute of ``microsoft/wavlm-base``).
 
 Each case is ``SECONDSxBATCH`` (e.g. ``10x1``: one 10 s utterance; ``10x8``: a batch of
@@ -46,7 +46,7 @@ from bench_utils import (  # noqa: E402
 )
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
-from ser_modules.tiny_ssl import save_random_ssl_model  # noqa: E402
+from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
 
 SAMPLE_RATE = 16000
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Forward+backward throughput of the poolings of ``ser_modules.pooling``.
+"""Forward+backward throughput of the poolings of ``ser_modules.nn.pooling``.
 
 Prints a Markdown table (median time of several runs after warm-up) for
 
-* every pooling of ``ser_modules.pooling`` (forward + backward);
+* every pooling of ``ser_modules.nn.pooling`` (forward + backward);
 * a naive correlation pooling: a Python loop over the batch that slices the
   valid frames of each utterance and uses torch ops per utterance;
 * the bare batched matrix products correlation pooling needs: ``bmm`` of
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_utils import MemoryProbe, torch_info, write_json  # noqa: E402
 
-from ser_modules.pooling import (  # noqa: E402
+from ser_modules.nn.pooling import (  # noqa: E402
     AttentiveCorrelationPooling,
     CorrelationPooling,
     MeanPooling,

@@ -3,7 +3,7 @@
 
 Benchmarks (each script also runs on its own, see its ``--help``):
 
-* ``pooling.py``: forward + backward time of every pooling of ``ser_modules.pooling``, a
+* ``pooling.py``: forward + backward time of every pooling of ``ser_modules.nn.pooling``, a
   per-utterance Python loop and the bare matrix products;
 * ``feature_cache.py``: one training epoch of the IEMOCAP recipe with and without the
   frozen-feature cache, and the one-off cost of filling it;

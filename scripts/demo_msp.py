@@ -40,8 +40,8 @@ def parse_args(argv):
 
 def main(argv):
     """Runs the demo steps and prints the table and the elapsed time."""
-    from ser_modules.synthetic import generate_msp_podcast
-    from ser_modules.tiny_ssl import save_random_ssl_model
+    from ser_modules.testing.synthetic import generate_msp_podcast
+    from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
     args = parse_args(argv)
     out = os.path.abspath(args.out)

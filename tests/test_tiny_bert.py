@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from ser_modules.testing.tiny_bert import (
     build_vocabulary,

@@ -32,8 +32,8 @@ import speechbrain as sb
 from hyperpyyaml import resolve_references
 from ruamel.yaml import YAML
 
-from ser_modules.files import read_json
-from ser_modules.metrics import ClassificationMetrics
+from ser_modules.utils.files import read_json
+from ser_modules.objectives.metrics import ClassificationMetrics
 
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))

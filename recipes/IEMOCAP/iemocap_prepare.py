@@ -92,8 +92,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ser_modules.audio import AudioFileError, audio_info, conversion_note, log_conversions
-from ser_modules.files import write_json_atomic
+from ser_modules.data.audio import AudioFileError, audio_info, conversion_note, log_conversions
+from ser_modules.utils.files import write_json_atomic
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 
-from ser_modules.audio import load_audio
-from ser_modules.data_checks import (
+from ser_modules.data.audio import load_audio
+from ser_modules.data.checks import (
     apply_duration_limit,
     check_finite,
     check_labels,
@@ -36,11 +36,11 @@ from ser_modules.data_checks import (
     max_frames,
     max_samples,
 )
-from ser_modules.experiment import finish_experiment, load_experiment
-from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.files import atomic_path, read_json, write_json_atomic
-from ser_modules.metrics import ClassificationMetrics
-from ser_modules.plots import plot_layer_weights, record_epoch
+from ser_modules.training.experiment import finish_experiment, load_experiment
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
+from ser_modules.objectives.metrics import ClassificationMetrics
+from ser_modules.training.plots import plot_layer_weights, record_epoch
 
 logger = logging.getLogger(__name__)
 

@@ -52,19 +52,19 @@ import torch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 from speechbrain.utils.distributed import if_main_process, main_process_only
 
-from ser_modules.audio import load_audio
-from ser_modules.checkpoint_averaging import (
+from ser_modules.data.audio import load_audio
+from ser_modules.training.checkpoint_averaging import (
     best_checkpoints,
     checkpoint_summary,
     load_average,
     save_and_keep_best,
 )
-from ser_modules.experiment import finish_experiment, load_experiment, process_group
-from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.files import atomic_path, read_json, write_json_atomic
-from ser_modules.plots import plot_training_curves, record_epoch
-from ser_modules.ssl_encoder import SSLEncoder
-from ser_modules.tiny_bert import BertEncoder
+from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
+from ser_modules.training.plots import plot_training_curves, record_epoch
+from ser_modules.nn.ssl_encoder import SSLEncoder
+from ser_modules.nn.bert_encoder import BertEncoder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

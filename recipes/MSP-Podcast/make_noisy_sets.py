@@ -91,7 +91,7 @@ import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 from tqdm import tqdm
 
-from ser_modules.audio import load_audio
+from ser_modules.data.audio import load_audio
 
 logger = logging.getLogger(__name__)
 

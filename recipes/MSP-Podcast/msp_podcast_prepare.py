@@ -111,8 +111,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ser_modules.audio import AudioFileError, audio_info, conversion_note, log_conversions
-from ser_modules.files import write_json_atomic
+from ser_modules.data.audio import AudioFileError, audio_info, conversion_note, log_conversions
+from ser_modules.utils.files import write_json_atomic
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)

@@ -45,15 +45,15 @@ import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
-from ser_modules.data_checks import apply_duration_limit, check_ratings, crop, max_frames
-from ser_modules.experiment import finish_experiment, load_experiment
-from ser_modules.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.losses import DIMENSIONS
-from ser_modules.metrics import CCCMetrics
-from ser_modules.files import atomic_path, read_json, write_json_atomic
-from ser_modules.plots import record_epoch
-from ser_modules.saliency import load_feature_selector, make_feature_selector
-from ser_modules.tc_gru import InputStandardizer, count_parameters
+from ser_modules.data.checks import apply_duration_limit, check_ratings, crop, max_frames
+from ser_modules.training.experiment import finish_experiment, load_experiment
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.objectives.losses import DIMENSIONS
+from ser_modules.objectives.metrics import CCCMetrics
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
+from ser_modules.training.plots import record_epoch
+from ser_modules.objectives.saliency import load_feature_selector, make_feature_selector
+from ser_modules.nn.tc_gru import InputStandardizer, count_parameters
 
 logger = logging.getLogger(__name__)
 

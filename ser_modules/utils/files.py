@@ -1,4 +1,6 @@
-"""Atomic file writing: a file is either the old one or the complete new one, never partial.
+"""Atomic file writing and NaN-safe JSON: one implementation for the whole project.
+
+A written file is either the old one or the complete new one, never partial.
 
 Everything the recipes write and later trust (manifests, options, results, cached features)
 goes through a temporary file in the same folder and ``os.replace``, so a run killed at any
@@ -10,6 +12,7 @@ Authors
 
 import contextlib
 import json
+import math
 import os
 import uuid
 from pathlib import Path
@@ -46,6 +49,71 @@ def atomic_path(path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def open_atomic(path, mode="w"):
+    """A file opened for writing, renamed to ``path`` once the block completes.
+
+    Arguments
+    ---------
+    path : str or pathlib.Path
+        Destination.
+    mode : str
+        ``"w"`` (text, UTF-8, universal newlines off, for CSV) or ``"wb"``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "p.csv"
+    >>> with open_atomic(target) as handle:
+    ...     _ = handle.write("id,label\\n")
+    >>> target.read_text()
+    'id,label\\n'
+    """
+    text = "b" not in mode
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({"encoding": "utf-8", "newline": ""} if text else {})) as handle:
+            yield handle
+
+
+def torch_save_atomic(obj, path):
+    """``torch.save`` of ``obj`` to ``path`` through a temporary file and a rename.
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> target = Path(tempfile.mkdtemp()) / "state.pt"
+    >>> torch_save_atomic({"w": torch.ones(2)}, target)
+    >>> torch.load(target)["w"].tolist()
+    [1.0, 1.0]
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def json_safe(value):
+    """A copy of a JSON-like value with NaN and infinite floats replaced by ``None`` (null).
+
+    Used for results that may be undefined, e.g. the recall of a class absent from a fold;
+    numpy scalars are turned into Python numbers.
+
+    Example
+    -------
+    >>> json_safe({"recall": {"neu": 0.5, "sad": float("nan")}, "bins": (1, float("inf"))})
+    {'recall': {'neu': 0.5, 'sad': None}, 'bins': [1, None]}
+    """
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def write_json_atomic(obj, path):

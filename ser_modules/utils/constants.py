@@ -1,0 +1,22 @@
+"""Constants shared by data preparation, recipes, metrics and interfaces (one copy each).
+
+Authors
+ * ser-recipes contributors 2026
+"""
+
+import re
+
+#: Sample rate of every upstream and of the prepared audio (Hz).
+SAMPLE_RATE = 16000
+
+#: Order of the emotion attributes in manifests, model heads, losses and metrics.
+DIMENSIONS = ("arousal", "valence", "dominance")
+
+#: MSP-Podcast: the column of each attribute in the release's label files.
+MSP_RATING_COLUMNS = {"arousal": "EmoAct", "valence": "EmoVal", "dominance": "EmoDom"}
+
+#: The four IEMOCAP classes of the papers' protocol (``exc`` is merged into ``hap``).
+IEMOCAP_EMOTIONS = ("neu", "hap", "ang", "sad")
+
+#: Names of the test manifests of a prepared corpus: ``test``, ``test1``, ``test2``, ...
+TEST_SPLIT_PATTERN = re.compile(r"^test\d*$")
