@@ -30,6 +30,7 @@ setup(
         "matplotlib",
         "huggingface_hub",
         "tqdm",
+        "pyroomacoustics>=0.7.4,<0.11",
     ],
     extras_require={"dev": ["pytest"]},
     entry_points={

@@ -54,9 +54,7 @@ def main(argv):
         f"--folds={args.folds}",
         f"--data_folder={corpus}",
         f"--ssl_hub={ssl_folder}",
-        f"--experiment_folder={out}/results/small_wavlm_corr_att",
-        f"--ssl_folder={out}/hf_cache",
-        f"--feature_cache_folder={out}/feature_cache",
+        f"--results_folder={out}/results",  # the experiment, feature cache and downloads
         f"--number_of_epochs={args.epochs}",
         "--batch_size=16",
         "--projector_dim=64",

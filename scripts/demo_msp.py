@@ -10,7 +10,7 @@
    CCS saliency keeping 80% of the dimensions, the variance-aware ``kl_gauss`` loss, a TC-GRU
    head scaled down for CPU, evaluation on test1, test2 and noisy + reverberant copies of test1
    at 20-30, 10-20 and 0-10 dB SNR (generated noises and simulated rooms);
-4. prints the results table (also in ``demo_output/msp/results/.../results.md``).
+4. prints the results table (also in ``demo_output/msp/results/<experiment>/seed1986/results.md``).
 
 Every step is skipped when its output exists, so a second run only prints the table
 (``--force`` re-runs the training script, which resumes from its checkpoints).
@@ -45,7 +45,10 @@ def main(argv):
 
     args = parse_args(argv)
     out = os.path.abspath(args.out)
-    experiment = os.path.join(out, "results", "tiny_hubert_ccs0.8_kl_gauss")
+    # Everything the recipe writes is under results_folder; the experiment folder is named as
+    # in the hparams file: <upstream_tag>/layer<ssl_layer>_tcgru_<saliency>_keep<keep_fraction>_<loss_mode>/seed<seed>.
+    results_folder = os.path.join(out, "results")
+    experiment = os.path.join(results_folder, "tiny_hubert", "layer2_tcgru_ccs_keep0.8_kl_gauss", "seed1986")
     start = time.time()
     print(f"[demo-msp] 1/3 generating the MSP-Podcast-format corpus in {out}/data ...", flush=True)
     corpus = generate_msp_podcast(os.path.join(out, "data"), release="1.11", size=args.size)
@@ -61,10 +64,7 @@ def main(argv):
             f"--data_folder={corpus}",
             f"--ssl_hub={ssl_folder}",
             "--ssl_layer=2",
-            f"--ssl_folder={out}/hf_cache",
-            f"--feature_cache_folder={out}/feature_cache",
-            f"--noisy_folder={out}/noisy_sets",
-            f"--output_folder={experiment}",
+            f"--results_folder={results_folder}",
             "--saliency=ccs",
             "--keep_fraction=0.8",
             "--loss_mode=kl_gauss",

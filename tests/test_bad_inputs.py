@@ -45,6 +45,7 @@ IEMOCAP_HPARAMS = IEMOCAP_RECIPE / "hparams" / "wavlm_corr_att.yaml"
 sys.path.insert(0, str(IEMOCAP_RECIPE))
 sys.path.insert(0, str(MSP_RECIPE))
 
+import check_release  # noqa: E402  (recipes/MSP-Podcast/check_release.py)
 import iemocap_prepare  # noqa: E402
 import msp_podcast_prepare  # noqa: E402
 
@@ -212,11 +213,14 @@ def test_msp_consensus_csv_truncated_inside_a_row(msp, tmp_path):
 
 
 def test_msp_consensus_csv_truncated_between_rows_is_logged(msp, tmp_path, logs):
+    """The lost rows are not in the manifests; check_release.py reports their wavs."""
     path = consensus(msp)
     lines = path.read_text().splitlines()
     lost = lines[-1].split(",")[0]
     path.write_text("\n".join(lines[:-1]) + "\n")
-    msp_podcast_prepare.prepare_msp_podcast(msp, tmp_path / "out")
+    manifests = msp_podcast_prepare.prepare_msp_podcast(msp, tmp_path / "out")
+    assert all(lost[:-4] not in json.loads(Path(p).read_text()) for p in manifests.values())
+    assert lost in check_release.check_release(msp)["unlabelled_wavs"]
     assert re.search(rf"\d+ wavs in .*Audios have no consensus label .*{re.escape(lost)}", logs.text)
 
 
@@ -455,7 +459,7 @@ def test_nan_hidden_states_of_the_upstream_name_the_utterances(iemocap_train):
     brain = SimpleNamespace(hparams=SimpleNamespace(use_feature_cache=False), modules=nan_upstream)
     batch = SimpleNamespace(id=["Ses04F_a_F000", "Ses04F_a_M001"], sig=(torch.zeros(2, 800), torch.ones(2)))
     with pytest.raises(NonFiniteError, match=r"Hidden states of Ses04F_a_F000, Ses04F_a_M001: 120 NaN"):
-        iemocap_train.EmotionBrain.hidden_states(brain, batch)
+        iemocap_train.EmotionBrain.compute_features(brain, batch)
 
 
 def test_nan_or_inf_in_audio_names_the_file(tmp_path):

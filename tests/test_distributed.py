@@ -121,7 +121,7 @@ def test_msp_podcast_recipe_under_torchrun(tmp_path):
     ], tmp_path)
     assert min(extracted_per_process(output)) > 0
     assert logged_epochs(output) == [1, 2]
-    assert (output / "save" / "feature_selector.ckpt").exists()
+    assert (output / "save" / "feature_selection.json").exists()
     table = (output / "results.md").read_text()
     assert result.stdout.count("| test1 |") == 1  # the table is printed once, by the main process
     for split in ("test1", "test2", "test1_snr0-10"):

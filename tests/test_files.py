@@ -3,9 +3,11 @@
 import json
 import math
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic, write_wav_atomic
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
@@ -37,3 +39,15 @@ def test_invalid_json_error_names_the_file(tmp_path):
     target.write_text('{"a": ')
     with pytest.raises(ValueError, match="Invalid JSON in .*train.json"):
         read_json(target)
+
+
+def test_wav_written_atomically_and_exactly(tmp_path):
+    target = tmp_path / "rirs" / "room000.wav"
+    signal = np.random.default_rng(0).uniform(-1, 1, 800).astype(np.float32)
+    write_wav_atomic(signal, target, 16000, subtype="FLOAT")
+    audio, rate = sf.read(target, dtype="float32")
+    assert rate == 16000 and np.array_equal(audio, signal)
+    with pytest.raises(Exception):  # soundfile refuses the subtype: the old file stays
+        write_wav_atomic(signal, target, 16000, subtype="NOT_A_SUBTYPE")
+    assert np.array_equal(sf.read(target, dtype="float32")[0], signal)
+    assert [p.name for p in target.parent.iterdir()] == ["room000.wav"]

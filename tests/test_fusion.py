@@ -12,8 +12,8 @@ from ser_modules.nn.fusion import (
     LateFusion,
     align_frame_counts,
     build_aggregator,
-    frame_counts,
 )
+from ser_modules.nn.masking import frame_counts
 from ser_modules.nn.pooling import MeanPooling
 
 TINY_ECAPA = dict(
@@ -23,11 +23,6 @@ TINY_ECAPA = dict(
     ecapa_res2net_scale=2,
     ecapa_se_channels=4,
 )
-
-
-def test_frame_counts_round_and_clamp():
-    assert frame_counts(torch.tensor([1.0, 0.49, 0.0]), 10).tolist() == [10, 5, 1]
-    assert frame_counts(None, 7, batch_size=3).tolist() == [7, 7, 7]
 
 
 def test_truncate_aligns_different_frame_counts():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hyperpyyaml import load_hyperpyyaml
+from ruamel.yaml import YAML
 
 from ser_modules.testing.synthetic import generate_iemocap
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
@@ -177,3 +178,54 @@ def test_frozen_ssl_hparams_load_with_every_pooling(assets):
             hparams = load_hyperpyyaml(handle, overrides)
         assert hparams["classifier"].in_features == hparams["pooling_layer"].output_size
         assert hparams["layer_sum"].num_layers == 3
+
+
+VOCABULARY = (
+    "results_folder", "experiment_group", "experiment_name", "experiment_folder", "output_folder", "save_folder", "manifest_folder",
+    "train_log", "lr", "max_grad_norm", "max_duration", "long_utterance", "number_of_epochs", "batch_size",
+    "grad_accumulation_factor", "precision", "num_workers", "emotions", "model", "modules",
+)
+
+
+@pytest.mark.parametrize("path", sorted((RECIPE / "hparams").glob("*.yaml")), ids=lambda path: path.stem)
+def test_hparams_files_speak_one_vocabulary(path):
+    """The keys every IEMOCAP hparams file has, everything written under results_folder, and
+    model = a ModuleDict of trained modules named as in modules (same order)."""
+    text = path.read_text()
+    document = YAML(typ="rt").load(text)
+    assert [key for key in VOCABULARY if key not in document] == []
+    assert "model_lr" not in document
+    assert document["results_folder"] == "results"
+    assert document["experiment_folder"].value == "<results_folder>/<experiment_group>/<experiment_name>/seed<seed>"
+    for key in ("ssl_folder", "bert_folder", "feature_cache_folder"):
+        if key in document:
+            assert str(document[key].value).startswith("<results_folder>/"), key
+    model = re.search(r"^model: !new:torch.nn.ModuleDict\n    modules:\n((?:        \w+: !ref <\w+>\n)+)", text, re.M)
+    names = re.findall(r"^        (\w+): !ref <(\w+)>", model.group(1), flags=re.M)
+    assert all(name == target for name, target in names)
+    modules = [name for name in document["modules"]]
+    assert [name for name, _ in names] == [name for name in modules if name in dict(names)]
+
+
+def test_results_path_names_a_local_upstream_by_its_folder(assets):
+    """--ssl_hub=/abs/path/model puts 'model' (not the path) in the results path, also for the
+    cross-validation driver, which resolves the paths without building the models."""
+    sys.path.insert(0, str(RECIPE))
+    try:
+        import cross_validate
+    finally:
+        sys.path.remove(str(RECIPE))
+    root = assets["root"] / "vocabulary"
+    args = [f"--data_folder={assets['corpus']}", f"--ssl_hub={assets['ssl']}", f"--results_folder={root}"]
+    resolved = cross_validate.resolved_hparams(str(HPARAMS), args, session=4)
+    expected = root / Path(assets["ssl"]).name / "corr_att_pd0.0" / "seed1986"
+    assert Path(str(resolved["output_folder"])) == expected / "session4"
+    assert str(resolved["feature_cache_folder"]) == f"{root}/feature_cache"
+    overrides = {"data_folder": str(assets["corpus"]), "ssl_hub": str(assets["ssl"]), "results_folder": str(root),
+                 "ssl_folder": str(assets["root"] / "hf_cache")}
+    with open(HPARAMS) as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    assert Path(hparams["experiment_folder"]) == expected
+    assert list(hparams["model"]) == ["layer_sum", "projector", "pooling_layer", "classifier"]
+    trained = [p for name, module in hparams["modules"].items() if name != "ssl" for p in module.parameters()]
+    assert [id(p) for p in hparams["model"].parameters()] == [id(p) for p in trained]

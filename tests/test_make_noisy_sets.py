@@ -166,14 +166,44 @@ def test_generated_noises_and_rooms():
     # The simulated rooms decay at the requested RT60 (T20 of the Schroeder curve).
     ratios = []
     for k in range(8):
-        rng = mns.seeded_rng(0, "room", k)
-        room = mns.random_room(rng)
-        rir = mns.shoebox_rir(rng=rng, **room).astype(np.float64)
+        room = mns.random_room(mns.seeded_rng(0, "room", k))
+        rir = mns.shoebox_rir(**room).astype(np.float64)
         energy = np.cumsum(rir[::-1] ** 2)[::-1]
         decay = 10 * np.log10(energy / energy[0] + 1e-20)
         t20 = 3 * (np.argmax(decay < -25) - np.argmax(decay < -5)) / 16000
         ratios.append(t20 / room["rt60"])
     assert 0.8 < np.median(ratios) < 1.25, ratios
+
+
+def test_rir_bank_is_reproducible_and_records_its_simulator(generated, tmp_path):
+    bank = generated / "rir_bank_seed0"
+    record = json.loads((bank / "rooms.json").read_text())
+    assert record["simulator"] == mns.RIR_SIMULATOR and sorted(record["rooms"]) == [f"room{k:03d}" for k in range(6)]
+    again = mns.build_rir_bank(tmp_path / "bank", seed=0, count=2)
+    for uid in ("room000", "room001"):
+        np.testing.assert_array_equal(sf.read(tmp_path / "bank" / f"{uid}.wav")[0], sf.read(bank / f"{uid}.wav")[0])
+    assert [line.split(",")[0] for line in again.read_text().splitlines()] == ["ID", "room000", "room001"]
+    # A bank made by another simulator (or an older record) is simulated again.
+    stale = tmp_path / "bank" / "room000.wav"
+    sf.write(stale, np.zeros(100), 16000, subtype="FLOAT")
+    (tmp_path / "bank" / "rooms.json").write_text(json.dumps({"simulator": "hand-written", "rooms": record["rooms"]}))
+    mns.build_rir_bank(tmp_path / "bank", seed=0, count=2)
+    np.testing.assert_array_equal(sf.read(stale)[0], sf.read(bank / "room000.wav")[0])
+
+
+def test_csv_lists_errors_name_the_file(tmp_path):
+    no_wav = tmp_path / "no_wav.csv"
+    no_wav.write_text("ID,duration,path\nfan,1.0,/tmp/fan.wav\n")
+    with pytest.raises(ValueError, match="no_wav.csv: missing column 'wav'"):
+        mns.read_sb_csv(no_wav)
+    no_id = tmp_path / "no_id.csv"
+    no_id.write_text("duration,wav\n1.0,/tmp/fan.wav\n")
+    with pytest.raises(ValueError, match="no_id.csv: .*'ID'"):
+        mns.read_sb_csv(no_id)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("ID,duration,wav,wav_format,wav_opts\n")
+    with pytest.raises(ValueError, match="empty.csv lists no file"):
+        mns.read_sb_csv(empty)
 
 
 def test_snr_range_parsing():

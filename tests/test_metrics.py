@@ -114,6 +114,70 @@ def test_function_errors():
     assert weighted_accuracy(np.array([[1.0], [2.0]]), torch.tensor([[1], [0]])) == 0.5
 
 
+def _missing_classes_case(seed):
+    """6 classes: 3 is predicted but never a target, 4 never predicted, 5 appears nowhere."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 80))
+    targets = rng.choice([0, 1, 2, 4], size=n)
+    predictions = np.where(rng.random(n) < 0.5, targets, rng.choice([0, 1, 3], size=n))
+    predictions[predictions == 4] = 0
+    return predictions, targets
+
+
+# Computed by the hand-written WA / UA / F1 / recall / confusion code that preceded
+# sklearn.metrics (commit 0ce5eb0): (WA, UA, F1, F1 over range(6)), recall, confusion.
+NAN = float("nan")
+BEFORE_SKLEARN = {
+    0: ((0.4788732394366197, 0.4916666666666667, 0.36335447498238194, 0.3027953958186516),
+        [0.8666666666666667, 0.6, 0.5, NAN, 0.0, NAN],
+        [[13, 0, 0, 2, 0, 0], [2, 9, 0, 4, 0, 0], [5, 2, 12, 5, 0, 0], [0] * 6, [8, 7, 0, 2, 0, 0], [0] * 6]),
+    1: ((0.2916666666666667, 0.26666666666666666, 0.17983193277310922, 0.14985994397759103),
+        [0.6666666666666666, 0.4, 0.0, NAN, 0.0, NAN],
+        [[8, 4, 0, 0, 0, 0], [4, 6, 0, 5, 0, 0], [2, 2, 0, 2, 0, 0], [0] * 6, [8, 1, 0, 6, 0, 0], [0] * 6]),
+    2: ((0.4142857142857143, 0.3961538461538462, 0.31979906173454564, 0.26649921811212135),
+        [0.38461538461538464, 0.65, 0.55, NAN, 0.0, NAN],
+        [[5, 6, 0, 2, 0, 0], [3, 13, 0, 4, 0, 0], [2, 1, 11, 6, 0, 0], [0] * 6, [14, 2, 0, 1, 0, 0], [0] * 6]),
+    3: ((0.47058823529411764, 0.4444444444444444, 0.3477676825761932, 0.2898064021468277),
+        [0.8333333333333334, 0.5555555555555556, 0.3888888888888889, NAN, 0.0, NAN],
+        [[15, 2, 0, 1, 0, 0], [2, 10, 0, 6, 0, 0], [3, 4, 7, 4, 0, 0], [0] * 6, [9, 3, 0, 2, 0, 0], [0] * 6]),
+}
+# ClassificationMetrics.summarize() of the same cases: (WA, UA, F1) in percent.
+BEFORE_SKLEARN_PERCENT = {
+    0: (47.88732394366197, 49.16666666666667, 36.335447498238196),
+    1: (29.166666666666668, 26.666666666666668, 17.98319327731092),
+    2: (41.42857142857143, 39.61538461538462, 31.979906173454566),
+    3: (47.05882352941176, 44.44444444444444, 34.776768257619324),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(BEFORE_SKLEARN))
+def test_same_numbers_as_the_hand_written_metrics(seed):
+    predictions, targets = _missing_classes_case(seed)
+    scores, recall, confusion = BEFORE_SKLEARN[seed]
+    got = (weighted_accuracy(predictions, targets), unweighted_accuracy(predictions, targets),
+           macro_f1(predictions, targets), macro_f1(predictions, targets, labels=range(6)))
+    assert got == scores  # bit-identical, not approximately equal
+    np.testing.assert_array_equal(per_class_recall(predictions, targets, 6), recall)
+    np.testing.assert_array_equal(confusion_matrix(predictions, targets, 6), confusion)
+    assert confusion_matrix(predictions, targets, 6).dtype == np.int64
+    metrics = ClassificationMetrics(6)
+    metrics.append([str(i) for i in range(len(targets))], predictions, targets)
+    stats = metrics.summarize()
+    assert (stats["WA"], stats["UA"], stats["F1"]) == BEFORE_SKLEARN_PERCENT[seed]
+    np.testing.assert_array_equal(list(stats["recall"].values()), [100.0 * r for r in recall])
+
+
+def test_metrics_raise_no_warning_on_missing_classes():
+    import warnings
+
+    predictions, targets = _missing_classes_case(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unweighted_accuracy(predictions, targets)
+        macro_f1(predictions, targets, labels=range(6))
+        per_class_recall(predictions, targets, 6)
+
+
 # ---------------------------------------------------------------- ClassificationMetrics
 
 LABELS = ["neu", "hap", "sad", "ang", "exc"]

@@ -1,7 +1,7 @@
 """End-to-end runs of recipes/MSP-Podcast/train.py on generated MSP-Podcast corpora (both
 release layouts) with a tiny random HuBERT: every saliency method (CCS, MIS, PCA, none) and
 every loss mode (none, aux, kl_gauss, sample), the noisy + reverberant test sets, resuming,
---test_only with the saved selector, and the hparams file."""
+--test_only with the saved selection, and the hparams file."""
 
 import csv
 import json
@@ -15,7 +15,6 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from ser_modules.objectives.saliency import load_feature_selector
 from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
@@ -113,20 +112,24 @@ def check_outputs(folder, assets, splits, method, mode, keep):
     assert {row[2] for row in rows} == {method.upper()}
     for png in ("training_curves.png",):
         assert (folder / png).stat().st_size > 0
-    # The saved selector: method, kept dimensions, reused by the checkpointed model.
-    selector = load_feature_selector(folder / "save" / "feature_selector.ckpt")
-    assert selector.method == method and selector.input_size == 32
-    assert selector.output_size == (32 if method == "none" else round(keep * 32))
-    info = json.loads((folder / "save" / "feature_selection.json").read_text())
-    assert info["output_size"] == selector.output_size
+    # The fitted selection, saved once: method, kept dimensions, reused by the checkpointed model.
+    save = folder / "save"
+    assert sorted(path.name for path in save.iterdir() if not path.name.startswith("CKPT+")) == ["feature_selection.json"]
+    info = json.loads((save / "feature_selection.json").read_text())
+    assert info["method"] == method and info["input_size"] == 32
+    assert info["output_size"] == (32 if method == "none" else round(keep * 32))
     size = json.loads((folder / "model_size.json").read_text())
-    head = TCGRU(selector.output_size, conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8,
+    head = TCGRU(info["output_size"], conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8,
                  predict_spread=mode in ("aux", "kl_gauss"))
     assert size["head_parameters"] == count_parameters(head)
-    assert (size["relative_size_reduction_percent"] > 0) == (selector.output_size < 32)
-    checkpoint = next((folder / "save").glob("CKPT+*"))
+    assert (size["relative_size_reduction_percent"] > 0) == (info["output_size"] < 32)
+    checkpoint = next(save.glob("CKPT+*"))
     state = torch.load(checkpoint / "model.ckpt", map_location="cpu", weights_only=True)
-    assert any(key.startswith("1.") for key in state)  # the selector is in the checkpoint
+    buffers = {"ccs": ["indices"], "mis": ["indices"], "pca": ["mean", "components"], "none": []}[method]
+    assert {key.split(".")[0] for key in state} == {"standardizer", "head", *(["selection"] if buffers else [])}
+    for name in buffers:  # the selection is in the checkpoint, as fitted
+        assert torch.equal(state[f"selection.{name}"], torch.tensor(info[name], dtype=state[f"selection.{name}"].dtype))
+    assert torch.equal(state["standardizer.mean"], torch.tensor(info["frame_mean"], dtype=torch.float32))
     return results
 
 
@@ -153,19 +156,19 @@ def test_ccs_kl_gauss_with_noisy_sets(assets, ccs_run):
         assert all(low <= e["snr"] <= high and e["noise"] and e["rir"] for e in noisy.values())
 
 
-def test_resume_then_test_only_reuse_the_selector(assets, ccs_run):
+def test_resume_then_test_only_reuse_the_selection(assets, ccs_run):
     args, folder, _ = ccs_run
-    selector_file = folder / "save" / "feature_selector.ckpt"
-    fitted = selector_file.stat().st_mtime_ns
-    # One more epoch: resumes from the checkpoint, trains epoch 3 only, keeps the selector.
+    selection_file = folder / "save" / "feature_selection.json"
+    fitted = selection_file.stat().st_mtime_ns
+    # One more epoch: resumes from the checkpoint, trains epoch 3 only, keeps the selection.
     run_recipe(with_epochs(args, 3), assets["root"])
     assert logged_epochs(folder) == [1, 2, 3]
-    assert selector_file.stat().st_mtime_ns == fitted
+    assert selection_file.stat().st_mtime_ns == fitted
     first = {split: split_results(folder, split) for split in ("test1", "test2", *NOISY)}
     for split in first:
         (folder / f"test_{split}_results.json").unlink()
     run_recipe([*with_epochs(args, 3), "--test_only"], assets["root"])
-    assert selector_file.stat().st_mtime_ns == fitted
+    assert selection_file.stat().st_mtime_ns == fitted
     assert logged_epochs(folder) == [1, 2, 3]
     for split, before in first.items():
         again = split_results(folder, split)
@@ -219,3 +222,14 @@ def test_hparams_file_loads_and_is_documented(assets):
         assert hparams["batch_size"] == 64 and hparams["lr"] == 0.0005
         assert hparams["compute_cost"].ccc_loss.weights.tolist() == pytest.approx([1 / 3] * 3)
         assert "checkpointer" in hparams and "head" in hparams
+        # The shared vocabulary: one results root, the trained part declared as a ModuleDict.
+        results = hparams["results_folder"]
+        for key in ("feature_cache_folder", "noisy_folder", "output_folder"):  # ssl_folder is overridden here
+            assert str(hparams[key]).startswith(f"{results}/"), key
+        assert hparams["upstream_tag"] == Path(assets["ssl"]).name and hparams["experiment_group"] == hparams["upstream_tag"]
+        assert hparams["output_folder"] == hparams["experiment_folder"]
+        assert hparams["max_grad_norm"] == 5.0 and hparams["grad_accumulation_factor"] == 1
+        assert hparams["max_duration"] is None and hparams["long_utterance"] == "crop"
+        assert list(hparams["model"].keys()) == ["standardizer", "selection"]
+        assert hparams["checkpointer"].recoverables["model"] is hparams["model"]
+        assert hparams["head"]().input_size == hparams["model"]["selection"].output_size == round(0.8 * 32)

@@ -9,9 +9,9 @@ from ser_modules.nn.pooling import (
     CorrelationPooling,
     MeanPooling,
     MeanStdPooling,
-    length_mask,
     pooling_output_size,
 )
+from ser_modules.nn.masking import length_mask
 
 C = 6
 EPS = 1e-6
@@ -118,19 +118,6 @@ def batch():
 # ----------------------------------------------------------------------------
 # Mask helper and output sizes
 # ----------------------------------------------------------------------------
-def test_length_mask_rounding_and_clamp():
-    mask, counts = length_mask(torch.tensor([0.6, 1.0, 0.0, 0.01, 1.5]), 50)
-    assert counts.tolist() == [30, 50, 1, 1, 50]  # round, clamped to [1, T]
-    assert mask.sum(1).tolist() == counts.tolist()
-    assert mask[0, 29] and not mask[0, 30]
-    # Relative lengths n / T made in float32 come back exactly.
-    n = torch.arange(1, 1001)
-    _, counts = length_mask(n.float() / 1000, 1000)
-    assert torch.equal(counts, n)
-    mask, counts = length_mask(None, 7)
-    assert mask.shape == (1, 7) and bool(mask.all()) and counts.tolist() == [7]
-
-
 def test_output_sizes(poolings, batch):
     x, lengths = batch
     expected = {"mean": C, "meanstd": 2 * C, "corr": 15, "att": 15, "att_ph": 45}

@@ -56,7 +56,7 @@ def test_dimensional_card_reports_ccc_and_the_selection(trained_experiments, exp
     assert f"{results['ccc_mean']:.3f}" in card
     selection = json.loads((exported_models["dimensional"] / "feature_selection.json").read_text())
     state = torch.load(exported_models["dimensional"] / "model.ckpt", weights_only=True)
-    assert state["1.indices"].tolist() == selection["kept_indices"]
+    assert state["selection.indices"].tolist() == selection["indices"]
 
 
 def test_cross_validation_folder_needs_a_fold_and_its_table_goes_in_the_card(trained_experiments, tmp_path):
@@ -126,7 +126,7 @@ def test_custom_interface_is_self_contained(exported_models):
     namespace = {}
     exec(compile(source, "custom_interface.py", "exec"), namespace)
     for name in ("EmotionClassifier", "DimensionalEmotionRegressor", "SSLEncoder", "WeightedLayerSum",
-                 "build_pooling", "TCGRU", "InputStandardizer", "make_feature_selector"):
+                 "build_pooling", "TCGRU", "InputStandardizer", "FeatureSelection"):
         assert name in namespace, name
 
 

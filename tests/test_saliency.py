@@ -7,7 +7,7 @@ per-dimension / per-target loops, independently of the vectorised module code:
     mu(k)  = mean_L S_L(k)
 """
 
-import logging
+import json
 import math
 
 import numpy as np
@@ -16,14 +16,12 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.feature_selection import mutual_info_regression
 
+from ser_modules.nn.selection import FeatureSelection
 from ser_modules.objectives.saliency import (
-    IdentitySelector,
-    PCAReducer,
-    SaliencySelector,
     cross_correlation_saliency,
-    load_feature_selector,
-    make_feature_selector,
+    fit_selection,
     mutual_information_saliency,
+    principal_components,
     select_top_fraction,
 )
 
@@ -269,53 +267,43 @@ def test_select_top_fraction_invalid_scores():
 
 
 # ----------------------------------------------------------------------------
-# Selectors: fit / transform
+# fit_selection
 # ----------------------------------------------------------------------------
-def test_factory_methods():
-    assert isinstance(make_feature_selector("ccs", 0.5), SaliencySelector)
-    assert make_feature_selector("CCS", 0.5).method == "ccs"
-    assert make_feature_selector("mis", 0.5, seed=3).seed == 3
-    assert isinstance(make_feature_selector("pca", 0.5), PCAReducer)
-    assert isinstance(make_feature_selector("none", 0.5), IdentitySelector)
-    assert isinstance(make_feature_selector(None), IdentitySelector)
+def _selection_of(fitted):
+    """The run-time FeatureSelection holding a fitted result."""
+    selection = FeatureSelection(fitted["input_size"], fitted["method"], fitted["keep_fraction"])
+    selection.load_state_dict({name: torch.as_tensor(fitted[name]) for name in selection.state_dict()})
+    return selection
+
+
+def test_fit_selection_methods_and_errors():
+    X, Y = _planted(n=50, d=4, signal=(0, 1, 2))
+    assert fit_selection("CCS", X, Y, 0.5)["method"] == "ccs"
+    assert fit_selection("mis", X, Y, 0.5, seed=3)["seed"] == 3
+    none = fit_selection(None, X, None, 0.8)
+    assert none == {"method": "none", "keep_fraction": 0.8, "seed": 0, "input_size": 4, "output_size": 4}
     with pytest.raises(ValueError, match="unknown"):
-        make_feature_selector("lda")
+        fit_selection("lda", X, Y, 0.5)
     with pytest.raises(ValueError, match="fraction"):
-        make_feature_selector("ccs", 0.0)
+        fit_selection("ccs", X, Y, 0.0)
     with pytest.raises(ValueError, match="fraction"):
-        make_feature_selector("pca", 1.5)
+        fit_selection("pca", X, Y, 1.5)
+    with pytest.raises(ValueError, match="targets"):
+        fit_selection("ccs", X, None, 0.5)
 
 
 @pytest.mark.parametrize("method", ["ccs", "mis"])
-def test_saliency_selector_fit_transform(method):
+def test_fit_selection_keeps_the_most_salient_dimensions(method):
     X, Y = _planted(n=200, d=10, signal=(1, 5, 8))
-    sel = make_feature_selector(method, keep_fraction=0.3, seed=0).fit(X, Y)
-    assert sel.fitted and sel.input_size == 10 and sel.output_size == 3
-    assert sel.indices.tolist() == [1, 5, 8]
-    assert sel.scores.shape == (10,)
+    fitted = fit_selection(method, X, Y, keep_fraction=0.3, seed=0)
+    assert fitted["input_size"] == 10 and fitted["output_size"] == 3
+    assert fitted["indices"].dtype == np.int64 and fitted["indices"].tolist() == [1, 5, 8]
     fn = cross_correlation_saliency if method == "ccs" else (
         lambda a, b: mutual_information_saliency(a, b, seed=0)
     )
-    np.testing.assert_array_equal(sel.scores.numpy(), fn(X, Y))
-    for dtype in (torch.float32, torch.float64, torch.float16):
-        x = torch.randn(4, 7, 10).to(dtype)
-        out = sel.transform(x)
-        assert out.shape == (4, 7, 3) and out.dtype == dtype and out.device == x.device
-        assert torch.equal(out, x[..., [1, 5, 8]])
-    assert sel(torch.randn(3, 10)).shape == (3, 3)
-    assert sel(torch.randn(2, 3, 4, 10)).shape == (2, 3, 4, 3)
-
-
-def test_selectors_reject_bad_input():
-    sel = make_feature_selector("ccs", 0.5)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        sel.transform(torch.randn(2, 4))
-    X, Y = _planted(n=50, d=4, signal=(0, 1, 2))
-    sel.fit(X, Y)
-    with pytest.raises(ValueError, match=r"\[\.\.\., 4\]"):
-        sel.transform(torch.randn(2, 5))
-    with pytest.raises(ValueError, match="targets"):
-        make_feature_selector("ccs", 0.5).fit(X, None)
+    np.testing.assert_array_equal(fitted["scores"], fn(X, Y))
+    x = torch.randn(4, 7, 10)
+    assert torch.equal(_selection_of(fitted)(x), x[..., [1, 5, 8]])
 
 
 def test_pca_matches_sklearn_and_keeps_variance():
@@ -323,12 +311,14 @@ def test_pca_matches_sklearn_and_keeps_variance():
     latent = rng.normal(size=(300, 2)) * [5.0, 3.0]
     mixing = rng.normal(size=(2, 10))
     X = latent @ mixing + 0.05 * rng.normal(size=(300, 10)) + 4.0
-    pca = make_feature_selector("pca", keep_fraction=0.2, seed=0).fit(X, None)
-    assert pca.output_size == 2 and pca.input_size == 10
-    assert float(pca.explained_variance_ratio.sum()) > 0.99
+    fitted = fit_selection("pca", X, None, keep_fraction=0.2, seed=0)
+    assert fitted["output_size"] == 2 and fitted["input_size"] == 10
+    assert float(fitted["explained_variance_ratio"].sum()) > 0.99
+    assert fitted["components"].flags["C_CONTIGUOUS"]
+    pca = _selection_of(fitted)
     ref = PCA(n_components=2, svd_solver="full").fit(X)
     x = torch.tensor(X[:20])
-    np.testing.assert_allclose(pca.transform(x).numpy(), ref.transform(X[:20]), atol=1e-10)
+    np.testing.assert_allclose(pca(x).numpy(), ref.transform(X[:20]), atol=1e-10)
     # Frame sequences [B, T, D], dtype preserved.
     seq = torch.randn(3, 11, 10, dtype=torch.float32)
     out = pca(seq)
@@ -336,124 +326,44 @@ def test_pca_matches_sklearn_and_keeps_variance():
     flat = ref.transform(seq.reshape(-1, 10).double().numpy()).reshape(3, 11, 2)
     np.testing.assert_allclose(out.numpy(), flat, rtol=1e-4, atol=1e-4)
     # Reconstruction from the kept components retains the variance.
-    z = pca.transform(torch.tensor(X))
+    z = pca(torch.tensor(X))
     recon = z @ pca.components + pca.mean
     resid = ((torch.tensor(X) - recon) ** 2).sum() / ((torch.tensor(X) - pca.mean) ** 2).sum()
     assert float(resid) < 0.01
 
 
-def test_pca_clamps_to_min_n_d(caplog):
+def test_pca_refuses_more_components_than_utterances():
     X = np.random.default_rng(0).normal(size=(5, 20))
-    with caplog.at_level(logging.WARNING, logger="ser_modules.objectives.saliency"):
-        pca = PCAReducer(keep_fraction=0.8).fit(X)
-    assert pca.output_size == 5
-    assert "clamping" in caplog.text
-    assert pca.transform(torch.randn(2, 20)).shape == (2, 5)
-    assert PCAReducer(keep_fraction=0.01).fit(X).output_size == 1
-
-
-def test_pca_rejects_integer_input():
-    pca = PCAReducer(keep_fraction=0.5).fit(np.random.default_rng(0).normal(size=(10, 4)))
-    with pytest.raises(TypeError, match="floating"):
-        pca.transform(torch.ones(2, 4, dtype=torch.int64))
-
-
-def test_identity_selector():
-    sel = make_feature_selector("none", 0.8).fit(np.zeros((3, 6)), None)
-    assert sel.output_size == sel.input_size == 6
-    x = torch.randn(2, 5, 6)
-    assert sel.transform(x) is x
+    with pytest.raises(ValueError, match="5 utterances of 20 dimensions can keep 1 to 5 components, not 16"):
+        fit_selection("pca", X, None, keep_fraction=0.8)
+    assert fit_selection("pca", X, None, keep_fraction=0.01)["components"].shape == (1, 20)
+    assert principal_components(X, 5)["components"].shape == (5, 20)
 
 
 def test_fit_is_deterministic_for_a_seed():
     X, Y = _planted(n=120, d=6, signal=(0, 2, 4), seed=2)
     for method in ("ccs", "mis", "pca"):
-        a = make_feature_selector(method, 0.5, seed=7).fit(X, Y).state_dict()
-        b = make_feature_selector(method, 0.5, seed=7).fit(X, Y).state_dict()
+        a = fit_selection(method, X, Y, 0.5, seed=7)
+        b = fit_selection(method, X, Y, 0.5, seed=7)
         assert a.keys() == b.keys()
         for key in a:
-            if isinstance(a[key], torch.Tensor):
-                assert torch.equal(a[key], b[key]), (method, key)
+            if isinstance(a[key], np.ndarray):
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{method} {key}")
             else:
                 assert a[key] == b[key]
 
 
-# ----------------------------------------------------------------------------
-# Persistence
-# ----------------------------------------------------------------------------
-def _fitted(method):
-    X, Y = _planted(n=120, d=8, signal=(0, 3, 6), seed=4)
-    return make_feature_selector(method, keep_fraction=0.5, seed=3).fit(X, Y)
-
-
-def _assert_same_state(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        if isinstance(sa[key], torch.Tensor):
-            assert sa[key].dtype == sb[key].dtype and torch.equal(sa[key], sb[key]), key
-        else:
-            assert sa[key] == sb[key], key
-    assert (a.method, a.keep_fraction, a.seed) == (b.method, b.keep_fraction, b.seed)
-    assert (a.input_size, a.output_size) == (b.input_size, b.output_size)
-
-
 @pytest.mark.parametrize("method", ["ccs", "mis", "pca", "none"])
-def test_save_load_round_trip(method, tmp_path):
-    sel = _fitted(method)
-    path = tmp_path / f"{method}.ckpt"
-    sel.save(path)
-    fresh = make_feature_selector(method, keep_fraction=0.5, seed=3).load(path)
-    _assert_same_state(sel, fresh)
-    again = load_feature_selector(path)
-    assert type(again) is type(sel)
-    _assert_same_state(sel, again)
+def test_fitted_result_round_trips_through_json_exactly(method):
+    """The recipe saves the fitted result in feature_selection.json and rebuilds the module from it."""
+    X, Y = _planted(n=120, d=8, signal=(0, 3, 6), seed=4)
+    fitted = fit_selection(method, X, Y, keep_fraction=0.5, seed=3)
+    record = json.loads(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fitted.items()}))
+    selection = FeatureSelection(record["input_size"], record["method"], record["keep_fraction"])
+    selection.load_state_dict({name: torch.tensor(record[name], dtype=buffer.dtype)
+                               for name, buffer in selection.state_dict().items()})
+    direct = _selection_of(fitted)
+    for name, buffer in direct.state_dict().items():
+        assert torch.equal(selection.state_dict()[name], buffer), name
     x = torch.randn(2, 9, 8)
-    assert torch.equal(sel(x), fresh(x)) and torch.equal(sel(x), again(x))
-
-
-def test_state_dict_round_trip_in_unfitted_and_nested_modules():
-    sel = _fitted("pca")
-    fresh = PCAReducer(keep_fraction=0.5, seed=3)
-    fresh.load_state_dict(sel.state_dict())  # strict, buffers resized
-    _assert_same_state(sel, fresh)
-    parent = torch.nn.ModuleDict({"selector": _fitted("ccs"), "lin": torch.nn.Linear(4, 1)})
-    parent2 = torch.nn.ModuleDict(
-        {"selector": make_feature_selector("ccs", 0.5, seed=3), "lin": torch.nn.Linear(4, 1)}
-    )
-    parent2.load_state_dict(parent.state_dict())
-    _assert_same_state(parent["selector"], parent2["selector"])
-
-
-def test_load_overrides_hparams_and_rejects_other_kind(tmp_path, caplog):
-    sel = _fitted("ccs")
-    other = make_feature_selector("mis", keep_fraction=0.9, seed=0)
-    with caplog.at_level(logging.WARNING, logger="ser_modules.objectives.saliency"):
-        other.load_state_dict(sel.state_dict())
-    assert "using the saved value" in caplog.text
-    _assert_same_state(sel, other)
-    with pytest.raises((RuntimeError, ValueError)):
-        PCAReducer().load_state_dict(sel.state_dict())
-    with pytest.raises((RuntimeError, ValueError)):
-        IdentitySelector().load_state_dict(_fitted("pca").state_dict(), strict=False)
-
-
-def test_speechbrain_checkpointer_recovers_selector(tmp_path):
-    from speechbrain.utils.checkpoints import Checkpointer
-
-    sel = _fitted("mis")
-    Checkpointer(tmp_path, recoverables={"feature_selector": sel}).save_checkpoint()
-    fresh = make_feature_selector("mis", keep_fraction=0.5, seed=3)
-    ckpt = Checkpointer(tmp_path, recoverables={"feature_selector": fresh})
-    assert ckpt.recover_if_possible() is not None
-    _assert_same_state(sel, fresh)
-
-
-@pytest.mark.parametrize("method", ["ccs", "pca", "none"])
-def test_selectors_move_between_devices_and_dtypes_inside_a_module(method):
-    rng = np.random.default_rng(0)
-    features, targets = rng.normal(size=(40, 6)), rng.normal(size=(40, 2))
-    selector = make_feature_selector(method, keep_fraction=0.5, seed=0).fit(features, targets)
-    parent = torch.nn.ModuleDict({"selector": selector}).to("cpu").to(torch.float64)
-    x = torch.randn(2, 3, 6, dtype=torch.float64)
-    assert parent["selector"].transform(x).shape[-1] == selector.output_size
+    assert torch.equal(selection(x), direct(x))

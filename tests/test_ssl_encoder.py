@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from ser_modules.nn.ssl_encoder import SSLEncoder, normalize_waveforms, valid_sample_mask
+from ser_modules.nn.masking import length_mask
+from ser_modules.nn.ssl_encoder import SSLEncoder, normalize_waveforms
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 
@@ -15,7 +16,7 @@ def encoder(tmp_path_factory):
 
 def test_normalisation_ignores_padding():
     wav = torch.randn(1, 1000)
-    mask = valid_sample_mask(wav, torch.tensor([0.6]))
+    mask, _ = length_mask(torch.tensor([0.6]), wav.shape[1])
     garbage = wav.clone()
     garbage[:, 600:] = 1e3
     out = normalize_waveforms(garbage, mask)

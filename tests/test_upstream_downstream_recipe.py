@@ -81,7 +81,7 @@ def overrides_for(name, assets):
         "num_checkpoints_to_average": NUM_AVERAGED,
         "batch_size": 4,
         # large learning rates: the tiny models must change between epochs
-        "model_lr": MODEL_LR,
+        "lr": MODEL_LR,
     }
     if name != "morais_fbank_ecapa":
         values["upstream_lr"] = UPSTREAM_LR
@@ -143,7 +143,7 @@ def run_python(args, cwd, log_name):
 
 def fold_folder(assets, name, session=1):
     experiment = name[len("morais_"):]
-    return assets["root"] / "results" / experiment / "seed1986" / f"session{session}"
+    return assets["root"] / "results" / "morais" / experiment / "seed1986" / f"session{session}"
 
 
 def logged_epochs(folder):
@@ -234,7 +234,7 @@ def stage1_hubert_resumed(stage1):
 
 
 def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
-    folder = assets["root"] / "results" / "ft_wav2vec2" / "seed1986"
+    folder = assets["root"] / "results" / "morais" / "ft_wav2vec2" / "seed1986"
     fold_results = [check_fold_outputs(folder / f"session{s}", reported="best") for s in (1, 2)]
     with open(folder / "results.csv") as handle:
         rows = list(csv.reader(handle))
@@ -382,11 +382,11 @@ def test_downstream_experiments(assets, downstream_runs, name):
     results = check_fold_outputs(folder, reported=reported)
     assert logged_epochs(folder) == list(range(1, EPOCHS + 1))
     with open(RECIPE / "hparams" / f"{name}.yaml") as handle:
-        stage1 = set(re.findall(r"^(?:\w+_)?stage1_experiment: (\w+)", handle.read(), flags=re.M))
+        stage1 = set(re.findall(r"^(?:\w+_)?stage1_experiment: ([\w/]+)", handle.read(), flags=re.M))
     pretrained = results["pretrained_upstreams"]
     assert len(pretrained) == len(stage1)
     for path in pretrained.values():  # stage 1's averaged upstream of the same fold
-        assert Path(path).parts[-5] in stage1 and Path(path).parts[-3] == "session1"
+        assert "/".join(Path(path).parts[-6:-4]) in stage1 and Path(path).parts[-3] == "session1"
         assert Path(path).name == "averaged_upstream.ckpt" and Path(path).exists()
     model = torch.load(folder / "save" / "averaged_model.ckpt")
     frozen_upstream_saved = list((folder / "save").glob("averaged_upstream*.ckpt"))
@@ -394,7 +394,7 @@ def test_downstream_experiments(assets, downstream_runs, name):
     if "ecapa" in name or "late_fusion" in name:
         assert any(".ecapa.blocks." in key for key in model)
     if "late_fusion" in name:
-        assert any(key.startswith("0.aggregators.1.") for key in model)
+        assert any(key.startswith("downstream.aggregators.1.") for key in model)
 
 
 def test_stage2_features_come_from_the_averaged_stage1_upstream(assets, downstream_runs):
@@ -414,7 +414,7 @@ def test_early_and_late_fusion_use_both_upstreams(assets, downstream_runs):
         results = json.loads((fold_folder(assets, name) / "test_results.json").read_text())
         assert set(results["pretrained_upstreams"]) == {"hubert", "wav2vec2"}
     early = torch.load(fold_folder(assets, "morais_early_fusion_ecapa") / "save" / "averaged_model.ckpt")
-    first_conv = [v for k, v in early.items() if k.startswith("0.aggregator.ecapa.blocks.0.conv") and k.endswith("weight")]
+    first_conv = [v for k, v in early.items() if k.startswith("downstream.aggregator.ecapa.blocks.0.conv") and k.endswith("weight")]
     assert first_conv[0].shape[1] == 64  # 32 + 32 channels, concatenated
 
 

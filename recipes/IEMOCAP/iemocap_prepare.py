@@ -1,79 +1,47 @@
 #!/usr/bin/env python3
 """Data preparation for IEMOCAP speech emotion recognition (4 classes).
 
-Reads the original ``IEMOCAP_full_release`` folder and writes SpeechBrain JSON
-manifests ``train.json``, ``valid.json`` and ``test.json`` for one fold of the
-standard **5-fold leave-one-session-out** protocol.
+Reads the original ``IEMOCAP_full_release`` folder and writes the SpeechBrain JSON manifests
+``train.json``, ``valid.json`` and ``test.json`` of one fold of the standard **5-fold
+leave-one-session-out** protocol: find the files, parse the labels, split, write the manifests.
 
-Protocol
---------
-* Utterances are taken from the *turn lines* of the evaluation files
-  ``Session{k}/dialog/EmoEvaluation/<dialog>.txt``, e.g.::
+* Utterances come from the *turn lines* of ``Session{k}/dialog/EmoEvaluation/<dialog>.txt``
+  (subfolders and hidden files, e.g. AppleDouble ``._*`` copies, are skipped)::
 
       [6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]
       C-E2:	Neutral state;	()
       C-E3:	Neutral state; Sadness;	()
-      A-E3:	val 3; act 2; dom  2;	()
 
-  The wavs are *not* globbed (the release holds other files, e.g. AppleDouble
-  ``._*`` copies); subfolders (``Categorical/``, ``Attribute/``,
-  ``Self-evaluation/``) and hidden files of ``EmoEvaluation`` are skipped.
-  The audio is ``Session{k}/sentences/wav/<dialog>/<utterance>.wav``.
-* 4 classes ``neu hap ang sad``; ``exc`` (excited) is merged into ``hap``.
-  All other labels (``fru sur fea dis oth xxx``) are excluded; their counts
-  are logged. Any other label code is an error naming the file and line.
-* Bad inputs are errors naming the file (and line): a missing folder, a
-  malformed or truncated turn line, a missing, empty or corrupt wav. Wavs of
-  ``sentences/wav`` that no turn line names (e.g. after an evaluation file
-  was truncated between two turns) are counted in a warning, as are wavs that
-  are not mono at 16 kHz (resampled and down-mixed when read).
-* test = both speakers of the held-out session ``test_session``;
-  valid = a seeded random ``valid_ratio`` of the utterances of the four other
-  sessions (SUPERB protocol, ``dev_split="random"``: valid shares speakers
-  with train), or, with ``dev_split="speaker"``, whole held-out speakers of
-  the training sessions (see :func:`split_by_speaker`).
-  The random split keeps ``floor((1 - valid_ratio) * N)`` utterances for
-  training, as ``torch.utils.data.random_split`` does in SUPERB; the
-  utterance order differs from SUPERB's, so the exact dev lists differ.
+  The audio is ``Session{k}/sentences/wav/<dialog>/<utterance>.wav`` (never globbed).
+* 4 classes ``neu hap ang sad``, ``exc`` merged into ``hap``; ``fru sur fea dis oth xxx`` are
+  excluded (counts logged); any other label is an error naming the file and line.
+* Bad inputs are errors naming the file (and line): a missing folder, a malformed turn line, a
+  missing, empty or corrupt wav. Wavs that no turn line names (an evaluation file truncated
+  between two turns) and wavs that are not mono at 16 kHz are counted in warnings.
+* test = the held-out session ``test_session``; valid = a seeded random ``valid_ratio`` of the
+  other sessions' utterances (SUPERB, ``dev_split="random"``: ``floor((1 - valid_ratio) * N)``
+  kept for training, as ``torch.utils.data.random_split``; the utterance order differs from
+  SUPERB's, so the dev lists do too) or, with ``dev_split="speaker"``, whole held-out speakers
+  (:func:`split_by_speaker`).
 
-Counts of the real release (5531 utterances: neu 1708, hap+exc 1636,
-ang 1103, sad 1084)::
+Real release: 5531 utterances (neu 1708, hap+exc 1636, ang 1103, sad 1084); test sessions 1..5
+hold 1085, 1023, 1151, 1031 and 1241 of them (train / valid of fold 1: 3556 / 890).
 
-    test session  test utts (neu/hap/ang/sad)  train+valid  -> train / valid
-    Session1      1085 (384/278/229/194)       4446            3556 / 890
-    Session2      1023 (362/327/137/197)       4508            3606 / 902
-    Session3      1151 (320/286/240/305)       4380            3504 / 876
-    Session4      1031 (258/303/327/143)       4500            3600 / 900
-    Session5      1241 (384/442/170/245)       4290            3432 / 858
+Entries (keyed by utterance id): ``wav``, ``duration`` (wav header), ``emo``, ``label_raw``
+(label of the turn line, e.g. exc), ``speaker`` (``Ses01_F``: session + the gender letter of the
+*last* ``_F000``/``_M000`` part of the id: who speaks), ``session``, ``gender``, ``dialog``,
+``votes``, ``n_votes``, ``n_evaluators``, ``valence``, ``arousal``, ``dominance`` (averaged
+attributes of the turn line) and ``transcript`` (``dialog/transcriptions/``; ``""`` if absent).
+Each ``C-E<n>:`` line is one evaluator: ``votes[c]`` counts the evaluators giving at least one
+category of class ``c`` (Neutral state, Happiness or Excited, Anger, Sadness), ``n_votes`` all
+distinct categories given (ignored ones included), ``n_evaluators`` the ``C-E`` lines; the
+actors' self-assessments (``C-F1``/``C-M1``) are not counted.
 
-Manifest entries (keyed by utterance id)
-----------------------------------------
-``wav`` (absolute path), ``duration`` (seconds, from the wav header),
-``emo`` (neu/hap/ang/sad), ``label_raw`` (label of the turn line, e.g. exc),
-``speaker`` (e.g. ``Ses01_F``: session + the gender letter of the *last*
-``_F000``/``_M000`` part of the id, i.e. who speaks, not who wore the
-markers), ``session`` (int), ``gender`` (F/M), ``dialog``, ``votes``,
-``n_votes``, ``n_evaluators``, ``valence``, ``arousal``, ``dominance``
-(the averaged attributes of the turn line) and ``transcript``
-(from ``dialog/transcriptions/``, ``""`` when not found).
-
-Votes: each ``C-E<n>:`` line is one evaluator. An evaluator may list
-several categories separated by ``;``. ``votes[c]`` counts the evaluators
-who gave at least one category mapping to class ``c`` (Neutral state->neu,
-Happiness->hap, Excited->hap, Anger->ang, Sadness->sad), so an evaluator
-writing ``Happiness; Excited;`` adds 1 to ``hap``. ``n_votes`` is the total
-number of distinct categories given by all evaluators, including ignored
-ones (Frustration, Surprise, Other, ...). ``n_evaluators`` counts the
-``C-E`` lines. The actors' self-assessments (``C-F1``/``C-M1`` lines) are
-not counted.
-
-Re-running with identical options does nothing; changed options (or
-``data_folder``) redo the preparation (stored in ``prepare_options.json``).
-All files are written atomically.
+Re-running with the same options does nothing (``prepare_options.json``, written last).
 
 Example
 -------
-> python iemocap_prepare.py --data_folder /data/IEMOCAP_full_release \
+> python iemocap_prepare.py --data_folder /data/IEMOCAP_full_release \\
       --save_folder results/prep/fold1 --test_session 1
 
 Authors
@@ -81,7 +49,6 @@ Authors
 """
 
 import argparse
-import json
 import logging
 import math
 import numbers
@@ -92,37 +59,28 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ser_modules.data.audio import AudioFileError, audio_info, conversion_note, log_conversions
-from ser_modules.utils.files import write_json_atomic
-from tqdm import tqdm
+from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
+from ser_modules.data.manifests import (describe_split, manifest_paths, manifests_up_to_date,
+                                        wav_entries, write_manifests)
+from ser_modules.utils.constants import IEMOCAP_EMOTIONS
 
 logger = logging.getLogger(__name__)
 
-EMOTIONS = ("neu", "hap", "ang", "sad")
 LABEL_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 EXCLUDED_LABELS = ("fru", "sur", "fea", "dis", "oth", "xxx")
-N_EXAMPLES = 3
-CATEGORY_MAP = {
-    "neutral state": "neu",
-    "neutral": "neu",
-    "happiness": "hap",
-    "excited": "hap",
-    "anger": "ang",
-    "sadness": "sad",
-}
+CATEGORY_MAP = {"neutral state": "neu", "neutral": "neu", "happiness": "hap", "excited": "hap",
+                "anger": "ang", "sadness": "sad"}
 SESSIONS = (1, 2, 3, 4, 5)
 DEV_SPLITS = ("random", "speaker")
 SPLITS = ("train", "valid", "test")
-OPTIONS_FILE = "prepare_options.json"
 PREP_VERSION = 1
+N_EXAMPLES = 3
 
 TURN_LINE = re.compile(
     r"^\[\s*(?P<start>\d+(?:\.\d*)?)\s*-\s*(?P<end>\d+(?:\.\d*)?)\s*\]\s+"
     r"(?P<utt>\S+)\s+(?P<label>[A-Za-z]+)\s+\[(?P<vad>[^\]]*)\]\s*$"
 )
-UTTERANCE_ID = re.compile(
-    r"^Ses(?P<session>\d{2})[FM]_(?P<rest>.+)_(?P<gender>[FM])\d{3}$"
-)
+UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_(?P<rest>.+)_(?P<gender>[FM])\d{3}$")
 EVALUATOR_LINE = re.compile(r"^C-E\d+:(?P<body>.*)$")
 TRANSCRIPT_LINE = re.compile(r"^(?P<utt>\S+)\s+\[[^\]]*\]:\s?(?P<text>.*)$")
 
@@ -131,18 +89,8 @@ class IEMOCAPFormatError(ValueError):
     """A file of the IEMOCAP release does not have the expected format."""
 
 
-# --------------------------------------------------------------------------
-# Entry point
-# --------------------------------------------------------------------------
-def prepare_iemocap(
-    data_folder,
-    save_folder,
-    test_session,
-    valid_ratio=0.2,
-    dev_split="random",
-    seed=0,
-):
-    """Write ``train.json``, ``valid.json`` and ``test.json`` for one fold.
+def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev_split="random", seed=0):
+    """Writes ``train.json``, ``valid.json`` and ``test.json`` for one fold.
 
     Arguments
     ---------
@@ -153,13 +101,11 @@ def prepare_iemocap(
     test_session : int
         Held-out session (1..5): both its speakers form the test set.
     valid_ratio : float
-        Fraction (0 < valid_ratio < 1) of the training sessions used for
-        validation (of the utterances, or of the speakers with
-        ``dev_split="speaker"``).
+        Fraction (0 < valid_ratio < 1) of the training sessions' utterances (or speakers, with
+        ``dev_split="speaker"``) used for validation.
     dev_split : str
-        ``"random"`` (SUPERB: seeded utterance-level split) or ``"speaker"``
-        (speaker-independent: whole speakers held out, see
-        :func:`split_by_speaker`).
+        ``"random"`` (SUPERB: seeded utterance-level split) or ``"speaker"`` (whole speakers
+        held out, see :func:`split_by_speaker`).
     seed : int
         Seed of the validation split.
 
@@ -180,38 +126,22 @@ def prepare_iemocap(
     >>> prepare_iemocap("IEMOCAP_full_release", "prep", 1)  # doctest: +SKIP
     """
     options = make_options(data_folder, test_session, valid_ratio, dev_split, seed)
-    save_folder = Path(save_folder)
-    paths = manifest_paths(save_folder)
-    if skip(save_folder, options):
+    if manifests_up_to_date(save_folder, options, SPLITS):
         logger.info("IEMOCAP manifests in %s are up to date, skipping", save_folder)
-        return paths
-    entries = collect_entries(Path(options["data_folder"]))
+        return manifest_paths(save_folder, SPLITS)
+    session_dirs = find_session_dirs(Path(options["data_folder"]))
+    turns = [turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)]
+    log_wavs_without_turn(session_dirs, turns)
+    entries = build_entries(select_four_class(turns, options["data_folder"]), session_dirs)
     splits = make_splits(entries, test_session, valid_ratio, dev_split, seed)
-    log_split_counts(splits)
-    write_manifests(save_folder, splits, options)
-    return paths
+    for split, split_entries in splits.items():
+        logger.info("IEMOCAP %s: %s", split, describe_split(split_entries, "emo", IEMOCAP_EMOTIONS))
+    write_manifests(save_folder, splits, options, "IEMOCAP")
+    return manifest_paths(save_folder, SPLITS)
 
 
 def make_options(data_folder, test_session, valid_ratio, dev_split, seed):
-    """Validate the options and return them as a JSON-serialisable dict.
-
-    Arguments
-    ---------
-    data_folder : str or path-like
-        The ``IEMOCAP_full_release`` folder.
-    test_session : int
-        Held-out session, 1..5.
-    valid_ratio : float
-        Validation fraction, 0 < valid_ratio < 1.
-    dev_split : str
-        One of ``DEV_SPLITS``.
-    seed : int
-        Seed of the validation split.
-
-    Returns
-    -------
-    dict
-        The normalised options (absolute ``data_folder``).
+    """Validates the options and returns them as a JSON-serialisable dict.
 
     Example
     -------
@@ -224,9 +154,8 @@ def make_options(data_folder, test_session, valid_ratio, dev_split, seed):
     """
     if not is_int(test_session) or int(test_session) not in SESSIONS:
         raise ValueError(f"test_session must be an int in 1..5, got {test_session!r}")
-    if not isinstance(valid_ratio, numbers.Real) or isinstance(valid_ratio, bool):
-        raise ValueError(f"valid_ratio must be a float in (0, 1), got {valid_ratio!r}")
-    if not 0.0 < float(valid_ratio) < 1.0:
+    is_real = isinstance(valid_ratio, numbers.Real) and not isinstance(valid_ratio, bool)
+    if not (is_real and 0.0 < float(valid_ratio) < 1.0):
         raise ValueError(f"valid_ratio must be a float in (0, 1), got {valid_ratio!r}")
     if dev_split not in DEV_SPLITS:
         raise ValueError(f"dev_split must be one of {DEV_SPLITS}, got {dev_split!r}")
@@ -243,7 +172,7 @@ def make_options(data_folder, test_session, valid_ratio, dev_split, seed):
 
 
 def is_int(value):
-    """Return True for integers other than bools.
+    """True for integers other than bools.
 
     Example
     -------
@@ -253,83 +182,59 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def manifest_paths(save_folder):
-    """Return the manifest path of each split.
+# --------------------------------------------------------------------------------------------
+# 1. Find the release's files
+# --------------------------------------------------------------------------------------------
+def find_session_dirs(data_folder):
+    """``{session: Session{k} folder}``, after checking the folders the preparation reads.
 
     Example
     -------
-    >>> manifest_paths(Path("s"))["valid"].name
-    'valid.json'
+    >>> find_session_dirs(Path("/nowhere"))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: IEMOCAP data_folder not found: /nowhere
     """
-    return {split: Path(save_folder) / f"{split}.json" for split in SPLITS}
+    if not data_folder.is_dir():
+        raise FileNotFoundError(f"IEMOCAP data_folder not found: {data_folder}")
+    session_dirs = {}
+    for session in SESSIONS:
+        session_dir = data_folder / f"Session{session}"
+        for needed in (session_dir, evaluation_dir(session_dir), session_dir / "sentences" / "wav"):
+            if not needed.is_dir():
+                raise FileNotFoundError(f"Missing folder {needed} (data_folder must be the "
+                                        "IEMOCAP_full_release folder holding Session1..Session5)")
+        session_dirs[session] = session_dir
+    return session_dirs
 
 
-def skip(save_folder, options):
-    """Whether the manifests exist and were made with the same options.
+def evaluation_dir(session_dir):
+    """``Session{k}/dialog/EmoEvaluation``.
 
-    Arguments
-    ---------
-    save_folder : path-like
-        Folder of the manifests.
-    options : dict
-        Options of the current call (see :func:`make_options`).
-
-    Returns
+    Example
     -------
-    bool
-        True when nothing needs to be done.
+    >>> evaluation_dir(Path("Session1")).as_posix()
+    'Session1/dialog/EmoEvaluation'
     """
-    options_path = Path(save_folder) / OPTIONS_FILE
-    if not all(path.is_file() for path in manifest_paths(save_folder).values()):
-        return False
-    if not options_path.is_file():
-        return False
-    try:
-        previous = json.loads(options_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return previous == options
+    return session_dir / "dialog" / "EmoEvaluation"
 
 
-# --------------------------------------------------------------------------
-# Reading the release
-# --------------------------------------------------------------------------
-def collect_entries(data_folder):
-    """Parse all sessions and return the 4-class manifest entries.
-
-    Arguments
-    ---------
-    data_folder : Path
-        The ``IEMOCAP_full_release`` folder.
-
-    Returns
-    -------
-    dict
-        Utterance id -> manifest entry (see the module docstring).
-    """
-    session_dirs = find_session_dirs(data_folder)
-    turns = []
-    for session, session_dir in session_dirs.items():
-        turns.extend(parse_session(session_dir, session))
-    log_wavs_without_turn(session_dirs, turns)
-    kept = select_four_class(turns)
-    if not kept:
-        raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
-    return build_entries(kept, session_dirs)
+def list_evaluation_files(session_dir):
+    """The sorted ``<dialog>.txt`` files of a session's EmoEvaluation folder (subfolders such
+    as Categorical/Attribute/Self-evaluation and hidden AppleDouble ``._*`` files skipped)."""
+    folder = evaluation_dir(session_dir)
+    files = sorted(path for path in folder.iterdir()
+                   if path.is_file() and path.suffix == ".txt" and not path.name.startswith("."))
+    if not files:
+        raise IEMOCAPFormatError(f"No evaluation file (<dialog>.txt) in {folder}")
+    return files
 
 
 def log_wavs_without_turn(session_dirs, turns):
-    """Warn about the wavs of ``sentences/wav`` that no turn line names.
+    """Warns about the wavs of ``sentences/wav`` that no turn line names (hidden files aside).
 
-    In the release every utterance wav has a turn line; unnamed wavs mean a
-    truncated or incomplete evaluation file (hidden files are skipped).
-
-    Arguments
-    ---------
-    session_dirs : dict
-        Session number -> ``Session{k}`` folder.
-    turns : list of dict
-        All parsed turns.
+    In the release every utterance wav has a turn line: unnamed wavs mean a truncated
+    evaluation file, whose lost utterances are not used.
     """
     named = {turn["utt"] for turn in turns}
     unnamed = sorted(
@@ -339,102 +244,26 @@ def log_wavs_without_turn(session_dirs, turns):
         if not wav.name.startswith(".") and wav.stem not in named
     )
     if unnamed:
-        logger.warning(
-            "IEMOCAP: %d wavs are named by no turn line of the evaluation files (truncated "
-            "evaluation file?) and are not used, e.g. %s",
-            len(unnamed), ", ".join(unnamed[:N_EXAMPLES]),
-        )
+        logger.warning("IEMOCAP: %d wavs are named by no turn line of the evaluation files "
+                       "(truncated evaluation file?) and are not used, e.g. %s",
+                       len(unnamed), ", ".join(unnamed[:N_EXAMPLES]))
 
 
-def find_session_dirs(data_folder):
-    """Check the top-level layout and return ``{session: Session folder}``.
-
-    Arguments
-    ---------
-    data_folder : Path
-        The ``IEMOCAP_full_release`` folder.
-
-    Returns
-    -------
-    dict
-        Session number -> path of ``Session{k}``.
-    """
-    if not data_folder.is_dir():
-        raise FileNotFoundError(f"IEMOCAP data_folder not found: {data_folder}")
-    session_dirs = {}
-    for session in SESSIONS:
-        session_dir = data_folder / f"Session{session}"
-        wav_dir = session_dir / "sentences" / "wav"
-        for needed in (session_dir, evaluation_dir(session_dir), wav_dir):
-            if not needed.is_dir():
-                raise FileNotFoundError(
-                    f"Missing folder {needed} (data_folder must be the "
-                    "IEMOCAP_full_release folder holding Session1..Session5)"
-                )
-        session_dirs[session] = session_dir
-    return session_dirs
-
-
-def evaluation_dir(session_dir):
-    """Return ``Session{k}/dialog/EmoEvaluation``."""
-    return session_dir / "dialog" / "EmoEvaluation"
-
-
-def list_evaluation_files(session_dir):
-    """Return the sorted ``<dialog>.txt`` files of a session's EmoEvaluation.
-
-    Subfolders (Categorical, Attribute, Self-evaluation) and hidden files
-    (e.g. AppleDouble ``._*``) are skipped.
-
-    Arguments
-    ---------
-    session_dir : Path
-        A ``Session{k}`` folder.
-
-    Returns
-    -------
-    list of Path
-        The evaluation files.
-    """
-    folder = evaluation_dir(session_dir)
-    files = sorted(
-        path
-        for path in folder.iterdir()
-        if path.is_file() and path.suffix == ".txt" and not path.name.startswith(".")
-    )
-    if not files:
-        raise IEMOCAPFormatError(f"No evaluation file (<dialog>.txt) in {folder}")
-    return files
-
-
+# --------------------------------------------------------------------------------------------
+# 2. Parse the labels
+# --------------------------------------------------------------------------------------------
 def parse_session(session_dir, session):
-    """Parse every evaluation file of one session.
-
-    Arguments
-    ---------
-    session_dir : Path
-        A ``Session{k}`` folder.
-    session : int
-        Its number.
-
-    Returns
-    -------
-    list of dict
-        One dict per turn line (see :func:`parse_turn_line`).
-    """
-    turns = []
-    for path in list_evaluation_files(session_dir):
-        turns.extend(parse_evaluation_file(path, session))
-    return turns
+    """The turns (see :func:`parse_turn_line`) of every evaluation file of one session."""
+    return [turn for path in list_evaluation_files(session_dir)
+            for turn in parse_evaluation_file(path, session)]
 
 
 def parse_evaluation_file(path, session):
-    """Parse the turn lines of one evaluation file and their C-E votes.
+    """The turn lines of one evaluation file, each with its evaluators' categories.
 
-    Lines starting with ``[`` are turn lines and must be well formed; each
-    ``C-E<n>:`` line adds one evaluator to the preceding turn. Other lines
-    (header ``%``, ``A-E``, ``C-F``/``C-M`` self-assessments, blanks) are
-    ignored.
+    Lines starting with ``[`` are turn lines and must be well formed; each ``C-E<n>:`` line
+    adds one evaluator to the preceding turn. Other lines (header ``%``, ``A-E``,
+    ``C-F``/``C-M`` self-assessments, blanks) are ignored.
 
     Arguments
     ---------
@@ -446,7 +275,7 @@ def parse_evaluation_file(path, session):
     Returns
     -------
     list of dict
-        One dict per turn, with the evaluators' categories in ``"categories"``.
+        One dict per turn, with one list of categories per evaluator in ``"categories"``.
     """
     turns = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -456,9 +285,7 @@ def parse_evaluation_file(path, session):
             turns.append(parse_turn_line(line, path, line_no, session))
         elif EVALUATOR_LINE.match(line):
             if not turns:
-                raise IEMOCAPFormatError(
-                    f"{path}:{line_no}: evaluator line before any turn line: {line!r}"
-                )
+                raise IEMOCAPFormatError(f"{path}:{line_no}: evaluator line before any turn line: {line!r}")
             turns[-1]["categories"].append(parse_categories(line))
     if not turns:
         raise IEMOCAPFormatError(f"{path}: no turn line ('[start - end] utt label [v, a, d]')")
@@ -466,7 +293,7 @@ def parse_evaluation_file(path, session):
 
 
 def parse_turn_line(line, path, line_no, session):
-    """Parse ``[start - end]<TAB>utt<TAB>label<TAB>[v, a, d]``.
+    """Parses ``[start - end]<TAB>utt<TAB>label<TAB>[v, a, d]``.
 
     Arguments
     ---------
@@ -482,8 +309,8 @@ def parse_turn_line(line, path, line_no, session):
     Returns
     -------
     dict
-        ``utt, label, session, gender, dialog, valence, arousal, dominance,
-        source, categories``.
+        ``utt, label, session, gender, dialog, valence, arousal, dominance, source,
+        categories``.
 
     Example
     -------
@@ -499,10 +326,8 @@ def parse_turn_line(line, path, line_no, session):
     utt = match["utt"]
     id_match = UTTERANCE_ID.match(utt)
     if id_match is None or int(id_match["session"]) != session:
-        raise IEMOCAPFormatError(
-            f"{where}: utterance id {utt!r} is not of the form "
-            f"Ses{session:02d}<F|M>_<dialog>_<F|M><3 digits>"
-        )
+        raise IEMOCAPFormatError(f"{where}: utterance id {utt!r} is not of the form "
+                                 f"Ses{session:02d}<F|M>_<dialog>_<F|M><3 digits>")
     label = match["label"].lower()
     if label not in LABEL_MAP and label not in EXCLUDED_LABELS:
         known = ", ".join([*LABEL_MAP, *EXCLUDED_LABELS])
@@ -520,16 +345,15 @@ def parse_turn_line(line, path, line_no, session):
 
 
 def parse_attributes(text, where):
-    """Parse the ``v, a, d`` part of a turn line.
+    """Parses the ``v, a, d`` part of a turn line.
 
     Example
     -------
     >>> parse_attributes("2.5000, 3.0000, 1.5", "f:1")
     {'valence': 2.5, 'arousal': 3.0, 'dominance': 1.5}
     """
-    parts = [part.strip() for part in text.split(",")]
     try:
-        values = [float(part) for part in parts]
+        values = [float(part.strip()) for part in text.split(",")]
     except ValueError:
         values = []
     if len(values) != 3:
@@ -538,10 +362,8 @@ def parse_attributes(text, where):
 
 
 def parse_categories(line):
-    """Return the distinct categories of one ``C-E<n>:`` line.
-
-    The free-text comment in parentheses is dropped; ``Other:<text>`` is
-    kept as one (ignored) category.
+    """The distinct categories of one ``C-E<n>:`` line (the comment in parentheses dropped;
+    ``Other:<text>`` is one ignored category).
 
     Example
     -------
@@ -554,24 +376,14 @@ def parse_categories(line):
 
 
 def count_votes(category_lists):
-    """Map the evaluators' categories to 4-class votes.
-
-    Arguments
-    ---------
-    category_lists : list of list of str
-        One list of categories per evaluator.
-
-    Returns
-    -------
-    tuple
-        (votes dict over ``EMOTIONS``, n_votes = all categories given).
+    """4-class votes of the evaluators' categories, and the number of categories given.
 
     Example
     -------
     >>> count_votes([["Happiness", "Excited"], ["Frustration"], ["Neutral state"]])
     ({'neu': 1, 'hap': 1, 'ang': 0, 'sad': 0}, 4)
     """
-    votes = dict.fromkeys(EMOTIONS, 0)
+    votes = dict.fromkeys(IEMOCAP_EMOTIONS, 0)
     for categories in category_lists:
         classes = {CATEGORY_MAP.get(cat.lower()) for cat in categories}
         for emo in classes.difference({None}):
@@ -579,55 +391,43 @@ def count_votes(category_lists):
     return votes, sum(len(categories) for categories in category_lists)
 
 
-def select_four_class(turns):
-    """Keep the neu/hap/exc/ang/sad turns; log the excluded label counts.
-
-    Arguments
-    ---------
-    turns : list of dict
-        All parsed turns.
-
-    Returns
-    -------
-    list of dict
-        The kept turns with ``emo`` set (exc -> hap).
-    """
+def select_four_class(turns, data_folder):
+    """The neu/hap/exc/ang/sad turns with ``emo`` set (exc -> hap); counts of the excluded
+    labels are logged, a duplicate utterance id is an error naming both lines."""
     seen = {}
     for turn in turns:
         if turn["utt"] in seen:
-            raise IEMOCAPFormatError(
-                f"{turn['source']}: duplicate utterance id {turn['utt']} "
-                f"(first seen at {seen[turn['utt']]})"
-            )
+            raise IEMOCAPFormatError(f"{turn['source']}: duplicate utterance id {turn['utt']} "
+                                     f"(first seen at {seen[turn['utt']]})")
         seen[turn["utt"]] = turn["source"]
-    kept = [
-        dict(turn, emo=LABEL_MAP[turn["label"]]) for turn in turns if turn["label"] in LABEL_MAP
-    ]
+    kept = [dict(turn, emo=LABEL_MAP[turn["label"]]) for turn in turns if turn["label"] in LABEL_MAP]
     excluded = Counter(turn["label"] for turn in turns if turn["label"] not in LABEL_MAP)
     n_exc = sum(turn["label"] == "exc" for turn in turns)
-    logger.info(
-        "IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
-        len(turns), len(kept), n_exc, sum(excluded.values()), format_counts(excluded),
-    )
+    logger.info("IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
+                len(turns), len(kept), n_exc, sum(excluded.values()), format_counts(excluded))
+    if not kept:
+        raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
     return kept
 
 
-def read_transcripts(session_dir, dialog):
-    """Return ``{utt: text}`` from ``dialog/transcriptions/<dialog>.txt``.
+def format_counts(counter):
+    """A label counter as ``"a 3, b 1"`` (most common first).
 
-    Returns an empty dict when the file does not exist.
-
-    Arguments
-    ---------
-    session_dir : Path
-        A ``Session{k}`` folder.
-    dialog : str
-        Dialog name, e.g. ``Ses01F_impro01``.
-
-    Returns
+    Example
     -------
-    dict
-        Utterance id -> transcript.
+    >>> format_counts(Counter({"fru": 2, "xxx": 5}))
+    'xxx 5, fru 2'
+    """
+    return ", ".join(f"{label} {count}" for label, count in counter.most_common()) or "none"
+
+
+def read_transcripts(session_dir, dialog):
+    """``{utt: text}`` of ``dialog/transcriptions/<dialog>.txt`` (empty without the file).
+
+    Example
+    -------
+    >>> read_transcripts(Path("/nowhere"), "Ses01F_impro01")
+    {}
     """
     path = session_dir / "dialog" / "transcriptions" / f"{dialog}.txt"
     if not path.is_file():
@@ -640,60 +440,24 @@ def read_transcripts(session_dir, dialog):
     return transcripts
 
 
-def read_wav_header(wav_path, source):
-    """The wav header (duration, sample rate, channels; no decoding).
-
-    Arguments
-    ---------
-    wav_path : Path
-        The wav file.
-    source : str
-        ``file:line`` of the turn line naming it (for error messages).
-
-    Returns
-    -------
-    soundfile._SoundFileInfo
-        The header (``duration`` = frames / sample rate).
-    """
-    try:
-        return audio_info(wav_path, named_by=source)
-    except AudioFileError as error:
-        raise IEMOCAPFormatError(str(error)) from error
-
-
+# --------------------------------------------------------------------------------------------
+# 3. Manifest entries and splits
+# --------------------------------------------------------------------------------------------
 def build_entries(turns, session_dirs):
-    """Build the manifest entries, reading each wav header (with progress bar).
-
-    Arguments
-    ---------
-    turns : list of dict
-        The kept turns.
-    session_dirs : dict
-        Session number -> ``Session{k}`` folder.
-
-    Returns
-    -------
-    dict
-        Utterance id -> manifest entry.
-    """
-    entries = {}
+    """``{utt: entry}`` of the kept turns (see the module docstring); reads the wav headers."""
+    wavs = [session_dirs[turn["session"]] / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
+            for turn in turns]
+    audio = wav_entries({wav: turn["source"] for wav, turn in zip(wavs, turns)}, "IEMOCAP",
+                        IEMOCAPFormatError)
     transcripts = {}
-    conversions = {}
-    missing_transcripts = 0
-    for turn in tqdm(turns, desc="Reading IEMOCAP wav headers", unit="utt"):
-        session_dir = session_dirs[turn["session"]]
+    entries = {}
+    for wav, turn in zip(wavs, turns):
         key = (turn["session"], turn["dialog"])
         if key not in transcripts:
-            transcripts[key] = read_transcripts(session_dir, turn["dialog"])
-        wav = session_dir / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
+            transcripts[key] = read_transcripts(session_dirs[turn["session"]], turn["dialog"])
         votes, n_votes = count_votes(turn["categories"])
-        transcript = transcripts[key].get(turn["utt"])
-        missing_transcripts += transcript is None
-        header = read_wav_header(wav, turn["source"])
-        conversions[str(wav)] = conversion_note(header)
         entries[turn["utt"]] = {
-            "wav": str(wav),
-            "duration": header.frames / header.samplerate,
+            **audio[wav],
             "emo": turn["emo"],
             "label_raw": turn["label"],
             "speaker": f"Ses{turn['session']:02d}_{turn['gender']}",
@@ -706,19 +470,16 @@ def build_entries(turns, session_dirs):
             "valence": turn["valence"],
             "arousal": turn["arousal"],
             "dominance": turn["dominance"],
-            "transcript": transcript or "",
+            "transcript": transcripts[key].get(turn["utt"], ""),
         }
-    if missing_transcripts:
-        logger.warning("IEMOCAP: no transcript found for %d utterances", missing_transcripts)
-    log_conversions(conversions, "IEMOCAP")
+    missing = sum(turn["utt"] not in transcripts[(turn["session"], turn["dialog"])] for turn in turns)
+    if missing:
+        logger.warning("IEMOCAP: no transcript found for %d utterances", missing)
     return entries
 
 
-# --------------------------------------------------------------------------
-# Splits
-# --------------------------------------------------------------------------
 def make_splits(entries, test_session, valid_ratio, dev_split, seed):
-    """Split the entries into train / valid / test.
+    """Splits the entries into train / valid / test, each sorted by utterance id.
 
     Arguments
     ---------
@@ -736,7 +497,7 @@ def make_splits(entries, test_session, valid_ratio, dev_split, seed):
     Returns
     -------
     dict
-        Split name -> {utt: entry}, each sorted by utterance id.
+        ``{"train", "valid", "test"}`` -> {utt: entry}.
     """
     test_ids = sorted(utt for utt, entry in entries.items() if entry["session"] == test_session)
     train_ids = sorted(utt for utt, entry in entries.items() if entry["session"] != test_session)
@@ -752,21 +513,8 @@ def make_splits(entries, test_session, valid_ratio, dev_split, seed):
 
 
 def split_random(utt_ids, valid_ratio, seed):
-    """SUPERB-style split: shuffle, keep ``floor((1 - r) * N)`` for training.
-
-    Arguments
-    ---------
-    utt_ids : list of str
-        Sorted utterance ids of the training sessions.
-    valid_ratio : float
-        Validation fraction.
-    seed : int
-        Seed of ``random.Random`` used to shuffle.
-
-    Returns
-    -------
-    tuple
-        (train ids, valid ids).
+    """SUPERB-style split: shuffle with ``random.Random(seed)``, keep ``floor((1 - r) * N)``
+    for training; returns (train ids, valid ids).
 
     Example
     -------
@@ -783,26 +531,15 @@ def split_random(utt_ids, valid_ratio, seed):
 def split_by_speaker(utt_ids, entries, valid_ratio, seed):
     """Speaker-independent split: hold out whole speakers for validation.
 
-    The number of validation speakers is ``round(valid_ratio * S)`` clipped
-    to ``[1, S - 1]`` (S = 8 speakers of the four training sessions, so 2
-    speakers for valid_ratio=0.2); they are drawn with
-    ``random.Random(seed).sample`` from the sorted speaker list.
+    ``round(valid_ratio * S)`` validation speakers, clipped to ``[1, S - 1]`` (S = 8 speakers
+    of the four training sessions: 2 for valid_ratio=0.2), drawn with
+    ``random.Random(seed).sample`` from the sorted speaker list. Returns (train ids, valid ids).
 
-    Arguments
-    ---------
-    utt_ids : list of str
-        Utterance ids of the training sessions.
-    entries : dict
-        Utterance id -> entry (needs ``speaker``).
-    valid_ratio : float
-        Fraction of speakers held out.
-    seed : int
-        Seed of the speaker draw.
-
-    Returns
+    Example
     -------
-    tuple
-        (train ids, valid ids).
+    >>> entries = {u: {"speaker": u[0]} for u in ("a1", "a2", "b1", "c1")}
+    >>> split_by_speaker(sorted(entries), entries, 0.2, 0)
+    (['a1', 'a2', 'c1'], ['b1'])
     """
     speakers = sorted({entries[utt]["speaker"] for utt in utt_ids})
     if len(speakers) < 2:
@@ -815,59 +552,11 @@ def split_by_speaker(utt_ids, entries, valid_ratio, seed):
     return train, valid
 
 
-def format_counts(counter):
-    """Format a label counter as ``"a 3, b 1"`` (most common first).
-
-    Example
-    -------
-    >>> format_counts(Counter({"fru": 2, "xxx": 5}))
-    'xxx 5, fru 2'
-    """
-    return ", ".join(f"{label} {count}" for label, count in counter.most_common()) or "none"
-
-
-def log_split_counts(splits):
-    """Log the number of utterances per split and class, and the range of durations."""
-    for split, entries in splits.items():
-        counts = Counter(entry["emo"] for entry in entries.values())
-        per_class = ", ".join(f"{emo} {counts[emo]}" for emo in EMOTIONS)
-        durations = [entry["duration"] for entry in entries.values()]
-        logger.info(
-            "IEMOCAP %s: %d utterances (%s), %.2f s to %.2f s", split, len(entries), per_class,
-            min(durations), max(durations),
-        )
-
-
-# --------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------
-def write_manifests(save_folder, splits, options):
-    """Write the manifests, then the options file, each atomically.
-
-    The old options file is removed first, so an interrupted run is redone.
-
-    Arguments
-    ---------
-    save_folder : Path
-        Output folder (created if needed).
-    splits : dict
-        Split name -> {utt: entry}.
-    options : dict
-        Options recorded in ``prepare_options.json``.
-    """
-    save_folder.mkdir(parents=True, exist_ok=True)
-    (save_folder / OPTIONS_FILE).unlink(missing_ok=True)
-    for split, path in manifest_paths(save_folder).items():
-        write_json_atomic(splits[split], path)
-    write_json_atomic(options, save_folder / OPTIONS_FILE)
-    logger.info("IEMOCAP manifests written to %s", save_folder)
-
-
-# --------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
 # Command line
-# --------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
 def parse_args(argv=None):
-    """Parse the command-line options of :func:`main`."""
+    """Parses the command-line options of :func:`main`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="IEMOCAP_full_release folder")
     parser.add_argument("--save_folder", required=True, help="output folder of the manifests")
@@ -879,17 +568,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Run :func:`prepare_iemocap` from the command line."""
+    """Runs :func:`prepare_iemocap` from the command line."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    prepare_iemocap(
-        args.data_folder,
-        args.save_folder,
-        args.test_session,
-        valid_ratio=args.valid_ratio,
-        dev_split=args.dev_split,
-        seed=args.seed,
-    )
+    prepare_iemocap(args.data_folder, args.save_folder, args.test_session, valid_ratio=args.valid_ratio,
+                    dev_split=args.dev_split, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ One script for the 11 experiments of the paper's Table 1, each a file
 One run = one fold of the 5-fold leave-one-session-out protocol; ``cross_validate.py
 --train_script=train_upstream_downstream.py`` runs the 5 folds and summarises the model of
 ``reported_model`` (``best`` for stage 1 = experiments 1-2, ``average`` elsewhere).
+Utterances longer than ``max_duration`` seconds are cropped (or, with
+``long_utterance: skip``, left out of training), as in ``train.py``.
 
 To run one fold:
 > python train_upstream_downstream.py hparams/morais_ft_wav2vec2.yaml --data_folder=/path/IEMOCAP_full_release --test_session=1
@@ -41,7 +43,6 @@ Authors
 """
 
 import csv
-import importlib.util
 import logging
 import math
 import os
@@ -52,66 +53,85 @@ import torch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 from speechbrain.utils.distributed import if_main_process, main_process_only
 
-from ser_modules.data.audio import load_audio
+from ser_modules.data.checks import max_frames
+from ser_modules.data.pipelines import audio_pipeline, cached_feature_pipeline
+from ser_modules.nn.bert_encoder import BertEncoder
+from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.training.checkpoint_averaging import (
     best_checkpoints,
     checkpoint_summary,
     load_average,
     save_and_keep_best,
 )
+from ser_modules.training.classification import (
+    ClassificationBrain,
+    classification_datasets,
+    classification_results,
+    prepare_manifests,
+    write_test_outputs,
+)
 from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
-from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
-from ser_modules.training.plots import plot_training_curves, record_epoch
-from ser_modules.nn.ssl_encoder import SSLEncoder
-from ser_modules.nn.bert_encoder import BertEncoder
+from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
+from ser_modules.utils.files import open_atomic, torch_save_atomic, write_json_atomic
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _import_iemocap_train():
-    """This folder's ``train.py`` as module ``iemocap_train`` (by path: the name ``train`` may
-    already be another recipe's in the same process)."""
-    name = "iemocap_train"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, "train.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_train = _import_iemocap_train()
-EmotionBrain = _train.EmotionBrain
-prepare_manifests = _train.prepare_manifests
-save_label_encoder = _train.save_label_encoder
-vote_distribution = _train.vote_distribution
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
+from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
 
 logger = logging.getLogger(__name__)
 
 TEST_MODELS = ("best", "average")
 
 
-class UpstreamDownstreamBrain(EmotionBrain):
+class UpstreamDownstreamBrain(ClassificationBrain):
     """Upstream(s) -> downstream (fusion + aggregator) -> linear classifier.
 
-    Reuses from ``train.EmotionBrain`` the loss and metrics (``compute_objectives``,
-    ``on_stage_start``, ``summary``); from ``train``, the data preparation
-    (``prepare_manifests``) and the label pipeline.
+    Arguments
+    ---------
+    upstreams : dict
+        Name -> upstream module, in the fusion order (:func:`check_upstreams`). The
+        trainable ones are fine-tuned: checkpointed, and averaged with ``model``.
+    feature_caches : dict
+        Name -> ``FeatureCache`` of the frozen SSL upstreams read from the cache.
+    train_size : int
+        Number of training utterances (for the learning-rate schedules).
+    hparams : dict
+        The loaded hyperparameters.
+    run_opts : dict
+        SpeechBrain's run options.
     """
+
+    def __init__(self, upstreams, feature_caches, train_size, hparams, run_opts):
+        self.upstreams = upstreams
+        self.feature_caches = feature_caches
+        self.trainable_upstreams = [name for name, module in upstreams.items() if is_trainable(module)]
+        self.averaged_recoverables = [*self.trainable_upstreams, "model"]
+        for name in self.trainable_upstreams:
+            hparams["checkpointer"].add_recoverable(name, upstreams[name])
+        super().__init__(
+            modules=hparams["modules"],
+            opt_class=hparams["opt_class"],
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=hparams["checkpointer"],
+        )
+        _, world_size = process_group()
+        self.total_optimizer_steps = optimizer_steps(hparams, train_size, self.grad_accumulation_factor, world_size)
 
     def compute_forward(self, batch, stage):
         """Features of every upstream -> downstream embedding -> class logits."""
-        batch = batch.to(self.device)
-        features = [self.upstream_features(name, batch) for name in self.hparams.upstreams]
+        features = self.compute_features(batch.to(self.device))
         return self.modules.classifier(self.modules.downstream(features))
+
+    def compute_features(self, batch):
+        """``[(features [batch, frames, channels], relative lengths)]``, one per upstream."""
+        return [self.upstream_features(name, batch) for name in self.upstreams]
 
     def upstream_features(self, name, batch):
         """Frame features ``[batch, frames, channels]`` of one upstream and their lengths."""
         if name in self.feature_caches:
             feats, lengths = getattr(batch, f"feats_{name}")
             return feats[:, :, 0].float(), lengths
-        upstream, module = self.upstream_modules[name], self.modules[name]
+        upstream, module = self.upstreams[name], self.modules[name]
         if isinstance(upstream, BertEncoder):
             tokens, lengths = batch.tokens
             return module(tokens, lengths), lengths
@@ -122,7 +142,7 @@ class UpstreamDownstreamBrain(EmotionBrain):
         return module(wavs, wav_lens)
 
     def compute_objectives(self, predictions, batch, stage):
-        """The loss of ``EmotionBrain``; keeps the test log-probabilities."""
+        """The classification loss; keeps the test log-probabilities."""
         loss = super().compute_objectives(predictions, batch, stage)
         if stage == sb.Stage.TEST:
             log_probs = torch.log_softmax(predictions.detach().float(), dim=-1).cpu()
@@ -138,10 +158,11 @@ class UpstreamDownstreamBrain(EmotionBrain):
     def init_optimizers(self):
         """Two optimisers (upstream, head), each with a warm-up scheduler; all checkpointed.
 
-        The head optimiser trains ``model`` (downstream + classifier); the upstream one the
-        trainable parameters of the trainable upstreams (none when they are all frozen).
+        The head optimiser (``opt_class``) trains ``model`` (downstream + classifier); the
+        upstream one (``upstream_opt_class``) the trainable parameters of the trainable
+        upstreams (none when they are all frozen).
         """
-        groups = {"model": [p for p in self.hparams.model.parameters() if p.requires_grad]}
+        groups = {"model": (self.opt_class, [p for p in self.hparams.model.parameters() if p.requires_grad])}
         upstream_params = [
             param
             for name in self.trainable_upstreams
@@ -149,12 +170,12 @@ class UpstreamDownstreamBrain(EmotionBrain):
             if param.requires_grad
         ]
         if upstream_params:
-            groups["upstream"] = upstream_params
+            groups["upstream"] = (self.hparams.upstream_opt_class, upstream_params)
         total = self.total_optimizer_steps
         warmup = int(round(self.hparams.warmup_fraction * total))
         self.optimizers_dict, self.lr_schedulers = {}, {}
-        for group, params in groups.items():
-            optimizer = getattr(self.hparams, f"{group}_opt_class")(params)
+        for group, (opt_class, params) in groups.items():
+            optimizer = opt_class(params)
             # Called before each step: step k uses lr0 * k / warmup, then the linear decay
             # (to 0 one step after the last one).
             scheduler = LinearWarmupScheduler(
@@ -176,59 +197,36 @@ class UpstreamDownstreamBrain(EmotionBrain):
 
     def on_fit_batch_start(self, batch, should_step):
         """Sets the learning rates of the coming optimiser step (warm-up, then linear decay)."""
-        super().on_fit_batch_start(batch, should_step)
         if should_step:
             for group, optimizer in self.optimizers_dict.items():
                 self.lr_schedulers[group](optimizer)
 
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs; keeps the N best checkpoints on validation accuracy; stores test results."""
-        if stage == sb.Stage.TRAIN:
-            self.train_stats = {"loss": stage_loss}
-            return
-        stats = {"loss": stage_loss, **self.summary()}
+    def stats_meta(self, stage, epoch):
+        """The epoch and the current learning rate of each optimiser, or what was evaluated."""
         if stage == sb.Stage.VALID:
-            learning_rates = {
-                f"lr_{group}": optimizer.param_groups[0]["lr"]
-                for group, optimizer in self.optimizers_dict.items()
-            }
-            self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, **learning_rates},
-                train_stats=self.train_stats,
-                valid_stats=stats,
-            )
-            self.record_history(epoch, stats)
-            save_and_keep_best(
-                self.checkpointer,
-                meta={**stats, "epoch": epoch},
-                key=self.hparams.checkpoint_key,
-                num_to_keep=max(self.hparams.num_checkpoints_to_average, 1),
-                name=f"epoch-{epoch:03d}",
-            )
-            return
-        self.hparams.train_logger.log_stats(
-            stats_meta={"evaluated": self.evaluated_description()}, test_stats=stats
+            rates = {f"lr_{group}": opt.param_groups[0]["lr"] for group, opt in self.optimizers_dict.items()}
+            return {"epoch": epoch, **rates}
+        return {"evaluated": self.evaluated_description()}
+
+    def keep_checkpoint(self, epoch, stats):
+        """Keeps the N best checkpoints on validation ``checkpoint_key`` (and the newest)."""
+        save_and_keep_best(
+            self.checkpointer,
+            meta={**stats, "epoch": epoch},
+            key=self.hparams.checkpoint_key,
+            num_to_keep=max(self.hparams.num_checkpoints_to_average, 1),
+            name=f"epoch-{epoch:03d}",
         )
-        full = self.metrics.summarize()
+
+    def on_test_end(self, stats):
+        """Stores the evaluation of the current ``test_model`` (written once both are done)."""
         self.test_runs[self.test_model] = {
             "evaluated": self.evaluated_description(),
             "checkpoints": self.evaluated_checkpoints,
-            "loss": stats["loss"],
-            "WA": full["WA"],
-            "UA": full["UA"],
-            "F1": full["F1"],
-            "recall": full["recall"],
-            "labels": full["labels"],
-            "confusion_matrix": full["confusion_matrix"].tolist(),
-            "num_samples": full["num_samples"],
+            **classification_results(self.metrics, stats["loss"]),
             "metrics": self.metrics,
             "log_probs": self.test_log_probs,
         }
-
-    @main_process_only
-    def record_history(self, epoch, valid_stats):
-        """Appends the epoch to ``history.json`` (the curves are drawn after training)."""
-        record_epoch(self.hparams.output_folder, epoch, self.train_stats, valid_stats)
 
     def evaluated_description(self):
         """``"best checkpoint (epoch 7)"`` or ``"average of 5 checkpoints"``."""
@@ -256,8 +254,7 @@ class UpstreamDownstreamBrain(EmotionBrain):
         if if_main_process():
             save_folder = self.hparams.save_folder
             for name, state in states.items():
-                with atomic_path(os.path.join(save_folder, f"averaged_{name}.ckpt")) as tmp:
-                    torch.save(state, tmp)
+                torch_save_atomic(state, os.path.join(save_folder, f"averaged_{name}.ckpt"))
             record = {
                 "selection_key": f"valid {key}",
                 "averaged_modules": list(self.averaged_recoverables),
@@ -284,8 +281,9 @@ class UpstreamDownstreamBrain(EmotionBrain):
 
     @main_process_only
     def write_test_outputs(self):
-        """``test_results.json`` (reported model at the top level, written last: it marks the
-        fold done), predictions, scores, plots."""
+        """Scores of both evaluations, then the predictions, confusion matrix and
+        ``test_results.json`` of the reported model (top level; written last: it marks the
+        fold done)."""
         out = self.hparams.output_folder
         reported = self.hparams.reported_model
         if reported not in TEST_MODELS:
@@ -303,39 +301,23 @@ class UpstreamDownstreamBrain(EmotionBrain):
             "average": public["average"],
             "averaged_checkpoints": public["average"]["checkpoints"],
             "checkpoint_selection": f"valid {self.hparams.checkpoint_key}",
-            "pretrained_upstreams": dict(self.hparams.pretrained_upstreams or {}),
+            "pretrained_upstreams": dict(self.hparams.pretrained_upstreams),
         }
-        history_file = os.path.join(out, "history.json")
-        if os.path.exists(history_file):
-            history = read_json(history_file)
-            plot_training_curves(history, os.path.join(out, "training_curves.png"), ("loss", "WA", "UA"))
-        metrics = self.test_runs[reported]["metrics"]
-        metrics.write_predictions(os.path.join(out, "predictions.csv"))
-        metrics.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"))
-        labels = list(self.hparams.emotions)
         for model, run in self.test_runs.items():
-            with atomic_path(os.path.join(out, f"test_scores_{model}.csv")) as tmp:
-                with open(tmp, "w", newline="") as handle:
-                    writer = csv.writer(handle)
-                    writer.writerow(["id", *(f"logp_{label}" for label in labels)])
-                    for uid, log_probs in run["log_probs"]:
-                        writer.writerow([uid, *(f"{value:.6f}" for value in log_probs)])
-        write_json_atomic(_finite_or_none(results), os.path.join(out, "test_results.json"))
+            write_scores(run["log_probs"], self.hparams.emotions, os.path.join(out, f"test_scores_{model}.csv"))
+        write_test_outputs(out, self.test_runs[reported]["metrics"], results)
 
 
-def _finite_or_none(value):
-    """A copy of a JSON-like value with NaN / infinite floats (e.g. the recall of a class
-    without test utterances) replaced by ``None``."""
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def write_scores(log_probs, labels, path):
+    """Writes ``id,logp_<label>...`` rows (6 decimals) of ``(id, log-probabilities)`` pairs."""
+    with open_atomic(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *(f"logp_{label}" for label in labels)])
+        for uid, values in log_probs:
+            writer.writerow([uid, *(f"{value:.6f}" for value in values)])
 
 
-class _LastHiddenState(torch.nn.Module):
+class LastHiddenState(torch.nn.Module):
     """Adapter giving ``FeatureCache`` the last hidden state of an ``SSLEncoder`` as one
     "hidden state" (``[1, batch, frames, channels]``).
 
@@ -375,7 +357,7 @@ def check_upstreams(hparams):
 
 def load_pretrained_upstreams(hparams, upstreams):
     """Loads stage 1's averaged upstream weights (strict ``load_state_dict``) of the fold."""
-    for name, path in (hparams.get("pretrained_upstreams") or {}).items():
+    for name, path in hparams["pretrained_upstreams"].items():
         if name not in upstreams:
             raise ValueError(f"pretrained_upstreams: {name!r} is not an upstream")
         if not os.path.isfile(path):
@@ -392,70 +374,39 @@ def is_trainable(module):
     return any(param.requires_grad for param in module.parameters())
 
 
-def build_feature_caches(hparams, upstreams, trainable, manifests):
-    """Caches the last hidden state of every frozen SSL upstream (``use_feature_cache``).
-
-    Under DDP every process extracts its own shard of the files, then all wait for the others
-    (``FeatureCache.build_distributed``).
-    """
-    caches = {}
-    if not hparams.get("use_feature_cache", False):
-        return caches
-    wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
-    for name, upstream in upstreams.items():
-        if not isinstance(upstream, SSLEncoder) or name in trainable:
-            continue
-        fingerprint = f"{module_fingerprint(upstream)}:last_hidden_state"
-        cache = FeatureCache(hparams["feature_cache_folder"], fingerprint)
-        upstream.to(hparams["device"])
-        cache.build_distributed(
-            _LastHiddenState(upstream),
-            wavs,
-            batch_size=hparams["extraction_batch_size"],
-            device=hparams["device"],
-            progressbar=not hparams["noprogressbar"],
+def build_feature_caches(hparams, upstreams, manifests):
+    """Caches the last hidden state of every frozen SSL upstream (``use_feature_cache``)."""
+    frozen = {name: up for name, up in upstreams.items() if isinstance(up, SSLEncoder) and not is_trainable(up)}
+    if not frozen or not hparams["use_feature_cache"]:
+        return {}
+    return {
+        name: build_feature_cache(
+            hparams,
+            LastHiddenState(upstream),
+            manifests,
+            fingerprint=f"{module_fingerprint(upstream)}:last_hidden_state",
         )
-        caches[name] = cache
-    return caches
+        for name, upstream in frozen.items()
+    }
 
 
 def dataio_prepare(hparams, manifests, upstreams, caches):
     """Train, valid and test datasets: labels, and the audio, cached features or tokens the
-    upstreams need."""
-    emotions = hparams["emotions"]
-
-    @sb.utils.data_pipeline.takes("emo", "votes")
-    @sb.utils.data_pipeline.provides("emo_encoded", "vote_distribution")
-    def label_pipeline(emo, votes):
-        index = emotions.index(emo)
-        yield torch.tensor([index])
-        yield vote_distribution(votes, emotions, index)
-
-    pipelines = [label_pipeline]
-    keys = ["id", "emo_encoded", "vote_distribution"]
+    upstreams need (audio and cached frames cropped to ``max_duration``)."""
+    pipelines, keys = [], []
     if any(name not in caches and not isinstance(up, BertEncoder) for name, up in upstreams.items()):
-        pipelines.append(sb.utils.data_pipeline.takes("wav")(sb.utils.data_pipeline.provides("sig")(load_audio)))
+        pipelines.append(audio_pipeline(hparams["max_duration"]))
         keys.append("sig")
     for name, cache in caches.items():
-        pipelines.append(
-            sb.utils.data_pipeline.takes("wav")(sb.utils.data_pipeline.provides(f"feats_{name}")(cache.load))
-        )
+        frame_limit = max_frames(hparams["max_duration"], upstreams[name])
+        pipelines.append(cached_feature_pipeline(cache, frame_limit, provides=f"feats_{name}"))
         keys.append(f"feats_{name}")
     text_encoders = [up for up in upstreams.values() if isinstance(up, BertEncoder)]
     if text_encoders:
-        pipelines.append(
-            sb.utils.data_pipeline.takes("transcript")(
-                sb.utils.data_pipeline.provides("tokens")(text_encoders[0].tokenize)
-            )
-        )
+        tokenize = sb.utils.data_pipeline.provides("tokens")(text_encoders[0].tokenize)
+        pipelines.append(sb.utils.data_pipeline.takes("transcript")(tokenize))
         keys.append("tokens")
-
-    return {
-        split: sb.dataio.dataset.DynamicItemDataset.from_json(
-            json_path=path, dynamic_items=pipelines, output_keys=keys
-        )
-        for split, path in manifests.items()
-    }
+    return classification_datasets(manifests, hparams["emotions"], pipelines, keys)
 
 
 def optimizer_steps(hparams, num_train, grad_accumulation_factor, world_size=1):
@@ -473,32 +424,13 @@ def optimizer_steps(hparams, num_train, grad_accumulation_factor, world_size=1):
 def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
     hparams, run_opts = load_experiment(argv, script=__file__)
-    manifests = prepare_manifests(hparams)
-
+    manifests = prepare_manifests(hparams, prepare_iemocap)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
-    trainable = [name for name, module in upstreams.items() if is_trainable(module)]
-    for name in trainable:
-        hparams["checkpointer"].add_recoverable(name, upstreams[name])
-    caches = build_feature_caches(hparams, upstreams, trainable, manifests.values())
+    caches = build_feature_caches(hparams, upstreams, manifests.values())
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
-    sb.utils.distributed.run_on_main(save_label_encoder, args=[hparams])
 
-    brain = UpstreamDownstreamBrain(
-        modules=hparams["modules"],
-        opt_class=None,
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.upstream_modules = upstreams
-    brain.trainable_upstreams = trainable
-    brain.averaged_recoverables = [*trainable, "model"]
-    brain.feature_caches = caches
-    _, world_size = process_group()
-    brain.total_optimizer_steps = optimizer_steps(
-        hparams, len(datasets["train"]), brain.grad_accumulation_factor, world_size
-    )
+    brain = UpstreamDownstreamBrain(upstreams, caches, len(datasets["train"]), hparams, run_opts)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

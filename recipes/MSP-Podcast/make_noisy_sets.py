@@ -34,15 +34,23 @@ wav) in ``<split>_snr<lo>-<hi>_reference/``, so the SNR can be measured as
 Noise and RIR lists
 -------------------
 ``--noise_csv`` / ``--rir_csv`` take SpeechBrain's extended CSV files (columns ``ID``,
-``duration``, ``wav``, ``wav_format``, ``wav_opts``; only ``ID`` and ``wav`` are used), e.g.
-those of MUSAN and RIRS_NOISES (OpenSLR 17 and 28) used by SpeechBrain's recipes.
-``$key`` placeholders in ``wav`` are replaced with ``--replacements key=value``. Audio is
-read as mono and resampled to 16 kHz when needed; a noise shorter than the utterance is
-looped.
+``duration``, ``wav``, ``wav_format``, ``wav_opts``; only ``ID`` and ``wav`` are used), read
+with ``speechbrain.dataio.dataio.load_data_csv``: ``$key`` placeholders are replaced with
+``--replacements key=value``. Audio is read as mono and resampled to 16 kHz when needed; a
+noise shorter than the utterance is looped.
 
-Without lists the script generates its own (once, in ``DIR/noise_bank_seed<seed>`` and
-``DIR/rir_bank_seed<seed>``, with their CSV files ``noises.csv`` and ``rirs.csv``, and the
-room parameters in ``rooms.json``):
+**Towards the paper's numbers: real noises and rooms.** The paper does not name the noises
+and room responses of its degraded sets. The usual public choice, that of SpeechBrain's
+augmentation recipes, is MUSAN (OpenSLR 17: noise, music) for ``--noise_csv`` and
+RIRS_NOISES (OpenSLR 28: real and simulated room responses) for ``--rir_csv``, listed as
+SpeechBrain CSVs (e.g.
+written by ``speechbrain.augment.preparation.write_csv`` from the wav files of the unpacked
+corpora), with ``--replacements`` for their folder. Absolute CCCs on the noisy sets depend
+on these lists.
+
+Without lists (the offline default, no download) the script generates its own (once, in
+``DIR/noise_bank_seed<seed>`` and ``DIR/rir_bank_seed<seed>``, with their CSV files
+``noises.csv`` and ``rirs.csv``, and the simulator and room parameters in ``rooms.json``):
 
 * noises: 9 synthetic types x ``--noises_per_type`` (default 2) files of 20 s: white, pink,
   brown and blue noise, speech-shaped noise (a long-term average speech spectrum *shape*,
@@ -50,10 +58,10 @@ room parameters in ``rooms.json``):
   synthetic music (random chords of harmonic tones) and clatter (random impulsive
   transients). No recording, and none of the corpus's utterances, is used.
 * RIRs: ``--num_rirs`` (default 40) simulated shoebox rooms (3-10 m x 3-8 m x 2.4-3.5 m,
-  RT60 0.2-0.8 s, source-microphone distance >= 0.7 m): image-source method (Allen and
-  Berkley, 1979; wall reflection coefficient from Sabine's formula) up to reflection order
-  6, then a stochastic tail (Gaussian noise with the ``exp(-6.91 t / RT60)`` decay, level
-  matched to the end of the image-source part). No new dependency.
+  RT60 0.2-0.8 s, source-microphone distance >= 0.7 m), simulated by ``pyroomacoustics``:
+  image-source method (Allen and Berkley, 1979) with the wall absorption and reflection
+  order that give the RT60 by Sabine's formula (``pyroomacoustics.inverse_sabine``). A bank
+  made by another simulator (``rooms.json`` records it) is simulated again.
 
 Keep the test noises and RIRs disjoint from any training augmentation: the training recipe
 of this folder uses no augmentation, and ``--exclude_csv`` (the training augmentation lists,
@@ -75,7 +83,6 @@ Authors
 """
 
 import argparse
-import csv
 import hashlib
 import json
 import logging
@@ -86,16 +93,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyroomacoustics
 import soundfile as sf
 import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
+from speechbrain.dataio.dataio import load_data_csv
 from tqdm import tqdm
 
 from ser_modules.data.audio import load_audio
+from ser_modules.utils.constants import SAMPLE_RATE
+from ser_modules.utils.files import open_atomic, read_json, write_json_atomic, write_wav_atomic
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 DEFAULT_SNR_RANGES = ((20.0, 30.0), (10.0, 20.0), (0.0, 10.0))
 NOISE_TYPES = (
     "white",
@@ -111,8 +121,8 @@ NOISE_TYPES = (
 NOISE_SECONDS = 20.0
 NOISE_RMS = 0.1
 PEAK_LIMIT = 0.99
-OPTIONS_VERSION = 1
-SPEED_OF_SOUND = 343.0
+OPTIONS_VERSION = 2  # 2: RIRs simulated by pyroomacoustics
+RIR_SIMULATOR = f"pyroomacoustics {pyroomacoustics.__version__} image sources, Sabine absorption"
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,15 +273,14 @@ def generate_noise(kind, rng, seconds=NOISE_SECONDS, sample_rate=SAMPLE_RATE):
 # --------------------------------------------------------------------------------------------
 # Simulated room impulse responses
 # --------------------------------------------------------------------------------------------
-def shoebox_rir(room, source, mic, rt60, rng, sample_rate=SAMPLE_RATE, max_order=6):
-    """Room impulse response of a shoebox room: image sources, then a stochastic tail.
+def shoebox_rir(room, source, mic, rt60, sample_rate=SAMPLE_RATE):
+    """Room impulse response of a shoebox room, simulated by pyroomacoustics (image sources).
 
-    Image-source method (Allen and Berkley, 1979) with one frequency-independent wall
-    reflection coefficient ``beta = sqrt(1 - alpha)``, where ``alpha`` follows from Sabine's
-    formula ``RT60 = 0.161 V / (S alpha)``; images up to ``max_order`` reflections per axis,
-    placed with linear-interpolation fractional delays and ``1 / (4 pi d)`` spreading. From
-    the time the image set stops being complete, the response continues with Gaussian noise
-    decaying as ``exp(-6.91 t / RT60)``, its level matched to the image part just before.
+    The wall absorption and the reflection order that give ``rt60`` follow from Sabine's
+    formula (``pyroomacoustics.inverse_sabine``); the image-source model (Allen and Berkley,
+    1979) is rendered with fractional delays in one thread, so the response is the same on
+    every machine. It is kept up to ``1.2 * rt60`` (at least 0.25 s, at most 1.5 s; later
+    reflections are 70 dB down) and normalised to a peak of 1.
 
     Arguments
     ---------
@@ -281,59 +290,35 @@ def shoebox_rir(room, source, mic, rt60, rng, sample_rate=SAMPLE_RATE, max_order
         Positions in metres, inside the room.
     rt60 : float
         Reverberation time in seconds.
-    rng : numpy.random.Generator
-        Random source of the tail.
     sample_rate : int
         Sample rate.
-    max_order : int
-        Highest image index per axis.
 
     Returns
     -------
     numpy.ndarray
-        float32 RIR, peak (direct path) normalised to 1.
+        float32 RIR.
 
     Example
     -------
-    >>> rir = shoebox_rir([5, 4, 3], [1, 1, 1.5], [3.5, 2.5, 1.2], 0.4, np.random.default_rng(0))
-    >>> int(np.argmax(np.abs(rir))) == int(round(np.linalg.norm([2.5, 1.5, -0.3]) / 343 * 16000))
-    True
+    >>> rir = shoebox_rir([5, 4, 3], [1, 1, 1.5], [3.5, 2.5, 1.2], 0.4)
+    >>> direct = np.linalg.norm([2.5, 1.5, -0.3]) / 343 * 16000  # samples
+    >>> lag = pyroomacoustics.constants.get("frac_delay_length") // 2  # of the delay filters
+    >>> int(np.argmax(np.abs(rir))) == round(direct) + lag, rir.shape, rir.dtype
+    (True, (7680,), dtype('float32'))
     """
-    room, source, mic = (np.asarray(v, dtype=np.float64) for v in (room, source, mic))
-    volume = float(np.prod(room))
-    surface = 2.0 * (room[0] * room[1] + room[0] * room[2] + room[1] * room[2])
-    alpha = min(0.161 * volume / (surface * rt60), 0.99)
-    beta = math.sqrt(1.0 - alpha)
-    length = int(sample_rate * min(max(1.2 * rt60, 0.25), 1.5))
-    index = np.arange(-max_order, max_order + 1)
-    positions, reflections = [], []
-    for axis in range(3):
-        pos = np.concatenate([source[axis] + 2 * index * room[axis], -source[axis] + 2 * index * room[axis]])
-        refl = np.concatenate([np.abs(2 * index), np.abs(2 * index - 1)])
-        positions.append(pos - mic[axis])
-        reflections.append(refl)
-    dx, dy, dz = np.meshgrid(*positions, indexing="ij")
-    rx, ry, rz = np.meshgrid(*reflections, indexing="ij")
-    distance = np.sqrt(dx ** 2 + dy ** 2 + dz ** 2).ravel()
-    gain = (beta ** (rx + ry + rz)).ravel() / (4 * np.pi * distance)
-    delay = distance / SPEED_OF_SOUND * sample_rate
-    keep = delay < length - 1
-    whole = np.floor(delay[keep]).astype(np.int64)
-    frac = delay[keep] - whole
-    rir = np.zeros(length)
-    np.add.at(rir, whole, gain[keep] * (1 - frac))
-    np.add.at(rir, whole + 1, gain[keep] * frac)
-    # The image set is complete up to the delay of the nearest image of order max_order + 1.
-    t_mix = (2 * (max_order + 1) * room.min() - np.linalg.norm(room)) / SPEED_OF_SOUND
-    start = int(max(t_mix, 2 * np.linalg.norm(source - mic) / SPEED_OF_SOUND + 0.01) * sample_rate)
-    if start < length:
-        window = rir[max(0, start - int(0.01 * sample_rate)):start]
-        level = math.sqrt(float(np.mean(window ** 2))) if window.size else 0.0
-        t = np.arange(length - start) / sample_rate
-        tail = rng.standard_normal(length - start) * np.exp(-6.91 * t / rt60)
-        tail = np.convolve(tail, [0.5, 0.5], "same")  # mild low-pass (air absorption)
-        tail *= level / (math.sqrt(float(np.mean(tail[: int(0.01 * sample_rate)] ** 2))) + 1e-12)
-        rir[start:] = tail
+    absorption, max_order = pyroomacoustics.inverse_sabine(rt60, room)
+    simulation = pyroomacoustics.ShoeBox(
+        list(room), fs=sample_rate, materials=pyroomacoustics.Material(absorption), max_order=max_order
+    )
+    simulation.add_source(list(source))
+    simulation.add_microphone(list(mic))
+    threads = pyroomacoustics.constants.get("num_threads")
+    pyroomacoustics.constants.set("num_threads", 1)  # a fixed summation order: reproducible
+    try:
+        simulation.compute_rir()
+    finally:
+        pyroomacoustics.constants.set("num_threads", threads)
+    rir = simulation.rir[0][0][: int(sample_rate * min(max(1.2 * rt60, 0.25), 1.5))]
     return (rir / np.max(np.abs(rir))).astype(np.float32)
 
 
@@ -364,24 +349,6 @@ def random_room(rng):
 # --------------------------------------------------------------------------------------------
 # Banks and CSV lists
 # --------------------------------------------------------------------------------------------
-def _write_wav_atomic(path, signal, subtype="PCM_16"):
-    """Writes a 16 kHz wav through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.wav")
-    sf.write(str(tmp), signal, SAMPLE_RATE, subtype=subtype)
-    os.replace(tmp, path)
-
-
-def _write_text_atomic(path, text):
-    """Writes a text file through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_sb_csv(path, rows):
     """Writes a SpeechBrain extended CSV (``ID,duration,wav,wav_format,wav_opts``), unless
     the file already holds exactly these rows.
@@ -397,7 +364,8 @@ def write_sb_csv(path, rows):
     lines += [f"{uid},{duration:.3f},{wav},wav," for uid, wav, duration in rows]
     text = "\n".join(lines) + "\n"
     if not Path(path).exists() or Path(path).read_text(encoding="utf-8") != text:
-        _write_text_atomic(path, text)
+        with open_atomic(path) as handle:
+            handle.write(text)
 
 
 def read_sb_csv(path, replacements=None):
@@ -408,27 +376,23 @@ def read_sb_csv(path, replacements=None):
     path : str or pathlib.Path
         The CSV file.
     replacements : dict, optional
-        ``{key: value}``: ``$key`` in ``wav`` is replaced with ``value``.
+        ``{key: value}``: ``$key`` in the fields is replaced with ``value``
+        (``speechbrain.dataio.dataio.load_data_csv``).
 
     Returns
     -------
     list of tuple
         ``(ID, absolute wav path)``, in file order.
     """
-    items = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"ID", "wav"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)} (SpeechBrain CSV: ID,duration,wav,...)")
-        for row in reader:
-            wav = row["wav"]
-            for key, value in sorted((replacements or {}).items(), key=lambda kv: -len(kv[0])):
-                wav = wav.replace(f"${key}", str(value))
-            items.append((row["ID"], os.path.abspath(wav)))
-    if not items:
+    try:
+        rows = load_data_csv(str(path), replacements or {})
+    except KeyError as error:
+        raise ValueError(f"{path}: {error.args[0]} (SpeechBrain CSV: ID,duration,wav,...)") from error
+    if any("wav" not in row for row in rows.values()):
+        raise ValueError(f"{path}: missing column 'wav' (SpeechBrain CSV: ID,duration,wav,...)")
+    if not rows:
         raise ValueError(f"{path} lists no file")
-    return items
+    return [(uid, os.path.abspath(row["wav"])) for uid, row in rows.items()]
 
 
 def build_noise_bank(folder, seed=0, per_type=2):
@@ -456,7 +420,7 @@ def build_noise_bank(folder, seed=0, per_type=2):
             uid = f"{kind}_{k}"
             path = folder / f"{uid}.wav"
             if not path.exists():
-                _write_wav_atomic(path, generate_noise(kind, seeded_rng(seed, "test-noise-bank", uid)))
+                write_wav_atomic(generate_noise(kind, seeded_rng(seed, "test-noise-bank", uid)), path, SAMPLE_RATE)
             rows.append((uid, str(path.resolve()), NOISE_SECONDS))
     write_sb_csv(csv_path, rows)
     return csv_path
@@ -465,7 +429,8 @@ def build_noise_bank(folder, seed=0, per_type=2):
 def build_rir_bank(folder, seed=0, count=40):
     """Simulates the RIRs once; returns the path of their CSV list (``rirs.csv``).
 
-    The room parameters of each RIR are in ``rooms.json``.
+    The simulator and the room parameters of each RIR are in ``rooms.json``; RIRs of a bank
+    made with another simulator or other rooms are simulated again.
 
     Arguments
     ---------
@@ -482,19 +447,19 @@ def build_rir_bank(folder, seed=0, count=40):
         The CSV file.
     """
     folder = Path(folder)
-    csv_path = folder / "rirs.csv"
-    rows, rooms = [], {}
-    for k in range(count):
-        uid = f"room{k:03d}"
+    rooms = {f"room{k:03d}": random_room(seeded_rng(seed, "test-rir-bank", f"room{k:03d}")) for k in range(count)}
+    record = {"simulator": RIR_SIMULATOR, "rooms": rooms}
+    record_path = folder / "rooms.json"
+    stale = not record_path.exists() or read_json(record_path) != record
+    rows = []
+    for uid, room in rooms.items():
         path = folder / f"{uid}.wav"
-        rng = seeded_rng(seed, "test-rir-bank", uid)
-        rooms[uid] = random_room(rng)
-        if not path.exists():
-            _write_wav_atomic(path, shoebox_rir(rng=rng, **rooms[uid]), subtype="FLOAT")
+        if stale or not path.exists():
+            write_wav_atomic(shoebox_rir(**room), path, SAMPLE_RATE, subtype="FLOAT")
         rows.append((uid, str(path.resolve()), sf.info(str(path)).duration))
-    _write_text_atomic(folder / "rooms.json", json.dumps(rooms, indent=1))
-    write_sb_csv(csv_path, rows)
-    return csv_path
+    write_json_atomic(record, record_path)  # last: a bank cut short is simulated again
+    write_sb_csv(folder / "rirs.csv", rows)
+    return folder / "rirs.csv"
 
 
 def check_disjoint(noises, rirs, exclude_csvs, replacements=None):
@@ -731,6 +696,7 @@ def make_noisy_sets(
     paths = {names[r]: out_folder / f"{names[r]}.json" for r in ranges}
     if noise_csv is None:
         noise_csv = build_noise_bank(out_folder / f"noise_bank_seed{seed}", seed, noises_per_type)
+    rir_csv_given = rir_csv
     if rir_csv is None:
         rir_csv = build_rir_bank(out_folder / f"rir_bank_seed{seed}", seed, num_rirs)
     noises = read_sb_csv(noise_csv, replacements)
@@ -744,9 +710,10 @@ def make_noisy_sets(
         "rirs": [list(item) for item in rirs],
         "seed": int(seed),
         "write_references": bool(write_references),
+        "rir_simulator": RIR_SIMULATOR if rir_csv_given is None else None,
     }
     options_path = out_folder / f"{split}_noisy_options.json"
-    if options_path.exists() and json.loads(options_path.read_text()) == options:
+    if options_path.exists() and read_json(options_path) == options:
         if all(path.exists() for path in paths.values()):
             logger.info("Noisy copies of %s are up to date in %s", manifest, out_folder)
             return {name: str(path) for name, path in paths.items()}
@@ -776,9 +743,10 @@ def make_noisy_sets(
             peak = float(mixture.abs().max())
             gain = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0
             wav = out_folder / name / f"{utt}.wav"
-            _write_wav_atomic(wav, (mixture * gain).numpy())
+            write_wav_atomic((mixture * gain).numpy(), wav, SAMPLE_RATE)
             if write_references:
-                _write_wav_atomic(out_folder / f"{name}_reference" / f"{utt}.wav", (speech * gain).numpy(), subtype="FLOAT")
+                reference = out_folder / f"{name}_reference" / f"{utt}.wav"
+                write_wav_atomic((speech * gain).numpy(), reference, SAMPLE_RATE, subtype="FLOAT")
             outputs[snr_range][utt] = {
                 **entry,
                 "wav": str(wav),
@@ -793,8 +761,8 @@ def make_noisy_sets(
                 "gain": gain,
             }
     for snr_range in ranges:
-        _write_text_atomic(paths[names[snr_range]], json.dumps(outputs[snr_range], indent=2))
-    _write_text_atomic(options_path, json.dumps(options, indent=1))
+        write_json_atomic(outputs[snr_range], paths[names[snr_range]])
+    write_json_atomic(options, options_path)
     return {name: str(path) for name, path in paths.items()}
 
 

@@ -21,9 +21,9 @@ Outputs (in ``output_folder``):
   bin, CCC of the predicted spread for the aux / kl_gauss modes), ``predictions_<split>.csv``
   (1..7 scale) and ``mse_per_bin_<split>.png`` (Fig. 4);
 * ``results.md``: one row per test split, in the form of Tables 2-3, plus the MSE per bin;
-* in ``save_folder``: ``input_standardizer.ckpt`` and ``feature_selector.ckpt`` (the fitted
-  statistics and the kept indices or PCA projection, reused on resume, with
-  ``--test_only`` and by exports; also inside every checkpoint), ``feature_selection.json``.
+* ``save/feature_selection.json``: the fitted input transforms, written once (the frame
+  statistics of the standardiser, the kept indices and scores or the PCA projection); reused
+  on resume and with ``--test_only``. Every checkpoint holds them too (in the ``model``).
 
 Targets are trained on ``(y - 1) / 6`` (in [0, 1], as the MSP-Podcast baseline); predictions
 are mapped back with ``6 p + 1`` for every reported number (CCC does not depend on it).
@@ -35,7 +35,6 @@ Authors
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -46,33 +45,32 @@ from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
 from ser_modules.data.checks import apply_duration_limit, check_ratings, crop, max_frames
+from ser_modules.nn.selection import selection_method
+from ser_modules.nn.tc_gru import count_parameters
+from ser_modules.objectives.metrics import CCCMetrics
+from ser_modules.objectives.saliency import fit_selection
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.objectives.losses import DIMENSIONS
-from ser_modules.objectives.metrics import CCCMetrics
-from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 from ser_modules.training.plots import record_epoch
-from ser_modules.objectives.saliency import load_feature_selector, make_feature_selector
-from ser_modules.nn.tc_gru import InputStandardizer, count_parameters
+from ser_modules.utils.constants import DIMENSIONS, TEST_SPLIT_PATTERN
+from ser_modules.utils.files import json_safe, open_atomic, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
-TEST_SPLIT = re.compile(r"^test\d*$")
 SPREAD_MODES = ("aux", "kl_gauss")
-SELECTOR_FILE = "feature_selector.ckpt"
-STANDARDIZER_FILE = "input_standardizer.ckpt"
+SELECTION_FILE = "feature_selection.json"
 BINS = (1, 2, 3, 4, 5, 6, 7)
 
 
 class DimensionalEmotionBrain(sb.Brain):
-    """Trains the TC-GRU head on cached, standardised and reduced upstream frames."""
+    """Trains the TC-GRU head on cached, standardised and selected upstream frames."""
 
     def compute_forward(self, batch, stage):
-        """Frames -> standardiser -> selector -> TC-GRU: means (and raw spreads)."""
+        """Frames -> standardiser -> selection -> TC-GRU: means (and raw spreads)."""
         batch = batch.to(self.device)
         feats, lengths = batch.feats
-        frames = self.selector(self.modules.standardizer(feats.float()))
+        frames = self.modules.selection(self.modules.standardizer(feats.float()))
         return self.modules.head(frames, lengths)
 
     def compute_objectives(self, predictions, batch, stage):
@@ -139,14 +137,14 @@ class DimensionalEmotionBrain(sb.Brain):
             **stats,
             "mse_per_bin": {
                 "bins": bins["bins"].tolist(),
-                "mse": {d: [None if np.isnan(v) else float(v) for v in bins["mse"][d]] for d in DIMENSIONS},
+                "mse": {d: bins["mse"][d].tolist() for d in DIMENSIONS},
                 "count": {d: bins["count"][d].tolist() for d in DIMENSIONS},
             },
         }
         if len(self.spread_metrics):
             spread = self.spread_metrics.summarize()
             results["spread_ccc"] = {k: v for k, v in spread.items() if k.startswith("ccc_")}
-        write_json_atomic(results, os.path.join(out, f"test_{split}_results.json"))
+        write_json_atomic(json_safe(results), os.path.join(out, f"test_{split}_results.json"))
         self.metrics.write_predictions(os.path.join(out, f"predictions_{split}.csv"))
         self.metrics.plot_mse_per_bin(
             os.path.join(out, f"mse_per_bin_{split}.png"),
@@ -187,7 +185,7 @@ def prepare_manifests(hparams):
 def test_manifests(hparams, manifests):
     """The test splits to evaluate: clean partitions, noisy copies, extra manifests."""
     wanted = hparams["test_splits"]
-    clean = sorted((name for name in manifests if TEST_SPLIT.match(name)), key=lambda n: (len(n), n))
+    clean = sorted((name for name in manifests if TEST_SPLIT_PATTERN.match(name)), key=lambda n: (len(n), n))
     if wanted is not None:
         missing = sorted(set(wanted) - set(manifests))
         if missing:
@@ -287,15 +285,6 @@ def dataio_prepare(manifests, cache, layer_index, frame_limit=None):
 # --------------------------------------------------------------------------------------------
 # Saliency step
 # --------------------------------------------------------------------------------------------
-def new_selector(hparams):
-    """An unfitted selector of the configured method."""
-    method = str(hparams["saliency"]).lower()
-    kwargs = {}
-    if method == "mis":
-        kwargs = {"n_neighbors": hparams["mis_neighbors"], "max_samples": hparams["mis_max_samples"]}
-    return make_feature_selector(method, hparams["keep_fraction"], seed=hparams["seed"], **kwargs)
-
-
 def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, frame_limit=None):
     """Utterance means ``[N, C]``, targets ``[N, 3]`` and frame mean / std ``[C]`` of train.
 
@@ -336,78 +325,61 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, f
 
 
 def fit_input_transforms(hparams, cache, layer_index, train_manifest):
-    """Fits (train split only) and saves the standardiser and the selector, unless saved."""
-    save = Path(hparams["save_folder"])
-    selector_path, standardizer_path = save / SELECTOR_FILE, save / STANDARDIZER_FILE
-    if selector_path.exists() and standardizer_path.exists():
-        logger.info("Reusing the fitted feature selector of %s", selector_path)
+    """Fits the standardiser and the selection on the train split, unless ``feature_selection.json``
+    exists: that one file records the step and is written last (atomically)."""
+    path = Path(hparams["save_folder"]) / SELECTION_FILE
+    if path.exists():
+        logger.info("Reusing the fitted input transforms of %s", path)
         return
-    save.mkdir(parents=True, exist_ok=True)
     means, targets, frame_mean, frame_std = utterance_statistics(
         cache, layer_index, train_manifest, progressbar=not hparams["noprogressbar"],
         frame_limit=max_frames(hparams["max_duration"], hparams["ssl"]),
     )
-    standardizer = InputStandardizer()
+    standardizer = hparams["model"]["standardizer"]
     standardizer.set_statistics(torch.from_numpy(frame_mean), torch.from_numpy(frame_std))
     standardized = (means - frame_mean) / standardizer.std.double().numpy()
     logger.info(
         "Fitting %s (keep %s) on %d training utterance means of %d dimensions",
         hparams["saliency"], hparams["keep_fraction"], *standardized.shape,
     )
-    selector = new_selector(hparams).fit(standardized, targets)
-    _atomic_save(standardizer.state_dict(), standardizer_path)
-    summary = {
-        "method": selector.method,
-        "keep_fraction": selector.keep_fraction,
-        "input_size": selector.input_size,
-        "output_size": selector.output_size,
-        "num_train_utterances": int(standardized.shape[0]),
-    }
-    if hasattr(selector, "indices"):
-        summary["kept_indices"] = selector.indices.tolist()
-        summary["scores"] = [float(s) for s in selector.scores]
-    if hasattr(selector, "explained_variance_ratio"):
-        summary["explained_variance"] = float(selector.explained_variance_ratio.sum())
-    write_json_atomic(summary, save / "feature_selection.json")
-    _atomic_save(selector.state_dict(), selector_path)  # written last: marks the step done
-
-
-def _atomic_save(state, path):
-    """``torch.save`` through a temporary file and a rename."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    fitted = fit_selection(
+        hparams["saliency"], standardized, targets, hparams["keep_fraction"], seed=hparams["seed"],
+        n_neighbors=hparams["mis_neighbors"], max_samples=hparams["mis_max_samples"],
+    )
+    record = {"num_train_utterances": int(standardized.shape[0]), **fitted, "frame_mean": frame_mean, "frame_std": frame_std}
+    write_json_atomic({key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in record.items()}, path)
 
 
 def load_input_transforms(hparams):
-    """The saved standardiser and selector (checked against the hparams)."""
-    save = Path(hparams["save_folder"])
-    selector = load_feature_selector(save / SELECTOR_FILE)
-    wanted = str(hparams["saliency"]).lower()
-    if selector.method != wanted or (wanted != "none" and abs(selector.keep_fraction - hparams["keep_fraction"]) > 1e-9):
+    """Fills the model's standardiser and selection from ``feature_selection.json``."""
+    path = Path(hparams["save_folder"]) / SELECTION_FILE
+    record = read_json(path)
+    method, keep = selection_method(hparams["saliency"]), hparams["keep_fraction"]
+    if record["method"] != method or (method != "none" and abs(record["keep_fraction"] - keep) > 1e-9):
         raise ValueError(
-            f"{save / SELECTOR_FILE} holds a {selector.method} selector keeping {selector.keep_fraction}, "
-            f"but the hparams ask for {wanted} keeping {hparams['keep_fraction']}: use another output_folder"
+            f"{path} holds a {record['method']} selection keeping {record['keep_fraction']}, "
+            f"but the hparams ask for {method} keeping {keep}: use another output_folder"
         )
-    standardizer = InputStandardizer()
-    standardizer.load_state_dict(torch.load(save / STANDARDIZER_FILE, map_location="cpu", weights_only=True))
-    return standardizer, selector
+    standardizer, selection = hparams["model"]["standardizer"], hparams["model"]["selection"]
+    if record["input_size"] != selection.input_size:
+        raise ValueError(f"{path} was fitted on {record['input_size']} dimensions, the upstream has {selection.input_size}")
+    standardizer.set_statistics(*(torch.tensor(record[key], dtype=torch.float64) for key in ("frame_mean", "frame_std")))
+    selection.load_state_dict({name: torch.tensor(record[name], dtype=buffer.dtype) for name, buffer in selection.state_dict().items()})
 
 
-def model_size(hparams, head, selector, predict_spread):
-    """Downstream model size, and the size of the same head on all input dimensions."""
+def model_size(hparams, head, selection, predict_spread):
+    """Downstream model size, and the size of the same head on all input dimensions (that head
+    is built, so it draws its initial weights from the global RNG, as it always did)."""
     params = count_parameters(head)
-    full = count_parameters(hparams["head"](input_size=selector.input_size, predict_spread=predict_spread))
-    stored = sum(buffer.numel() for buffer in selector.buffers() if buffer.is_floating_point())
-    if selector.method in ("ccs", "mis"):
-        stored = selector.output_size  # only the kept indices are needed at inference
+    full = count_parameters(hparams["head"](input_size=selection.input_size, predict_spread=predict_spread))
     return {
-        "input_size": selector.input_size,
-        "kept_dimensions": selector.output_size,
+        "input_size": selection.input_size,
+        "kept_dimensions": selection.output_size,
         "head_parameters": params,
         "head_megabytes_fp32": params * 4 / 1e6,
         "full_input_head_parameters": full,
         "relative_size_reduction_percent": 100.0 * (1 - params / full),
-        "selector_stored_values": int(stored),
+        "selector_stored_values": sum(buffer.numel() for buffer in selection.buffers()),
     }
 
 
@@ -451,8 +423,8 @@ def write_results_table(hparams, splits, size):
             ]
             lines.append(f"| {split} | {dim} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    with atomic_path(out / "results.md") as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    with open_atomic(out / "results.md") as handle:
+        handle.write(text)
     return text
 
 
@@ -469,32 +441,30 @@ def main(argv):
     cache, layer_index = build_feature_cache(hparams, splits.values())
 
     run_on_main(fit_input_transforms, args=[hparams, cache, layer_index, manifests["train"]])
-    standardizer, selector = load_input_transforms(hparams)
+    load_input_transforms(hparams)
+    model, selection = hparams["model"], hparams["model"]["selection"]
     predict_spread = hparams["loss_mode"] in SPREAD_MODES
-    head = hparams["head"](input_size=selector.output_size, predict_spread=predict_spread)
-    size = model_size(hparams, head, selector, predict_spread)
+    # The head is built here, not when the yaml is loaded: its initial weights are drawn from
+    # the global RNG after the noisy test sets (whose mixing draws from it too) are written.
+    model["head"] = hparams["head"](predict_spread=predict_spread)
+    size = model_size(hparams, model["head"], selection, predict_spread)
     logger.info(
         "Downstream model: %d parameters (%.2f MB fp32) on %d of %d input dimensions (%s); "
         "%.1f%% smaller than on all dimensions (%d parameters)",
         size["head_parameters"], size["head_megabytes_fp32"], size["kept_dimensions"], size["input_size"],
-        selector.method, size["relative_size_reduction_percent"], size["full_input_head_parameters"],
+        selection.method, size["relative_size_reduction_percent"], size["full_input_head_parameters"],
     )
     if sb.utils.distributed.if_main_process():
         write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
 
-    model = torch.nn.ModuleList([standardizer, selector, head])
-    hparams["checkpointer"].add_recoverable("model", model)
     datasets = dataio_prepare(splits, cache, layer_index, max_frames(hparams["max_duration"], hparams["ssl"]))
     brain = DimensionalEmotionBrain(
-        modules={"standardizer": standardizer, "head": head, "loss": hparams["compute_cost"]},
+        modules={**model, "loss": hparams["compute_cost"]},
         opt_class=hparams["opt_class"],
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    # The selector is not in ``modules``: it has no trainable parameter and applies its indices
-    # or projection on the input's device. It is checkpointed with the model all the same.
-    brain.selector = selector
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

@@ -23,10 +23,10 @@ import torch
 import torchaudio
 
 from ser_modules.data.checks import check_finite
+from ser_modules.utils.constants import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 MIN_DURATION = 0.025  # seconds: 400 samples at 16 kHz, the receptive field of the SSL CNNs
 N_EXAMPLES = 3
 _warned = set()
@@ -143,10 +143,11 @@ def audio_duration(path, named_by=None):
     return info.frames / info.samplerate
 
 
-def audio_info(path, named_by=None):
+def audio_info(path, named_by=None, error=AudioFileError):
     """Header of an audio file (``frames``, ``samplerate``, ``channels``...), checked.
 
-    Arguments and errors as :func:`audio_duration`.
+    Arguments and errors as :func:`audio_duration`; ``error`` is the exception class raised
+    for an unreadable or empty file (e.g. a data preparation's format error).
 
     Returns
     -------
@@ -161,16 +162,21 @@ def audio_info(path, named_by=None):
     >>> info = audio_info(path)
     >>> info.samplerate, info.channels, conversion_note(info)
     (44100, 2, '44100 Hz, 2 channels')
+    >>> _ = open(path, "wb").write(b"not a wav")
+    >>> audio_info(path, "labels.csv:3", error=ValueError)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unreadable or corrupt wav ... (named by labels.csv:3): ...
     """
     where = f" (named by {named_by})" if named_by else ""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Missing wav {path}{where}")
     try:
         info = soundfile.info(str(path))
-    except Exception as error:  # libsndfile raises several types
-        raise AudioFileError(f"Unreadable or corrupt wav {path}{where}: {error}") from error
+    except Exception as cause:  # libsndfile raises several types
+        raise error(f"Unreadable or corrupt wav {path}{where}: {cause}") from cause
     if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioFileError(f"Empty or corrupt wav {path}{where} ({info.frames} frames)")
+        raise error(f"Empty or corrupt wav {path}{where} ({info.frames} frames)")
     return info
 
 

@@ -227,8 +227,9 @@ class EmotionClassifier(SERInterface):
 class DimensionalEmotionRegressor(SERInterface):
     """Arousal, valence and dominance on the 1-7 rating scale.
 
-    SSL upstream -> hidden state ``ssl_layer`` -> ``standardizer`` -> ``selector`` (kept
-    dimensions or PCA) -> ``head`` (TC-GRU), mapped back with ``label_scale * y + label_offset``.
+    SSL upstream -> hidden state ``ssl_layer`` -> ``standardizer`` -> ``selection`` (kept
+    dimensions or PCA projection) -> ``head`` (TC-GRU), mapped back with
+    ``label_scale * y + label_offset``.
 
     Example
     -------
@@ -239,7 +240,7 @@ class DimensionalEmotionRegressor(SERInterface):
     {'arousal': 4.1, 'valence': 3.9, 'dominance': 4.3}
     """
 
-    MODULES_NEEDED = ["ssl", "standardizer", "selector", "head"]
+    MODULES_NEEDED = ["ssl", "standardizer", "selection", "head"]
     HPARAMS_NEEDED = ["ssl_layer", "dimensions", "label_offset", "label_scale"]
 
     def regress_batch(self, wavs, wav_lens=None):
@@ -248,7 +249,7 @@ class DimensionalEmotionRegressor(SERInterface):
         with torch.no_grad():
             hiddens, lengths = self.hidden_states(wavs, wav_lens)
             frames = hiddens[self.hparams.ssl_layer] if hiddens.dim() == 4 else hiddens
-            frames = self.mods.selector(self.mods.standardizer(frames.float()))
+            frames = self.mods.selection(self.mods.standardizer(frames.float()))
             means = self.mods.head(frames, lengths)
         if isinstance(means, tuple):
             means = means[0]

@@ -13,6 +13,8 @@ Authors
 
 import torch
 
+from ser_modules.nn.masking import length_mask
+
 
 class BertEncoder(torch.nn.Module):
     """A BERT-like text encoder (Hugging Face) used as an upstream: token ids -> hidden states.
@@ -104,12 +106,7 @@ class BertEncoder(torch.nn.Module):
         torch.Tensor
             ``[batch, tokens, hidden]``.
         """
-        num_tokens = tokens.shape[1]
-        if lengths is None:
-            mask = torch.ones_like(tokens, dtype=torch.bool)
-        else:
-            counts = torch.round(lengths.to(tokens.device).float() * num_tokens).clamp(1, num_tokens)
-            mask = torch.arange(num_tokens, device=tokens.device)[None, :] < counts[:, None]
+        mask, _ = length_mask(lengths, tokens.shape[1], tokens.shape[0], device=tokens.device, dtype=torch.float32)
         pad_id = self.tokenizer.pad_token_id or 0
         tokens = tokens.masked_fill(~mask, pad_id)
         context = torch.no_grad() if self.freeze else torch.enable_grad()

@@ -32,33 +32,24 @@ Authors
  * ser-recipes contributors 2026
 """
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ser_modules.nn.pooling import build_pooling, length_mask
+from ser_modules.nn.masking import frame_counts, mask_from_counts
+from ser_modules.nn.pooling import build_pooling
+from ser_modules.nn.precision import no_autocast
 
 __all__ = [
     "FbankUpstream",
     "EcapaAggregator",
     "build_aggregator",
-    "frame_counts",
     "align_frame_counts",
     "EarlyFusion",
     "LateFusion",
 ]
 
 ALIGN_MODES = ("truncate", "interpolate")
-
-
-def _no_autocast(device_type):
-    """Context manager disabling autocast on ``device_type`` (if supported)."""
-    try:
-        return torch.autocast(device_type=device_type, enabled=False)
-    except RuntimeError:  # device type without autocast support
-        return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------
@@ -116,11 +107,11 @@ class FbankUpstream(nn.Module):
         tuple
             ``(features, relative frame lengths)``.
         """
-        with _no_autocast(wavs.device.type):
+        with no_autocast(wavs.device.type):
             feats = self.fbank(wavs.float())
             num_frames = feats.shape[1]
-            samples = torch.round(wav_lens.float() * wavs.shape[1])
-            frames = (torch.div(samples, self.hop_samples, rounding_mode="floor") + 1).clamp(1, num_frames)
+            samples = frame_counts(wav_lens, wavs.shape[1], dtype=torch.float32)
+            frames = (torch.div(samples, self.hop_samples, rounding_mode="floor") + 1).clamp(1, num_frames).float()
             # (n - 0.5) / T: SpeechBrain's padding mask (lengths * T - 1e-6, a ceiling) then
             # keeps exactly n frames despite float32 rounding.
             feats = self.norm(feats, (frames - 0.5) / num_frames)
@@ -139,7 +130,7 @@ class EcapaAggregator(nn.Module):
       which counts one padded frame as valid when ``lengths * T`` is not exactly an integer;
       the relative lengths are therefore snapped to ``(round(lengths * T) - 0.5) / T``, so
       that exactly ``round(lengths * T)`` frames are used (the rounding of
-      :func:`ser_modules.nn.pooling.length_mask`);
+      :func:`ser_modules.nn.masking.frame_counts`);
     * its convolutions pad by reflection, which needs more frames than the widest padding;
       shorter inputs (e.g. BERT token sequences) are zero-padded to ``min_frames`` and the
       relative lengths rescaled, so that the padding frames stay masked in the pooling.
@@ -221,8 +212,7 @@ class EcapaAggregator(nn.Module):
             raise ValueError(
                 f"Expected x of shape [batch, time, {self.input_size}], got {tuple(x.shape)}"
             )
-        _, counts = length_mask(lengths, x.shape[1], device=x.device)
-        counts = counts.expand(x.shape[0])
+        counts = frame_counts(lengths, x.shape[1], batch_size=x.shape[0], device=x.device)
         if x.shape[1] < self.min_frames:
             x = F.pad(x, (0, 0, 0, self.min_frames - x.shape[1]))
         num_frames = x.shape[1]
@@ -288,34 +278,6 @@ def build_aggregator(
 # ----------------------------------------------------------------------------
 # Frame alignment
 # ----------------------------------------------------------------------------
-def frame_counts(lengths, num_frames, batch_size=None):
-    """Numbers of valid frames ``round(lengths * num_frames)``, clamped to ``[1, num_frames]``.
-
-    Arguments
-    ---------
-    lengths : torch.Tensor or None
-        Relative lengths ``[batch]``; ``None`` means all frames are valid.
-    num_frames : int
-        Padded number of frames.
-    batch_size : int, optional
-        Batch size (needed when ``lengths`` is ``None``).
-
-    Returns
-    -------
-    torch.Tensor
-        int64 ``[batch]``.
-
-    Example
-    -------
-    >>> frame_counts(torch.tensor([1.0, 0.5, 0.001]), 10)
-    tensor([10,  5,  1])
-    """
-    _, counts = length_mask(lengths, num_frames)
-    if lengths is None:
-        counts = counts.expand(batch_size if batch_size is not None else 1)
-    return counts
-
-
 def _interpolate_frames(x, counts, target_counts, num_frames):
     """Linear interpolation of each utterance's valid frames to ``target_counts`` frames.
 
@@ -335,7 +297,7 @@ def _interpolate_frames(x, counts, target_counts, num_frames):
     high = torch.minimum(low + 1, (source - 1.0).long())
     gather = lambda index: x.gather(1, index.unsqueeze(-1).expand(batch, num_frames, channels))  # noqa: E731
     out = gather(low) * (1 - weight) + gather(high) * weight
-    valid = frames < target
+    valid = mask_from_counts(target_counts.to(x.device), num_frames)
     return out * valid.unsqueeze(-1).to(out.dtype)
 
 
@@ -388,7 +350,7 @@ def align_frame_counts(features, mode="truncate", max_truncation=0.1):
             raise ValueError(
                 f"Every upstream must give [batch={batch}, frames, channels], got {tuple(x.shape)}"
             )
-    counts = [frame_counts(lens, x.shape[1], batch).to(x.device) for x, lens in features]
+    counts = [frame_counts(lens, x.shape[1], batch, device=x.device) for x, lens in features]
     stacked = torch.stack([c.to(counts[0].device) for c in counts])  # [U, B]
     if mode == "truncate":
         common = stacked.min(dim=0).values

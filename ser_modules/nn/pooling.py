@@ -6,7 +6,7 @@ Every pooling is a :class:`torch.nn.Module` with ``forward(x, lengths=None)``:
 * ``lengths``: SpeechBrain relative lengths in (0, 1] (``None`` means that
   every frame is valid). Utterance ``i`` has ``round(lengths[i] * time)``
   valid frames, clamped to ``[1, time]`` (the rounding of SpeechBrain's
-  ``StatisticsPooling``; see :func:`length_mask`);
+  ``StatisticsPooling``; see :func:`ser_modules.nn.masking.length_mask`);
 * output: ``[batch, output_size]``.
 
 Design rules shared by all the poolings:
@@ -49,15 +49,15 @@ Authors
  * ser-recipes contributors
 """
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from ser_modules.nn.masking import length_mask
+from ser_modules.nn.precision import no_autocast
+
 __all__ = [
-    "length_mask",
     "pooling_output_size",
     "build_pooling",
     "canonical_pooling_name",
@@ -75,60 +75,6 @@ CORR_EPS = 1e-6
 # ----------------------------------------------------------------------------
 # Shared helpers
 # ----------------------------------------------------------------------------
-def length_mask(lengths, max_len, device=None):
-    """Valid-frame mask and frame counts from SpeechBrain relative lengths.
-
-    Utterance ``i`` has ``n_i = round(lengths[i] * max_len)`` valid frames,
-    clamped to ``[1, max_len]``, as in SpeechBrain's ``StatisticsPooling``.
-    (``speechbrain.dataio.dataio.length_to_mask(lengths * max_len)`` is a
-    ceiling and may count one padded frame as valid.)
-
-    Arguments
-    ---------
-    lengths : torch.Tensor or None
-        Relative lengths ``[batch]`` in (0, 1]. ``None`` means all frames
-        are valid; then ``device`` and a batch size cannot be inferred, so
-        the mask has a batch dimension of 1 (it broadcasts).
-    max_len : int
-        Number of frames of the padded batch.
-    device : torch.device, optional
-        Device of the outputs (default: that of ``lengths``).
-
-    Returns
-    -------
-    mask : torch.Tensor
-        Boolean ``[batch, max_len]``, ``True`` on valid frames.
-    counts : torch.Tensor
-        Number of valid frames ``[batch]`` (int64, at least 1).
-
-    Example
-    -------
-    >>> mask, counts = length_mask(torch.tensor([1.0, 0.6, 0.01]), 5)
-    >>> counts
-    tensor([5, 3, 1])
-    >>> mask.int()
-    tensor([[1, 1, 1, 1, 1],
-            [1, 1, 1, 0, 0],
-            [1, 0, 0, 0, 0]], dtype=torch.int32)
-    """
-    if max_len < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
-    if lengths is None:
-        counts = torch.full((1,), max_len, dtype=torch.long, device=device)
-    else:
-        if lengths.dim() != 1:
-            raise ValueError(f"lengths must be 1-D [batch], got shape {tuple(lengths.shape)}")
-        if device is None:
-            device = lengths.device
-        rel = lengths.detach().to(device)
-        if not rel.is_floating_point():
-            rel = rel.float()
-        counts = torch.round(rel * max_len).long().clamp_(1, max_len)
-    frames = torch.arange(max_len, device=counts.device)
-    mask = frames.unsqueeze(0) < counts.unsqueeze(1)
-    return mask, counts
-
-
 POOLING_NAMES = ("mean", "mean_std", "corr", "corr_att")
 
 _ALIASES = {
@@ -254,14 +200,6 @@ def _compute_dtype(x):
     return torch.promote_types(x.dtype, torch.float32)
 
 
-def _no_autocast(device_type):
-    """Context manager disabling autocast on ``device_type`` (if supported)."""
-    try:
-        return torch.autocast(device_type=device_type, enabled=False)
-    except RuntimeError:  # device type without autocast support
-        return contextlib.nullcontext()
-
-
 def _check_input(x, input_size=None):
     if x.dim() != 3:
         raise ValueError(f"Expected x of shape [batch, time, channels], got {tuple(x.shape)}")
@@ -280,11 +218,8 @@ def _prepare(x, lengths):
     """
     dtype = _compute_dtype(x)
     x = x.to(dtype)
-    mask, counts = length_mask(lengths, x.shape[1], device=x.device)
-    if lengths is None:
-        mask = mask.expand(x.shape[0], -1)
-        counts = counts.expand(x.shape[0])
-    else:
+    mask, counts = length_mask(lengths, x.shape[1], batch_size=x.shape[0], device=x.device)
+    if lengths is not None:
         x = torch.where(mask.unsqueeze(-1), x, x.new_zeros(()))
     return x, mask, counts.to(dtype)
 
@@ -381,7 +316,7 @@ class _UpperCorrelation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, w, eps, rows, cols, triu_flat, diag_flat, sym_perm):
-        with _no_autocast(z.device.type):
+        with no_autocast(z.device.type):
             a = z if w is None else z * w.unsqueeze(-1)
             gram = torch.bmm(a.transpose(1, 2), z).flatten(1)  # [N, C*C]
             inv_std = torch.rsqrt(gram.index_select(1, diag_flat) + eps)  # [N, C]
@@ -395,7 +330,7 @@ class _UpperCorrelation(torch.autograd.Function):
     def backward(ctx, grad_out):
         z, w, out, scale, inv_std, sym_perm = ctx.saved_tensors
         n, _, c = z.shape
-        with _no_autocast(z.device.type):
+        with no_autocast(z.device.type):
             # Through the normalisation: out_k = S_k * a_r * a_c, a = rsqrt(diag + eps).
             prod = grad_out * out
             # q_i = sum over the pairs k containing channel i of prod_k (symmetric row sums)
@@ -464,7 +399,7 @@ class MeanPooling(nn.Module):
             ``[batch, channels]``.
         """
         _check_input(x, self.input_size)
-        with _no_autocast(x.device.type):
+        with no_autocast(x.device.type):
             x0, _, counts = _prepare(x, lengths)
             return x0.sum(1) / counts.unsqueeze(1)
 
@@ -516,7 +451,7 @@ class MeanStdPooling(nn.Module):
             ``[batch, 2 * channels]``: mean then standard deviation.
         """
         _check_input(x, self.input_size)
-        with _no_autocast(x.device.type):
+        with no_autocast(x.device.type):
             x0, mask, counts = _prepare(x, lengths)
             counts = counts.unsqueeze(1)
             mean = x0.sum(1) / counts
@@ -590,7 +525,7 @@ class CorrelationPooling(nn.Module):
             Strict upper triangle of the correlation matrices.
         """
         _check_input(x, self.input_size)
-        with _no_autocast(x.device.type):
+        with no_autocast(x.device.type):
             x0, mask, counts = _prepare(x, lengths)
             x0 = _channel_dropout(x0, self.channel_dropout, self.training)
             counts = counts.unsqueeze(1)
@@ -699,7 +634,7 @@ class AttentiveCorrelationPooling(nn.Module):
             summing to 1 over the valid frames and exactly 0 on padding.
         """
         _check_input(x, self.input_size)
-        with _no_autocast(x.device.type):
+        with no_autocast(x.device.type):
             x0, mask, _ = _prepare(x, lengths)
             x0 = _channel_dropout(x0, self.channel_dropout, self.training)
             return self._weights(x0, mask)
@@ -730,7 +665,7 @@ class AttentiveCorrelationPooling(nn.Module):
             Strict upper triangle(s) of the attentive correlation matrices.
         """
         _check_input(x, self.input_size)
-        with _no_autocast(x.device.type):
+        with no_autocast(x.device.type):
             x0, mask, _ = _prepare(x, lengths)
             x0 = _channel_dropout(x0, self.channel_dropout, self.training)
             w = self._weights(x0, mask)

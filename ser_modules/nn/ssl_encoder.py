@@ -1,9 +1,10 @@
 """A self-supervised speech encoder (wav2vec 2.0 / HuBERT / WavLM) set up correctly for SER.
 
-SpeechBrain's HF wrappers have pitfalls that matter for utterance-level emotion recognition
-(see ``shared/research/speechbrain_anchor.md`` §5): LayerDrop drops hidden states in train
-mode, ``Brain`` puts a frozen model back in train mode every epoch, and the waveform
-normalisation runs over the padded batch, so features depend on batch composition.
+SpeechBrain's Hugging Face wrapper (``speechbrain.integrations.huggingface.wav2vec2.Wav2Vec2``,
+SpeechBrain 1.1) has pitfalls that matter for utterance-level emotion recognition: LayerDrop
+drops hidden states in train mode, ``Brain.fit`` puts every module, a frozen one included,
+back in train mode each epoch, and the waveform normalisation (``F.layer_norm`` over each
+padded row) counts the padding samples, so features depend on batch composition.
 ``SSLEncoder`` subclasses SpeechBrain's wrapper and fixes them:
 
 * LayerDrop is forced to 0 (``override_config``) so ``output_all_hiddens`` is stable;
@@ -22,34 +23,9 @@ Authors
 import torch
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 
+from ser_modules.nn.masking import frame_counts, length_mask
+
 WAVEFORM_EPS = 1e-7
-
-
-def valid_sample_mask(wavs, wav_lens=None):
-    """Boolean mask ``[batch, samples]`` of the valid samples (SpeechBrain relative lengths).
-
-    Arguments
-    ---------
-    wavs : torch.Tensor
-        Padded waveforms ``[batch, samples]``.
-    wav_lens : torch.Tensor, optional
-        Relative lengths in (0, 1]; ``None`` means all samples are valid.
-
-    Returns
-    -------
-    torch.Tensor
-        Boolean mask.
-
-    Example
-    -------
-    >>> valid_sample_mask(torch.zeros(2, 4), torch.tensor([1.0, 0.5])).tolist()
-    [[True, True, True, True], [True, True, False, False]]
-    """
-    batch, num_samples = wavs.shape
-    if wav_lens is None:
-        return torch.ones(batch, num_samples, dtype=torch.bool, device=wavs.device)
-    counts = torch.round(wav_lens.to(wavs.device) * num_samples).clamp(min=1)
-    return torch.arange(num_samples, device=wavs.device)[None, :] < counts[:, None]
 
 
 def normalize_waveforms(wavs, mask):
@@ -206,7 +182,7 @@ class SSLEncoder(Wav2Vec2):
                 f"Input of {wav.shape[1]} samples: the CNN feature encoder needs at least "
                 f"{self.min_input_samples} (ser_modules.data.audio.load_audio zero-pads shorter files)"
             )
-        mask = valid_sample_mask(wav, wav_lens)
+        mask, _ = length_mask(wav_lens, wav.shape[1], batch_size=wav.shape[0], device=wav.device)
         if self.normalize_wav:
             wav = normalize_waveforms(wav, mask)
         else:
@@ -237,6 +213,6 @@ class SSLEncoder(Wav2Vec2):
         torch.Tensor
             Relative frame lengths in (0, 1].
         """
-        samples = torch.round(wav_lens.float() * num_samples).long()
+        samples = frame_counts(wav_lens, num_samples, dtype=torch.float32)
         frames = self.model._get_feat_extract_output_lengths(samples)
         return frames.clamp(1, num_frames).float() / num_frames

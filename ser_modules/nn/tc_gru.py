@@ -44,33 +44,9 @@ Authors
 
 import torch
 
+from ser_modules.nn.masking import frame_counts, mask_from_counts
+
 READOUTS = ("last", "mean")
-
-
-def valid_frame_counts(lengths, num_frames):
-    """Number of valid frames of each utterance from SpeechBrain relative lengths.
-
-    Arguments
-    ---------
-    lengths : torch.Tensor or None
-        Relative lengths in (0, 1] (``None``: every frame is valid).
-    num_frames : int
-        Padded number of frames.
-
-    Returns
-    -------
-    torch.Tensor
-        int64 counts in ``[1, num_frames]`` (``round(lengths * num_frames)``).
-
-    Example
-    -------
-    >>> valid_frame_counts(torch.tensor([1.0, 0.5, 0.01]), 10).tolist()
-    [10, 5, 1]
-    """
-    if lengths is None:
-        raise ValueError("lengths must be given (use torch.ones(batch) for unpadded input)")
-    counts = torch.round(lengths.to(torch.float64) * num_frames).to(torch.int64)
-    return counts.clamp(min=1, max=num_frames)
 
 
 class TCGRU(torch.nn.Module):
@@ -201,8 +177,10 @@ class TCGRU(torch.nn.Module):
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"expected input [batch, frames, {self.input_size}], got {tuple(x.shape)}")
-        counts = valid_frame_counts(lengths, x.shape[1]).to(x.device)
-        valid = torch.arange(x.shape[1], device=x.device)[None, :] < counts[:, None]
+        if lengths is None:
+            raise ValueError("lengths must be given (use torch.ones(batch) for unpadded input)")
+        counts = frame_counts(lengths, x.shape[1], device=x.device, dtype=torch.float64)
+        valid = mask_from_counts(counts, x.shape[1])
         x = torch.where(valid[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         frames = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
         out_counts = self.output_frame_counts(counts).clamp(min=1, max=frames.shape[1])

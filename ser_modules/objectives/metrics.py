@@ -16,23 +16,24 @@ Dimensional:
   of per-batch CCCs), plus the MSE per 1..7 label bin (Fig. 4 of Mitra et al.
   2024). CCC values are in [-1, 1] (not percent).
 
-Inputs may be torch tensors, numpy arrays or lists. Plots are written with
-matplotlib's object-oriented API and the Agg canvas (no screen, no change to
-the global pyplot backend).
+Inputs may be torch tensors, numpy arrays or lists; the categorical scores are
+those of ``sklearn.metrics``. Plots are written with matplotlib's object-oriented
+API and the Agg canvas (:func:`ser_modules.utils.plotting.new_figure`: no screen,
+no change to the global pyplot backend).
 
 Authors
  * ser-recipes contributors 2025
 """
 
-import contextlib
 import csv
-import os
 
 import numpy as np
+import sklearn.metrics
 import torch
 
-from ser_modules.utils.files import atomic_path
 from ser_modules.objectives.losses import CCC_EPS, DIMENSIONS, ccc
+from ser_modules.utils.files import open_atomic
+from ser_modules.utils.plotting import new_figure, save_figure
 
 # --------------------------------------------------------------------------
 # Input conversion
@@ -94,6 +95,15 @@ def _check_pair(predictions, targets):
     return predictions, targets
 
 
+def _check_range(predictions, targets, num_classes):
+    """:func:`_check_pair`, and every class index below ``num_classes``."""
+    predictions, targets = _check_pair(predictions, targets)
+    top = max(predictions.max(), targets.max())
+    if top >= num_classes:
+        raise ValueError(f"class index {top} out of range for num_classes={num_classes}")
+    return predictions, targets
+
+
 # --------------------------------------------------------------------------
 # Categorical metrics (fractions)
 # --------------------------------------------------------------------------
@@ -120,7 +130,7 @@ def weighted_accuracy(predictions, targets):
     0.75
     """
     predictions, targets = _check_pair(predictions, targets)
-    return float(np.mean(predictions == targets))
+    return float(sklearn.metrics.accuracy_score(targets, predictions))
 
 
 def per_class_recall(predictions, targets, num_classes):
@@ -145,10 +155,10 @@ def per_class_recall(predictions, targets, num_classes):
     >>> per_class_recall([0, 0, 1, 1], [0, 1, 1, 1], 3)
     array([1.        , 0.66666667,        nan])
     """
-    cm = confusion_matrix(predictions, targets, num_classes)
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(support > 0, np.diag(cm) / np.maximum(support, 1), np.nan)
+    predictions, targets = _check_range(predictions, targets, num_classes)
+    recall = sklearn.metrics.recall_score(
+        targets, predictions, labels=range(num_classes), average=None, zero_division=np.nan
+    )
     return recall.astype(np.float64)
 
 
@@ -179,8 +189,9 @@ def unweighted_accuracy(predictions, targets):
     0.75
     """
     predictions, targets = _check_pair(predictions, targets)
-    recalls = [np.mean(predictions[targets == c] == c) for c in np.unique(targets)]
-    return float(np.mean(recalls))
+    # balanced_accuracy_score gives the same value but warns when a class is only predicted.
+    present = np.unique(targets)
+    return float(sklearn.metrics.recall_score(targets, predictions, labels=present, average="macro"))
 
 
 def macro_f1(predictions, targets, labels=None):
@@ -211,16 +222,9 @@ def macro_f1(predictions, targets, labels=None):
     0.7778
     """
     predictions, targets = _check_pair(predictions, targets)
-    if labels is None:
-        labels = np.union1d(np.unique(targets), np.unique(predictions))
-    scores = []
-    for c in labels:
-        tp = np.sum((predictions == c) & (targets == c))
-        fp = np.sum((predictions == c) & (targets != c))
-        fn = np.sum((predictions != c) & (targets == c))
-        denom = 2 * tp + fp + fn
-        scores.append(2 * tp / denom if denom > 0 else 0.0)
-    return float(np.mean(scores))
+    return float(
+        sklearn.metrics.f1_score(targets, predictions, labels=labels, average="macro", zero_division=0)
+    )
 
 
 def confusion_matrix(predictions, targets, num_classes):
@@ -250,35 +254,9 @@ def confusion_matrix(predictions, targets, num_classes):
            [0, 1, 0],
            [0, 1, 1]])
     """
-    predictions, targets = _check_pair(predictions, targets)
-    top = max(predictions.max(), targets.max())
-    if top >= num_classes:
-        raise ValueError(f"class index {top} out of range for num_classes={num_classes}")
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (targets, predictions), 1)
-    return cm
-
-
-def _ensure_parent(path):
-    parent = os.path.dirname(os.path.abspath(str(path)))
-    os.makedirs(parent, exist_ok=True)
-
-
-@contextlib.contextmanager
-def _open_atomic(path):
-    """A text file to write, renamed to ``path`` once complete (a kill leaves no partial file)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        yield handle
-
-
-def _new_figure(figsize):
-    """A matplotlib Figure drawn by the Agg canvas (no pyplot, no screen)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig
+    predictions, targets = _check_range(predictions, targets, num_classes)
+    cm = sklearn.metrics.confusion_matrix(targets, predictions, labels=range(num_classes))
+    return cm.astype(np.int64)
 
 
 class ClassificationMetrics:
@@ -438,8 +416,7 @@ class ClassificationMetrics:
         path : str
             Output CSV file (parent folders are created).
         """
-        _ensure_parent(path)
-        with _open_atomic(path) as handle:
+        with open_atomic(path) as handle:
             writer = csv.writer(handle)
             with_probabilities = len(self._probabilities) == len(self.ids) > 0
             probability_columns = [f"p_{label}" for label in self.labels] if with_probabilities else []
@@ -470,7 +447,7 @@ class ClassificationMetrics:
             values = cm
         num = self.num_classes
         size = max(4.0, 0.7 * num + 2.0)
-        fig = _new_figure((size + 1.0, size))
+        fig = new_figure((size + 1.0, size))
         ax = fig.add_subplot(1, 1, 1)
         image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=100.0 if normalize else None)
         fig.colorbar(image, ax=ax, label="% of target row" if normalize else "count")
@@ -491,8 +468,7 @@ class ClassificationMetrics:
                      f"UA={stats['UA']:.1f}%")
         ax.set_title(title)
         fig.tight_layout()
-        _ensure_parent(path)
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------
@@ -688,7 +664,7 @@ class CCCMetrics:
         centres = result["bins"]
         num = len(self.dimensions)
         width = 0.8 / num
-        fig = _new_figure((8.0, 4.5))
+        fig = new_figure((8.0, 4.5))
         ax = fig.add_subplot(1, 1, 1)
         for k, dim in enumerate(self.dimensions):
             mse = result["mse"][dim]
@@ -704,8 +680,7 @@ class CCCMetrics:
         ax.legend()
         ax.set_title(title or f"MSE per label bin (N={len(self.ids)}; numbers = examples)")
         fig.tight_layout()
-        _ensure_parent(path)
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
 
     def write_stats(self, filestream):
         """Writes a human-readable summary (CCC per dimension, MSE per 1..7 bin).
@@ -740,9 +715,8 @@ class CCCMetrics:
         path : str
             Output CSV file (parent folders are created).
         """
-        _ensure_parent(path)
         preds, targets = self.predictions, self.targets
-        with _open_atomic(path) as handle:
+        with open_atomic(path) as handle:
             writer = csv.writer(handle)
             writer.writerow(
                 ["id"] + [f"pred_{d}" for d in self.dimensions]

@@ -1,13 +1,14 @@
-"""Emotion-salient feature selection (CCS, MIS) and a PCA baseline.
+"""Emotion-salient feature selection (CCS, MIS) and a PCA baseline, fitted as plain functions.
 
 Implements section 3.3 of Mitra et al. (2024), "Investigating salient
 representations and label variance in dimensional speech emotion analysis":
 rank the dimensions of frozen upstream features (e.g. HuBERT layer 24,
 1024 dims) by how strongly their utterance means relate to the dimensional
 emotion targets, and keep only the top fraction of dimensions.  The
-selection is fitted on the *training* split only and then applied to every
-frame of every utterance, so the temporal structure of the kept dimensions
-is preserved.
+selection is fitted on the *training* split only (:func:`fit_selection`) and
+then applied to every frame of every utterance by
+:class:`ser_modules.nn.selection.FeatureSelection`, so the temporal structure
+of the kept dimensions is preserved.
 
 Reading of the paper's equations
 --------------------------------
@@ -45,29 +46,9 @@ Conventions
   ``1/K`` of eq. (3)).  The same holds for MIS (the mutual information with
   a constant is 0 by definition, so it is set to 0 exactly rather than
   estimated).  With ``D == 1`` the sum in eq. (2) is empty and ``gamma = 0``.
-* All saliency computations are done in float64 numpy; the functions
-  return ``numpy.ndarray`` of dtype float64 and accept numpy arrays or
-  torch tensors (any float dtype, any device; they are copied to CPU).
-
-Selectors
----------
-:class:`SaliencySelector`, :class:`PCAReducer` and :class:`IdentitySelector`
-share one interface, built by :func:`make_feature_selector` from a single
-hparam (``"ccs"``, ``"mis"``, ``"pca"`` or ``"none"``):
-
-* ``fit(features [N, D], targets [N, K]) -> self`` on train utterance means;
-* ``transform(x)`` / ``forward(x)`` on torch tensors ``[..., D]`` (e.g.
-  ``[B, T, D]`` frame sequences) returning ``[..., output_size]`` with the
-  dtype and device of ``x``;
-* ``input_size`` / ``output_size`` (``None`` before fitting);
-* they are ``torch.nn.Module`` objects whose fitted state (selected indices
-  and scores, or PCA mean and components) lives in buffers plus a small
-  ``extra_state`` dict, so ``state_dict()`` / ``load_state_dict()`` round-trip
-  exactly, loading works into an unfitted instance (buffers are resized),
-  and they can be registered directly as SpeechBrain checkpointer
-  recoverables.  ``save(path)`` / ``load(path)`` wrap ``torch.save`` /
-  ``torch.load`` and :func:`load_feature_selector` rebuilds the right class
-  from a saved file.
+* All computations are done in float64 numpy; the functions return
+  ``numpy.ndarray`` and accept numpy arrays or torch tensors (any float
+  dtype, any device; they are copied to CPU).
 
 Example
 -------
@@ -75,24 +56,18 @@ Example
 >>> g = torch.Generator().manual_seed(0)
 >>> feats = torch.randn(200, 10, generator=g)
 >>> targets = torch.stack([feats[:, 3], -feats[:, 6], feats[:, 3] + feats[:, 6]], dim=1)
->>> sel = make_feature_selector("ccs", keep_fraction=0.2, seed=0).fit(feats, targets)
->>> sel.indices.tolist()
+>>> fit_selection("ccs", feats, targets, keep_fraction=0.2)["indices"].tolist()
 [3, 6]
->>> sel(torch.randn(4, 50, 10)).shape
-torch.Size([4, 50, 2])
 """
 
 import logging
-import math
-import numbers
 
 import numpy as np
 import torch
 
-logger = logging.getLogger(__name__)
+from ser_modules.nn.selection import INDEX_METHODS, kept_size, selection_method
 
-METHODS = ("ccs", "mis", "pca", "none")
-_FORMAT_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------
@@ -429,603 +404,122 @@ def select_top_fraction(scores, fraction):
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores contain NaN or infinite values")
-    fraction = _check_fraction(fraction)
-    D = scores.shape[0]
-    n_keep = max(1, int(round(fraction * D)))
+    n_keep = kept_size(scores.shape[0], fraction)
     order = np.argsort(-scores, kind="stable")  # ties: lower index first
     return np.sort(order[:n_keep]).astype(np.int64)
 
 
-def _check_fraction(fraction):
-    """Validates a keep fraction in ``(0, 1]`` and returns it as a float.
+# ----------------------------------------------------------------------------
+# Fitting a selection
+# ----------------------------------------------------------------------------
+def principal_components(features, n_components, seed=0, svd_solver="covariance_eigh"):
+    """PCA of ``features`` with scikit-learn (no whitening).
 
     Arguments
     ---------
-    fraction : float
-        Candidate fraction.
+    features : numpy.ndarray or torch.Tensor
+        Utterance means ``[N, D]``.
+    n_components : int
+        Components kept, at most ``min(N, D)``.
+    seed : int
+        ``random_state`` of the PCA (only used by randomized solvers).
+    svd_solver : str
+        scikit-learn ``svd_solver``.  Default ``"covariance_eigh"``: exact
+        and deterministic like ``"full"`` but about 10x faster when
+        ``N >> D`` (13 s vs 150 s for ``N = 34k``, ``D = 1024`` on 2 CPU cores).
 
     Returns
     -------
-    float
-        The fraction.
+    dict
+        float64 arrays ``mean`` ``[D]``, ``components`` ``[n_components, D]``
+        (C-contiguous) and ``explained_variance_ratio`` ``[n_components]``.
 
     Example
     -------
-    >>> _check_fraction(1)
-    1.0
-    >>> _check_fraction(0.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: fraction must be a number in (0, 1], got 0.0
+    >>> X = np.random.default_rng(0).normal(size=(50, 6)) * [10.0, 5.0, 1.0, 0.1, 0.1, 0.1]
+    >>> pca = principal_components(X, 2)
+    >>> pca["components"].shape, bool(pca["explained_variance_ratio"].sum() > 0.9)
+    ((2, 6), True)
     """
-    if (
-        isinstance(fraction, bool)
-        or not isinstance(fraction, numbers.Real)
-        or not math.isfinite(float(fraction))
-        or not 0.0 < float(fraction) <= 1.0
-    ):
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    return float(fraction)
+    from sklearn.decomposition import PCA
 
-
-# ----------------------------------------------------------------------------
-# Selectors
-# ----------------------------------------------------------------------------
-class _FeatureSelectorBase(torch.nn.Module):
-    """Common machinery: fitted-state buffers, extra state, save/load.
-
-    Subclasses declare ``_KIND`` and the names of their state buffers in
-    ``_STATE_BUFFERS``, and implement ``fit`` and ``_transform``.
-
-    Arguments
-    ---------
-    keep_fraction : float
-        Fraction of dimensions (or components) to keep, in ``(0, 1]``.
-    seed : int
-        Random seed used by the fitting procedure.
-    """
-
-    _KIND = None
-    _STATE_BUFFERS = ()
-
-    def __init__(self, keep_fraction=0.8, seed=0):
-        super().__init__()
-        self.keep_fraction = _check_fraction(keep_fraction)
-        self.seed = int(seed)
-        self.input_size = None
-        self.output_size = None
-
-    @property
-    def method(self):
-        """Name of the method, as accepted by :func:`make_feature_selector`."""
-        return self._KIND
-
-    @property
-    def fitted(self):
-        """Whether the selector has been fitted or loaded."""
-        return self.input_size is not None
-
-    def _check_input(self, x):
-        """Checks a tensor to transform (``[..., input_size]``)."""
-        if not self.fitted:
-            raise RuntimeError(
-                f"{type(self).__name__} is not fitted: call fit() or load a saved state"
-            )
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"transform expects a torch.Tensor, got {type(x).__name__}")
-        if x.ndim == 0 or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"expected input of shape [..., {self.input_size}], got {tuple(x.shape)}"
-            )
-
-    def transform(self, x):
-        """Applies the fitted reduction to the last dimension of ``x``.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            Features ``[..., input_size]`` (e.g. ``[B, T, D]``).
-
-        Returns
-        -------
-        torch.Tensor
-            ``[..., output_size]``, same dtype and device as ``x``.
-        """
-        self._check_input(x)
-        return self._transform(x)
-
-    def forward(self, x):
-        """Same as :meth:`transform` (so the selector can sit in a pipeline).
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            Features ``[..., input_size]``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[..., output_size]``.
-        """
-        return self.transform(x)
-
-    def _transform(self, x):
-        raise NotImplementedError
-
-    def _sizes_from_buffers(self):
-        """Returns ``(input_size, output_size)`` implied by the buffers."""
-        raise NotImplementedError
-
-    # -- state -----------------------------------------------------------
-    def get_extra_state(self):
-        """Non-tensor state stored in ``state_dict()`` under ``_extra_state``.
-
-        Returns
-        -------
-        dict
-            Kind, hyperparameters, sizes and format version (plain Python
-            types, loadable with ``torch.load(weights_only=True)``).
-        """
-        return {
-            "format_version": _FORMAT_VERSION,
-            "kind": self._KIND,
-            "keep_fraction": self.keep_fraction,
-            "seed": self.seed,
-            "input_size": -1 if self.input_size is None else int(self.input_size),
-            "output_size": -1 if self.output_size is None else int(self.output_size),
-        }
-
-    def set_extra_state(self, state):
-        """Restores the state written by :meth:`get_extra_state`.
-
-        The saved hyperparameters replace the constructor ones (with a
-        logged warning if they differ): the saved selection is authoritative.
-
-        Arguments
-        ---------
-        state : dict
-            Output of :meth:`get_extra_state`.
-        """
-        if not isinstance(state, dict) or "kind" not in state:
-            raise ValueError(f"invalid feature-selector extra state: {state!r}")
-        if state.get("format_version", 0) > _FORMAT_VERSION:
-            raise ValueError(
-                f"feature-selector state has format_version {state['format_version']}, "
-                f"this code reads up to {_FORMAT_VERSION}"
-            )
-        if not self._accepts_kind(state["kind"]):
-            raise ValueError(
-                f"cannot load a {state['kind']!r} feature-selector state into "
-                f"{type(self).__name__}({self._KIND!r})"
-            )
-        for key in ("kind", "keep_fraction", "seed"):
-            current = self._KIND if key == "kind" else getattr(self, key)
-            if state[key] != current:
-                logger.warning(
-                    "Loaded feature-selector state has %s=%r (instance had %r); "
-                    "using the saved value.",
-                    key,
-                    state[key],
-                    current,
-                )
-        self._set_kind(state["kind"])
-        self.keep_fraction = float(state["keep_fraction"])
-        self.seed = int(state["seed"])
-        in_size, out_size = int(state["input_size"]), int(state["output_size"])
-        self.input_size = None if in_size < 0 else in_size
-        self.output_size = None if out_size < 0 else out_size
-        if self.fitted and self._STATE_BUFFERS:
-            if self._sizes_from_buffers() != (self.input_size, self.output_size):
-                raise ValueError(
-                    "inconsistent feature-selector state: buffers imply sizes "
-                    f"{self._sizes_from_buffers()}, extra state says "
-                    f"{(self.input_size, self.output_size)}"
-                )
-
-    def _accepts_kind(self, kind):
-        return kind == self._KIND
-
-    def _set_kind(self, kind):
-        pass
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Resize the (possibly empty, unfitted) buffers to the saved shapes
-        # and dtypes, so a state can be loaded into a fresh instance.
-        for name in self._STATE_BUFFERS:
-            key = prefix + name
-            if key in state_dict and isinstance(state_dict[key], torch.Tensor):
-                saved = state_dict[key]
-                current = self._buffers[name]
-                self._buffers[name] = torch.empty(
-                    saved.shape, dtype=saved.dtype, device=current.device
-                )
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def save(self, path):
-        """Saves ``state_dict()`` with ``torch.save``.
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            Destination file.
-        """
-        torch.save(self.state_dict(), path)
-
-    def load(self, path):
-        """Loads a state saved by :meth:`save` (or by a SpeechBrain checkpointer).
-
-        Arguments
-        ---------
-        path : str or pathlib.Path
-            File written by :meth:`save`.
-
-        Returns
-        -------
-        self
-        """
-        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return self
-
-    def extra_repr(self):
-        return (
-            f"method={self.method!r}, keep_fraction={self.keep_fraction}, seed={self.seed}, "
-            f"input_size={self.input_size}, output_size={self.output_size}"
+    X = _to_numpy_2d(features, "features")
+    if not 1 <= n_components <= min(X.shape):
+        raise ValueError(
+            f"PCA of {X.shape[0]} utterances of {X.shape[1]} dimensions can keep 1 to "
+            f"{min(X.shape)} components, not {n_components}: lower keep_fraction or use more utterances"
         )
+    pca = PCA(n_components=n_components, svd_solver=svd_solver, random_state=seed).fit(X)
+    return {
+        "mean": np.ascontiguousarray(pca.mean_, dtype=np.float64),
+        "components": np.ascontiguousarray(pca.components_, dtype=np.float64),
+        "explained_variance_ratio": np.asarray(pca.explained_variance_ratio_, dtype=np.float64),
+    }
 
 
-class SaliencySelector(_FeatureSelectorBase):
-    """Keeps the most salient feature dimensions (CCS or MIS).
+def fit_selection(method, features, targets, keep_fraction, seed=0, n_neighbors=3, max_samples=None):
+    """Fits a feature selection on the training utterance means.
 
-    ``fit`` scores every dimension with :func:`cross_correlation_saliency`
-    (``"ccs"``) or :func:`mutual_information_saliency` (``"mis"``) and keeps
-    :func:`select_top_fraction` of them.  ``transform`` gathers those
-    dimensions (in ascending index order) from the last axis.
+    * ``ccs`` / ``mis``: scores every dimension (:func:`cross_correlation_saliency`,
+      :func:`mutual_information_saliency`) and keeps :func:`select_top_fraction` of them;
+    * ``pca``: :func:`principal_components` with ``kept_size(D, keep_fraction)`` components;
+    * ``none``: keeps every dimension.
 
-    Buffers (saved in ``state_dict``): ``indices`` (int64 ``[D']``) and
-    ``scores`` (float64 ``[D]``).
+    The result holds the buffers of :class:`ser_modules.nn.selection.FeatureSelection` under
+    their names (``indices``, or ``mean`` and ``components``) and, for the record, the
+    ``scores`` or the ``explained_variance_ratio``.
 
     Arguments
     ---------
     method : str
-        ``"ccs"`` or ``"mis"``.
+        ``"ccs"``, ``"mis"``, ``"pca"`` or ``"none"`` (case-insensitive).
+    features : numpy.ndarray or torch.Tensor
+        Utterance-mean features ``[N, D]`` (training split only).
+    targets : numpy.ndarray or torch.Tensor or None
+        Targets ``[N, K]`` or ``[N]`` (needed by ``ccs`` and ``mis``).
     keep_fraction : float
-        Fraction of dimensions to keep, in ``(0, 1]``.
+        Fraction of the dimensions (or components) kept, in ``(0, 1]``.
     seed : int
-        Seed of the MI estimator (unused by CCS, which is deterministic).
+        Seed of the MI estimator and of the PCA.
     n_neighbors : int
         MIS only: neighbours of the KSG estimator.
     max_samples : int or None
         MIS only: subsample the utterances to at most this many.
+
+    Returns
+    -------
+    dict
+        ``method``, ``keep_fraction``, ``seed``, ``input_size``, ``output_size`` and the
+        numpy arrays of the method.
 
     Example
     -------
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 5))
     >>> Y = X[:, [4, 0]] + 0.1 * rng.normal(size=(100, 2))
-    >>> sel = SaliencySelector("ccs", keep_fraction=0.4).fit(X, Y)
-    >>> sel.indices.tolist(), sel.output_size
-    ([0, 4], 2)
-    >>> x = torch.arange(10.0).reshape(2, 5)
-    >>> sel.transform(x)
-    tensor([[0., 4.],
-            [5., 9.]])
+    >>> fitted = fit_selection("ccs", X, Y, keep_fraction=0.4)
+    >>> fitted["indices"].tolist(), fitted["output_size"], fitted["scores"].shape
+    ([0, 4], 2, (5,))
+    >>> fit_selection("pca", X, None, keep_fraction=0.4)["components"].shape
+    (2, 5)
     """
-
-    _STATE_BUFFERS = ("indices", "scores")
-
-    def __init__(self, method="ccs", keep_fraction=0.8, seed=0, n_neighbors=3, max_samples=None):
-        super().__init__(keep_fraction=keep_fraction, seed=seed)
-        if method not in ("ccs", "mis"):
-            raise ValueError(f"SaliencySelector method must be 'ccs' or 'mis', got {method!r}")
-        self._method = method
-        self.n_neighbors = int(n_neighbors)
-        self.max_samples = max_samples
-        self.register_buffer("indices", torch.zeros(0, dtype=torch.int64))
-        self.register_buffer("scores", torch.zeros(0, dtype=torch.float64))
-
-    @property
-    def method(self):
-        return self._method
-
-    @property
-    def _KIND(self):  # instance-level kind: "ccs" or "mis"
-        return self._method
-
-    def _accepts_kind(self, kind):
-        return kind in ("ccs", "mis")
-
-    def _set_kind(self, kind):
-        self._method = kind
-
-    def fit(self, features, targets):
-        """Scores the dimensions on train utterance means and selects the top.
-
-        Arguments
-        ---------
-        features : numpy.ndarray or torch.Tensor
-            Utterance-mean features ``[N, D]`` (training split only).
-        targets : numpy.ndarray or torch.Tensor
-            Targets ``[N, K]`` or ``[N]``.
-
-        Returns
-        -------
-        self
-        """
+    method = selection_method(method)
+    X = _to_numpy_2d(features, "features")
+    N, D = X.shape
+    size = kept_size(D, keep_fraction)
+    fitted = {"method": method, "keep_fraction": float(keep_fraction), "seed": int(seed), "input_size": D}
+    if method in INDEX_METHODS:
         if targets is None:
-            raise ValueError(f"{self._method!r} saliency needs targets")
-        if self._method == "ccs":
-            scores = cross_correlation_saliency(features, targets)
+            raise ValueError(f"{method!r} saliency needs targets")
+        if method == "ccs":
+            scores = cross_correlation_saliency(X, targets)
         else:
-            scores = mutual_information_saliency(
-                features,
-                targets,
-                seed=self.seed,
-                n_neighbors=self.n_neighbors,
-                max_samples=self.max_samples,
-            )
-        indices = select_top_fraction(scores, self.keep_fraction)
-        device = self.indices.device
-        self.scores = torch.from_numpy(scores).to(device)
-        self.indices = torch.from_numpy(indices).to(device)
-        self.input_size = int(scores.shape[0])
-        self.output_size = int(indices.shape[0])
-        logger.info(
-            "%s saliency: kept %d of %d dimensions (keep_fraction=%s)",
-            self._method.upper(),
-            self.output_size,
-            self.input_size,
-            self.keep_fraction,
-        )
-        return self
-
-    def _sizes_from_buffers(self):
-        return int(self.scores.shape[0]), int(self.indices.shape[0])
-
-    def _transform(self, x):
-        return x.index_select(-1, self.indices.to(x.device))
-
-
-class PCAReducer(_FeatureSelectorBase):
-    """Projects features on their top principal components (scikit-learn PCA).
-
-    ``fit`` runs ``sklearn.decomposition.PCA(n_components, svd_solver,
-    random_state=seed)`` on the utterance means (targets are ignored) with
-    ``n_components = max(1, round(keep_fraction * D))``.  PCA cannot have
-    more than ``min(N, D)`` components: a larger request is clamped to
-    ``min(N, D)`` with a logged warning, so check ``output_size`` after
-    fitting.  ``transform`` computes ``(x - mean) @ components.T`` on the
-    last axis (no whitening), in the dtype and device of ``x``.
-
-    Buffers (saved in ``state_dict``, float64): ``mean`` ``[D]``,
-    ``components`` ``[D', D]`` and ``explained_variance_ratio`` ``[D']``.
-
-    Arguments
-    ---------
-    keep_fraction : float
-        Fraction of ``D`` to keep as components, in ``(0, 1]``.
-    seed : int
-        ``random_state`` of the PCA (only used by randomized solvers).
-    svd_solver : str
-        scikit-learn ``svd_solver``.  Default ``"covariance_eigh"``: exact
-        and deterministic like ``"full"`` but about 10x faster when
-        ``N >> D`` (eigendecomposition of the ``D x D`` covariance; 13 s vs
-        150 s for ``N = 34k``, ``D = 1024`` on 2 CPU cores).
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(50, 6)) * np.array([10.0, 5.0, 1.0, 0.1, 0.1, 0.1])
-    >>> pca = PCAReducer(keep_fraction=0.5).fit(X)
-    >>> pca.output_size, pca.components.shape
-    (3, torch.Size([3, 6]))
-    >>> pca.transform(torch.zeros(2, 7, 6)).shape
-    torch.Size([2, 7, 3])
-    """
-
-    _KIND = "pca"
-    _STATE_BUFFERS = ("mean", "components", "explained_variance_ratio")
-
-    def __init__(self, keep_fraction=0.8, seed=0, svd_solver="covariance_eigh"):
-        super().__init__(keep_fraction=keep_fraction, seed=seed)
-        self.svd_solver = svd_solver
-        self.register_buffer("mean", torch.zeros(0, dtype=torch.float64))
-        self.register_buffer("components", torch.zeros(0, 0, dtype=torch.float64))
-        self.register_buffer("explained_variance_ratio", torch.zeros(0, dtype=torch.float64))
-
-    def fit(self, features, targets=None):
-        """Fits the PCA on train utterance means.
-
-        Arguments
-        ---------
-        features : numpy.ndarray or torch.Tensor
-            Utterance-mean features ``[N, D]`` (training split only).
-        targets : any
-            Ignored (accepted for interface compatibility).
-
-        Returns
-        -------
-        self
-        """
-        from sklearn.decomposition import PCA
-
-        del targets
-        X = _to_numpy_2d(features, "features")
-        N, D = X.shape
-        n_components = max(1, int(round(self.keep_fraction * D)))
-        limit = min(N, D)
-        if n_components > limit:
-            logger.warning(
-                "PCA: keep_fraction=%s of D=%d asks for %d components but only "
-                "min(N=%d, D=%d)=%d are possible; clamping to %d.",
-                self.keep_fraction,
-                D,
-                n_components,
-                N,
-                D,
-                limit,
-                limit,
-            )
-            n_components = limit
-        pca = PCA(n_components=n_components, svd_solver=self.svd_solver, random_state=self.seed)
-        pca.fit(X)
-        device = self.mean.device
-        f64 = torch.float64
-        # Contiguous copies: sklearn's components_ may be Fortran-ordered, and a
-        # loaded (contiguous) buffer must give bit-identical matmul results.
-        def _buf(a):
-            return torch.tensor(np.ascontiguousarray(a), dtype=f64, device=device)
-
-        self.mean = _buf(pca.mean_)
-        self.components = _buf(pca.components_)
-        self.explained_variance_ratio = _buf(pca.explained_variance_ratio_)
-        self.input_size = D
-        self.output_size = int(n_components)
-        logger.info(
-            "PCA: kept %d of %d dimensions (%.1f%% of the variance)",
-            self.output_size,
-            D,
-            100.0 * float(self.explained_variance_ratio.sum()),
-        )
-        return self
-
-    def _sizes_from_buffers(self):
-        return int(self.mean.shape[0]), int(self.components.shape[0])
-
-    def _transform(self, x):
-        if not torch.is_floating_point(x):
-            raise TypeError(f"PCAReducer.transform expects a floating tensor, got {x.dtype}")
-        mean = self.mean.to(device=x.device, dtype=x.dtype)
-        comps = self.components.to(device=x.device, dtype=x.dtype)
-        return torch.matmul(x - mean, comps.T)
-
-
-class IdentitySelector(_FeatureSelectorBase):
-    """Keeps all dimensions (method ``"none"``).
-
-    ``fit`` only records ``input_size = output_size = D``; ``transform``
-    returns its input unchanged (after a shape check).
-
-    Arguments
-    ---------
-    keep_fraction : float
-        Ignored except for validation (kept for interface compatibility).
-    seed : int
-        Ignored.
-
-    Example
-    -------
-    >>> sel = IdentitySelector().fit(np.zeros((3, 4)))
-    >>> sel.output_size
-    4
-    >>> x = torch.ones(2, 4)
-    >>> sel.transform(x) is x
-    True
-    """
-
-    _KIND = "none"
-
-    def __init__(self, keep_fraction=1.0, seed=0):
-        super().__init__(keep_fraction=keep_fraction, seed=seed)
-
-    def fit(self, features, targets=None):
-        """Records the feature size.
-
-        Arguments
-        ---------
-        features : numpy.ndarray or torch.Tensor
-            Features ``[N, D]``.
-        targets : any
-            Ignored.
-
-        Returns
-        -------
-        self
-        """
-        del targets
-        D = _to_numpy_2d(features, "features").shape[1]
-        self.input_size = self.output_size = int(D)
-        return self
-
-    def _transform(self, x):
-        return x
-
-
-def make_feature_selector(method="ccs", keep_fraction=0.8, seed=0, **kwargs):
-    """Builds a feature selector from one hparam.
-
-    Arguments
-    ---------
-    method : str
-        ``"ccs"`` or ``"mis"`` (:class:`SaliencySelector`), ``"pca"``
-        (:class:`PCAReducer`) or ``"none"`` (:class:`IdentitySelector`).
-        Case-insensitive; ``None`` means ``"none"``.
-    keep_fraction : float
-        Fraction of dimensions to keep, in ``(0, 1]`` (ignored by ``"none"``).
-    seed : int
-        Seed for MIS / PCA.
-    **kwargs
-        Extra constructor arguments (``n_neighbors``, ``max_samples`` for
-        MIS; ``svd_solver`` for PCA).
-
-    Returns
-    -------
-    torch.nn.Module
-        An unfitted selector with ``fit``/``transform``/``output_size``.
-
-    Example
-    -------
-    >>> type(make_feature_selector("pca", 0.5)).__name__
-    'PCAReducer'
-    >>> make_feature_selector("mis", 0.5, seed=1).method
-    'mis'
-    >>> make_feature_selector("lda")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown feature-selection method 'lda'; expected one of ('ccs', 'mis', 'pca', 'none')
-    """
-    name = "none" if method is None else str(method).lower()
-    if name in ("ccs", "mis"):
-        return SaliencySelector(name, keep_fraction=keep_fraction, seed=seed, **kwargs)
-    if name == "pca":
-        return PCAReducer(keep_fraction=keep_fraction, seed=seed, **kwargs)
-    if name == "none":
-        if kwargs:
-            raise TypeError(f"method 'none' takes no extra arguments, got {sorted(kwargs)}")
-        return IdentitySelector(keep_fraction=keep_fraction, seed=seed)
-    raise ValueError(f"unknown feature-selection method {method!r}; expected one of {METHODS}")
-
-
-def load_feature_selector(path):
-    """Rebuilds a fitted selector of the right class from a saved state file.
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        File written by ``selector.save(path)`` or by a SpeechBrain
-        checkpointer for a selector recoverable.
-
-    Returns
-    -------
-    torch.nn.Module
-        The fitted selector.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> X = np.random.default_rng(0).normal(size=(20, 4))
-    >>> sel = make_feature_selector("pca", 0.5).fit(X)
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     sel.save(os.path.join(d, "sel.ckpt"))
-    ...     again = load_feature_selector(os.path.join(d, "sel.ckpt"))
-    >>> torch.equal(again.components, sel.components)
-    True
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    extra = state.get("_extra_state")
-    if not isinstance(extra, dict) or "kind" not in extra:
-        raise ValueError(f"{path} does not contain a feature-selector state")
-    selector = make_feature_selector(
-        extra["kind"], keep_fraction=extra["keep_fraction"], seed=extra["seed"]
-    )
-    selector.load_state_dict(state)
-    return selector
+            scores = mutual_information_saliency(X, targets, seed, n_neighbors=n_neighbors, max_samples=max_samples)
+        fitted.update(output_size=size, indices=select_top_fraction(scores, keep_fraction), scores=scores)
+    elif method == "pca":
+        fitted.update(output_size=size, **principal_components(X, size, seed=seed))
+    else:
+        fitted.update(output_size=D)
+    logger.info("%s selection: kept %d of %d dimensions (keep_fraction=%s) on %d utterances",
+                method.upper(), fitted["output_size"], D, keep_fraction, N)
+    return fitted

@@ -8,7 +8,8 @@ Export (a fold folder of the IEMOCAP recipe ``train.py``, a cross-validation fol
 writes ``DIR`` with: the inference ``hyperparams.yaml`` (an overridable ``pretrained_path``),
 ``model.ckpt`` (the best checkpoint on the validation metric, or the average of the best
 ``--average`` ones), ``label_encoder.txt`` (categorical) or ``feature_selection.json``
-(dimensional; the kept indices are also inside ``model.ckpt``), a self-contained
+(dimensional: the record of the selection, method, kept indices and scores; the buffers the
+model applies are inside ``model.ckpt``), a self-contained
 ``custom_interface.py`` (the interfaces and the layers they need, for ``foreign_class`` with
 plain ``speechbrain``), an example wav, and a ``README.md`` model card generated from the
 experiment's result files.
@@ -42,8 +43,7 @@ import yaml
 from speechbrain.utils.checkpoints import average_checkpoints
 
 from ser_modules.inference import interfaces
-from ser_modules.nn import layer_weighting, pooling, ssl_encoder, tc_gru
-from ser_modules.objectives import saliency
+from ser_modules.nn import layer_weighting, masking, pooling, precision, selection, ssl_encoder, tc_gru
 from ser_modules.data.audio import SAMPLE_RATE, load_audio
 from ser_modules.training.checkpoint_averaging import best_checkpoints
 from ser_modules.training.checkpointing import AtomicCheckpointer
@@ -52,7 +52,7 @@ from ser_modules.utils.files import read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 # Modules copied into custom_interface.py, dependencies first.
-BUNDLED_MODULES = (ssl_encoder, layer_weighting, pooling, tc_gru, saliency, interfaces)
+BUNDLED_MODULES = (masking, precision, ssl_encoder, layer_weighting, pooling, tc_gru, selection, interfaces)
 EXPORT_FILES = ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md")
 CLASS_NAMES = {"categorical": "EmotionClassifier", "dimensional": "DimensionalEmotionRegressor"}
 SELECTION_KEYS = {"categorical": "UA", "dimensional": "ccc_mean"}
@@ -62,6 +62,8 @@ RESULT_FILES = {
     "dimensional": ("results.md", "save/feature_selection.json"),
 }
 DEFAULT_REPO_ID = "USER/NAME"
+# Arrays of an MSP-Podcast feature_selection.json that model.ckpt holds too (not exported twice).
+MODEL_ARRAYS = ("frame_mean", "frame_std", "mean", "components")
 
 
 class PublishError(RuntimeError):
@@ -193,9 +195,9 @@ ssl: !new:custom_interface.SSLEncoder
 
 def categorical_hparams(hparams, state, folder, repo_id):
     """The inference ``hyperparams.yaml`` of an IEMOCAP (attentive) correlation pooling model."""
-    num_layers = state["0.weights"].shape[0]
-    projector_out, projector_in = state["1.weight"].shape
-    num_classes = state["3.weight"].shape[0]
+    num_layers = state["layer_sum.weights"].shape[0]
+    projector_out, projector_in = state["projector.weight"].shape
+    num_classes = state["classifier.weight"].shape[0]
     return _header("categorical", hparams, folder, repo_id) + f"""
 emotions: {_yaml_value(list(hparams['emotions']))}
 
@@ -225,8 +227,12 @@ modules:
     pooling_layer: !ref <pooling_layer>
     classifier: !ref <classifier>
 
-model: !new:torch.nn.ModuleList
-    - [!ref <layer_sum>, !ref <projector>, !ref <pooling_layer>, !ref <classifier>]
+model: !new:torch.nn.ModuleDict
+    modules:
+        layer_sum: !ref <layer_sum>
+        projector: !ref <projector>
+        pooling_layer: !ref <pooling_layer>
+        classifier: !ref <classifier>
 
 label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 
@@ -242,8 +248,7 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 
 def dimensional_hparams(hparams, state, folder, repo_id):
     """The inference ``hyperparams.yaml`` of an MSP-Podcast saliency + TC-GRU model."""
-    extra = state["1._extra_state"]
-    predict_spread = any(name.startswith("2.spread_output") for name in state)
+    predict_spread = any(name.startswith("head.spread_output") for name in state)
     return _header("dimensional", hparams, folder, repo_id) + f"""
 ssl_layer: {hparams['ssl_layer']}
 dimensions: [arousal, valence, dominance]
@@ -253,13 +258,13 @@ label_scale: {hparams['label_scale']}
 
 standardizer: !new:custom_interface.InputStandardizer
 
-selector: !apply:custom_interface.make_feature_selector
-    method: {extra['kind']}
-    keep_fraction: {extra['keep_fraction']}
-    seed: {extra['seed']}
+selection: !new:custom_interface.FeatureSelection
+    input_size: !apply:getattr [!ref <ssl>, hidden_size]
+    method: {hparams['saliency']}
+    keep_fraction: {hparams['keep_fraction']}
 
 head: !new:custom_interface.TCGRU
-    input_size: {extra['output_size']}
+    input_size: !apply:getattr [!ref <selection>, output_size]
     conv_channels: {hparams['conv_channels']}
     kernel_size: {hparams['conv_kernel']}
     conv_stride: {hparams['conv_stride']}
@@ -274,11 +279,14 @@ head: !new:custom_interface.TCGRU
 modules:
     ssl: !ref <ssl>
     standardizer: !ref <standardizer>
-    selector: !ref <selector>
+    selection: !ref <selection>
     head: !ref <head>
 
-model: !new:torch.nn.ModuleList
-    - [!ref <standardizer>, !ref <selector>, !ref <head>]
+model: !new:torch.nn.ModuleDict
+    modules:
+        standardizer: !ref <standardizer>
+        selection: !ref <selection>
+        head: !ref <head>
 
 pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     loadables:
@@ -286,6 +294,21 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     paths:
         model: !ref <pretrained_path>/model.ckpt
 """
+
+
+def selection_record(path):
+    """The fitted selection of an MSP-Podcast experiment without the arrays ``model.ckpt`` holds
+    (frame statistics, PCA mean and components): method, sizes, kept indices, scores.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "feature_selection.json")
+    >>> write_json_atomic({"method": "pca", "mean": [0.0], "components": [[1.0]], "frame_std": [1.0]}, path)
+    >>> selection_record(path)
+    {'method': 'pca'}
+    """
+    return {key: value for key, value in read_json(path).items() if key not in MODEL_ARRAYS}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -596,7 +619,7 @@ def export(exp_dir, out, fold=None, average=1, repo_id=DEFAULT_REPO_ID, sample_w
         shutil.copy(folder / "save" / "label_encoder.txt", out / "label_encoder.txt")
         inference = categorical_hparams(hparams, state, folder, repo_id)
     else:
-        shutil.copy(folder / "save" / "feature_selection.json", out / "feature_selection.json")
+        write_json_atomic(selection_record(folder / "save" / "feature_selection.json"), out / "feature_selection.json")
         inference = dimensional_hparams(hparams, state, folder, repo_id)
     (out / "hyperparams.yaml").write_text(inference, encoding="utf-8")
     (out / "custom_interface.py").write_text(custom_interface_source(), encoding="utf-8")

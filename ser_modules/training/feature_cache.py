@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ser_modules.data.audio import load_audio
 from ser_modules.data.checks import check_finite
 from ser_modules.training.experiment import process_group
-from ser_modules.utils.files import atomic_path, write_json_atomic
+from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +309,62 @@ class FeatureCache:
                 raise FloatingPointError(f"Non-finite features extracted from {path}")
             with atomic_path(self.path_for(path)) as tmp:
                 torch.save(entry, tmp)
+
+
+def build_feature_cache(hparams, encoder, manifests, fingerprint=None, layers=None):
+    """The feature cache of a frozen encoder, with every utterance of ``manifests`` extracted.
+
+    The one set-up of the training scripts: the encoder is moved to ``hparams["device"]``
+    (the caller moves it back if it must), and under DDP every process extracts its own shard
+    of the files, then all wait for the others (:meth:`FeatureCache.build_distributed`).
+    Files cached by an earlier run (same encoder weights, options and audio) are not
+    extracted again.
+
+    Arguments
+    ---------
+    hparams : dict
+        Reads ``feature_cache_folder``, ``extraction_batch_size``, ``device`` and
+        ``noprogressbar`` (the last two filled by ``load_experiment``).
+    encoder : torch.nn.Module
+        Called as ``encoder(wavs, wav_lens)`` -> ``[hidden_states, batch, frames, channels]``,
+        with a ``frame_lengths`` method (``SSLEncoder``, or an adapter of it).
+    manifests : iterable
+        Manifest files (JSON ``{utterance: {"wav": path, ...}}``) whose audio is extracted.
+    fingerprint : str, optional
+        Identity of the features (default: ``module_fingerprint(encoder)``); give one when
+        ``encoder`` is an adapter whose identity is that of the module it wraps.
+    layers : list of int, optional
+        Hidden states kept (None: all).
+
+    Returns
+    -------
+    FeatureCache
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_json_atomic({"a": {"wav": _write_example_wav(seconds=0.5)}}, os.path.join(folder, "train.json"))
+    >>> hparams = {"feature_cache_folder": os.path.join(folder, "cache"), "extraction_batch_size": 4,
+    ...            "device": "cpu", "noprogressbar": True}
+    >>> cache = build_feature_cache(hparams, _ExampleEncoder(), [os.path.join(folder, "train.json")], layers=[1])
+    >>> entry = cache.load(read_json(os.path.join(folder, "train.json"))["a"]["wav"])
+    >>> entry.shape
+    torch.Size([25, 1, 3])
+    """
+    cache = FeatureCache(
+        hparams["feature_cache_folder"], fingerprint or module_fingerprint(encoder), layers=layers
+    )
+    wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
+    encoder.to(hparams["device"])
+    cache.build_distributed(
+        encoder,
+        wavs,
+        batch_size=hparams["extraction_batch_size"],
+        device=hparams["device"],
+        progressbar=not hparams["noprogressbar"],
+    )
+    return cache
 
 
 class _ExampleEncoder(torch.nn.Module):

@@ -1,4 +1,8 @@
-"""Plots written by the recipes: training curves and learned layer weights (PNG, matplotlib Agg).
+"""Plots written by the recipes: training curves, learned layer weights, prediction timelines.
+
+PNG files drawn with matplotlib's object-oriented API on the Agg canvas
+(:mod:`ser_modules.utils.plotting`): importing this module neither imports ``pyplot`` nor
+changes the global matplotlib backend.
 
 Authors
  * ser-recipes contributors 2026
@@ -6,20 +10,14 @@ Authors
 
 import os
 
-import matplotlib
-
 from ser_modules.utils.files import read_json, write_json_atomic
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from ser_modules.utils.plotting import new_figure, save_figure
 
 
 def _save(fig, path):
-    """Saves a figure to ``path`` (parent folders created) and closes it."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    """Lays out a figure and writes it to ``path`` (parent folders created)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_training_curves(history, path, metrics=("loss",)):
@@ -44,7 +42,8 @@ def plot_training_curves(history, path, metrics=("loss",)):
     >>> os.path.getsize(path) > 0
     True
     """
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    fig = new_figure((4.5 * len(metrics), 3.5))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     epochs = [entry["epoch"] for entry in history]
     for axis, metric in zip(axes[0], metrics):
         for stage in ("train", "valid"):
@@ -78,7 +77,8 @@ def plot_layer_weights(weights, path, title="Learned weights of the SSL hidden s
     >>> os.path.getsize(path) > 0
     True
     """
-    fig, axis = plt.subplots(figsize=(max(4.0, 0.3 * len(weights) + 2), 3.2))
+    fig = new_figure((max(4.0, 0.3 * len(weights) + 2), 3.2))
+    axis = fig.subplots()
     axis.bar(range(len(weights)), [float(w) for w in weights])
     axis.set_xlabel("hidden state (0 = CNN projection)")
     axis.set_ylabel("weight")
@@ -151,7 +151,8 @@ def plot_timeline(records, path, title=None):
     >>> plot_timeline(rows, os.path.join(tempfile.mkdtemp(), "timeline.png"))
     """
     centres = [(row["start"] + row["end"]) / 2 for row in records]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig = new_figure((10, 3.5))
+    ax = fig.subplots()
     if "probabilities" in records[0]:
         labels = list(records[0]["probabilities"])
         for index, label in enumerate(labels):

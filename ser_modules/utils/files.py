@@ -94,6 +94,35 @@ def torch_save_atomic(obj, path):
         torch.save(obj, tmp)
 
 
+def write_wav_atomic(signal, path, sample_rate, subtype="PCM_16"):
+    """Writes a mono or multichannel wav file atomically (``soundfile``; folders created).
+
+    Arguments
+    ---------
+    signal : numpy.ndarray
+        Samples ``[samples]`` or ``[samples, channels]`` (floats in [-1, 1] for PCM).
+    path : str or pathlib.Path
+        Destination.
+    sample_rate : int
+        Sample rate in Hz.
+    subtype : str
+        ``soundfile`` subtype: ``"PCM_16"`` (default) or ``"FLOAT"``.
+
+    Example
+    -------
+    >>> import tempfile, numpy, soundfile
+    >>> target = Path(tempfile.mkdtemp()) / "noise" / "a.wav"
+    >>> write_wav_atomic(numpy.full(160, 0.5), target, 16000)
+    >>> audio, rate = soundfile.read(target)
+    >>> audio.shape, rate, float(audio[0]), soundfile.info(str(target)).subtype
+    ((160,), 16000, 0.5, 'PCM_16')
+    """
+    import soundfile
+
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), signal, sample_rate, subtype=subtype, format="WAV")
+
+
 def json_safe(value):
     """A copy of a JSON-like value with NaN and infinite floats replaced by ``None`` (null).
 

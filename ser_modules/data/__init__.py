@@ -1,0 +1,1 @@
+"""Data: audio reading, manifest plumbing and input checks."""

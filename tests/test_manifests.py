@@ -1,0 +1,187 @@
+"""Tests of ser_modules.data.manifests: the manifest plumbing of the data preparations
+(options stamp written last, up-to-date check, stale manifests, wav header fields, split lines)."""
+
+import json
+import logging
+import re
+
+import numpy as np
+import pytest
+import soundfile
+
+from ser_modules.data import manifests as plumbing
+from ser_modules.data.audio import AudioFileError
+from ser_modules.data.manifests import (
+    OPTIONS_FILE,
+    describe_split,
+    manifest_paths,
+    manifests_up_to_date,
+    read_stamp,
+    stamp_content,
+    wav_entries,
+    write_manifests,
+)
+
+OPTIONS = {"data_folder": "/data/corpus", "seed": 0, "prep_version": 1}
+MANIFESTS = {
+    "train": {"a": {"wav": "/w/a.wav", "duration": 1.5}, "b": {"wav": "/w/b.wav", "duration": 2.0}},
+    "valid": {"c": {"wav": "/w/c.wav", "duration": 0.5}},
+    "test": {"d": {"wav": "/w/d.wav", "duration": 3.25}},
+}
+
+
+def stamp_of(folder):
+    return json.loads((folder / OPTIONS_FILE).read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# The stamp
+# --------------------------------------------------------------------------------------------
+def test_stamp_content_holds_options_sorted_names_and_optional_inputs():
+    assert stamp_content(OPTIONS, ["valid", "train"]) == {**OPTIONS, "manifests": ["train", "valid"]}
+    fingerprint = {"labels.csv": [1234, 1700000000123456789], "audio": [500, 987654]}
+    assert stamp_content(OPTIONS, ["train"], inputs=fingerprint)["inputs"] == fingerprint
+    assert "inputs" not in stamp_content(OPTIONS, ["train"])
+    assert OPTIONS == {"data_folder": "/data/corpus", "seed": 0, "prep_version": 1}  # not modified
+
+
+def test_write_manifests_writes_json_and_the_stamp(tmp_path):
+    write_manifests(tmp_path / "out", MANIFESTS, OPTIONS, "Demo")
+    folder = tmp_path / "out"
+    assert sorted(p.name for p in folder.iterdir()) == ["prepare_options.json", "test.json", "train.json",
+                                                       "valid.json"]
+    for name, entries in MANIFESTS.items():
+        assert json.loads((folder / f"{name}.json").read_text()) == entries
+    # same bytes as json.dump(indent=2) + newline: what the preparations always wrote
+    assert (folder / "train.json").read_text() == json.dumps(MANIFESTS["train"], indent=2) + "\n"
+    assert stamp_of(folder) == stamp_content(OPTIONS, MANIFESTS)
+    assert read_stamp(folder) == stamp_of(folder)
+
+
+def test_manifests_are_written_in_order_and_the_stamp_last(tmp_path, monkeypatch):
+    written = []
+    real = plumbing.write_json_atomic
+    monkeypatch.setattr(plumbing, "write_json_atomic", lambda obj, path: (written.append(path.name), real(obj, path)))
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    assert written == ["train.json", "valid.json", "test.json", OPTIONS_FILE]
+
+
+def test_interrupted_write_leaves_no_stamp(tmp_path, monkeypatch):
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    real = plumbing.write_json_atomic
+
+    def failing(obj, path):
+        if path.name == "valid.json":
+            raise KeyboardInterrupt("killed while writing valid.json")
+        real(obj, path)
+
+    monkeypatch.setattr(plumbing, "write_json_atomic", failing)
+    with pytest.raises(KeyboardInterrupt):
+        write_manifests(tmp_path, MANIFESTS, dict(OPTIONS, seed=1), "Demo")
+    assert not (tmp_path / OPTIONS_FILE).exists()
+    assert not manifests_up_to_date(tmp_path, OPTIONS, ["train", "valid", "test"])
+    assert not manifests_up_to_date(tmp_path, dict(OPTIONS, seed=1), ["train", "valid", "test"])
+
+
+def test_stale_manifests_are_removed_and_logged(tmp_path, caplog):
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    (tmp_path / "notes.json").write_text("{}")  # not a manifest of the stamp: left alone
+    with caplog.at_level(logging.INFO, logger=plumbing.logger.name):
+        write_manifests(tmp_path, {"train": MANIFESTS["train"]}, OPTIONS, "Demo")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "prepare_options.json", "train.json"]
+    assert f"Demo: removing stale manifest {tmp_path / 'test.json'}" in caplog.text
+    assert f"Demo manifests train written to {tmp_path}" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# Up to date?
+# --------------------------------------------------------------------------------------------
+def test_up_to_date_after_writing_and_not_after_any_change(tmp_path):
+    names = list(MANIFESTS)
+    assert not manifests_up_to_date(tmp_path / "missing", OPTIONS, names)
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    assert manifests_up_to_date(tmp_path, OPTIONS, names)
+    assert manifests_up_to_date(tmp_path, OPTIONS)  # names read from the stamp
+    assert manifests_up_to_date(str(tmp_path), OPTIONS, reversed(names))
+    assert not manifests_up_to_date(tmp_path, dict(OPTIONS, seed=1), names)
+    assert not manifests_up_to_date(tmp_path, {**OPTIONS, "extra": None}, names)
+    assert not manifests_up_to_date(tmp_path, OPTIONS, names[:2])
+    assert not manifests_up_to_date(tmp_path, OPTIONS, names, inputs={"labels.csv": [1, 2]})
+    (tmp_path / "valid.json").unlink()
+    assert not manifests_up_to_date(tmp_path, OPTIONS, names)
+    assert not manifests_up_to_date(tmp_path, OPTIONS)
+
+
+def test_the_input_fingerprint_takes_part_in_the_check(tmp_path):
+    inputs = {"labels.csv": [120, 1700000000]}
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo", inputs=inputs)
+    assert stamp_of(tmp_path)["inputs"] == inputs
+    assert manifests_up_to_date(tmp_path, OPTIONS, inputs=inputs)
+    assert not manifests_up_to_date(tmp_path, OPTIONS)
+    assert not manifests_up_to_date(tmp_path, OPTIONS, inputs={"labels.csv": [121, 1700000000]})
+
+
+@pytest.mark.parametrize("content", ["", "{truncated", "[1, 2]", '{"seed": 0}', '{"manifests": "train"}'])
+def test_unreadable_or_malformed_stamp_means_not_done(tmp_path, content):
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    (tmp_path / OPTIONS_FILE).write_text(content)
+    assert read_stamp(tmp_path) is None
+    assert not manifests_up_to_date(tmp_path, OPTIONS, list(MANIFESTS))
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")  # and a new preparation replaces it
+    assert manifests_up_to_date(tmp_path, OPTIONS)
+
+
+def test_manifest_paths(tmp_path):
+    paths = manifest_paths(tmp_path, ["test1", "train"])
+    assert list(paths) == ["test1", "train"]
+    assert paths["train"] == tmp_path / "train.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Entries and log lines
+# --------------------------------------------------------------------------------------------
+def test_wav_entries_read_durations_from_the_headers(tmp_path):
+    lengths = {"a": 16000, "b": 12345, "c": 1}
+    wavs = {}
+    for name, n in lengths.items():
+        soundfile.write(tmp_path / f"{name}.wav", np.zeros(n), 16000, subtype="PCM_16")
+        wavs[tmp_path / f"{name}.wav"] = f"labels.csv:{len(wavs) + 2}"
+    entries = wav_entries(wavs, "Demo")
+    assert list(entries) == list(wavs)
+    for wav, entry in entries.items():
+        assert entry == {"wav": str(wav), "duration": lengths[wav.stem] / 16000}
+        assert list(entry) == ["wav", "duration"]
+
+
+def test_wav_entries_log_the_files_that_are_converted_when_read(tmp_path, caplog):
+    soundfile.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
+    soundfile.write(tmp_path / "stereo8k.wav", np.zeros((800, 2)), 8000)
+    with caplog.at_level(logging.WARNING):
+        entries = wav_entries({tmp_path / "ok.wav": "l:2", tmp_path / "stereo8k.wav": "l:3"}, "Demo train")
+    assert entries[tmp_path / "stereo8k.wav"]["duration"] == 0.1
+    assert "Demo train: 1 audio files are not mono at 16000 Hz" in caplog.text
+    assert f"{tmp_path / 'stereo8k.wav'} (8000 Hz, 2 channels)" in caplog.text
+
+
+class DemoFormatError(ValueError):
+    """A corpus-specific error class, as the preparations pass."""
+
+
+def test_wav_entries_errors_name_the_wav_and_the_label_line(tmp_path):
+    missing = tmp_path / "missing.wav"
+    with pytest.raises(FileNotFoundError, match=rf"Missing wav {re.escape(str(missing))} \(named by labels.csv:7\)"):
+        wav_entries({missing: "labels.csv:7"}, "Demo", DemoFormatError)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    with pytest.raises(DemoFormatError, match=rf"corrupt wav {re.escape(str(corrupt))} \(named by labels.csv:9\)"):
+        wav_entries({corrupt: "labels.csv:9"}, "Demo", DemoFormatError)
+    with pytest.raises(AudioFileError, match=re.escape(str(corrupt))):
+        wav_entries({corrupt: "labels.csv:9"}, "Demo")
+
+
+def test_describe_split_counts_labels_durations_and_hours():
+    entries = {f"u{i}": {"duration": 900.0 + i, "emo": emo} for i, emo in enumerate(["neu", "sad", "neu"])}
+    assert describe_split(entries, "emo", ("neu", "hap", "sad")) == (
+        "3 utterances (neu 2, hap 0, sad 1), 900.00 s to 902.00 s, 0.75 h")
+    assert describe_split(entries) == "3 utterances, 900.00 s to 902.00 s, 0.75 h"
+    assert describe_split({}, "emo", ("neu",)) == "0 utterances (neu 0)"
