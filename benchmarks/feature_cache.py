@@ -65,6 +65,7 @@ def load_hparams(work, corpus, ssl_folder, use_cache, device, batch_size):
         os.path.join(RECIPE, "hparams", "wavlm_corr_att.yaml"),
         f"--data_folder={corpus}",
         f"--ssl_hub={ssl_folder}",
+        f"--results_folder={work}/results",
         f"--experiment_folder={experiment}",
         f"--ssl_folder={work}/hf_cache",
         f"--feature_cache_folder={work}/feature_cache/{size}",
@@ -82,14 +83,20 @@ def fill_cache(hparams, manifests, fresh):
     if fresh:
         shutil.rmtree(hparams["feature_cache_folder"], ignore_errors=True)
     start = time.perf_counter()
-    cache = train.build_feature_cache(hparams, manifests.values())
+    cache = train.build_feature_cache(hparams, hparams["ssl"], manifests.values())
     return cache, time.perf_counter() - start
 
 
 def run_epoch(hparams, run_opts, manifests, cache):
     """Seconds of one train + valid epoch, and the number of utterances it saw."""
     datasets = train.dataio_prepare(hparams, manifests, cache)
-    brain = train.build_brain(hparams, run_opts)
+    brain = train.EmotionBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
     start = time.perf_counter()
     brain.fit(
         brain.hparams.epoch_counter,
@@ -105,7 +112,7 @@ def run_case(case, work, corpus, ssl_folder, device, batch_size):
     """Runs one case; returns a dict of its times (seconds) and utterance counts."""
     use_cache = case != "uncached"
     hparams, run_opts = load_hparams(work, corpus, ssl_folder, use_cache, device, batch_size)
-    manifests = train.prepare_manifests(hparams)
+    manifests = train.prepare_manifests(hparams, train.prepare_iemocap)
     result = {"case": case}
     cache = None
     if use_cache:

@@ -1,6 +1,7 @@
 """The exported interfaces loaded with plain speechbrain (foreign_class, HF_HUB_OFFLINE=1, the
-ser_modules package made unimportable) give the recipes' own test predictions; batching,
-padding, resampling, downmixing and determinism of the interfaces; sliding windows."""
+ser_modules package made unimportable) give the recipes' own test predictions (train.py,
+train_upstream_downstream.py and the MSP-Podcast recipe); batching, padding, resampling,
+downmixing and determinism of the interfaces; sliding windows."""
 
 import csv
 import json
@@ -148,3 +149,49 @@ def test_utterances_shorter_than_the_receptive_field_are_zero_padded(classifier,
     batch = torch.stack([padded, classifier.load_audio(test_wavs[1])[:400]])
     in_batch = classifier.classify_batch(batch, torch.tensor([160 / 400, 1.0]))[0]
     torch.testing.assert_close(in_batch[:1], short, atol=1e-5, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# Upstream + downstream (Morais et al.) exports
+# --------------------------------------------------------------------------------------------
+def test_morais_stage1_round_trip_matches_the_recipe_evaluation(morais_experiments, morais_exports, tmp_path):
+    """Fine-tuned HuBERT (best checkpoint) -> mean pooling -> classifier, run by EmotionClassifier
+    through its upstream name: the recipe's own test probabilities."""
+    folder = morais_experiments["ft_hubert"]
+    results = predict_offline(morais_exports["ft_hubert"], "EmotionClassifier", tmp_path / "savedir",
+                              folder / "manifests" / "test.json")
+    recipe = read_rows(folder / "predictions.csv")
+    assert set(results) == set(recipe) and len(results) > 0
+    for uid, result in results.items():
+        assert result["label"] == recipe[uid]["prediction"]
+        for label, probability in result["probabilities"].items():
+            assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["hubert_ecapa", "fbank_ecapa"])
+def test_morais_stage2_exports_load_and_predict(morais_experiments, morais_exports, tmp_path, name):
+    """ECAPA on stage 1's averaged upstream, and filterbanks + ECAPA (averaged checkpoints).
+    Close to the recipe, not equal: the recipe read float16 cached frames (HuBERT), and ECAPA's
+    convolutions see the padding of a batch."""
+    folder = morais_experiments[name]
+    results = predict_offline(morais_exports[name], "EmotionClassifier", tmp_path / "savedir",
+                              folder / "manifests" / "test.json")
+    recipe = read_rows(folder / "predictions.csv")
+    assert set(results) == set(recipe) and len(results) > 0
+    for uid, result in results.items():
+        assert set(result["probabilities"]) == {"neu", "hap", "ang", "sad"}
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        for label, probability in result["probabilities"].items():
+            assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=1e-2)
+
+
+def test_an_export_without_a_module_it_needs_is_a_clear_error(morais_exports, tmp_path):
+    import shutil
+
+    from ser_modules.tools.predict import load_model
+
+    broken = shutil.copytree(morais_exports["fbank_ecapa"], tmp_path / "broken")
+    text = (broken / "hyperparams.yaml").read_text()
+    (broken / "hyperparams.yaml").write_text(text.replace("upstreams: [upstream]", "upstreams: [fbank]"))
+    with pytest.raises(ValueError, match="EmotionClassifier: hyperparams.yaml has no module fbank"):
+        load_model(str(broken), savedir=tmp_path / "savedir")

@@ -96,3 +96,18 @@ def test_bad_inputs_are_named(exported_models, tmp_path):
         main([str(tmp_path / "corrupt.wav"), "--model", "x", "--plot", "t.png"])  # --plot needs --window
     with pytest.raises(SystemExit):
         main([str(tmp_path / "corrupt.wav"), "--model", "x", "--window", "0"])
+
+
+def test_manifest_with_a_morais_model_after_the_others(exported_models, morais_exports, morais_experiments, tmp_path):
+    """One process loads exports of three kinds in turn (each custom_interface.py holds only its
+    model's code): each runs its own."""
+    manifest = morais_experiments["fbank_ecapa"] / "manifests" / "test.json"
+    outputs = {}
+    for name, model in (("categorical", exported_models["categorical"]), ("dimensional", exported_models["dimensional"]),
+                        ("fbank", morais_exports["fbank_ecapa"]), ("again", exported_models["categorical"])):
+        main([str(manifest), "--model", str(model), "--output", str(tmp_path / f"{name}.jsonl"), "--no-progress"])
+        outputs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in outputs["fbank"]] == list(json.loads(manifest.read_text()))
+    assert all(set(r["probabilities"]) == {"neu", "hap", "ang", "sad"} for r in outputs["fbank"])
+    assert all({"arousal", "valence", "dominance"} <= set(r) for r in outputs["dimensional"])
+    assert outputs["again"] == outputs["categorical"]

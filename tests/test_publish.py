@@ -1,10 +1,14 @@
-"""Export of finished experiments (files, weights, hparams, model card), checkpoint averaging,
-the bundled custom_interface.py, and the push command up to the network boundary."""
+"""Export of finished experiments (files, weights, hparams filled from the inference templates,
+model card), checkpoint averaging, Morais models (reported model, fine-tuned and stage-1
+upstreams; text models refused), modules found by name, the inference-only custom_interface.py,
+and the push command up to the network boundary."""
 
 import ast
 import importlib
 import json
 import re
+import shutil
+from pathlib import Path
 
 import huggingface_hub
 import pytest
@@ -13,7 +17,18 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules.tools import publish
 from ser_modules.training.checkpointing import AtomicCheckpointer
-from ser_modules.tools.publish import PublishError, bundle_modules, checkpoint_state, export, push
+from ser_modules.tools.publish import (
+    PublishError,
+    bundle_source,
+    checkpoint_state,
+    export,
+    fill_template,
+    push,
+    read_resolved_hparams,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_YAMLS = sorted(ROOT.glob("recipes/*/hparams/*.yaml"))
 
 
 def best_model_state(folder, key):
@@ -79,8 +94,11 @@ def test_export_errors_name_the_folder(tmp_path):
     (tmp_path / "exp" / "save").mkdir(parents=True)
     with pytest.raises(PublishError, match=r"hyperparams.yaml is missing"):
         export(tmp_path / "exp", tmp_path / "out")
-    (tmp_path / "exp" / "hyperparams.yaml").write_text("upstreams: [hubert]\n")
+    (tmp_path / "exp" / "hyperparams.yaml").write_text("lr: 0.1\nssl_hub: x\n")
     with pytest.raises(PublishError, match="only experiments of"):
+        export(tmp_path / "exp", tmp_path / "out")
+    (tmp_path / "exp" / "hyperparams.yaml").write_text("upstreams: [hubert]\ncheckpoint_key: WA\n")
+    with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing"):
         export(tmp_path / "exp", tmp_path / "out")
     (tmp_path / "exp" / "hyperparams.yaml").write_text("pooling: corr_att\nlayer_norm_hidden_states: False\n")
     with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing: did the experiment"):
@@ -107,15 +125,38 @@ def test_bundle_refuses_two_different_definitions_of_a_name(tmp_path, monkeypatc
     (tmp_path / "first_mod.py").write_text("def helper():\n    return 1\n")
     (tmp_path / "second_mod.py").write_text("from ser_modules.nn.pooling import MeanPooling\n\ndef helper():\n    return 2\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    first, second = importlib.import_module("first_mod"), importlib.import_module("second_mod")
+    importlib.invalidate_caches()
     with pytest.raises(PublishError, match="helper is defined differently in first_mod and second_mod"):
-        bundle_modules([first, second])
-    source = bundle_modules([second])
+        bundle_source([("first_mod", "helper"), ("second_mod", "helper")])
+    source = bundle_source([("second_mod", "helper")])
     assert "from ser_modules" not in source and "return 2" in source
 
 
-def test_custom_interface_is_self_contained(exported_models):
-    source = (exported_models["categorical"] / "custom_interface.py").read_text()
+# What each exported model's custom_interface.py must hold, and what it must not: the modules of
+# the interfaces and of the objects its template names, with their ser_modules imports, only.
+BUNDLED = {
+    "categorical": (["EmotionClassifier", "SSLEncoder", "WeightedLayerSum", "build_pooling", "AttentiveCorrelationPooling"],
+                    ["TCGRU", "InputStandardizer", "FeatureSelection", "EcapaAggregator", "EarlyFusion"]),
+    "dimensional": (["DimensionalEmotionRegressor", "SSLEncoder", "TCGRU", "InputStandardizer", "FeatureSelection"],
+                    ["build_pooling", "WeightedLayerSum", "EcapaAggregator", "no_autocast"]),
+    "ft_hubert": (["EmotionClassifier", "SSLEncoder", "EarlyFusion", "build_aggregator", "EcapaAggregator"],
+                  ["WeightedLayerSum", "TCGRU", "FeatureSelection"]),
+    "fbank_ecapa": (["EmotionClassifier", "FbankUpstream", "EarlyFusion", "EcapaAggregator"],
+                    ["SSLEncoder", "TCGRU", "WeightedLayerSum", "FeatureSelection"]),
+}
+MAX_LINES = 1000
+# Training and fitting code that an inference bundle must not hold.
+FITTING_CODE = re.compile(r"sklearn|backward|\bfit\b|\bfit_\w+|\.fit\(|optimizer|optim\.")
+
+
+@pytest.fixture
+def all_exports(exported_models, morais_exports):
+    return {**exported_models, **morais_exports}
+
+
+@pytest.mark.parametrize("kind", BUNDLED)
+def test_custom_interface_is_self_contained_inference_code(all_exports, kind):
+    source = (all_exports[kind] / "custom_interface.py").read_text()
     imported = [
         alias.name if isinstance(node, ast.Import) else node.module
         for node in ast.walk(ast.parse(source))
@@ -123,17 +164,177 @@ def test_custom_interface_is_self_contained(exported_models):
         for alias in (node.names if isinstance(node, ast.Import) else [None])
     ]
     assert imported and not [name for name in imported if name and name.startswith("ser_modules")]
-    namespace = {}
+    assert len(source.splitlines()) <= MAX_LINES
+    assert not FITTING_CODE.findall(source), FITTING_CODE.findall(source)
+    assert re.search(r"ser-recipes \S+\s+\(git \w+\)", source), "the header names the version and commit"
+    namespace = {"__name__": "custom_interface_under_test"}
     exec(compile(source, "custom_interface.py", "exec"), namespace)
-    for name in ("EmotionClassifier", "DimensionalEmotionRegressor", "SSLEncoder", "WeightedLayerSum",
-                 "build_pooling", "TCGRU", "InputStandardizer", "FeatureSelection"):
+    bundled, absent = BUNDLED[kind]
+    for name in bundled:
         assert name in namespace, name
+    for name in absent:
+        assert name not in namespace, f"{name} is not used by the {kind} model"
+
+
+def test_autograd_functions_are_bundled_forward_only():
+    """The correlation pooling's custom autograd Function becomes its forward pass, run directly:
+    the same numbers as the training module."""
+    from ser_modules.nn.pooling import AttentiveCorrelationPooling
+
+    namespace = {"__name__": "bundle_under_test"}
+    exec(bundle_source([("ser_modules.nn.pooling", "AttentiveCorrelationPooling")]), namespace)
+    torch.manual_seed(0)
+    module, bundled = AttentiveCorrelationPooling(6, num_heads=2), namespace["AttentiveCorrelationPooling"](6, num_heads=2)
+    bundled.load_state_dict(module.state_dict())
+    x, lengths = torch.randn(3, 20, 6), torch.tensor([1.0, 0.55, 0.2])
+    with torch.no_grad():
+        assert torch.equal(bundled.eval()(x, lengths), module.eval()(x, lengths))
+
+
+def test_exported_hparams_are_the_filled_template(trained_experiments, all_exports, morais_experiments):
+    experiments = {**trained_experiments, **morais_experiments}
+    expected_values = {  # overrides of the conftest runs, and sizes read from the weights
+        "categorical": ["projector_dim: 16", "pooling: corr_att", "num_classes: 4", "ssl_folder: pretrained_ssl"],
+        "dimensional": ["ssl_layer: 2", "conv_channels: 8", "conv_stride: 4", "predict_spread: false"],
+        "ft_hubert": ["pooling: mean", "upstreams: [upstream]", "num_classes: 4"],
+        "fbank_ecapa": ["ecapa_channels: [16, 16, 16, 16, 48]", "ecapa_lin_neurons: 16", "n_mels: 80"],
+    }
+    for kind, values in expected_values.items():
+        folder, out = experiments[kind], all_exports[kind]
+        text = (out / "hyperparams.yaml").read_text()
+        origin, body = text.split("\n", 2)[:2], text.split("\n", 2)[2]
+        assert origin[0].startswith("# Exported by python -m ser_modules.tools.publish from ")
+        template = (folder / "inference_template.yaml").read_text()
+        hparams = read_resolved_hparams(folder / "hyperparams.yaml")
+        state = torch.load(out / "model.ckpt", weights_only=True)
+        assert body == fill_template(template, hparams, state, f"someone/{kind}")
+        assert "!new:ser_modules" not in body and "!name:ser_modules" not in body and "!apply:ser_modules" not in body
+        for value in values:
+            assert re.search(rf"^{re.escape(value)}(\s|$)", body, flags=re.M), (kind, value)
+
+
+def test_an_experiment_trained_before_templates_were_copied_uses_the_recipe_template(trained_experiments,
+                                                                                   exported_models, tmp_path):
+    folder = shutil.copytree(trained_experiments["categorical"], tmp_path / "session2")
+    (folder / "inference_template.yaml").unlink()
+    out = export(folder, tmp_path / "out", repo_id="someone/categorical", no_sample_wav=True)
+    new, old = ((path / "hyperparams.yaml").read_text().split("\n", 2)[2] for path in (out, exported_models["categorical"]))
+    assert new == old
+    (folder / "command.txt").unlink()
+    with pytest.raises(PublishError, match="cannot tell which inference template"):
+        export(folder, tmp_path / "out")
+
+
+def reorder_model_state(path):
+    """Rewrites a saved ModuleDict state with its modules in reverse order (same tensors)."""
+    state = torch.load(path, weights_only=True)
+    modules = list(dict.fromkeys(key.split(".", 1)[0] for key in state))[::-1]
+    torch.save({key: state[key] for module in modules for key in state if key.split(".", 1)[0] == module}, path)
+    return modules
+
+
+def test_modules_are_found_by_name_not_by_position(trained_experiments, exported_models, tmp_path):
+    folder = shutil.copytree(trained_experiments["categorical"], tmp_path / "session2")
+    hparams = (folder / "hyperparams.yaml").read_text()
+    block = re.search(r"^model: .*\n  modules:\n((?:    .*\n)+)", hparams, flags=re.M)
+    entries = block.group(1).splitlines(keepends=True)
+    assert len(entries) == 4, block.group(0)
+    (folder / "hyperparams.yaml").write_text(hparams.replace(block.group(1), "".join(entries[::-1])))
+    orders = [reorder_model_state(path) for path in (folder / "save").glob("CKPT+*/model.ckpt")]
+    assert orders and all(order == ["classifier", "pooling_layer", "projector", "layer_sum"] for order in orders)
+    out = export(folder, tmp_path / "reordered", repo_id="someone/categorical", no_sample_wav=True)
+    reordered = torch.load(out / "model.ckpt", weights_only=True)
+    original = torch.load(exported_models["categorical"] / "model.ckpt", weights_only=True)
+    assert list(reordered) != list(original) and set(reordered) == set(original)
+    assert all(torch.equal(reordered[key], original[key]) for key in original)
+    from ser_modules.tools.predict import load_model
+
+    manifest = json.loads((folder / "manifests" / "test.json").read_text())
+    wavs = [entry["wav"] for entry in manifest.values()][:3]
+    predictions = [load_model(str(path), savedir=tmp_path / name).predict_files(wavs)
+                   for name, path in (("a", exported_models["categorical"]), ("b", out))]
+    assert predictions[0] == predictions[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Upstream + downstream (Morais et al.) experiments
+# --------------------------------------------------------------------------------------------
+def test_stage1_export_holds_the_best_checkpoint_with_its_fine_tuned_upstream(morais_experiments, morais_exports):
+    folder = morais_experiments["ft_hubert"]
+    assert json.loads((folder / "test_results.json").read_text())["reported_model"] == "best"
+    best = Checkpointer(folder / "save").find_checkpoint(max_key="WA")
+    exported = torch.load(morais_exports["ft_hubert"] / "model.ckpt", weights_only=True)
+    expected = {
+        **torch.load(best.paramfiles["model"], weights_only=True),
+        **{f"upstream.{k}": v for k, v in torch.load(best.paramfiles["upstream"], weights_only=True).items()},
+    }
+    assert set(exported) == set(expected) and any(key.startswith("upstream.model.encoder.") for key in exported)
+    assert all(torch.equal(exported[key], value) for key, value in expected.items())
+    card = (morais_exports["ft_hubert"] / "README.md").read_text()
+    assert "Morais et al., ICASSP 2022" in card and "morais2022speech" in card and "best checkpoint" in card
+
+
+def test_stage2_export_holds_the_average_and_the_stage1_upstream(morais_experiments, morais_exports):
+    folder = morais_experiments["hubert_ecapa"]
+    assert json.loads((folder / "test_results.json").read_text())["reported_model"] == "average"
+    exported = torch.load(morais_exports["hubert_ecapa"] / "model.ckpt", weights_only=True)
+    averaged = torch.load(folder / "save" / "averaged_model.ckpt", weights_only=True)
+    stage1 = torch.load(morais_experiments["ft_hubert"] / "save" / "averaged_upstream.ckpt", weights_only=True)
+    expected = {**averaged, **{f"upstream.{k}": v for k, v in stage1.items()}}
+    assert set(exported) == set(expected)
+    for key, value in expected.items():
+        assert torch.allclose(exported[key].double(), value.double(), atol=1e-7), key
+    fbank = torch.load(morais_exports["fbank_ecapa"] / "model.ckpt", weights_only=True)
+    assert {key.split(".", 1)[0] for key in fbank} == {"downstream", "classifier"}
+    record = json.loads((morais_exports["hubert_ecapa"] / "export.json").read_text())
+    assert "average of the 2 best checkpoints on valid WA" in record["checkpoint"] and "(frozen)" in record["checkpoint"]
+
+
+@pytest.mark.parametrize("name", ["morais_ft_bert", "morais_bert_ecapa", "morais_fbank_bert_late_fusion"])
+def test_text_based_experiments_are_refused(tmp_path, name):
+    training = read_resolved_hparams(ROOT / "recipes" / "IEMOCAP" / "hparams" / f"{name}.yaml")
+    (tmp_path / "exp" / "save").mkdir(parents=True)
+    (tmp_path / "exp" / "hyperparams.yaml").write_text(
+        f"upstreams: {json.dumps(training['upstreams'])}\nbert_hub: {training['bert_hub']}\ninference_template: null\n")
+    with pytest.raises(PublishError, match="reads the transcripts.*experiments with BERT cannot be exported"):
+        export(tmp_path / "exp", tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------
+# Inference templates
+# --------------------------------------------------------------------------------------------
+def plain_keys(text):
+    return [match["key"] for match in publish.PLAIN_VALUE.finditer(text)]
+
+
+def module_names(hparams, key):
+    value = hparams.get(key) or {}
+    return set(value.get("modules", value))
+
+
+@pytest.mark.parametrize("path", TRAINING_YAMLS, ids=lambda path: path.name)
+def test_every_training_yaml_names_a_template_that_matches_it(path):
+    hparams = read_resolved_hparams(path)
+    if "bert_hub" in hparams:
+        assert hparams["inference_template"] is None
+        return
+    template_path = path.parent / hparams["inference_template"]
+    assert template_path.parent.name == "inference" and template_path.is_file()
+    text = template_path.read_text()
+    template = read_resolved_hparams(template_path)
+    assert re.search(r"^# Load the exported folder with\n#   speechbrain.inference.interfaces.foreign_class", text, flags=re.M)
+    assert template["interface_class"] in ("EmotionClassifier", "DimensionalEmotionRegressor")
+    # the trained modules, objects of the training yaml by their names (fine-tuned upstreams added)
+    assert module_names(hparams, "model") <= module_names(template, "model") <= set(hparams)
+    family = [other for other in map(read_resolved_hparams, TRAINING_YAMLS)
+              if other.get("inference_template") == hparams["inference_template"]]
+    known = set().union(*family) | set(publish.STATE_FACTS) | {"pretrained_path", "interface_class", "sample_rate",
+                                                               "dimensions"}
+    assert set(plain_keys(text)) - known == set(), "template keys that no training yaml of the family has"
 
 
 @pytest.fixture
 def export_copy(exported_models, tmp_path):
-    import shutil
-
     return shutil.copytree(exported_models["categorical"], tmp_path / "export")
 
 

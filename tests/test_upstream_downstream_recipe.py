@@ -386,7 +386,8 @@ def test_downstream_experiments(assets, downstream_runs, name):
     pretrained = results["pretrained_upstreams"]
     assert len(pretrained) == len(stage1)
     for path in pretrained.values():  # stage 1's averaged upstream of the same fold
-        assert "/".join(Path(path).parts[-6:-4]) in stage1 and Path(path).parts[-3] == "session1"
+        parts = Path(path).parts  # <results>/morais/<stage1 experiment>/seed<seed>/session1/save/<file>
+        assert parts[-6] == "morais" and parts[-5] in stage1 and parts[-3] == "session1"
         assert Path(path).name == "averaged_upstream.ckpt" and Path(path).exists()
     model = torch.load(folder / "save" / "averaged_model.ckpt")
     frozen_upstream_saved = list((folder / "save").glob("averaged_upstream*.ckpt"))

@@ -50,7 +50,7 @@ from ser_modules.nn.tc_gru import count_parameters
 from ser_modules.objectives.metrics import CCCMetrics
 from ser_modules.objectives.saliency import fit_selection
 from ser_modules.training.experiment import finish_experiment, load_experiment
-from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from ser_modules.training.feature_cache import build_feature_cache
 from ser_modules.training.plots import record_epoch
 from ser_modules.utils.constants import DIMENSIONS, TEST_SPLIT_PATTERN
 from ser_modules.utils.files import json_safe, open_atomic, read_json, write_json_atomic
@@ -225,25 +225,14 @@ def make_noisy_copies(hparams, manifest):
     return {name: str(Path(hparams["noisy_folder"]) / f"{name}.json") for name in names}
 
 
-def build_feature_cache(hparams, manifest_paths):
+def extract_features(hparams, manifest_paths):
     """Extracts (once) the selected hidden state of every utterance; returns cache, index."""
     ssl = hparams["ssl"]
     layer = int(hparams["ssl_layer"])
     if not 0 <= layer < ssl.num_hidden_states:
         raise ValueError(f"ssl_layer={layer}, but {hparams['ssl_hub']} has {ssl.num_hidden_states} hidden states")
     all_layers = hparams["cache_all_hidden_states"]
-    cache = FeatureCache(
-        hparams["feature_cache_folder"], module_fingerprint(ssl), layers=None if all_layers else [layer]
-    )
-    wavs = [entry["wav"] for path in manifest_paths for entry in read_json(path).values()]
-    ssl.to(hparams["device"])
-    cache.build_distributed(  # each DDP process extracts its shard of the files
-        ssl,
-        wavs,
-        batch_size=hparams["extraction_batch_size"],
-        device=hparams["device"],
-        progressbar=not hparams["noprogressbar"],
-    )
+    cache = build_feature_cache(hparams, ssl, manifest_paths, layers=None if all_layers else [layer])
     ssl.to("cpu")
     return cache, (layer if all_layers else 0)
 
@@ -438,7 +427,7 @@ def main(argv):
     manifests = prepare_manifests(hparams)
     tests = test_manifests(hparams, manifests)
     splits = {"train": manifests["train"], "valid": manifests["valid"], **tests}
-    cache, layer_index = build_feature_cache(hparams, splits.values())
+    cache, layer_index = extract_features(hparams, splits.values())
 
     run_on_main(fit_input_transforms, args=[hparams, cache, layer_index, manifests["train"]])
     load_input_transforms(hparams)

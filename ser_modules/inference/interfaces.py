@@ -1,13 +1,24 @@
 """Inference interfaces of the exported models (``speechbrain.inference.Pretrained``).
 
 ``EmotionClassifier`` (categorical, IEMOCAP recipes) and ``DimensionalEmotionRegressor``
-(arousal, valence and dominance on the 1-7 scale, MSP-Podcast recipe) run the SSL upstream on
+(arousal, valence and dominance on the 1-7 scale, MSP-Podcast recipe) run the upstream(s) on
 padded batches with their relative lengths (``wav_lens`` reaches the upstream, so padding
-does not change a prediction) and then the trained head, exactly as the recipes evaluate.
-Files are read with SpeechBrain's ``load_audio`` (resampled to 16 kHz, downmixed to mono).
+does not change a prediction with a padding-invariant model) and then the trained head,
+exactly as the recipes evaluate. Files are read with SpeechBrain's ``load_audio`` (resampled
+to 16 kHz, downmixed to mono).
 
-``ser_modules.tools.publish export`` copies this file, with the modules its ``hyperparams.yaml``
-names, into one self-contained ``custom_interface.py``, loaded with plain ``speechbrain``::
+The ``EmotionClassifier`` runs either model of the IEMOCAP recipes, as its ``hyperparams.yaml``
+declares it:
+
+* ``train.py``: the SSL upstream ``ssl`` (all hidden states) -> ``layer_sum`` -> ``projector``
+  -> ``pooling_layer`` -> ``classifier``;
+* ``train_upstream_downstream.py`` (Morais et al.): the upstreams named by ``upstreams`` (SSL
+  encoders or filterbanks, in the fusion order) -> ``downstream`` (fusion + aggregator) ->
+  ``classifier``.
+
+``ser_modules.tools.publish export`` bundles this module with the ``ser_modules.nn`` layers its
+``hyperparams.yaml`` names into one self-contained ``custom_interface.py``, loaded with plain
+``speechbrain``::
 
     from speechbrain.inference.interfaces import foreign_class
     model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py", classname="EmotionClassifier")
@@ -21,16 +32,45 @@ import torch
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 
+from ser_modules.nn.masking import length_mask
+
+#: Shortest input in samples (25 ms at 16 kHz): the recipes' ``load_audio`` zero-pads shorter
+#: files to it, the receptive field of the wav2vec 2.0 / HuBERT / WavLM CNNs.
+MIN_INPUT_SAMPLES = 400
+
 
 class SERInterface(Pretrained):
-    """What both interfaces share: batching, files, sliding windows.
+    """What both interfaces share: the upstreams, batching, files, sliding windows.
 
     Subclasses implement ``predict_batch(wavs, wav_lens)``, returning one ``dict`` per
-    utterance, and ``frames(wavs, wav_lens)`` is the upstream part they have in common.
+    utterance. The upstreams are the modules named by the hparams ``upstreams`` (default:
+    ``ssl``); each reads the padded waveforms (:meth:`upstream_features`).
     """
 
-    MODULES_NEEDED = ["ssl"]
     WINDOW_PADDING = "zeros"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check_modules(self.upstream_names())
+
+    def check_modules(self, names):
+        """Fails, naming them, if modules of the model are not in ``hyperparams.yaml``."""
+        missing = [name for name in names if name not in self.mods]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}: hyperparams.yaml has no module {', '.join(missing)} "
+                f"(modules: {', '.join(self.mods.keys())})"
+            )
+
+    def upstream_names(self):
+        """The modules that read the waveforms, in order: hparams ``upstreams``, else ``ssl``."""
+        return list(getattr(self.hparams, "upstreams", None) or ["ssl"])
+
+    @property
+    def min_input_samples(self):
+        """Shortest input of the upstreams (shorter utterances are zero-padded to it)."""
+        fields = [getattr(self.mods[name], "min_input_samples", 0) for name in self.upstream_names()]
+        return max(MIN_INPUT_SAMPLES, *fields)
 
     def prepare_batch(self, wavs, wav_lens=None):
         """``[batch, samples]`` float waveforms and relative lengths on the model's device."""
@@ -39,14 +79,24 @@ class SERInterface(Pretrained):
             wavs = wavs.unsqueeze(0)
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0])
-        wavs, wav_lens = pad_short_utterances(wavs, torch.as_tensor(wav_lens), self.mods.ssl.min_input_samples)
+        wavs, wav_lens = pad_short_utterances(wavs, torch.as_tensor(wav_lens), self.min_input_samples)
         return wavs.float().to(self.device), wav_lens.float().to(self.device)
 
+    def upstream_features(self, name, wavs, wav_lens):
+        """Features of the upstream ``name`` and the relative number of valid frames.
+
+        An SSL encoder (it has ``frame_lengths``) returns the features, whose lengths it
+        computes; another upstream (filterbanks) returns both.
+        """
+        module = self.mods[name]
+        if not hasattr(module, "frame_lengths"):
+            return module(wavs, wav_lens)
+        features = module(wavs, wav_lens)
+        return features, module.frame_lengths(wav_lens, wavs.shape[1], features.shape[-2])
+
     def hidden_states(self, wavs, wav_lens):
-        """The upstream's hidden states and the relative number of valid frames."""
-        hiddens = self.mods.ssl(wavs, wav_lens)
-        lengths = self.mods.ssl.frame_lengths(wav_lens, wavs.shape[1], hiddens.shape[-2])
-        return hiddens, lengths
+        """The SSL upstream's hidden states and the relative number of valid frames."""
+        return self.upstream_features("ssl", wavs, wav_lens)
 
     def predict_batch(self, wavs, wav_lens=None):
         """One ``dict`` of predictions per utterance of a padded batch."""
@@ -120,10 +170,9 @@ def pad_short_utterances(wavs, wav_lens, min_samples):
     >>> pad_short_utterances(torch.ones(1, 500), torch.ones(1), 400)[0].shape
     torch.Size([1, 500])
     """
-    samples = (wav_lens * wavs.shape[1]).round()
+    valid, samples = length_mask(wav_lens, wavs.shape[1], device=wavs.device)
     if samples.min() >= min_samples:
         return wavs, wav_lens
-    valid = torch.arange(wavs.shape[1], device=wavs.device) < samples.to(wavs.device).unsqueeze(1)
     wavs = torch.nn.functional.pad(wavs * valid, (0, max(0, min_samples - wavs.shape[1])))
     return wavs, samples.clamp(min=min_samples) / wavs.shape[1]
 
@@ -149,10 +198,12 @@ def window_bounds(num_samples, window, hop):
 
 
 class EmotionClassifier(SERInterface):
-    """Categorical emotion recognition: SSL upstream -> head -> class probabilities.
+    """Categorical emotion recognition: upstream(s) -> head -> class probabilities.
 
-    The head is the one of the recipe: ``layer_sum`` (weighted sum of the hidden states,
-    optional), ``projector`` (optional), ``pooling_layer`` and ``classifier`` (logits).
+    With a ``downstream`` module (``train_upstream_downstream.py``): the ``upstreams`` by name,
+    then ``downstream`` and ``classifier``. Otherwise (``train.py``): ``ssl``, ``layer_sum``
+    (weighted sum of the hidden states, optional), ``projector`` (optional), ``pooling_layer``
+    and ``classifier`` (logits).
 
     Example
     -------
@@ -162,16 +213,20 @@ class EmotionClassifier(SERInterface):
     >>> probabilities, score, index, label = model.classify_file("speech.wav")  # doctest: +SKIP
     """
 
-    MODULES_NEEDED = ["ssl", "pooling_layer", "classifier"]
+    MODULES_NEEDED = ["classifier"]
     HPARAMS_NEEDED = ["label_encoder"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.check_modules(["downstream"] if "downstream" in self.mods else ["pooling_layer"])
         self.hparams.label_encoder.expect_len(self.mods.classifier.out_features)
 
     def encode_batch(self, wavs, wav_lens=None):
-        """Pooled utterance representations ``[batch, features]``."""
+        """Utterance embeddings ``[batch, features]`` (the classifier's input)."""
         wavs, wav_lens = self.prepare_batch(wavs, wav_lens)
+        if "downstream" in self.mods:
+            features = [self.upstream_features(name, wavs, wav_lens) for name in self.upstream_names()]
+            return self.mods.downstream(features)
         frames, lengths = self.hidden_states(wavs, wav_lens)
         for name in ("layer_sum", "projector"):
             if name in self.mods:

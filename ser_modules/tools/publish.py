@@ -1,18 +1,28 @@
 """Export a finished experiment as a Hugging Face Hub model folder, and push it.
 
-Export (a fold folder of the IEMOCAP recipe ``train.py``, a cross-validation folder with
-``--fold``, or an output folder of the MSP-Podcast recipe)::
+Export (a fold folder of ``recipes/IEMOCAP/train.py`` or ``train_upstream_downstream.py``, a
+cross-validation folder with ``--fold``, or an output folder of the MSP-Podcast recipe)::
 
     python -m ser_modules.tools.publish export EXP_DIR --out DIR [--fold 1] [--average 5] [--repo-id USER/NAME]
 
-writes ``DIR`` with: the inference ``hyperparams.yaml`` (an overridable ``pretrained_path``),
-``model.ckpt`` (the best checkpoint on the validation metric, or the average of the best
-``--average`` ones), ``label_encoder.txt`` (categorical) or ``feature_selection.json``
-(dimensional: the record of the selection, method, kept indices and scores; the buffers the
-model applies are inside ``model.ckpt``), a self-contained
-``custom_interface.py`` (the interfaces and the layers they need, for ``foreign_class`` with
-plain ``speechbrain``), an example wav, and a ``README.md`` model card generated from the
-experiment's result files.
+writes ``DIR`` with:
+
+* ``hyperparams.yaml``: the experiment's *inference template* (a HyperPyYAML file stored
+  beside the recipe, ``recipes/<corpus>/hparams/inference/``, named by the training yaml's
+  ``inference_template`` and copied into the experiment folder when training starts) with its
+  plain values filled from the experiment's ``hyperparams.yaml`` (same key names), the sizes
+  that only the weights know read from ``model.ckpt`` by module name, and an overridable
+  ``pretrained_path``;
+* ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric, or
+  the average of the best ``--average`` ones (upstream + downstream experiments: the model
+  their ``reported_model`` names, with their fine-tuned upstreams);
+* ``custom_interface.py``: inference code only, for ``foreign_class`` with plain
+  ``speechbrain``: the modules of the interface class and of the ``ser_modules`` objects the
+  template names, and the ``ser_modules`` modules these import (docstrings cut to their first
+  line; autograd functions reduced to their forward pass);
+* ``label_encoder.txt`` (categorical) or ``feature_selection.json`` (dimensional: the record
+  of the selection; the buffers the model applies are inside ``model.ckpt``), an example wav,
+  and a ``README.md`` model card generated from the experiment's result files.
 
 Push (token from ``hf auth login`` or ``HF_TOKEN``)::
 
@@ -24,17 +34,20 @@ Authors
 
 import argparse
 import ast
+import copy
 import datetime
 import importlib.metadata
-import inspect
+import importlib.util
 import json
 import logging
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import soundfile
@@ -42,28 +55,29 @@ import torch
 import yaml
 from speechbrain.utils.checkpoints import average_checkpoints
 
-from ser_modules.inference import interfaces
-from ser_modules.nn import layer_weighting, masking, pooling, precision, selection, ssl_encoder, tc_gru
 from ser_modules.data.audio import SAMPLE_RATE, load_audio
 from ser_modules.training.checkpoint_averaging import best_checkpoints
 from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.training.experiment import INFERENCE_TEMPLATE_COPY
 from ser_modules.utils.files import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
-# Modules copied into custom_interface.py, dependencies first.
-BUNDLED_MODULES = (masking, precision, ssl_encoder, layer_weighting, pooling, tc_gru, selection, interfaces)
 EXPORT_FILES = ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md")
-CLASS_NAMES = {"categorical": "EmotionClassifier", "dimensional": "DimensionalEmotionRegressor"}
+# Validation metric of the checkpoint selection (upstream + downstream: the hparams' checkpoint_key).
 SELECTION_KEYS = {"categorical": "UA", "dimensional": "ccc_mean"}
 # Files of a finished experiment that the export reads, besides the checkpoints.
 RESULT_FILES = {
     "categorical": ("test_results.json", "save/label_encoder.txt"),
+    "upstream_downstream": ("test_results.json", "save/label_encoder.txt"),
     "dimensional": ("results.md", "save/feature_selection.json"),
 }
 DEFAULT_REPO_ID = "USER/NAME"
 # Arrays of an MSP-Podcast feature_selection.json that model.ckpt holds too (not exported twice).
 MODEL_ARRAYS = ("frame_mean", "frame_std", "mean", "components")
+# The recipes of this checkout: their inference templates serve experiments trained before
+# the template was copied into the experiment folder.
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 class PublishError(RuntimeError):
@@ -125,175 +139,126 @@ def experiment_folder(exp_dir, fold=None):
 
 
 def experiment_kind(folder, hparams):
-    """``categorical`` (IEMOCAP train.py) or ``dimensional`` (MSP-Podcast train.py)."""
+    """``categorical`` (IEMOCAP train.py), ``upstream_downstream`` (IEMOCAP
+    train_upstream_downstream.py, audio upstreams only) or ``dimensional`` (MSP-Podcast train.py).
+
+    Example
+    -------
+    >>> experiment_kind("exp", {"upstreams": ["upstream"], "checkpoint_key": "WA"})
+    'upstream_downstream'
+    >>> try:
+    ...     experiment_kind("exp", {"upstreams": ["fbank", "bert"], "bert_hub": "bert-base-uncased"})
+    ... except PublishError as error:
+    ...     print(error)
+    exp: a text upstream (BERT, bert_hub bert-base-uncased) reads the transcripts of the utterances, which the exported interfaces (audio in, emotions out) do not have: experiments with BERT cannot be exported
+    """
+    if "upstreams" in hparams:
+        if "bert_hub" in hparams:
+            raise PublishError(
+                f"{folder}: a text upstream (BERT, bert_hub {hparams['bert_hub']}) reads the transcripts of the "
+                "utterances, which the exported interfaces (audio in, emotions out) do not have: experiments "
+                "with BERT cannot be exported"
+            )
+        return "upstream_downstream"
     if "saliency" in hparams and "ssl_layer" in hparams:
         return "dimensional"
     if "pooling" in hparams and "layer_norm_hidden_states" in hparams:
         return "categorical"
     raise PublishError(
-        f"{folder}: only experiments of recipes/IEMOCAP/train.py and recipes/MSP-Podcast/train.py can be "
-        "exported (this hyperparams.yaml has neither a pooling nor a saliency section)"
+        f"{folder}: only experiments of recipes/IEMOCAP/train.py, recipes/IEMOCAP/train_upstream_downstream.py "
+        "and recipes/MSP-Podcast/train.py can be exported (this hyperparams.yaml has no upstreams, pooling or "
+        "saliency section)"
     )
 
 
-def checkpoint_state(save_folder, key, average=1):
-    """The ``model`` state of the best checkpoint on ``key``, or the mean of the best ``average``.
+def experiment_path(path, folder, hparams):
+    """A path of the resolved hparams; a relative one is relative to where training ran (the
+    folder that holds ``output_folder``)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    depth = len(Path(hparams["output_folder"]).parts)
+    return Path(folder).resolve().parents[depth - 1] / path
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights
+# ----------------------------------------------------------------------------------------------
+def checkpoint_states(save_folder, key, average=1, names=("model",)):
+    """The states of the recoverables ``names`` in the best checkpoint on ``key``, or their
+    means over the best ``average`` checkpoints.
 
     Returns
     -------
     tuple
-        ``(state_dict, description)``, the description naming the checkpoints used.
+        ``({name: state_dict}, description)``, the description naming the checkpoints used.
     """
     checkpointer = AtomicCheckpointer(save_folder)  # complete checkpoints only
     checkpoints = best_checkpoints(checkpointer, key, average)
-    checkpoints = [ckpt for ckpt in checkpoints if "model" in ckpt.paramfiles]
+    checkpoints = [ckpt for ckpt in checkpoints if all(name in ckpt.paramfiles for name in names)]
     if not checkpoints:
-        raise PublishError(f"{save_folder} has no checkpoint with a 'model' file and a {key} value")
-    names = ", ".join(f"{ckpt.path.name} ({key} {ckpt.meta.get(key, float('nan')):.3f})" for ckpt in checkpoints)
+        raise PublishError(f"{save_folder} has no checkpoint with {', '.join(names)} files and a {key} value")
+    described = ", ".join(f"{ckpt.path.name} ({key} {ckpt.meta.get(key, float('nan')):.3f})" for ckpt in checkpoints)
     if len(checkpoints) < average:
         logger.warning("Asked to average %d checkpoints, %s keeps %d", average, save_folder, len(checkpoints))
     if len(checkpoints) == 1:
-        state = torch.load(checkpoints[0].paramfiles["model"], map_location="cpu", weights_only=True)
-        return state, f"best checkpoint on valid {key}: {names}"
-    state = average_checkpoints(checkpoints, "model")
-    return state, f"average of the {len(checkpoints)} best checkpoints on valid {key}: {names}"
+        files = checkpoints[0].paramfiles
+        states = {name: torch.load(files[name], map_location="cpu", weights_only=True) for name in names}
+        return states, f"best checkpoint on valid {key}: {described}"
+    states = {name: average_checkpoints(checkpoints, name) for name in names}
+    return states, f"average of the {len(checkpoints)} best checkpoints on valid {key}: {described}"
 
 
-# ----------------------------------------------------------------------------------------------
-# Inference hyperparameters
-# ----------------------------------------------------------------------------------------------
-def _yaml_value(value):
-    """A scalar or a flow list as YAML text."""
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+def checkpoint_state(save_folder, key, average=1):
+    """The ``model`` state of the best checkpoint on ``key``, or the mean of the best ``average``
+    (``(state_dict, description)``, see :func:`checkpoint_states`)."""
+    states, description = checkpoint_states(save_folder, key, average)
+    return states["model"], description
 
 
-def _header(kind, hparams, folder, repo_id):
-    return f"""# ############################################################################
-# Inference hyperparameters of a ser-recipes {kind} emotion model
-# Upstream: {hparams['ssl_hub']}
-# Exported by ser_modules.tools.publish from {folder} on {datetime.date.today()}
-# Load with speechbrain.inference.interfaces.foreign_class(source=<pretrained_path>,
-#   pymodule_file="custom_interface.py", classname="{CLASS_NAMES[kind]}")
-# ############################################################################
+def module_state(state, name):
+    """The part of a ``model.ckpt`` state that belongs to the module ``name`` (prefix removed).
 
-# Where model.ckpt (and label_encoder.txt) are: this repository, or a local folder.
-pretrained_path: {repo_id}
-interface_class: {CLASS_NAMES[kind]}
-
-# The frozen SSL upstream (a Hugging Face id or a local folder) and its download folder.
-ssl_hub: {hparams['ssl_hub']}
-ssl_folder: pretrained_ssl
-sample_rate: {SAMPLE_RATE}
-
-ssl: !new:custom_interface.SSLEncoder
-    source: !ref <ssl_hub>
-    save_path: !ref <ssl_folder>
-    freeze: True
-    output_all_hiddens: True
-"""
+    Example
+    -------
+    >>> module_state({"classifier.weight": 1, "classifier.bias": 2, "projector.weight": 3}, "classifier")
+    {'weight': 1, 'bias': 2}
+    """
+    prefix = f"{name}."
+    part = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+    if not part:
+        modules = sorted({key.split(".", 1)[0] for key in state})
+        raise PublishError(f"model.ckpt has no module {name!r} (modules: {', '.join(modules)})")
+    return part
 
 
-def categorical_hparams(hparams, state, folder, repo_id):
-    """The inference ``hyperparams.yaml`` of an IEMOCAP (attentive) correlation pooling model."""
-    num_layers = state["layer_sum.weights"].shape[0]
-    projector_out, projector_in = state["projector.weight"].shape
-    num_classes = state["classifier.weight"].shape[0]
-    return _header("categorical", hparams, folder, repo_id) + f"""
-emotions: {_yaml_value(list(hparams['emotions']))}
+def exported_state(folder, hparams, kind, average=None):
+    """The weights of ``model.ckpt``: the trained modules by name, and a note on their origin.
 
-layer_sum: !new:custom_interface.WeightedLayerSum
-    num_layers: {num_layers}
-    layer_norm: {hparams['layer_norm_hidden_states']}
-
-projector: !new:torch.nn.Linear
-    in_features: {projector_in}
-    out_features: {projector_out}
-
-pooling_layer: !apply:custom_interface.build_pooling
-    name: {hparams['pooling']}
-    input_size: {projector_out}
-    channel_dropout: {hparams['channel_dropout']}
-    num_heads: {hparams['attention_heads']}
-    per_head: {hparams['per_head_attention']}
-
-classifier: !new:torch.nn.Linear
-    in_features: !apply:getattr [!ref <pooling_layer>, output_size]
-    out_features: {num_classes}
-
-modules:
-    ssl: !ref <ssl>
-    layer_sum: !ref <layer_sum>
-    projector: !ref <projector>
-    pooling_layer: !ref <pooling_layer>
-    classifier: !ref <classifier>
-
-model: !new:torch.nn.ModuleDict
-    modules:
-        layer_sum: !ref <layer_sum>
-        projector: !ref <projector>
-        pooling_layer: !ref <pooling_layer>
-        classifier: !ref <classifier>
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        model: !ref <model>
-        label_encoder: !ref <label_encoder>
-    paths:
-        model: !ref <pretrained_path>/model.ckpt
-        label_encoder: !ref <pretrained_path>/label_encoder.txt
-"""
-
-
-def dimensional_hparams(hparams, state, folder, repo_id):
-    """The inference ``hyperparams.yaml`` of an MSP-Podcast saliency + TC-GRU model."""
-    predict_spread = any(name.startswith("head.spread_output") for name in state)
-    return _header("dimensional", hparams, folder, repo_id) + f"""
-ssl_layer: {hparams['ssl_layer']}
-dimensions: [arousal, valence, dominance]
-# The head predicts (y - label_offset) / label_scale; the interface returns y (1..7).
-label_offset: {hparams['label_offset']}
-label_scale: {hparams['label_scale']}
-
-standardizer: !new:custom_interface.InputStandardizer
-
-selection: !new:custom_interface.FeatureSelection
-    input_size: !apply:getattr [!ref <ssl>, hidden_size]
-    method: {hparams['saliency']}
-    keep_fraction: {hparams['keep_fraction']}
-
-head: !new:custom_interface.TCGRU
-    input_size: !apply:getattr [!ref <selection>, output_size]
-    conv_channels: {hparams['conv_channels']}
-    kernel_size: {hparams['conv_kernel']}
-    conv_stride: {hparams['conv_stride']}
-    gru_size: {hparams['gru_size']}
-    gru_layers: {hparams['gru_layers']}
-    embedding_size: {hparams['embedding_size']}
-    num_outputs: 3
-    dropout: {hparams['dropout']}
-    readout: {hparams['readout']}
-    predict_spread: {predict_spread}
-
-modules:
-    ssl: !ref <ssl>
-    standardizer: !ref <standardizer>
-    selection: !ref <selection>
-    head: !ref <head>
-
-model: !new:torch.nn.ModuleDict
-    modules:
-        standardizer: !ref <standardizer>
-        selection: !ref <selection>
-        head: !ref <head>
-
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        model: !ref <model>
-    paths:
-        model: !ref <pretrained_path>/model.ckpt
-"""
+    Upstream + downstream experiments: the checkpointed modules (``model``: downstream and
+    classifier, and every fine-tuned upstream) of the model ``reported_model`` names, unless
+    ``average`` is given; a frozen upstream loaded from stage 1 (``pretrained_upstreams``)
+    comes from that file. Other experiments: ``model`` of the best checkpoint (``average``: 1).
+    """
+    save = folder / "save"
+    if kind != "upstream_downstream":
+        return checkpoint_state(save, SELECTION_KEYS[kind], average or 1)
+    if average is None:
+        average = hparams["num_checkpoints_to_average"] if hparams["reported_model"] == "average" else 1
+    upstreams = list(hparams["upstreams"])
+    trained = [name for name in upstreams if any(save.glob(f"CKPT+*/{name}.ckpt"))]
+    states, note = checkpoint_states(save, hparams["checkpoint_key"], average, names=("model", *trained))
+    state = dict(states.pop("model"))
+    for name in upstreams:
+        if name not in states and name in (hparams.get("pretrained_upstreams") or {}):
+            path = experiment_path(hparams["pretrained_upstreams"][name], folder, hparams)
+            if not path.is_file():
+                raise PublishError(f"{folder}: the upstream {name} was loaded from {path}, which is missing")
+            states[name] = torch.load(path, map_location="cpu", weights_only=True)
+            note += f"; upstream {name} (frozen): {path}"
+        for key, value in states.get(name, {}).items():
+            state[f"{name}.{key}"] = value
+    return state, note
 
 
 def selection_record(path):
@@ -312,72 +277,282 @@ def selection_record(path):
 
 
 # ----------------------------------------------------------------------------------------------
-# custom_interface.py
+# Inference hyperparameters: the template, filled
 # ----------------------------------------------------------------------------------------------
-def bundle_modules(modules=BUNDLED_MODULES):
-    """One Python source holding ``modules`` without their imports of each other.
+# Template values that only the trained weights know: key -> (module in model.ckpt, reader).
+STATE_FACTS = {
+    "num_classes": ("classifier", lambda state: int(state["weight"].shape[0])),
+    "predict_spread": ("head", lambda state: any(key.startswith("spread_output.") for key in state)),
+}
+# A top-level plain value of a template (one line; tagged values are the template's wiring).
+PLAIN_VALUE = re.compile(r"^(?P<key>[A-Za-z_]\w*):(?P<space>[ \t]+)(?P<value>[^!&*#\s].*?)(?P<comment>[ \t]+#.*)?$", re.M)
+# A ser_modules object that a template builds or calls.
+OBJECT_REFERENCE = re.compile(r"!(new|name|apply|applyref):(ser_modules(?:\.\w+)+)\.(\w+)")
+INTERFACES = "ser_modules.inference.interfaces"
 
-    Raises ``PublishError`` if two modules define the same top-level name differently.
+
+def template_file(folder):
+    """The experiment's inference template: its copy in the experiment folder, else (trained
+    before templates were copied) the one that its training yaml names in this checkout."""
+    copied = folder / INFERENCE_TEMPLATE_COPY
+    if copied.is_file():
+        return copied
+    command = folder / "command.txt"
+    arguments = shlex.split(command.read_text(encoding="utf-8")) if command.is_file() else []
+    yaml_name = next((Path(arg).name for arg in arguments if arg.endswith(".yaml")), None)
+    training_yamls = sorted(RECIPES.glob(f"*/hparams/{yaml_name}")) if yaml_name else []
+    if not training_yamls:
+        raise PublishError(
+            f"{folder} has no {INFERENCE_TEMPLATE_COPY}, and its training yaml ({yaml_name or 'no command.txt'}) "
+            f"is not a recipe yaml of {RECIPES}: cannot tell which inference template it uses"
+        )
+    name = read_resolved_hparams(training_yamls[0]).get("inference_template")
+    if not name:
+        raise PublishError(f"{training_yamls[0]} names no inference_template")
+    logger.info("%s has no %s (trained before it was copied): using %s", folder, INFERENCE_TEMPLATE_COPY, name)
+    return training_yamls[0].parent / name
+
+
+def template_value(key, hparams, state, repo_id):
+    """The value of the template's plain ``key`` in an export, or ``None`` to keep the template's.
+
+    ``pretrained_path`` is the repository; ``*_folder`` values (download folders) are the
+    template's; :data:`STATE_FACTS` come from the weights; the others from the experiment.
+    """
+    if key == "pretrained_path":
+        return repo_id
+    if key.endswith("_folder"):
+        return None
+    if key in STATE_FACTS:
+        module, reader = STATE_FACTS[key]
+        return reader(module_state(state, module))
+    value = hparams.get(key)
+    if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
+        raise PublishError(f"hyperparams.yaml: {key} is not a plain value ({value!r}): the template cannot take it")
+    return value
+
+
+def _yaml_value(value):
+    """A scalar or a flow list as YAML text."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+
+
+def fill_template(text, hparams, state, repo_id):
+    """The template ``text`` with its plain top-level values filled (:func:`template_value`)
+    and its ``ser_modules`` objects named in ``custom_interface``.
 
     Example
     -------
-    >>> source = bundle_modules([pooling, interfaces])
-    >>> "class EmotionClassifier" in source and "from ser_modules" not in source
-    True
+    >>> template = "pretrained_path: USER/NAME\\nssl_folder: pretrained_ssl\\npooling: mean  # or corr\\n" \\
+    ...     "num_classes: 4\\nlayer: !new:ser_modules.nn.pooling.build_pooling\\n    name: !ref <pooling>\\n"
+    >>> state = {"classifier.weight": torch.zeros(3, 8)}
+    >>> hparams = {"pooling": "corr_att", "ssl_folder": "/home/me/cache"}
+    >>> print(fill_template(template, hparams, state, "me/model"))
+    pretrained_path: me/model
+    ssl_folder: pretrained_ssl
+    pooling: corr_att  # or corr
+    num_classes: 3
+    layer: !new:custom_interface.build_pooling
+        name: !ref <pooling>
     """
-    parts, defined = [], {}
-    for module in modules:
-        source = inspect.getsource(module)
-        tree = ast.parse(source)
-        lines = source.splitlines()
-        for node in reversed(tree.body):
-            if _is_internal_import(node) or _is_dunder_all(node):
-                del lines[node.lineno - 1 : node.end_lineno]
-        _check_no_clash(module.__name__, tree, defined)
-        parts.append(f"# {'=' * 90}\n# {module.__name__}\n# {'=' * 90}\n" + "\n".join(lines))
-    return "\n\n".join(parts) + "\n"
+    kept = []
+
+    def fill(match):
+        value = template_value(match["key"], hparams, state, repo_id)
+        if value is None:
+            kept.append(match["key"])
+            return match[0]
+        return f"{match['key']}:{match['space']}{_yaml_value(value)}{match['comment'] or ''}"
+
+    filled = PLAIN_VALUE.sub(fill, text)
+    if kept:
+        logger.info("Template values kept (not in the experiment): %s", ", ".join(kept))
+    return OBJECT_REFERENCE.sub(lambda match: f"!{match[1]}:custom_interface.{match[3]}", filled)
 
 
-def _is_internal_import(node):
-    return isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ser_modules")
+def inference_hparams(template_text, hparams, state, folder, repo_id):
+    """The export's ``hyperparams.yaml``: two lines naming its origin, then the filled template."""
+    origin = (
+        f"# Exported by python -m ser_modules.tools.publish from {folder} on {datetime.date.today()}\n"
+        f"# (ser-recipes {_package_version()}, git {_git_commit()}; template "
+        f"{hparams.get('inference_template') or 'of the recipe'})\n"
+    )
+    return origin + fill_template(template_text, hparams, state, repo_id)
 
 
-def _is_dunder_all(node):
-    return isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "__all__" for target in node.targets)
+# ----------------------------------------------------------------------------------------------
+# custom_interface.py: the modules the template needs, as inference code
+# ----------------------------------------------------------------------------------------------
+def template_objects(text):
+    """``(module, name)`` of the interface class and of the ``ser_modules`` objects of a template.
+
+    Example
+    -------
+    >>> template_objects("interface_class: EmotionClassifier\\nx: !new:ser_modules.nn.pooling.MeanPooling\\n")
+    [('ser_modules.inference.interfaces', 'EmotionClassifier'), ('ser_modules.nn.pooling', 'MeanPooling')]
+    """
+    match = re.search(r"^interface_class:\s*(\w+)", text, flags=re.M)
+    if not match:
+        raise PublishError("the inference template names no interface_class")
+    return [(INTERFACES, match[1])] + [(found[2], found[3]) for found in OBJECT_REFERENCE.finditer(text)]
 
 
-def _check_no_clash(module_name, tree, defined):
-    """Records the top-level definitions of a module; the same name twice must be the same code."""
-    for node in tree.body:
-        names = []
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names = [node.name]
-        elif isinstance(node, ast.Assign) and not _is_dunder_all(node):
-            names = [target.id for target in node.targets if isinstance(target, ast.Name)]
-        for name in names:
-            code = ast.dump(node)
-            if name in defined and defined[name][1] != code:
-                raise PublishError(f"{name} is defined differently in {defined[name][0]} and {module_name}")
-            defined[name] = (module_name, code)
+def module_tree(name):
+    """The syntax tree of a module's source file (the module is not imported)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not str(spec.origin).endswith(".py"):
+        raise PublishError(f"cannot find the Python source of {name}")
+    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"), filename=spec.origin)
 
 
-def custom_interface_source():
-    """``custom_interface.py``: the interfaces with every layer their hyperparams name."""
-    names = ", ".join(module.__name__ for module in BUNDLED_MODULES)
-    header = f'''"""Inference interfaces of ser-recipes models, self-contained for ``foreign_class``.
+def _is_internal(node):
+    """An import of this project's package (``from ser_modules.x import y``)."""
+    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])]
+    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(n.startswith("ser_modules") for n in names)
 
-Generated by ``python -m ser_modules.tools.publish export`` (ser-recipes {_package_version()}) from
-{names}. Needs only ``speechbrain`` (and the packages it installs).
+
+def bundled_modules(objects):
+    """``{module: tree}`` of the objects' modules and the ``ser_modules`` modules they import,
+    each after the modules it imports from; fails if a module does not define its object."""
+    trees = {}
+
+    def visit(name):
+        if name in trees:
+            return
+        tree = module_tree(name)
+        for node in tree.body:
+            if _is_internal(node):
+                if not isinstance(node, ast.ImportFrom) or any(alias.asname for alias in node.names):
+                    raise PublishError(f"{name}:{node.lineno}: write 'from ser_modules.x import y' (no alias) to be bundled")
+                visit(node.module)
+        trees[name] = tree
+
+    for module, _ in objects:
+        visit(module)
+    for module, name in objects:
+        if name not in _bound_names(trees[module].body):
+            raise PublishError(f"{module} defines no {name}")
+    return trees
+
+
+def _bound_names(statements):
+    """The names that top-level ``statements`` define or import."""
+    names = set()
+    for node in statements:
+        targets = node.targets if isinstance(node, ast.Assign) else [node]
+        names |= {getattr(t, "id", None) or getattr(t, "name", None) for t in targets}
+        names |= {alias.asname or alias.name.split(".")[0] for alias in getattr(node, "names", [])}
+    return names - {None}
+
+
+AUTOGRAD_FUNCTION = {"Function", "autograd.Function", "torch.autograd.Function"}
+
+
+def forward_only(node):
+    """An autograd ``Function`` class as inference code: its ``forward`` run directly by
+    ``apply`` (the same operations, so the same numbers), without the custom backward."""
+    forward = next((item for item in node.body if getattr(item, "name", None) == "forward"), None)
+    if forward is None:
+        raise PublishError(f"the autograd function {node.name} has no forward")
+    forward = copy.deepcopy(forward)
+    for parent in ast.walk(forward):
+        if isinstance(getattr(parent, "body", None), list):
+            parent.body = [s for s in parent.body if not ast.unparse(s).startswith("ctx.save_for_backward(")]
+    if any(isinstance(child, ast.Name) and child.id == "ctx" for statement in forward.body for child in ast.walk(statement)):
+        raise PublishError(f"{node.name}.forward uses ctx beyond save_for_backward: it cannot run alone")
+    apply = ast.parse(f"@staticmethod\ndef apply(*args):\n    return {node.name}.forward(None, *args)").body[0]
+    summary = (ast.get_docstring(node) or node.name).split("\n", 1)[0]
+    plain = copy.copy(node)
+    plain.bases, plain.keywords = [], []
+    plain.body = [ast.Expr(ast.Constant(f"{summary} (its forward pass only: inference)")), apply, forward]
+    return plain
+
+
+def inference_code(node):
+    """A top-level statement as bundled: docstrings cut to their first line, autograd functions
+    forward only."""
+    if isinstance(node, ast.ClassDef) and {ast.unparse(base) for base in node.bases} & AUTOGRAD_FUNCTION:
+        node = forward_only(node)
+    node = copy.deepcopy(node)
+    for child in ast.walk(node):
+        docstring = ast.get_docstring(child) if isinstance(child, (ast.FunctionDef, ast.ClassDef)) else None
+        if docstring is not None:
+            child.body[0] = ast.Expr(ast.Constant(docstring.split("\n", 1)[0]))
+    return node
+
+
+def bundle_source(objects):
+    """One Python source with the modules of ``objects`` (``(module, name)`` pairs) and the
+    ``ser_modules`` modules they import, as inference code (:func:`inference_code`).
+
+    Third-party imports come first; the imports of ``ser_modules``, ``__all__`` and the
+    module docstrings are gone. Raises ``PublishError`` if two modules give one name two
+    meanings.
+
+    Example
+    -------
+    >>> source = bundle_source([("ser_modules.nn.pooling", "MeanPooling")])
+    >>> "class MeanPooling" in source, "def length_mask" in source, "TCGRU" in source
+    (True, True, False)
+    """
+    imports, parts, meanings = {}, [], {}
+    for module, tree in bundled_modules(objects).items():
+        code = []
+        for node in tree.body:
+            names = _bound_names([node])
+            docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            if _is_internal(node) or docstring or names == {"__all__"}:
+                continue
+            text = ast.unparse(inference_code(node))
+            for name in names:
+                if meanings.setdefault(name, (text, module))[0] != text:
+                    raise PublishError(f"{name} is defined differently in {meanings[name][1]} and {module}")
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.setdefault(text)
+            else:
+                code.append(text)
+        parts.append(f"# {module}\n" + "\n\n".join(code))
+    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(parts) + "\n"
+
+
+def custom_interface_source(template_text):
+    """``custom_interface.py`` of a template: the interface and the objects it names."""
+    objects = template_objects(template_text)
+    modules = ", ".join(bundled_modules(objects))
+    origin = textwrap.fill(
+        f"Generated by ``python -m ser_modules.tools.publish export`` from ser-recipes {_package_version()} "
+        f"(git {_git_commit()}), modules {modules} (docstrings cut to their first line). Inference code only "
+        "(no training, no fitting); needs only ``speechbrain`` (and the packages it installs).",
+        width=100,
+    )
+    return f'''"""Inference code of a ser-recipes model, self-contained for SpeechBrain's ``foreign_class``.
+
+{origin}
 
 Usage::
 
     from speechbrain.inference.interfaces import foreign_class
-    model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py",
-                          classname="EmotionClassifier")  # or DimensionalEmotionRegressor
+    model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py", classname="{objects[0][1]}")
 """
+{bundle_source(objects)}{REGISTRATION}'''
 
+
+# foreign_class runs custom_interface.py without registering it as a module, then HyperPyYAML
+# imports the objects of hyperparams.yaml by name (custom_interface.X): in a process that loaded
+# another export first, that name would be the other export's file.
+REGISTRATION = '''
+
+def _register_as_custom_interface():
+    """Makes ``custom_interface`` name this file, whose objects hyperparams.yaml builds."""
+    import sys
+    import types
+    module = types.ModuleType(__name__)
+    module.__dict__.update(globals())
+    sys.modules[__name__] = module
+
+
+_register_as_custom_interface()
 '''
-    return header + bundle_modules()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -435,6 +610,12 @@ CITATIONS = {
   booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
   year      = {2023}
 }""",
+    "upstream_downstream": """@inproceedings{morais2022speech,
+  title     = {Speech Emotion Recognition Using Self-Supervised Features},
+  author    = {Morais, Edmilson and Hoory, Ron and Zhu, Weizhong and Gat, Itai and Damasceno, Matheus and Aronowitz, Hagai},
+  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
+  year      = {2022}
+}""",
     "dimensional": """@inproceedings{mitra2024salient,
   title     = {Investigating Salient Representations and Label Variance in Dimensional Speech Emotion Analysis},
   author    = {Mitra, Vikramjit and Nie, Jingping and Azemi, Erdrin},
@@ -454,9 +635,10 @@ CITATIONS = {
 def categorical_results(folder):
     """Markdown results of an IEMOCAP fold, with the cross-validation table when there is one."""
     fold = read_json(folder / "test_results.json")
+    evaluated = f" ({fold['evaluated']})" if "evaluated" in fold else ""
     lines = [
         f"This model is the fold that tests on session {fold['test_session']} (trained on the other four "
-        f"sessions): WA {fold['WA']:.2f}, UA {fold['UA']:.2f}, macro-F1 {fold['F1']:.2f} (percent, "
+        f"sessions){evaluated}: WA {fold['WA']:.2f}, UA {fold['UA']:.2f}, macro-F1 {fold['F1']:.2f} (percent, "
         f"{fold['num_samples']} test utterances).",
         "",
     ]
@@ -474,17 +656,29 @@ def dimensional_results(folder):
     return (folder / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].strip()
 
 
+IEMOCAP_FACTS = {
+    "task": "speech emotion recognition (4 classes: neutral, happy + excited, angry, sad)",
+    "datasets": "iemocap",
+    "tags": ["audio-classification", "speech-emotion-recognition", "IEMOCAP"],
+    "usage": 'probabilities, score, index, label = model.classify_file("example.wav")',
+}
 CARD_FACTS = {
     "categorical": {
-        "task": "speech emotion recognition (4 classes: neutral, happy + excited, angry, sad)",
-        "datasets": "iemocap",
-        "tags": ["audio-classification", "speech-emotion-recognition", "IEMOCAP"],
+        **IEMOCAP_FACTS,
         "pipeline": "frozen SSL upstream (all hidden states) -> softmax-weighted layer sum -> linear projector "
         "-> {pooling} pooling -> linear classifier, trained with label-smoothed cross-entropy",
         "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
         "checkpoint chosen on validation UA. WA = overall accuracy, UA = mean per-class recall.",
         "paper": "Kakouros et al., ICASSP 2023",
-        "usage": 'probabilities, score, index, label = model.classify_file("example.wav")',
+    },
+    "upstream_downstream": {
+        **IEMOCAP_FACTS,
+        "pipeline": "upstream(s) {upstreams} (fine-tuned SSL encoders or filterbanks) -> downstream ({pooling} "
+        "aggregator) -> linear classifier, trained with cross-entropy",
+        "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
+        "the reported model is the best checkpoint or the average of the best ones on validation WA, as the "
+        "experiment's reported_model says. WA = overall accuracy, UA = mean per-class recall.",
+        "paper": "Morais et al., ICASSP 2022",
     },
     "dimensional": {
         "task": "dimensional speech emotion recognition (arousal, valence, dominance on the 1-7 scale)",
@@ -500,14 +694,30 @@ CARD_FACTS = {
 }
 
 
-def model_card(kind, folder, hparams, repo_id, checkpoint_note, example):
+def upstream_sources(hparams):
+    """The upstream models of an experiment (Hub ids or folders), or what replaces them.
+
+    Example
+    -------
+    >>> upstream_sources({"hubert_hub": "facebook/hubert-large-ll60k", "wav2vec2_hub": "x/w2v", "lr": 1})
+    ['facebook/hubert-large-ll60k', 'x/w2v']
+    >>> upstream_sources({"n_mels": 80})
+    ['80 log Mel filterbanks']
+    """
+    sources = [str(value) for key, value in hparams.items() if key.endswith("_hub") and value]
+    return sources or [f"{hparams.get('n_mels', 80)} log Mel filterbanks"]
+
+
+def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname):
     """The ``README.md`` of the export: front matter, usage, results, training, limitations."""
     facts = CARD_FACTS[kind]
     command = (folder / "command.txt").read_text(encoding="utf-8").strip() if (folder / "command.txt").exists() else "(not recorded)"
-    results = categorical_results(folder) if kind == "categorical" else dimensional_results(folder)
-    pipeline = facts["pipeline"].format(**{key: hparams.get(key) for key in ("pooling", "ssl_layer", "saliency", "loss_mode")})
+    results = dimensional_results(folder) if kind == "dimensional" else categorical_results(folder)
+    sources = upstream_sources(hparams)
+    keys = ("pooling", "ssl_layer", "saliency", "loss_mode")
+    pipeline = facts["pipeline"].format(upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys})
     version_lines = "\n".join(f"- {name}: {version}" for name, version in versions().items())
-    tags = "\n".join(f"- {tag}" for tag in ["speechbrain", *facts["tags"], str(hparams["ssl_hub"]).split("/")[-1]])
+    tags = "\n".join(f"- {tag}" for tag in ["speechbrain", *facts["tags"], *(s.split("/")[-1] for s in sources)])
     example_line = f'\n\nThe folder has an example input, `{example}`.' if example else ""
     return f"""---
 library_name: speechbrain
@@ -519,27 +729,28 @@ tags:
 {tags}
 ---
 
-# {kind.capitalize()} speech emotion recognition: {hparams['ssl_hub']} ({facts['paper']})
+# {kind.replace('_', ' + ').capitalize()} speech emotion recognition: {' + '.join(sources)} ({facts['paper']})
 
 Task: {facts['task']}.
 
 Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weights are the
-{checkpoint_note} of the experiment `{folder.name}`.
+{checkpoint_note} of the experiment `{'/'.join(folder.resolve().parts[-3:])}`.
 
 ## Usage
 
 ```python
 from speechbrain.inference.interfaces import foreign_class
 
-model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{CLASS_NAMES[kind]}")
+model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{classname}")
 {facts['usage']}
 ```
 
 Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono). Batches:
-`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths; padding does not change the
-predictions. Offline: `foreign_class(source=LOCAL_DIR, ..., overrides={{"pretrained_path": LOCAL_DIR,
-"ssl_hub": LOCAL_SSL_DIR}})` with `HF_HUB_OFFLINE=1`. The `ser-predict` command of ser-recipes runs
-files, folders and manifests, with sliding windows for long recordings.{example_line}
+`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths. Offline:
+`foreign_class(source=LOCAL_DIR, ..., overrides={{"pretrained_path": LOCAL_DIR}})` with `HF_HUB_OFFLINE=1`
+(the upstream architecture must then be in the Hugging Face cache, or its `*_hub` key overridden with a
+local folder). The `ser-predict` command of ser-recipes runs files, folders and manifests, with sliding
+windows for long recordings.{example_line}
 
 ## Results
 
@@ -579,20 +790,21 @@ Versions:
 # ----------------------------------------------------------------------------------------------
 # Export and push
 # ----------------------------------------------------------------------------------------------
-def export(exp_dir, out, fold=None, average=1, repo_id=DEFAULT_REPO_ID, sample_wav=None, no_sample_wav=False):
+def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sample_wav=None, no_sample_wav=False):
     """Writes a Hub-ready model folder from a finished experiment folder.
 
     Arguments
     ---------
     exp_dir : str
-        An IEMOCAP fold folder (or its cross-validation folder, with ``fold``) or an
-        MSP-Podcast output folder.
+        An IEMOCAP fold folder of train.py or train_upstream_downstream.py (or its
+        cross-validation folder, with ``fold``) or an MSP-Podcast output folder.
     out : str
         The export folder (created; existing export files are replaced).
     fold : int, optional
         Test session of the fold to export from a cross-validation folder.
-    average : int
-        Average the ``average`` best checkpoints (those the recipe kept).
+    average : int, optional
+        Average the ``average`` best checkpoints (those the recipe kept). Default: the best
+        one, or for upstream + downstream experiments the model their ``reported_model`` names.
     repo_id : str
         The Hub repository the card and ``pretrained_path`` point to.
     sample_wav : str, optional
@@ -611,22 +823,25 @@ def export(exp_dir, out, fold=None, average=1, repo_id=DEFAULT_REPO_ID, sample_w
     missing = [name for name in RESULT_FILES[kind] if not (folder / name).is_file()]
     if missing:
         raise PublishError(f"{folder}: {', '.join(missing)} missing: did the experiment finish its evaluation?")
-    state, checkpoint_note = checkpoint_state(folder / "save", SELECTION_KEYS[kind], average)
+    template = template_file(folder)
+    template_text = template.read_text(encoding="utf-8")
+    state, checkpoint_note = exported_state(folder, hparams, kind, average)
+    inference = inference_hparams(template_text, hparams, state, folder, repo_id)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(state, out / "model.ckpt")
-    if kind == "categorical":
-        shutil.copy(folder / "save" / "label_encoder.txt", out / "label_encoder.txt")
-        inference = categorical_hparams(hparams, state, folder, repo_id)
-    else:
+    if kind == "dimensional":
         write_json_atomic(selection_record(folder / "save" / "feature_selection.json"), out / "feature_selection.json")
-        inference = dimensional_hparams(hparams, state, folder, repo_id)
+    else:
+        shutil.copy(folder / "save" / "label_encoder.txt", out / "label_encoder.txt")
     (out / "hyperparams.yaml").write_text(inference, encoding="utf-8")
-    (out / "custom_interface.py").write_text(custom_interface_source(), encoding="utf-8")
+    (out / "custom_interface.py").write_text(custom_interface_source(template_text), encoding="utf-8")
     example = None if no_sample_wav else write_example_wav(folder, out, sample_wav)
-    card = model_card(kind, folder, hparams, repo_id, checkpoint_note, example)
+    classname = template_objects(template_text)[0][1]
+    card = model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname)
     (out / "README.md").write_text(card, encoding="utf-8")
-    write_json_atomic({"experiment": str(folder.resolve()), "kind": kind, "checkpoint": checkpoint_note}, out / "export.json")
+    record = {"experiment": str(folder.resolve()), "kind": kind, "template": str(template), "checkpoint": checkpoint_note}
+    write_json_atomic(record, out / "export.json")
     logger.info("Exported %s (%s) to %s", folder, checkpoint_note, out)
     return out
 
@@ -712,7 +927,8 @@ def parse_args(argv):
     exporter.add_argument("exp_dir", help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder")
     exporter.add_argument("--out", required=True, help="export folder")
     exporter.add_argument("--fold", type=int, default=None, help="test session of the fold to export (1-5)")
-    exporter.add_argument("--average", type=int, default=1, help="average the N best kept checkpoints")
+    exporter.add_argument("--average", type=int, default=None,
+                          help="average the N best kept checkpoints (default: the best one, or the reported_model)")
     exporter.add_argument("--repo-id", default=DEFAULT_REPO_ID, help="Hub repository named in the card and hparams")
     exporter.add_argument("--sample-wav", default=None, help="audio file shipped as example.wav")
     exporter.add_argument("--no-sample-wav", action="store_true", help="ship no example.wav")

@@ -2,7 +2,8 @@
 
 Parses the command line like every SpeechBrain recipe, joins the DDP group when launched by
 ``torchrun``, loads the HyperPyYAML file with the overrides and creates the experiment folder
-(with the resolved hyperparameters and a copy of the recipe script).
+(with the resolved hyperparameters, a copy of the recipe script and of the model's inference
+template, the file that ``ser_modules.tools.publish export`` fills in).
 
 An override that is not a key of the hparams file (a typo such as ``--lrr=0.1``) and a
 ``!PLACEHOLDER`` left without value raise :class:`HparamsError` naming the file and the key,
@@ -21,6 +22,10 @@ import ruamel.yaml
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+
+
+#: Name of the copy of the inference template in an experiment folder.
+INFERENCE_TEMPLATE_COPY = "inference_template.yaml"
 
 
 class HparamsError(ValueError):
@@ -54,6 +59,7 @@ def load_experiment(argv, script):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides, run_options=run_opts.keys())
+    template = inference_template(hparams_file, hparams)
     # The Brain's default when --device is not given (cuda:<LOCAL_RANK> under torchrun).
     hparams["device"] = run_opts.get("device") or sb.utils.distributed.infer_device()
     hparams["noprogressbar"] = bool(run_opts.get("noprogressbar", False))
@@ -65,7 +71,49 @@ def load_experiment(argv, script):
     if sb.utils.distributed.if_main_process():
         shutil.copy(os.path.realpath(script), hparams["output_folder"])
         write_command(script, argv, hparams["output_folder"])
+        if template is not None:
+            shutil.copy(template, os.path.join(hparams["output_folder"], INFERENCE_TEMPLATE_COPY))
     return hparams, run_opts
+
+
+def inference_template(hparams_file, hparams):
+    """The inference template named by ``inference_template`` (relative to the hparams file's
+    folder), or ``None`` when the hparams name none (a model that is not exported).
+
+    Arguments
+    ---------
+    hparams_file : str or path-like
+        The HyperPyYAML file.
+    hparams : dict
+        Its loaded hyperparameters.
+
+    Returns
+    -------
+    str or None
+        Path of the template.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(folder, "inference"))
+    >>> _ = open(os.path.join(folder, "inference", "model.yaml"), "w").write("interface_class: X\\n")
+    >>> path = inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "inference/model.yaml"})
+    >>> os.path.relpath(path, folder), inference_template("h.yaml", {"inference_template": None})
+    ('inference/model.yaml', None)
+    >>> try:
+    ...     inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "missing.yaml"})
+    ... except HparamsError as error:
+    ...     print(error)  # doctest: +ELLIPSIS
+    /.../h.yaml: inference_template missing.yaml is not a file (looked for /.../missing.yaml)
+    """
+    name = hparams.get("inference_template")
+    if not name:
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(hparams_file)), name)
+    if not os.path.isfile(path):
+        raise HparamsError(f"{hparams_file}: inference_template {name} is not a file (looked for {path})")
+    return path
 
 
 def load_hparams(hparams_file, overrides=None, run_options=()):

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ser_modules.data.audio import load_audio
 from ser_modules.data.checks import check_finite
+from ser_modules.nn.masking import frame_counts
 from ser_modules.training.experiment import process_group
 from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
@@ -300,7 +301,7 @@ class FeatureCache:
         hiddens = encoder(padded, rel_lens)
         if self.layers is not None:
             hiddens = hiddens[self.layers]
-        frames = torch.round(encoder.frame_lengths(rel_lens, padded.shape[1], hiddens.shape[2]) * hiddens.shape[2])
+        frames = frame_counts(encoder.frame_lengths(rel_lens, padded.shape[1], hiddens.shape[2]), hiddens.shape[2])
         for i, path in enumerate(paths):
             if path not in store:
                 continue
