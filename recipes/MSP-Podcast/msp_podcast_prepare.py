@@ -46,7 +46,6 @@ Authors
 """
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -62,6 +61,7 @@ from typing import Optional
 from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
 from ser_modules.data.manifests import (describe_split, manifest_paths, manifests_up_to_date,
                                         read_stamp, wav_entries, write_manifests)
+from ser_modules.data.label_files import find_first, read_csv_rows
 from ser_modules.utils.constants import DIMENSIONS, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -201,9 +201,9 @@ def detect_layout(data_folder):
         raise FileNotFoundError(f"MSP-Podcast data_folder not found: {data_folder}")
     partitions, transcripts = data_folder / PARTITIONS_FILE, data_folder / TRANSCRIPTS_DIR
     layout = Layout(
-        audio_dir=find_first(data_folder, AUDIO_DIRS, "audio folder", want_dir=True),
-        consensus=find_first(data_folder / LABEL_DIR, CONSENSUS_FILES, "consensus label file"),
-        detailed=find_first(data_folder / LABEL_DIR, DETAILED_FILES, "detailed label file"),
+        audio_dir=find_first(data_folder, AUDIO_DIRS, "MSP-Podcast audio folder", want_dir=True),
+        consensus=find_first(data_folder / LABEL_DIR, CONSENSUS_FILES, "MSP-Podcast consensus label file"),
+        detailed=find_first(data_folder / LABEL_DIR, DETAILED_FILES, "MSP-Podcast detailed label file"),
         partitions=partitions if partitions.is_file() else None,
         transcripts=transcripts if transcripts.is_dir() else None,
     )
@@ -215,64 +215,12 @@ def detect_layout(data_folder):
     return layout
 
 
-def find_first(folder, names, what, want_dir=False):
-    """The first existing ``folder/<name>`` among ``names``; the error names every candidate.
-
-    Example
-    -------
-    >>> find_first(Path("/nowhere"), ("Audios", "Audio"), "audio folder", want_dir=True)
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: MSP-Podcast audio folder not found (tried /nowhere/Audios, /nowhere/Audio)
-    """
-    candidates = [folder / name for name in names]
-    for path in candidates:
-        if path.is_dir() if want_dir else path.is_file():
-            return path
-    raise FileNotFoundError(f"MSP-Podcast {what} not found (tried {', '.join(map(str, candidates))})")
-
-
 # --------------------------------------------------------------------------------------------
 # 2. Parse the labels
 # --------------------------------------------------------------------------------------------
-def read_csv_rows(path, required):
-    """``([(line number, row dict)], column names)`` of a CSV file with the required columns."""
-    with open(path, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        columns = [name.strip() for name in reader.fieldnames or []]
-        missing = [name for name in required if name not in columns]
-        if missing:
-            raise MSPPodcastFormatError(f"{path}: missing column(s) {', '.join(missing)} "
-                                        f"(found: {', '.join(columns) or 'no header'})")
-        reader.fieldnames = columns
-        rows = [(reader.line_num, check_field_count(row, path, reader.line_num)) for row in reader]
-    return rows, columns
-
-
-def check_field_count(row, path, line):
-    """A ``csv.DictReader`` row, checked to have as many fields as the header.
-
-    Example
-    -------
-    >>> try:
-    ...     check_field_count({"FileName": "a.wav", "EmoAct": None}, "c.csv", 9)
-    ... except MSPPodcastFormatError as error:
-    ...     print(error)
-    c.csv:9: 1 of 2 fields (no EmoAct): truncated or malformed row
-    """
-    if None in row:
-        raise MSPPodcastFormatError(f"{path}:{line}: {len(row) - 1 + len(row[None])} fields for "
-                                    f"{len(row) - 1} columns: malformed row (unquoted comma?)")
-    absent = [column for column, value in row.items() if value is None]
-    if absent:
-        raise MSPPodcastFormatError(f"{path}:{line}: {len(row) - len(absent)} of {len(row)} fields "
-                                    f"(no {', '.join(absent)}): truncated or malformed row")
-    return row
-
-
 def read_consensus(path):
     """The rows of the consensus label file (see :func:`parse_consensus_row`); no duplicates."""
-    raw_rows, columns = read_csv_rows(path, REQUIRED_COLUMNS)
+    raw_rows, columns = read_csv_rows(path, REQUIRED_COLUMNS, MSPPodcastFormatError)
     if not raw_rows:
         raise MSPPodcastFormatError(f"{path}: no label row")
     rows, seen = [], {}
@@ -371,7 +319,7 @@ def read_detailed(path):
     (``.csv`` with EmoDetail strings, or ``.json``); a rating is None when empty or NaN."""
     if path.suffix == ".json":
         return read_detailed_json(path)
-    rows, _ = read_csv_rows(path, DETAILED_COLUMNS)
+    rows, _ = read_csv_rows(path, DETAILED_COLUMNS, MSPPodcastFormatError)
     ratings = defaultdict(list)
     for line, row in rows:
         file_name = (row.get("FileName") or "").strip()
