@@ -1,5 +1,5 @@
-"""Export of finished experiments (files, weights, hparams filled from the inference templates,
-model card), checkpoint averaging, Morais models (reported model, fine-tuned and stage-1
+"""Export (ser_modules.tools.publish, .bundle, .model_card) of finished experiments (files,
+weights, hparams filled from the inference templates, model card), checkpoint averaging, Morais models (reported model, fine-tuned and stage-1
 upstreams; text models refused), modules found by name, the inference-only custom_interface.py,
 and the push command up to the network boundary."""
 
@@ -17,9 +17,9 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules.tools import publish
 from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.tools.bundle import bundle_source
 from ser_modules.tools.publish import (
     PublishError,
-    bundle_source,
     checkpoint_state,
     export,
     fill_template,

@@ -33,21 +33,14 @@ Authors
 """
 
 import argparse
-import ast
-import copy
 import datetime
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
-import platform
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import soundfile
@@ -59,6 +52,9 @@ from ser_modules.data.audio import SAMPLE_RATE, load_audio
 from ser_modules.training.checkpoint_averaging import best_checkpoints
 from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.training.experiment import INFERENCE_TEMPLATE_COPY
+from ser_modules.tools.bundle import OBJECT_REFERENCE, custom_interface_source, template_objects
+from ser_modules.tools.errors import PublishError
+from ser_modules.tools.model_card import git_commit, model_card, package_version
 from ser_modules.utils.files import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -78,10 +74,6 @@ MODEL_ARRAYS = ("frame_mean", "frame_std", "mean", "components")
 # The recipes of this checkout: their inference templates serve experiments trained before
 # the template was copied into the experiment folder.
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-
-
-class PublishError(RuntimeError):
-    """An experiment folder cannot be exported, or an export folder cannot be pushed."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,9 +278,6 @@ STATE_FACTS = {
 }
 # A top-level plain value of a template (one line; tagged values are the template's wiring).
 PLAIN_VALUE = re.compile(r"^(?P<key>[A-Za-z_]\w*):(?P<space>[ \t]+)(?P<value>[^!&*#\s].*?)(?P<comment>[ \t]+#.*)?$", re.M)
-# A ser_modules object that a template builds or calls.
-OBJECT_REFERENCE = re.compile(r"!(new|name|apply|applyref):(ser_modules(?:\.\w+)+)\.(\w+)")
-INTERFACES = "ser_modules.inference.interfaces"
 
 
 def template_file(folder):
@@ -374,185 +363,10 @@ def inference_hparams(template_text, hparams, state, folder, repo_id):
     """The export's ``hyperparams.yaml``: two lines naming its origin, then the filled template."""
     origin = (
         f"# Exported by python -m ser_modules.tools.publish from {folder} on {datetime.date.today()}\n"
-        f"# (ser-recipes {_package_version()}, git {_git_commit()}; template "
+        f"# (ser-recipes {package_version()}, git {git_commit()}; template "
         f"{hparams.get('inference_template') or 'of the recipe'})\n"
     )
     return origin + fill_template(template_text, hparams, state, repo_id)
-
-
-# ----------------------------------------------------------------------------------------------
-# custom_interface.py: the modules the template needs, as inference code
-# ----------------------------------------------------------------------------------------------
-def template_objects(text):
-    """``(module, name)`` of the interface class and of the ``ser_modules`` objects of a template.
-
-    Example
-    -------
-    >>> template_objects("interface_class: EmotionClassifier\\nx: !new:ser_modules.nn.pooling.MeanPooling\\n")
-    [('ser_modules.inference.interfaces', 'EmotionClassifier'), ('ser_modules.nn.pooling', 'MeanPooling')]
-    """
-    match = re.search(r"^interface_class:\s*(\w+)", text, flags=re.M)
-    if not match:
-        raise PublishError("the inference template names no interface_class")
-    return [(INTERFACES, match[1])] + [(found[2], found[3]) for found in OBJECT_REFERENCE.finditer(text)]
-
-
-def module_tree(name):
-    """The syntax tree of a module's source file (the module is not imported)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not str(spec.origin).endswith(".py"):
-        raise PublishError(f"cannot find the Python source of {name}")
-    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"), filename=spec.origin)
-
-
-def _is_internal(node):
-    """An import of this project's package (``from ser_modules.x import y``)."""
-    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])]
-    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(n.startswith("ser_modules") for n in names)
-
-
-def bundled_modules(objects):
-    """``{module: tree}`` of the objects' modules and the ``ser_modules`` modules they import,
-    each after the modules it imports from; fails if a module does not define its object."""
-    trees = {}
-
-    def visit(name):
-        if name in trees:
-            return
-        tree = module_tree(name)
-        for node in tree.body:
-            if _is_internal(node):
-                if not isinstance(node, ast.ImportFrom) or any(alias.asname for alias in node.names):
-                    raise PublishError(f"{name}:{node.lineno}: write 'from ser_modules.x import y' (no alias) to be bundled")
-                visit(node.module)
-        trees[name] = tree
-
-    for module, _ in objects:
-        visit(module)
-    for module, name in objects:
-        if name not in _bound_names(trees[module].body):
-            raise PublishError(f"{module} defines no {name}")
-    return trees
-
-
-def _bound_names(statements):
-    """The names that top-level ``statements`` define or import."""
-    names = set()
-    for node in statements:
-        targets = node.targets if isinstance(node, ast.Assign) else [node]
-        names |= {getattr(t, "id", None) or getattr(t, "name", None) for t in targets}
-        names |= {alias.asname or alias.name.split(".")[0] for alias in getattr(node, "names", [])}
-    return names - {None}
-
-
-AUTOGRAD_FUNCTION = {"Function", "autograd.Function", "torch.autograd.Function"}
-
-
-def forward_only(node):
-    """An autograd ``Function`` class as inference code: its ``forward`` run directly by
-    ``apply`` (the same operations, so the same numbers), without the custom backward."""
-    forward = next((item for item in node.body if getattr(item, "name", None) == "forward"), None)
-    if forward is None:
-        raise PublishError(f"the autograd function {node.name} has no forward")
-    forward = copy.deepcopy(forward)
-    for parent in ast.walk(forward):
-        if isinstance(getattr(parent, "body", None), list):
-            parent.body = [s for s in parent.body if not ast.unparse(s).startswith("ctx.save_for_backward(")]
-    if any(isinstance(child, ast.Name) and child.id == "ctx" for statement in forward.body for child in ast.walk(statement)):
-        raise PublishError(f"{node.name}.forward uses ctx beyond save_for_backward: it cannot run alone")
-    apply = ast.parse(f"@staticmethod\ndef apply(*args):\n    return {node.name}.forward(None, *args)").body[0]
-    summary = (ast.get_docstring(node) or node.name).split("\n", 1)[0]
-    plain = copy.copy(node)
-    plain.bases, plain.keywords = [], []
-    plain.body = [ast.Expr(ast.Constant(f"{summary} (its forward pass only: inference)")), apply, forward]
-    return plain
-
-
-def inference_code(node):
-    """A top-level statement as bundled: docstrings cut to their first line, autograd functions
-    forward only."""
-    if isinstance(node, ast.ClassDef) and {ast.unparse(base) for base in node.bases} & AUTOGRAD_FUNCTION:
-        node = forward_only(node)
-    node = copy.deepcopy(node)
-    for child in ast.walk(node):
-        docstring = ast.get_docstring(child) if isinstance(child, (ast.FunctionDef, ast.ClassDef)) else None
-        if docstring is not None:
-            child.body[0] = ast.Expr(ast.Constant(docstring.split("\n", 1)[0]))
-    return node
-
-
-def bundle_source(objects):
-    """One Python source with the modules of ``objects`` (``(module, name)`` pairs) and the
-    ``ser_modules`` modules they import, as inference code (:func:`inference_code`).
-
-    Third-party imports come first; the imports of ``ser_modules``, ``__all__`` and the
-    module docstrings are gone. Raises ``PublishError`` if two modules give one name two
-    meanings.
-
-    Example
-    -------
-    >>> source = bundle_source([("ser_modules.nn.pooling", "MeanPooling")])
-    >>> "class MeanPooling" in source, "def length_mask" in source, "TCGRU" in source
-    (True, True, False)
-    """
-    imports, parts, meanings = {}, [], {}
-    for module, tree in bundled_modules(objects).items():
-        code = []
-        for node in tree.body:
-            names = _bound_names([node])
-            docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            if _is_internal(node) or docstring or names == {"__all__"}:
-                continue
-            text = ast.unparse(inference_code(node))
-            for name in names:
-                if meanings.setdefault(name, (text, module))[0] != text:
-                    raise PublishError(f"{name} is defined differently in {meanings[name][1]} and {module}")
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                imports.setdefault(text)
-            else:
-                code.append(text)
-        parts.append(f"# {module}\n" + "\n\n".join(code))
-    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(parts) + "\n"
-
-
-def custom_interface_source(template_text):
-    """``custom_interface.py`` of a template: the interface and the objects it names."""
-    objects = template_objects(template_text)
-    modules = ", ".join(bundled_modules(objects))
-    origin = textwrap.fill(
-        f"Generated by ``python -m ser_modules.tools.publish export`` from ser-recipes {_package_version()} "
-        f"(git {_git_commit()}), modules {modules} (docstrings cut to their first line). Inference code only "
-        "(no training, no fitting); needs only ``speechbrain`` (and the packages it installs).",
-        width=100,
-    )
-    return f'''"""Inference code of a ser-recipes model, self-contained for SpeechBrain's ``foreign_class``.
-
-{origin}
-
-Usage::
-
-    from speechbrain.inference.interfaces import foreign_class
-    model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py", classname="{objects[0][1]}")
-"""
-{bundle_source(objects)}{REGISTRATION}'''
-
-
-# foreign_class runs custom_interface.py without registering it as a module, then HyperPyYAML
-# imports the objects of hyperparams.yaml by name (custom_interface.X): in a process that loaded
-# another export first, that name would be the other export's file.
-REGISTRATION = '''
-
-def _register_as_custom_interface():
-    """Makes ``custom_interface`` name this file, whose objects hyperparams.yaml builds."""
-    import sys
-    import types
-    module = types.ModuleType(__name__)
-    module.__dict__.update(globals())
-    sys.modules[__name__] = module
-
-
-_register_as_custom_interface()
-'''
 
 
 # ----------------------------------------------------------------------------------------------
@@ -574,217 +388,6 @@ def write_example_wav(folder, out, sample_wav=None):
         )
     soundfile.write(out / "example.wav", load_audio(sample_wav).numpy(), SAMPLE_RATE, subtype="PCM_16")
     return "example.wav"
-
-
-def _package_version():
-    try:
-        return importlib.metadata.version("ser-recipes")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _git_commit():
-    try:
-        root = Path(__file__).resolve().parents[1]
-        result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        return result.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-def versions():
-    """Versions of the packages the model was exported with."""
-    found = {"ser-recipes": f"{_package_version()} (git {_git_commit()})", "python": platform.python_version()}
-    for package in ("speechbrain", "torch", "torchaudio", "transformers"):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
-
-
-CITATIONS = {
-    "categorical": """@inproceedings{kakouros2023attentive,
-  title     = {Speech-Based Emotion Recognition with Self-Supervised Models Using Attentive Channel-Wise Correlations and Label Smoothing},
-  author    = {Kakouros, Sofoklis and Stafylakis, Themos and Mo{\\v{s}}ner, Ladislav and Burget, Luk{\\'a}{\\v{s}}},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2023}
-}""",
-    "upstream_downstream": """@inproceedings{morais2022speech,
-  title     = {Speech Emotion Recognition Using Self-Supervised Features},
-  author    = {Morais, Edmilson and Hoory, Ron and Zhu, Weizhong and Gat, Itai and Damasceno, Matheus and Aronowitz, Hagai},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2022}
-}""",
-    "dimensional": """@inproceedings{mitra2024salient,
-  title     = {Investigating Salient Representations and Label Variance in Dimensional Speech Emotion Analysis},
-  author    = {Mitra, Vikramjit and Nie, Jingping and Azemi, Erdrin},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2024}
-}""",
-    "speechbrain": """@misc{speechbrain,
-  title  = {{SpeechBrain}: A General-Purpose Speech Toolkit},
-  author = {Mirco Ravanelli and Titouan Parcollet and Peter Plantinga and Aku Rouhe and others},
-  year   = {2021},
-  eprint = {2106.04624},
-  archivePrefix = {arXiv}
-}""",
-}
-
-
-def categorical_results(folder):
-    """Markdown results of an IEMOCAP fold, with the cross-validation table when there is one."""
-    fold = read_json(folder / "test_results.json")
-    evaluated = f" ({fold['evaluated']})" if "evaluated" in fold else ""
-    lines = [
-        f"This model is the fold that tests on session {fold['test_session']} (trained on the other four "
-        f"sessions){evaluated}: WA {fold['WA']:.2f}, UA {fold['UA']:.2f}, macro-F1 {fold['F1']:.2f} (percent, "
-        f"{fold['num_samples']} test utterances).",
-        "",
-    ]
-    cross_validation = folder.parent / "results.md"
-    if cross_validation.exists():
-        table = cross_validation.read_text(encoding="utf-8").split("\n", 1)[1].strip()
-        lines += ["Leave-one-session-out cross-validation of the same configuration (all 5 folds):", "", table]
-    else:
-        lines.append("(No results.md of the 5-fold cross-validation beside this fold: run cross_validate.py.)")
-    return "\n".join(lines)
-
-
-def dimensional_results(folder):
-    """Markdown results of an MSP-Podcast experiment (its ``results.md`` tables)."""
-    return (folder / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].strip()
-
-
-IEMOCAP_FACTS = {
-    "task": "speech emotion recognition (4 classes: neutral, happy + excited, angry, sad)",
-    "datasets": "iemocap",
-    "tags": ["audio-classification", "speech-emotion-recognition", "IEMOCAP"],
-    "usage": 'probabilities, score, index, label = model.classify_file("example.wav")',
-}
-CARD_FACTS = {
-    "categorical": {
-        **IEMOCAP_FACTS,
-        "pipeline": "frozen SSL upstream (all hidden states) -> softmax-weighted layer sum -> linear projector "
-        "-> {pooling} pooling -> linear classifier, trained with label-smoothed cross-entropy",
-        "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
-        "checkpoint chosen on validation UA. WA = overall accuracy, UA = mean per-class recall.",
-        "paper": "Kakouros et al., ICASSP 2023",
-    },
-    "upstream_downstream": {
-        **IEMOCAP_FACTS,
-        "pipeline": "upstream(s) {upstreams} (fine-tuned SSL encoders or filterbanks) -> downstream ({pooling} "
-        "aggregator) -> linear classifier, trained with cross-entropy",
-        "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
-        "the reported model is the best checkpoint or the average of the best ones on validation WA, as the "
-        "experiment's reported_model says. WA = overall accuracy, UA = mean per-class recall.",
-        "paper": "Morais et al., ICASSP 2022",
-    },
-    "dimensional": {
-        "task": "dimensional speech emotion recognition (arousal, valence, dominance on the 1-7 scale)",
-        "datasets": "msp-podcast",
-        "tags": ["audio-regression", "speech-emotion-recognition", "MSP-Podcast"],
-        "pipeline": "frozen SSL upstream (hidden state {ssl_layer}) -> per-channel standardisation -> {saliency} "
-        "selection of the input dimensions -> TC-GRU head, trained with the weighted CCC loss "
-        "(target variance: {loss_mode})",
-        "protocol": "MSP-Podcast official partitions; model selected on the validation mean CCC; CCC on the 1-7 scale.",
-        "paper": "Mitra, Nie and Azemi, ICASSP 2024",
-        "usage": 'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance": ...}',
-    },
-}
-
-
-def upstream_sources(hparams):
-    """The upstream models of an experiment (Hub ids or folders), or what replaces them.
-
-    Example
-    -------
-    >>> upstream_sources({"hubert_hub": "facebook/hubert-large-ll60k", "wav2vec2_hub": "x/w2v", "lr": 1})
-    ['facebook/hubert-large-ll60k', 'x/w2v']
-    >>> upstream_sources({"n_mels": 80})
-    ['80 log Mel filterbanks']
-    """
-    sources = [str(value) for key, value in hparams.items() if key.endswith("_hub") and value]
-    return sources or [f"{hparams.get('n_mels', 80)} log Mel filterbanks"]
-
-
-def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname):
-    """The ``README.md`` of the export: front matter, usage, results, training, limitations."""
-    facts = CARD_FACTS[kind]
-    command = (folder / "command.txt").read_text(encoding="utf-8").strip() if (folder / "command.txt").exists() else "(not recorded)"
-    results = dimensional_results(folder) if kind == "dimensional" else categorical_results(folder)
-    sources = upstream_sources(hparams)
-    keys = ("pooling", "ssl_layer", "saliency", "loss_mode")
-    pipeline = facts["pipeline"].format(upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys})
-    version_lines = "\n".join(f"- {name}: {version}" for name, version in versions().items())
-    tags = "\n".join(f"- {tag}" for tag in ["speechbrain", *facts["tags"], *(s.split("/")[-1] for s in sources)])
-    example_line = f'\n\nThe folder has an example input, `{example}`.' if example else ""
-    return f"""---
-library_name: speechbrain
-license: apache-2.0
-language: en
-datasets:
-- {facts['datasets']}
-tags:
-{tags}
----
-
-# {kind.replace('_', ' + ').capitalize()} speech emotion recognition: {' + '.join(sources)} ({facts['paper']})
-
-Task: {facts['task']}.
-
-Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weights are the
-{checkpoint_note} of the experiment `{'/'.join(folder.resolve().parts[-3:])}`.
-
-## Usage
-
-```python
-from speechbrain.inference.interfaces import foreign_class
-
-model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{classname}")
-{facts['usage']}
-```
-
-Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono). Batches:
-`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths. Offline:
-`foreign_class(source=LOCAL_DIR, ..., overrides={{"pretrained_path": LOCAL_DIR}})` with `HF_HUB_OFFLINE=1`
-(the upstream architecture must then be in the Hugging Face cache, or its `*_hub` key overridden with a
-local folder). The `ser-predict` command of ser-recipes runs files, folders and manifests, with sliding
-windows for long recordings.{example_line}
-
-## Results
-
-Protocol: {facts['protocol']}
-
-{results}
-
-## Training
-
-```bash
-{command}
-```
-
-Versions:
-{version_lines}
-
-## Limitations and intended use
-
-- Intended for research on speech emotion recognition. Emotion labels are perceived by annotators,
-  not the speaker's felt state; predictions are uncertain and must not be used to make decisions
-  about individuals (hiring, policing, health, credit...) or to monitor people without consent.
-- Trained on {facts['datasets']} only: acted or podcast English speech from a limited set of speakers.
-  Accuracy drops on other languages, accents, recording conditions, children's or pathological speech.
-- The corpus licence may restrict the use of models trained on it: check it before any use outside
-  research.
-
-## Citation
-
-```bibtex
-{CITATIONS[kind]}
-
-{CITATIONS['speechbrain']}
-```
-"""
 
 
 # ----------------------------------------------------------------------------------------------
