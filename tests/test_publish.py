@@ -1,7 +1,8 @@
-"""Export (ser_modules.tools.publish, .bundle, .model_card) of finished experiments (files,
-weights, hparams filled from the inference templates, model card), checkpoint averaging, Morais models (reported model, fine-tuned and stage-1
-upstreams; text models refused), modules found by name, the inference-only custom_interface.py,
-and the push command up to the network boundary."""
+"""Export (ser_modules.tools.publish, .bundle, .model_card) of finished experiments: files,
+weights, hparams filled from the inference templates, model card, checkpoint averaging, Morais
+models (reported model, fine-tuned and stage-1 upstreams; text models refused), modules found
+by name, the inference-only custom_interface.py, and the push command up to the network
+boundary."""
 
 import ast
 import importlib
