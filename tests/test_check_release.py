@@ -3,7 +3,6 @@ preparation does not need (consensus vs rater mean, Partitions.txt vs Split_Set,
 labels, ratings without consensus), on synthetic releases of both layouts (copied before any
 change)."""
 
-import csv
 import logging
 import re
 import shutil
@@ -19,6 +18,7 @@ sys.path.insert(0, str(RECIPE))
 
 import check_release as audit  # noqa: E402
 import msp_podcast_prepare as prep  # noqa: E402
+from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
 
 synthetic = pytest.importorskip("ser_modules.testing.synthetic")
 
@@ -43,17 +43,6 @@ def consensus_path(root):
     return next((root / "Labels").glob("labels_con*sus.csv"))
 
 
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as stream:
-        reader = csv.DictReader(stream)
-        return list(reader.fieldnames), list(reader)
-
-
-def write_csv(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def generated_test3_wavs(root):

@@ -10,7 +10,6 @@ The expected manifests are computed here independently of the module under test
 (csv/json modules, an own EmoDetail regex, numpy statistics).
 """
 
-import csv
 import doctest
 import json
 import logging
@@ -31,6 +30,7 @@ RECIPE = REPO / "recipes" / "MSP-Podcast"
 sys.path.insert(0, str(RECIPE))
 
 import msp_podcast_prepare as prep  # noqa: E402
+from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
 
 synthetic = pytest.importorskip("ser_modules.testing.synthetic")
 
@@ -98,19 +98,6 @@ def consensus_path(root):
     raise AssertionError(f"no consensus file in {root}")
 
 
-def read_csv(path):
-    """(header, list of row dicts) of a CSV file."""
-    with open(path, newline="", encoding="utf-8") as stream:
-        reader = csv.DictReader(stream)
-        return list(reader.fieldnames), list(reader)
-
-
-def write_csv(path, header, rows):
-    """Write row dicts under ``header``."""
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def read_ratings(root, release):
