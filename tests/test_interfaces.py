@@ -49,16 +49,20 @@ def read_rows(path):
         return {row["id"]: row for row in csv.DictReader(handle)}
 
 
-def test_categorical_round_trip_matches_the_recipe_evaluation(trained_experiments, exported_models, tmp_path):
-    fold = trained_experiments["categorical"]
-    results = predict_offline(exported_models["categorical"], "EmotionClassifier", tmp_path / "savedir",
-                              fold / "manifests" / "test.json")
+def assert_classifier_matches_recipe(export, fold, tmp_path, tolerance):
+    """The export, loaded offline in a fresh process, gives the recipe's test labels and
+    probabilities (predictions.csv, p_<label> columns) within ``tolerance``."""
+    results = predict_offline(export, "EmotionClassifier", tmp_path / "savedir", fold / "manifests" / "test.json")
     recipe = read_rows(fold / "predictions.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
         assert result["label"] == recipe[uid]["prediction"]
         for label, probability in result["probabilities"].items():
-            assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=1e-5)
+            assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=tolerance)
+
+
+def test_categorical_round_trip_matches_the_recipe_evaluation(trained_experiments, exported_models, tmp_path):
+    assert_classifier_matches_recipe(exported_models["categorical"], trained_experiments["categorical"], tmp_path, 1e-5)
 
 
 def test_dimensional_round_trip_matches_the_recipe_evaluation(trained_experiments, exported_models, tmp_path):
@@ -157,15 +161,7 @@ def test_utterances_shorter_than_the_receptive_field_are_zero_padded(classifier,
 def test_morais_stage1_round_trip_matches_the_recipe_evaluation(morais_experiments, morais_exports, tmp_path):
     """Fine-tuned HuBERT (best checkpoint) -> mean pooling -> classifier, run by EmotionClassifier
     through its upstream name: the recipe's own test probabilities."""
-    folder = morais_experiments["ft_hubert"]
-    results = predict_offline(morais_exports["ft_hubert"], "EmotionClassifier", tmp_path / "savedir",
-                              folder / "manifests" / "test.json")
-    recipe = read_rows(folder / "predictions.csv")
-    assert set(results) == set(recipe) and len(results) > 0
-    for uid, result in results.items():
-        assert result["label"] == recipe[uid]["prediction"]
-        for label, probability in result["probabilities"].items():
-            assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=1e-4)
+    assert_classifier_matches_recipe(morais_exports["ft_hubert"], morais_experiments["ft_hubert"], tmp_path, 1e-4)
 
 
 @pytest.mark.parametrize("name", ["hubert_ecapa", "fbank_ecapa"])
