@@ -188,9 +188,10 @@ def stale_reasons(save_folder, options, names=None, inputs=None):
         return [f"no finished preparation (no {OPTIONS_FILE})"]
     names = stamp["manifests"] if names is None else names
     expected = stamp_content(options, names, inputs)
-    reasons = [f"option {key}: {stamp.get(key, '(unset)')} -> {expected.get(key, '(unset)')}"
+    unset = "(unset)"
+    reasons = [f"option {key}: {stamp.get(key, unset)} -> {expected.get(key, unset)}"
                for key in sorted((set(stamp) | set(expected)) - {"manifests", "inputs"})
-               if stamp.get(key) != expected.get(key)]
+               if (key in stamp, stamp.get(key)) != (key in expected, expected.get(key))]
     if stamp["manifests"] != expected["manifests"]:
         reasons.append(f"manifests {', '.join(stamp['manifests'])} -> {', '.join(expected['manifests'])}")
     reasons += input_changes(stamp.get("inputs"), expected.get("inputs"))
