@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from ser_modules.data.audio import AudioFileError, audio_duration, audio_info, load_audio, truncation,
-                                    wav_data_chunk
+from ser_modules.data.audio import (AudioFileError, audio_duration, audio_info, load_audio, truncation,
+                                    wav_data_chunk)
 
 
 def test_reads_mono_16k_exactly(tmp_path):
