@@ -609,6 +609,17 @@ def test_malformed_evaluator_line_names_file_and_line(iemocap, tmp_path, damage,
         prepare(iemocap, tmp_path / "out")
 
 
+def test_unknown_evaluator_category_is_counted_in_a_warning(iemocap, tmp_path, logs):
+    path, number, utt, _ = four_class_turns(iemocap)[0]
+    evaluator = evaluator_line_after(path, number)
+    line = path.read_text().splitlines()[evaluator - 1]
+    replace_line(path, evaluator, line.split("\t")[0] + "\tAngr;\t()")  # a typo: that vote is not a class vote
+    manifests = prepare(iemocap, tmp_path / "out")
+    assert (f"IEMOCAP: 1 evaluator categories are not IEMOCAP's (Angr 1): counted in n_votes, no class vote; "
+            f"e.g. 'Angr' (turn at {path}:{number})") in logs.text
+    assert json.loads(Path(manifests["test"]).read_text())[utt]["n_evaluators"] >= 1
+
+
 @pytest.mark.parametrize("vad", ["nan, 2.5000, 3.0000", "2.5000, inf, 3.0000"])
 def test_nan_in_valence_arousal_dominance_names_file_and_line(iemocap, tmp_path, vad):
     path, number, utt, _ = four_class_turns(iemocap)[0]

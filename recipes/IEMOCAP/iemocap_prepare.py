@@ -36,7 +36,7 @@ Entries (keyed by utterance id): ``wav``, ``duration`` (wav header), ``emo``, ``
 *last* ``_F000``/``_M000`` part of the id: who speaks), ``session``, ``gender``, ``dialog``,
 ``votes``, ``n_votes``, ``n_evaluators``, ``valence``, ``arousal``, ``dominance`` (averaged
 attributes of the turn line) and ``transcript`` (``dialog/transcriptions/``; ``""`` if absent).
-Each ``C-E<n>:`` line is one evaluator: ``votes[c]`` counts the evaluators giving at least one
+Each ``C-E<n>:`` line is one evaluator (categories outside IEMOCAP's ten are counted in a warning): ``votes[c]`` counts the evaluators giving at least one
 category of class ``c`` (Neutral state, Happiness or Excited, Anger, Sadness), ``n_votes`` all
 distinct categories given (ignored ones included), ``n_evaluators`` the ``C-E`` lines; the
 actors' self-assessments (``C-F1``/``C-M1``) are not counted.
@@ -77,6 +77,7 @@ LABEL_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad
 EXCLUDED_LABELS = ("fru", "sur", "fea", "dis", "oth", "xxx")
 CATEGORY_MAP = {"neutral state": "neu", "neutral": "neu", "happiness": "hap", "excited": "hap",
                 "anger": "ang", "sadness": "sad"}
+OTHER_CATEGORIES = ("frustration", "surprise", "fear", "disgust", "other")  # no 4-class vote
 SESSIONS = (1, 2, 3, 4, 5)
 DEV_SPLITS = ("random", "speaker")
 SPLITS = ("train", "valid", "test")
@@ -150,6 +151,7 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
     log_rebuild("IEMOCAP", save_folder, reasons)
     turns = [turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)]
     log_wavs_without_turn(session_dirs, turns)
+    log_unknown_categories(turns)
     entries = build_entries(select_four_class(turns, options["data_folder"]), session_dirs,
                             duration_tolerance, progressbar)
     splits = make_splits(entries, test_session, valid_ratio, dev_split, seed)
@@ -430,6 +432,29 @@ def parse_categories(line):
     body = EVALUATOR_LINE.match(line)["body"].split("(", 1)[0]
     categories = [part.strip() for part in body.split(";")]
     return list(dict.fromkeys(cat for cat in categories if cat))
+
+
+def is_known_category(category):
+    """Whether an evaluator category is one of IEMOCAP's (``Other:<text>`` included).
+
+    Example
+    -------
+    >>> [is_known_category(c) for c in ("Neutral state", "Other:tired", "Angr")]
+    [True, True, False]
+    """
+    name = category.split(":", 1)[0].strip().lower()
+    return name in CATEGORY_MAP or name in OTHER_CATEGORIES
+
+
+def log_unknown_categories(turns):
+    """Warns once with the evaluator categories that are not IEMOCAP's (e.g. a typo): they
+    count in ``n_votes`` but give no class vote."""
+    unknown = [(category, turn["source"]) for turn in turns for categories in turn["categories"]
+               for category in categories if not is_known_category(category)]
+    if unknown:
+        examples = ", ".join(f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES])
+        logger.warning("IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
+                       "vote; e.g. %s", len(unknown), format_counts(Counter(c for c, _ in unknown)), examples)
 
 
 def count_votes(category_lists):
