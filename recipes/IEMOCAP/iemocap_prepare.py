@@ -36,10 +36,11 @@ Entries (keyed by utterance id): ``wav``, ``duration`` (wav header), ``emo``, ``
 *last* ``_F000``/``_M000`` part of the id: who speaks), ``session``, ``gender``, ``dialog``,
 ``votes``, ``n_votes``, ``n_evaluators``, ``valence``, ``arousal``, ``dominance`` (averaged
 attributes of the turn line) and ``transcript`` (``dialog/transcriptions/``; ``""`` if absent).
-Each ``C-E<n>:`` line is one evaluator (categories outside IEMOCAP's ten are counted in a warning): ``votes[c]`` counts the evaluators giving at least one
+Each ``C-E<n>:`` line is one evaluator: ``votes[c]`` counts the evaluators giving at least one
 category of class ``c`` (Neutral state, Happiness or Excited, Anger, Sadness), ``n_votes`` all
 distinct categories given (ignored ones included), ``n_evaluators`` the ``C-E`` lines; the
-actors' self-assessments (``C-F1``/``C-M1``) are not counted.
+actors' self-assessments (``C-F1``/``C-M1``) are not counted. Categories outside IEMOCAP's ten
+(a typo) are counted in a warning.
 
 Re-running with the same options on the same files does nothing (``prepare_options.json``,
 written last, records the options, the SHA-1 of every evaluation and transcription file and a
