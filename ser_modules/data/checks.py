@@ -1,4 +1,4 @@
-"""Checks of the recipes' inputs: non-finite values, unknown labels, over-long utterances.
+"""Checks of the recipes' inputs: non-finite values, unknown labels, missing splits, over-long utterances.
 
 Each check either raises an error naming the file (and the utterance) and the problem, or
 applies a documented handling and logs it; nothing is dropped silently (see "Troubleshooting"
