@@ -30,7 +30,8 @@ import torch
 import torchaudio
 
 from ser_modules.data.audio import AudioFileError, load_audio
-from ser_modules.data.checks import NonFiniteError, UnknownLabelError, apply_duration_limit
+from ser_modules.data.checks import (MissingSplitError, NonFiniteError, UnknownLabelError, apply_duration_limit,
+                                     check_required_splits)
 from ser_modules.training.experiment import HparamsError, check_overrides, load_experiment
 from ser_modules.training.feature_cache import FeatureCache
 from ser_modules.nn.pooling import build_pooling
@@ -52,6 +53,7 @@ import msp_podcast_prepare  # noqa: E402
 FOUR_CLASS = ("neu", "hap", "exc", "ang", "sad")
 EMOTIONS = ["neu", "hap", "ang", "sad"]
 TURN_RE = re.compile(r"^\[[0-9.]+ - [0-9.]+\]\t(\S+)\t(\w+)\t\[")
+SPAN_RE = re.compile(r"^\[([0-9.]+) - ([0-9.]+)\]")
 TEST_SESSION = 4  # 7 four-class turns in the generated corpus (seed 0, 4 per speaker)
 
 
@@ -138,6 +140,27 @@ def iemocap_train():
 def consensus(msp_root):
     """The consensus CSV of an MSP-Podcast copy."""
     return next((msp_root / "Labels").glob("labels_con*sus.csv"))
+
+
+def turn_span(path, number):
+    """``(start, end)`` of the turn line ``number`` of an evaluation file."""
+    start, end = SPAN_RE.match(path.read_text().splitlines()[number - 1]).groups()
+    return float(start), float(end)
+
+
+def set_turn_span(corpus, utt, seconds):
+    """Makes an utterance's turn line span ``seconds`` (as for a wav of that length in the release)."""
+    path, number = next((path, number) for path, number, turn_utt, _ in turns(corpus) if turn_utt == utt)
+    line = path.read_text().splitlines()[number - 1]
+    start, _ = turn_span(path, number)
+    replace_line(path, number, SPAN_RE.sub(f"[{start:.4f} - {start + seconds:.4f}]", line))
+
+
+def truncate_keeping_header(wav, keep=1 / 3):
+    """Cuts a 16-bit mono wav to ``keep`` of its samples, header intact (an interrupted copy)."""
+    frames = soundfile.info(wav).frames
+    with open(wav, "r+b") as stream:
+        stream.truncate(wav.stat().st_size - 2 * (frames - int(frames * keep)))
 
 
 def write_wav(path, signal, rate=16000):
@@ -519,6 +542,117 @@ def test_msp_rating_outside_1_to_7_or_not_numeric(msp, tmp_path, value, problem)
 
 
 # --------------------------------------------------------------------------------------------
+# 9b. A truncated wav, a malformed evaluator line, NaN in [V, A, D], a misspelt partition
+# --------------------------------------------------------------------------------------------
+def long_test_turn(corpus, at_least=2.0):
+    """A four-class test turn of at least ``at_least`` seconds: ``(file, line, utt, wav, span)``."""
+    for path, number, utt, _ in four_class_turns(corpus):
+        start, end = turn_span(path, number)
+        if end - start >= at_least:
+            return path, number, utt, wav_of(corpus, utt), end - start
+    raise AssertionError("no long enough turn")
+
+
+def test_truncated_wav_with_an_intact_header_iemocap(iemocap, tmp_path):
+    path, number, utt, wav, span = long_test_turn(iemocap)
+    truncate_keeping_header(wav)
+    assert soundfile.info(wav).duration == pytest.approx(span / 3, abs=0.01)  # what libsndfile reads, silently
+    with pytest.raises(iemocap_prepare.IEMOCAPFormatError,
+                       match=rf"Truncated wav {re.escape(str(wav))} \(named by {re.escape(str(path))}:{number}\): its "
+                             rf"header declares {span:.2f} s of audio, the file holds {span / 3:.2f} s"):
+        prepare(iemocap, tmp_path / "out")
+    assert not (tmp_path / "out" / "test.json").exists()
+
+
+def test_truncated_wav_with_an_intact_header_msp(msp, tmp_path):
+    path = consensus(msp)
+    wav = msp / "Audios" / path.read_text().splitlines()[1].split(",")[0]
+    seconds = soundfile.info(wav).duration
+    truncate_keeping_header(wav)
+    with pytest.raises(msp_podcast_prepare.MSPPodcastFormatError,
+                       match=rf"Truncated wav {re.escape(str(wav))} \(named by {re.escape(str(path))}:2\): its header "
+                             rf"declares {seconds:.2f} s of audio, the file holds {seconds / 3:.2f} s"):
+        msp_podcast_prepare.prepare_msp_podcast(msp, tmp_path / "out")
+
+
+def test_wav_shorter_than_its_turn_line_iemocap(iemocap, tmp_path):
+    """A truncated file whose header was rewritten (e.g. re-encoded): the turn line tells."""
+    path, number, utt, wav, span = long_test_turn(iemocap)
+    signal, rate = soundfile.read(wav)
+    write_wav(wav, signal[: len(signal) // 3])
+    held = (len(signal) // 3) / rate
+    with pytest.raises(iemocap_prepare.IEMOCAPFormatError,
+                       match=rf"^1 wavs differ from the span of their turn line by more than duration_tolerance=1 s "
+                             rf"\(truncated or wrong files\?\), e.g. {re.escape(str(wav))} holds {held:.2f} s, "
+                             rf"{re.escape(str(path))}:{number} says {span:.2f} s"):
+        prepare(iemocap, tmp_path / "out")
+    manifests = iemocap_prepare.prepare_iemocap(iemocap, tmp_path / "out", TEST_SESSION, duration_tolerance=None)
+    assert json.loads(Path(manifests["test"]).read_text())[utt]["duration"] == held  # accepted on request
+
+
+def evaluator_line_after(path, number):
+    """Line number of the first ``C-E`` line after the turn line ``number``."""
+    lines = path.read_text().splitlines()
+    return next(k for k in range(number + 1, len(lines) + 1) if lines[k - 1].startswith("C-E"))
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda line: line.replace(":", "", 1), "malformed evaluator line"),  # C-E2<TAB>Neutral state;
+    (lambda line: line.replace("C-E", "C-E ", 1), "malformed evaluator line"),  # C-E 2:
+    (lambda line: line.split("\t")[0] + "\t\t()", "evaluator line without any category"),
+])
+def test_malformed_evaluator_line_names_file_and_line(iemocap, tmp_path, damage, problem):
+    path, number, utt, _ = four_class_turns(iemocap)[0]
+    evaluator = evaluator_line_after(path, number)
+    replace_line(path, evaluator, damage(path.read_text().splitlines()[evaluator - 1]))
+    with pytest.raises(iemocap_prepare.IEMOCAPFormatError, match=rf"{re.escape(str(path))}:{evaluator}: {problem}"):
+        prepare(iemocap, tmp_path / "out")
+
+
+def test_unknown_evaluator_category_is_counted_in_a_warning(iemocap, tmp_path, logs):
+    path, number, utt, _ = four_class_turns(iemocap)[0]
+    evaluator = evaluator_line_after(path, number)
+    line = path.read_text().splitlines()[evaluator - 1]
+    replace_line(path, evaluator, line.split("\t")[0] + "\tAngr;\t()")  # a typo: that vote is not a class vote
+    manifests = prepare(iemocap, tmp_path / "out")
+    assert (f"IEMOCAP: 1 evaluator categories are not IEMOCAP's (Angr 1): counted in n_votes, no class vote; "
+            f"e.g. 'Angr' (turn at {path}:{number})") in logs.text
+    assert json.loads(Path(manifests["test"]).read_text())[utt]["n_evaluators"] >= 1
+
+
+@pytest.mark.parametrize("vad", ["nan, 2.5000, 3.0000", "2.5000, inf, 3.0000"])
+def test_nan_in_valence_arousal_dominance_names_file_and_line(iemocap, tmp_path, vad):
+    path, number, utt, _ = four_class_turns(iemocap)[0]
+    line = path.read_text().splitlines()[number - 1]
+    replace_line(path, number, line[: line.rindex("[")] + f"[{vad}]")
+    with pytest.raises(iemocap_prepare.IEMOCAPFormatError,
+                       match=rf"{re.escape(str(path))}:{number}: malformed \[valence, arousal, dominance\]: "
+                             rf"\[{vad}\] \(three finite numbers expected\)"):
+        prepare(iemocap, tmp_path / "out")
+
+
+def test_misspelt_msp_partition_warns_once_and_the_recipe_refuses(msp, tmp_path, logs):
+    path = consensus(msp)
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    column = rows[0].index("Split_Set")
+    renamed = 0
+    for row in rows[1:]:
+        if row[column] == "Test1":
+            row[column], renamed = "Test 1", renamed + 1
+    path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    assert renamed > 1
+    manifests = msp_podcast_prepare.prepare_msp_podcast(msp, tmp_path / "out")
+    warnings = [r.getMessage() for r in logs.records if "Test 1" in r.getMessage()]
+    assert warnings == [f"MSP-Podcast: unexpected partition name 'Test 1' ({renamed} files; expected Train, "
+                        "Development, Validation or Test<k>): written as test_1.json, which the recipe does not "
+                        "evaluate as a test split. Fix Split_Set / Partitions.txt if it is a misspelt partition"]
+    assert "test1" not in manifests and "test_1" in manifests
+    with pytest.raises(MissingSplitError, match=rf"{re.escape(str(tmp_path / 'out'))}: no test1 manifest .*test_1 "
+                                                r"holds partition 'Test 1' of the release"):
+        check_required_splits(manifests, ["train", "valid", "test1"], tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------
 # 10. An override with a typo in a key name
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("typo, suggestion", [("--lrr=0.1", "--lr"), ("--number_of_epoch=3", "--number_of_epochs"),
@@ -543,6 +677,8 @@ def test_train_runs_through_converted_silent_short_and_long_utterances(assets, i
     write_wav(silent, np.zeros(16000))
     write_wav(short, 0.1 * np.random.default_rng(1).standard_normal(800))
     write_wav(tiny, 0.1 * np.random.default_rng(2).standard_normal(160))
+    for turn, seconds in zip(test_turns[1:4], (1.0, 0.05, 0.01)):  # their turn lines say so, as in a release
+        set_turn_span(iemocap, turn[2], seconds)
     clean = prepare(assets["iemocap"], tmp_path / "clean_prep")
     limit = long_threshold(clean["train"])
     experiment = tmp_path / "exp"

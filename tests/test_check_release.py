@@ -66,6 +66,7 @@ def test_generated_release_has_only_the_expected_findings(corpora, release, capl
     assert f"the consensus of all {SIZES[release]} files equals the mean of their detailed ratings" in caplog.text
     assert findings["partition_conflicts"] == [] and findings["partitions_without_labels"] == {}
     assert findings["ratings_without_labels"] == []
+    assert findings["unexpected_partitions"] == {} and findings["eval13_without_labels"] == []
     if release == "1.11":
         expected = generated_test3_wavs(corpora[release])
         assert expected and findings["unlabelled_wavs"] == expected
@@ -74,6 +75,24 @@ def test_generated_release_has_only_the_expected_findings(corpora, release, capl
     else:
         assert findings["unlabelled_wavs"] == []
     assert {"1.11": "v1.11+ layout", "1.6": "v1.6 layout"}[release] in caplog.text
+
+
+def test_unexpected_partition_names_and_unlabelled_eval13_files(corpora, tmp_path, caplog):
+    root = copy_corpus(corpora, "1.11", tmp_path)
+    header, rows = read_csv(consensus_path(root))
+    renamed = [row["FileName"] for row in rows if row["Split_Set"] == "Test2"]
+    for row in rows:
+        row["Split_Set"] = "Test 2" if row["Split_Set"] == "Test2" else row["Split_Set"]
+    eval13 = root / "Previous_releases_information" / "Partitions_1.3.txt"
+    lost = next(line.split("; ")[1] for line in eval13.read_text().splitlines() if line.startswith("Test; "))
+    rows = [row for row in rows if row["FileName"] != lost]
+    write_csv(consensus_path(root), header, rows)
+    with caplog.at_level(logging.INFO):
+        findings = audit.check_release(root)
+    assert renamed and findings["unexpected_partitions"] == {"Test 2": len(renamed)}
+    assert f"unexpected partition name 'Test 2' ({len(renamed)} files in {consensus_path(root)}" in caplog.text
+    assert findings["eval13_without_labels"] == [lost[:-4]]
+    assert f"1 Eval1.3 files of {eval13} have no complete consensus value" in caplog.text
 
 
 def test_the_preparation_no_longer_runs_the_audits(corpora, tmp_path, caplog):

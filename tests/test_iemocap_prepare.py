@@ -284,6 +284,68 @@ def test_missing_options_file_redoes_the_work(corpus, tmp_path):
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
+# --------------------------------------------------------------------------
+# A changed corpus is noticed (the stamp fingerprints the inputs)
+# --------------------------------------------------------------------------
+def turn_line(eval_file, utt):
+    """The turn line of an utterance in its evaluation file."""
+    return next(line for line in eval_file.read_text().splitlines() if f"\t{utt}\t" in line)
+
+
+def test_fixed_evaluation_file_rebuilds_the_manifests_and_says_why(corpus_copy, four_class, tmp_path, caplog):
+    eval_file, utt, _ = four_class_turn(corpus_copy, four_class)
+    session = session_of(utt)
+    prep.prepare_iemocap(corpus_copy, tmp_path, session)
+    assert load_splits(tmp_path)["test"][utt]["emo"] == four_class[utt]
+    line = turn_line(eval_file, utt)
+    fixed = "sad" if four_class[utt] != "sad" else "neu"
+    label = line.split("\t")[2]
+    eval_file.write_text(eval_file.read_text().replace(line, line.replace(f"\t{label}\t", f"\t{fixed}\t")))
+    caplog.set_level(logging.INFO)
+    prep.prepare_iemocap(corpus_copy, tmp_path, session)
+    assert load_splits(tmp_path)["test"][utt]["emo"] == fixed
+    relative = eval_file.relative_to(corpus_copy).as_posix()
+    warning = next(r for r in caplog.records if "rebuilding the manifests" in r.getMessage())
+    assert warning.levelno == logging.WARNING
+    assert warning.getMessage() == f"IEMOCAP: rebuilding the manifests in {tmp_path}: labels changed: {relative}"
+    assert "up to date" not in caplog.text
+
+
+def test_replaced_wav_and_transcription_rebuild_the_manifests(corpus_copy, four_class, tmp_path):
+    eval_file, utt, wav = four_class_turn(corpus_copy, four_class)
+    prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
+    signal, rate = sf.read(wav)
+    sf.write(wav, signal[: len(signal) - 1600], rate, subtype="PCM_16")  # 0.1 s shorter, within the tolerance
+    prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
+    assert load_splits(tmp_path)["test"][utt]["duration"] == (len(signal) - 1600) / rate
+    transcription = eval_file.parent.parent / "transcriptions" / eval_file.name
+    lines = [line.replace("]: ", "]: Corrected: ", 1) if line.startswith(f"{utt} ") else line
+             for line in transcription.read_text().splitlines()]
+    transcription.write_text("\n".join(lines) + "\n")
+    prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
+    assert load_splits(tmp_path)["test"][utt]["transcript"].startswith("Corrected: ")
+
+
+def test_touched_label_files_keep_the_manifests(corpus_copy, four_class, tmp_path, caplog):
+    eval_file, utt, _ = four_class_turn(corpus_copy, four_class)
+    prep.prepare_iemocap(corpus_copy, tmp_path, 1)
+    before = mtimes(tmp_path)
+    eval_file.write_text(eval_file.read_text())  # same content, new modification time
+    caplog.set_level(logging.INFO)
+    prep.prepare_iemocap(corpus_copy, tmp_path, 1)
+    assert mtimes(tmp_path) == before and "up to date, skipping" in caplog.text
+
+
+def test_progress_bar_can_be_hidden(corpus, tmp_path, capfd):
+    prep.prepare_iemocap(corpus, tmp_path / "quiet", 1, progressbar=False)
+    assert "wav headers" not in capfd.readouterr().err
+    prep.main(["--data_folder", str(corpus), "--save_folder", str(tmp_path / "cli"), "--test_session", "1",
+               "--noprogressbar"])
+    assert "wav headers" not in capfd.readouterr().err
+    prep.prepare_iemocap(corpus, tmp_path / "bar", 1)
+    assert "Reading IEMOCAP wav headers" in capfd.readouterr().err
+
+
 def test_command_line(corpus, tmp_path):
     prep.main(["--data_folder", str(corpus), "--save_folder", str(tmp_path), "--test_session", "5",
                "--dev_split", "speaker", "--seed", "3"])
@@ -309,6 +371,8 @@ def assert_no_manifest(save_folder):
         ({"test_session": 1, "valid_ratio": 1.0}, "valid_ratio"),
         ({"test_session": 1, "dev_split": "speakers"}, "dev_split"),
         ({"test_session": 1, "seed": 1.5}, "seed"),
+        ({"test_session": 1, "duration_tolerance": -1.0}, "duration_tolerance"),
+        ({"test_session": 1, "duration_tolerance": float("nan")}, "duration_tolerance"),
     ],
 )
 def test_invalid_options_raise(corpus, tmp_path, kwargs, message):

@@ -3,6 +3,7 @@
 
 import json
 import logging
+import os
 import re
 
 import numpy as np
@@ -14,9 +15,13 @@ from ser_modules.data.audio import AudioFileError
 from ser_modules.data.manifests import (
     OPTIONS_FILE,
     describe_split,
+    files_fingerprint,
+    label_fingerprint,
+    log_rebuild,
     manifest_paths,
     manifests_up_to_date,
     read_stamp,
+    stale_reasons,
     stamp_content,
     wav_entries,
     write_manifests,
@@ -185,3 +190,92 @@ def test_describe_split_counts_labels_durations_and_hours():
         "3 utterances (neu 2, hap 0, sad 1), 900.00 s to 902.00 s, 0.75 h")
     assert describe_split(entries) == "3 utterances, 900.00 s to 902.00 s, 0.75 h"
     assert describe_split({}, "emo", ("neu",)) == "0 utterances (neu 0)"
+
+
+# --------------------------------------------------------------------------------------------
+# Input fingerprints: a changed corpus is noticed, and the log says why
+# --------------------------------------------------------------------------------------------
+def test_label_fingerprint_follows_the_content_not_the_time(tmp_path):
+    labels = tmp_path / "Labels" / "labels.csv"
+    labels.parent.mkdir()
+    labels.write_text("FileName,EmoAct\na.wav,4.0\n")
+    first = label_fingerprint([labels], tmp_path)
+    assert list(first) == ["Labels/labels.csv"]
+    os.utime(labels, ns=(0, 10**9))  # touched (e.g. copied without -p): same content, same fingerprint
+    assert label_fingerprint([labels], tmp_path) == first
+    labels.write_text("FileName,EmoAct\na.wav,4.5\n")  # same size, another value
+    assert label_fingerprint([labels], tmp_path) != first
+    outside = tmp_path.parent / f"{tmp_path.name}_list.txt"
+    outside.write_text("a.wav\n")
+    assert list(label_fingerprint([outside], tmp_path)) == [outside.as_posix()]
+
+
+def test_files_fingerprint_follows_names_sizes_and_times(tmp_path):
+    wavs = []
+    for name in ("a", "b"):
+        soundfile.write(tmp_path / f"{name}.wav", np.zeros(1600), 16000)
+        wavs.append(tmp_path / f"{name}.wav")
+    first = files_fingerprint(wavs, tmp_path)
+    assert first["files"] == 2 and files_fingerprint(reversed(wavs), tmp_path) == first
+    stat = wavs[0].stat()
+    os.utime(wavs[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert files_fingerprint(wavs, tmp_path) != first
+    assert files_fingerprint(wavs[:1], tmp_path)["files"] == 1
+
+
+def test_stale_reasons_name_what_changed(tmp_path):
+    inputs = {"labels": {"Labels/a.csv": "sha1:1", "Labels/b.csv": "sha1:2"}, "audio": {"files": 4, "sha1": "x"}}
+    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == [
+        "no finished preparation (no prepare_options.json)"]
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo", inputs=inputs)
+    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == []
+    changed = {"labels": {"Labels/a.csv": "sha1:9", "Labels/c.csv": "sha1:3"}, "audio": {"files": 3, "sha1": "y"}}
+    assert stale_reasons(tmp_path, dict(OPTIONS, seed=2), list(MANIFESTS), changed) == [
+        "option seed: 0 -> 2",
+        "audio changed: 4 -> 3 files (names, sizes or modification times)",
+        "labels changed: Labels/a.csv", "labels added: Labels/c.csv", "labels removed: Labels/b.csv",
+    ]
+    (tmp_path / "valid.json").unlink()
+    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == ["missing manifest(s) valid.json"]
+    # a stamp written before the inputs were fingerprinted: rebuilt once
+    write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
+    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == [
+        "the previous preparation recorded no input fingerprint"]
+
+
+def test_log_rebuild_warns_when_finished_work_is_redone(caplog):
+    with caplog.at_level(logging.INFO, logger=plumbing.logger.name):
+        log_rebuild("Demo", "prep", ["no finished preparation (no prepare_options.json)"])
+        log_rebuild("Demo", "prep", ["labels changed: Labels/a.csv", "option seed: 0 -> 2"])
+    first, again = caplog.records
+    assert first.levelno == logging.INFO and first.getMessage() == (
+        "Demo: writing the manifests in prep: no finished preparation (no prepare_options.json)")
+    assert again.levelno == logging.WARNING and again.getMessage() == (
+        "Demo: rebuilding the manifests in prep: labels changed: Labels/a.csv; option seed: 0 -> 2")
+
+
+def truncate_wav(wav, keep=1 / 3):
+    """Cuts a PCM wav to ``keep`` of its data, header intact (an interrupted copy)."""
+    info = soundfile.info(wav)
+    data_bytes = info.frames * 2 * info.channels
+    with open(wav, "r+b") as stream:
+        stream.truncate(wav.stat().st_size - data_bytes + int(data_bytes * keep) // 2 * 2)
+
+
+def test_wav_entries_refuse_a_truncated_wav_with_an_intact_header(tmp_path):
+    wav = tmp_path / "cut.wav"
+    soundfile.write(wav, 0.1 * np.ones(int(4.15 * 16000)), 16000, subtype="PCM_16")
+    truncate_wav(wav)
+    assert soundfile.info(wav).duration == pytest.approx(1.383, abs=1e-3)  # what libsndfile reads, silently
+    with pytest.raises(DemoFormatError, match=rf"Truncated wav {re.escape(str(wav))} \(named by labels.csv:4\): "
+                                              r"its header declares 4.15 s of audio, the file holds 1.38 s"):
+        wav_entries({wav: "labels.csv:4"}, "Demo", DemoFormatError)
+
+
+def test_wav_entries_progress_bar_can_be_hidden(tmp_path, capfd):
+    wav = tmp_path / "a.wav"
+    soundfile.write(wav, np.zeros(1600), 16000)
+    wav_entries({wav: "l:2"}, "Demo", progressbar=False)
+    assert "Reading Demo wav headers" not in capfd.readouterr().err
+    wav_entries({wav: "l:2"}, "Demo")
+    assert "Reading Demo wav headers" in capfd.readouterr().err

@@ -37,9 +37,10 @@ synthetic = pytest.importorskip("ser_modules.testing.synthetic")
 RELEASES = ("1.11", "1.6")
 SIZE = 60
 EXPECTED_MANIFESTS = {
-    "1.11": {"train", "valid", "test1", "test2"},
-    "1.6": {"train", "valid", "test1"},
+    "1.11": {"train", "valid", "test1", "test2", "eval1.3"},
+    "1.6": {"train", "valid", "test1", "eval1.3"},
 }
+EVAL13_FILE = Path("Previous_releases_information") / "Partitions_1.3.txt"
 SPLIT_TO_MANIFEST = {"Train": "train", "Development": "valid", "Validation": "valid",
                      "Test1": "test1", "Test2": "test2", "Test3": "test3"}
 ATTRS = {"arousal": "EmoAct", "valence": "EmoVal", "dominance": "EmoDom"}
@@ -187,11 +188,16 @@ def test_split_files_per_layout(prepared, release):
     assert set(prepared[release]) == EXPECTED_MANIFESTS[release]
 
 
+def partition_manifests(manifests):
+    """The manifests of the release's partitions (eval1.3 re-uses test1 files)."""
+    return {name: manifest for name, manifest in manifests.items() if name != "eval1.3"}
+
+
 def test_every_labelled_utterance_once_in_its_split(prepared, references, release):
-    seen = Counter(utt for manifest in prepared[release].values() for utt in manifest)
+    seen = Counter(utt for manifest in partition_manifests(prepared[release]).values() for utt in manifest)
     assert set(seen) == set(references[release])
     assert set(seen.values()) == {1}
-    for name, manifest in prepared[release].items():
+    for name, manifest in partition_manifests(prepared[release]).items():
         for utt in manifest:
             assert references[release][utt]["manifest"] == name, utt
 
@@ -361,6 +367,136 @@ def test_command_line(corpora, prepared, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "v1.6 layout" in result.stderr
     assert load_manifests(save) == prepared["1.6"]
+
+
+# --------------------------------------------------------------------------
+# Eval1.3: the test set of release 1.3, with this release's labels
+# --------------------------------------------------------------------------
+def release_13_test_files(root):
+    """Utterance ids of the Test lines of the release 1.3 partitions, parsed independently."""
+    lines = (root / EVAL13_FILE).read_text().splitlines()
+    return {name.strip()[:-4] for split, name in (line.split(";") for line in lines) if split.strip() == "Test"}
+
+
+def test_eval13_holds_the_release_13_test_files_with_this_releases_labels(prepared, corpora, references, release):
+    expected = release_13_test_files(corpora[release])
+    assert expected and expected < set(prepared[release]["test1"])  # Eval1.3 is a part of Eval1.6
+    eval13 = prepared[release]["eval1.3"]
+    assert list(eval13) == sorted(expected)
+    for utt, entry in eval13.items():
+        assert entry == prepared[release]["test1"][utt]
+        assert entry["arousal"] == references[release][utt]["arousal"]
+
+
+def test_eval13_from_a_given_list(corpora, references, tmp_path, caplog):
+    chosen = sorted(u for u, r in references["1.11"].items() if r["manifest"] == "train")[:3]
+    listing = tmp_path / "eval13.txt"
+    listing.write_text("".join(f"{utt}.wav\n" for utt in chosen) + "Test; MSP-PODCAST_9999_0001.wav\n")
+    with caplog.at_level(logging.WARNING, logger=prep.logger.name):
+        paths = prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=listing)
+    assert list(load_manifests(tmp_path / "prep")["eval1.3"]) == chosen
+    assert Path(paths["eval1.3"]).name == "eval1.3.json"
+    assert (f"MSP-Podcast eval1.3: 1 of the 4 files listed in {listing} are left out: 1 have no row and 0 no "
+            "complete consensus value in this release, e.g. MSP-PODCAST_9999_0001") in caplog.text
+    stamp = json.loads((tmp_path / "prep" / prep.OPTIONS_FILE).read_text())
+    assert stamp["eval13_partitions"] == str(listing) and str(listing) in stamp["inputs"]["labels"]
+    listing.write_text(f"{chosen[0]}.wav\n")  # another list: rebuilt
+    prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=listing)
+    assert list(load_manifests(tmp_path / "prep")["eval1.3"]) == chosen[:1]
+    with pytest.raises(FileNotFoundError, match="eval13_partitions not found: .*nowhere.txt"):
+        prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=tmp_path / "nowhere.txt")
+
+
+def test_no_eval13_without_the_release_13_partitions(corpora, tmp_path):
+    root = copy_corpus(corpora, "1.6", tmp_path)
+    shutil.rmtree(root / "Previous_releases_information")
+    paths = prep.prepare_msp_podcast(root, tmp_path / "prep")
+    assert set(paths) == EXPECTED_MANIFESTS["1.6"] - {"eval1.3"}
+    with pytest.raises(ValueError, match=r"splits \['eval1.3'\] not found .*give them with eval13_partitions"):
+        prep.prepare_msp_podcast(root, tmp_path / "prep", splits=["test1", "eval1.3"])
+
+
+def test_eval13_can_be_chosen_or_left_out_with_splits(corpora, prepared, tmp_path):
+    paths = prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "a", splits=["eval1.3"])
+    assert set(paths) == {"eval1.3"} and load_manifests(tmp_path / "a")["eval1.3"] == prepared["1.6"]["eval1.3"]
+    assert set(prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "b", splits=["train", "test1"])) == {
+        "train", "test1"}
+
+
+@pytest.mark.parametrize("line", ["Test; ", "Test; a.wav; b.wav", "; MSP-PODCAST_0001_0001.wav"])
+def test_malformed_release_13_partition_line(corpora, tmp_path, line):
+    root = copy_corpus(corpora, "1.11", tmp_path)
+    path = root / EVAL13_FILE
+    n_lines = len(path.read_text().splitlines())
+    path.write_text(path.read_text() + line + "\n")
+    with pytest.raises(prep.MSPPodcastFormatError, match=re.escape(f"{path}:{n_lines + 1}: expected")):
+        prep.prepare_msp_podcast(root, tmp_path / "prep")
+
+
+def test_release_13_partitions_without_test_files(corpora, tmp_path):
+    root = copy_corpus(corpora, "1.11", tmp_path)
+    path = root / EVAL13_FILE
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if not line.startswith("Test")))
+    with pytest.raises(prep.MSPPodcastFormatError, match=re.escape(f"{path}: no Test partition line")):
+        prep.prepare_msp_podcast(root, tmp_path / "prep")
+
+
+# --------------------------------------------------------------------------
+# A changed release is noticed (the stamp fingerprints the inputs)
+# --------------------------------------------------------------------------
+def test_fixed_label_file_rebuilds_the_manifests_and_says_why(corpora, references, release, tmp_path, caplog):
+    root = copy_corpus(corpora, release, tmp_path)
+    save = tmp_path / "prep"
+    prep.prepare_msp_podcast(root, save)
+    utt = first_utt(references, release)
+    header, rows = read_csv(consensus_path(root))
+    row = next(r for r in rows if r["FileName"] == f"{utt}.wav")
+    row["EmoAct"] = "6.5" if row["EmoAct"] != "6.5" else "1.5"
+    write_csv(consensus_path(root), header, rows)
+    with caplog.at_level(logging.INFO, logger=prep.logger.name):
+        prep.prepare_msp_podcast(root, save)
+    assert load_manifests(save)["train"][utt]["arousal"] == float(row["EmoAct"])
+    relative = consensus_path(root).relative_to(root).as_posix()
+    assert f"MSP-Podcast: rebuilding the manifests in {save}: labels changed: {relative}" in caplog.text
+    assert "up to date" not in caplog.text
+
+
+def test_replaced_wav_or_transcript_rebuilds_the_manifests(corpora, references, tmp_path, caplog):
+    root = copy_corpus(corpora, "1.11", tmp_path)
+    save = tmp_path / "prep"
+    prep.prepare_msp_podcast(root, save)
+    utt = first_utt(references, "1.11")
+    (root / "Transcripts" / f"{utt}.txt").write_text("A corrected transcript.\n")
+    with caplog.at_level(logging.WARNING, logger=prep.logger.name):
+        prep.prepare_msp_podcast(root, save)
+    assert load_manifests(save)["train"][utt]["transcript"] == "A corrected transcript."
+    assert "transcripts changed: 60 -> 60 files" in caplog.text
+    wav = root / "Audios" / f"{utt}.wav"
+    signal, rate = sf.read(wav)
+    sf.write(wav, signal[:rate], rate, subtype="PCM_16")
+    prep.prepare_msp_podcast(root, save)
+    assert load_manifests(save)["train"][utt]["duration"] == 1.0
+
+
+def test_touched_label_files_keep_the_manifests(corpora, tmp_path):
+    root = copy_corpus(corpora, "1.6", tmp_path)
+    save = tmp_path / "prep"
+    prep.prepare_msp_podcast(root, save)
+    age_files(save)
+    before = mtimes(save)
+    for path in (consensus_path(root), root / "Partitions.txt", root / EVAL13_FILE):
+        path.write_bytes(path.read_bytes())  # same content, new modification time
+    prep.prepare_msp_podcast(root, save)
+    assert mtimes(save) == before
+
+
+def test_progress_bars_can_be_hidden(corpora, tmp_path, capfd):
+    prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "quiet", progressbar=False)
+    assert "wav headers" not in capfd.readouterr().err
+    prep.main(["--data_folder", str(corpora["1.6"]), "--save_folder", str(tmp_path / "cli"), "--noprogressbar"])
+    assert "wav headers" not in capfd.readouterr().err
+    prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "bar")
+    assert "Reading MSP-Podcast train wav headers" in capfd.readouterr().err
 
 
 # --------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_mis_aux_on_the_v16_layout(assets):
     run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "mis_aux_v16"
     assert json.loads((folder / "manifests" / "prepare_options.json").read_text())["manifests"] == [
-        "test1", "train", "valid"]
+        "eval1.3", "test1", "train", "valid"]
     results = check_outputs(folder, assets, ("test1",), "mis", "aux", 0.6)
     assert all(-1 <= v <= 1 for v in results["test1"]["spread_ccc"].values())
 

@@ -360,7 +360,8 @@ def check_ratings(consensus, ratings):
 
 def test_msp_v111_layout_and_labels(msp_root):
     assert msp_root.name == "MSP-Podcast"
-    assert sorted(p.name for p in msp_root.iterdir()) == ["Audios", "Labels", "Transcripts"]
+    assert sorted(p.name for p in msp_root.iterdir()) == ["Audios", "Labels", "Previous_releases_information",
+                                                           "Transcripts"]
     consensus = check_consensus_rows(read_csv(msp_root / "Labels" / "labels_consensus.csv"),
                                      {"Train", "Development", "Test1", "Test2"})
     assert len(consensus) == MSP_SIZE
@@ -393,7 +394,8 @@ def test_msp_v111_detailed_ratings(msp_root):
 
 
 def test_msp_v16_layout_and_labels(msp16_root):
-    assert sorted(p.name for p in msp16_root.iterdir()) == ["Audio", "Labels", "Partitions.txt"]
+    assert sorted(p.name for p in msp16_root.iterdir()) == ["Audio", "Labels", "Partitions.txt",
+                                                             "Previous_releases_information"]
     labels = msp16_root / "Labels"
     assert sorted(p.name for p in labels.iterdir()) == ["labels_concensus.csv",
                                                        "labels_detailed.json"]
@@ -414,6 +416,30 @@ def test_msp_v16_layout_and_labels(msp16_root):
     assert all(re.fullmatch(r"WORKER\d{8}", w) for rows in ratings.values() for w, *_ in rows)
     assert all("EmoClass_Major" in r for workers in detailed.values() for r in workers.values())
     check_ratings(consensus, ratings)
+
+
+@pytest.mark.parametrize("root_fixture, current", [("msp_root", {"Train": "Train", "Development": "Validation",
+                                                                     "Test1": "Test"}),
+                                                   ("msp16_root", {"Train": "Train", "Validation": "Validation",
+                                                                   "Test1": "Test"})])
+def test_msp_release_13_partitions_are_whole_podcasts_of_the_current_ones(request, root_fixture, current):
+    root = request.getfixturevalue(root_fixture)
+    consensus_file = next((root / "Labels").glob("labels_con*sus.csv"))
+    split_of = {row[0]: row[7] for row in read_csv(consensus_file)[1:]}
+    listed = {}
+    for line in (root / "Previous_releases_information" / "Partitions_1.3.txt").read_text().splitlines():
+        split, name = (part.strip() for part in line.split(";"))
+        assert name not in listed
+        listed[name] = split
+    assert set(listed.values()) == {"Train", "Validation", "Test"}
+    for name, split in listed.items():
+        assert current[split_of[name]] == split  # Eval1.3 (Test) is a part of Test1 (Eval1.6)
+    podcast = lambda name: name.rsplit("_", 1)[0]
+    kept = {podcast(name) for name in listed}
+    assert {name for name in split_of if podcast(name) in kept and split_of[name] in current} == set(listed)
+    for split in current:
+        podcasts = {podcast(name) for name, s in split_of.items() if s == split}
+        assert 0 < len(podcasts & kept) < len(podcasts) or len(podcasts) == 1
 
 
 def test_msp_attributes_are_predictable_from_prosody(msp_root):

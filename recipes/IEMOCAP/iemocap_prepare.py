@@ -15,9 +15,13 @@ leave-one-session-out** protocol: find the files, parse the labels, split, write
   The audio is ``Session{k}/sentences/wav/<dialog>/<utterance>.wav`` (never globbed).
 * 4 classes ``neu hap ang sad``, ``exc`` merged into ``hap``; ``fru sur fea dis oth xxx`` are
   excluded (counts logged); any other label is an error naming the file and line.
-* Bad inputs are errors naming the file (and line): a missing folder, a malformed turn line, a
-  missing, empty or corrupt wav. Wavs that no turn line names (an evaluation file truncated
-  between two turns) and wavs that are not mono at 16 kHz are counted in warnings.
+* Bad inputs are errors naming the file (and line): a missing folder, a malformed turn line
+  (``[V, A, D]`` not three finite numbers included), a malformed ``C-E``/``C-F``/``C-M``
+  evaluator line (no ``C-E<n>:`` prefix, or no category), a missing, empty, corrupt or
+  truncated wav (its header declares more audio than the file holds), and a wav whose length
+  differs from its turn's ``end - start`` by more than ``duration_tolerance`` seconds (a
+  truncated or wrong file). Wavs that no turn line names (an evaluation file truncated between
+  two turns) and wavs that are not mono at 16 kHz are counted in warnings.
 * test = the held-out session ``test_session``; valid = a seeded random ``valid_ratio`` of the
   other sessions' utterances (SUPERB, ``dev_split="random"``: ``floor((1 - valid_ratio) * N)``
   kept for training, as ``torch.utils.data.random_split``; the utterance order differs from
@@ -35,9 +39,13 @@ attributes of the turn line) and ``transcript`` (``dialog/transcriptions/``; ``"
 Each ``C-E<n>:`` line is one evaluator: ``votes[c]`` counts the evaluators giving at least one
 category of class ``c`` (Neutral state, Happiness or Excited, Anger, Sadness), ``n_votes`` all
 distinct categories given (ignored ones included), ``n_evaluators`` the ``C-E`` lines; the
-actors' self-assessments (``C-F1``/``C-M1``) are not counted.
+actors' self-assessments (``C-F1``/``C-M1``) are not counted. Categories outside IEMOCAP's ten
+(a typo) are counted in a warning.
 
-Re-running with the same options does nothing (``prepare_options.json``, written last).
+Re-running with the same options on the same files does nothing (``prepare_options.json``,
+written last, records the options, the SHA-1 of every evaluation and transcription file and a
+digest of the names, sizes and modification times of the sentence wavs): a file fixed or
+replaced since makes the next call rebuild the manifests, with a warning saying which.
 
 Example
 -------
@@ -60,8 +68,8 @@ from collections import Counter
 from pathlib import Path
 
 from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
-from ser_modules.data.manifests import (describe_split, manifest_paths, manifests_up_to_date,
-                                        wav_entries, write_manifests)
+from ser_modules.data.manifests import (describe_split, files_fingerprint, label_fingerprint, log_rebuild,
+                                        manifest_paths, stale_reasons, wav_entries, write_manifests)
 from ser_modules.utils.constants import IEMOCAP_EMOTIONS
 
 logger = logging.getLogger(__name__)
@@ -70,11 +78,13 @@ LABEL_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad
 EXCLUDED_LABELS = ("fru", "sur", "fea", "dis", "oth", "xxx")
 CATEGORY_MAP = {"neutral state": "neu", "neutral": "neu", "happiness": "hap", "excited": "hap",
                 "anger": "ang", "sadness": "sad"}
+OTHER_CATEGORIES = ("frustration", "surprise", "fear", "disgust", "other")  # no 4-class vote
 SESSIONS = (1, 2, 3, 4, 5)
 DEV_SPLITS = ("random", "speaker")
 SPLITS = ("train", "valid", "test")
 PREP_VERSION = 1
 N_EXAMPLES = 3
+DURATION_TOLERANCE = 1.0  # seconds between a turn's end - start and its wav's length
 
 TURN_LINE = re.compile(
     r"^\[\s*(?P<start>\d+(?:\.\d*)?)\s*-\s*(?P<end>\d+(?:\.\d*)?)\s*\]\s+"
@@ -82,6 +92,7 @@ TURN_LINE = re.compile(
 )
 UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_(?P<rest>.+)_(?P<gender>[FM])\d{3}$")
 EVALUATOR_LINE = re.compile(r"^C-E\d+:(?P<body>.*)$")
+CATEGORICAL_LINE = re.compile(r"^C-[EFM]\d+:")  # evaluators (E) and the actors' self-assessments (F, M)
 TRANSCRIPT_LINE = re.compile(r"^(?P<utt>\S+)\s+\[[^\]]*\]:\s?(?P<text>.*)$")
 
 
@@ -89,7 +100,8 @@ class IEMOCAPFormatError(ValueError):
     """A file of the IEMOCAP release does not have the expected format."""
 
 
-def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev_split="random", seed=0):
+def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev_split="random", seed=0,
+                    duration_tolerance=DURATION_TOLERANCE, progressbar=True):
     """Writes ``train.json``, ``valid.json`` and ``test.json`` for one fold.
 
     Arguments
@@ -108,6 +120,11 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
         held out, see :func:`split_by_speaker`).
     seed : int
         Seed of the validation split.
+    duration_tolerance : float or None
+        Largest difference (seconds) accepted between a turn's ``end - start`` and the
+        length of its wav; None: not checked.
+    progressbar : bool
+        Show the progress bar of the wav headers (``--noprogressbar`` on the command line).
 
     Returns
     -------
@@ -125,22 +142,27 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
     -------
     >>> prepare_iemocap("IEMOCAP_full_release", "prep", 1)  # doctest: +SKIP
     """
-    options = make_options(data_folder, test_session, valid_ratio, dev_split, seed)
-    if manifests_up_to_date(save_folder, options, SPLITS):
+    options = make_options(data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance)
+    session_dirs = find_session_dirs(Path(options["data_folder"]))
+    inputs = input_fingerprint(session_dirs, options["data_folder"])
+    reasons = stale_reasons(save_folder, options, SPLITS, inputs)
+    if not reasons:
         logger.info("IEMOCAP manifests in %s are up to date, skipping", save_folder)
         return manifest_paths(save_folder, SPLITS)
-    session_dirs = find_session_dirs(Path(options["data_folder"]))
+    log_rebuild("IEMOCAP", save_folder, reasons)
     turns = [turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)]
     log_wavs_without_turn(session_dirs, turns)
-    entries = build_entries(select_four_class(turns, options["data_folder"]), session_dirs)
+    log_unknown_categories(turns)
+    entries = build_entries(select_four_class(turns, options["data_folder"]), session_dirs,
+                            duration_tolerance, progressbar)
     splits = make_splits(entries, test_session, valid_ratio, dev_split, seed)
     for split, split_entries in splits.items():
         logger.info("IEMOCAP %s: %s", split, describe_split(split_entries, "emo", IEMOCAP_EMOTIONS))
-    write_manifests(save_folder, splits, options, "IEMOCAP")
+    write_manifests(save_folder, splits, options, "IEMOCAP", inputs=inputs)
     return manifest_paths(save_folder, SPLITS)
 
 
-def make_options(data_folder, test_session, valid_ratio, dev_split, seed):
+def make_options(data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance=DURATION_TOLERANCE):
     """Validates the options and returns them as a JSON-serialisable dict.
 
     Example
@@ -161,12 +183,19 @@ def make_options(data_folder, test_session, valid_ratio, dev_split, seed):
         raise ValueError(f"dev_split must be one of {DEV_SPLITS}, got {dev_split!r}")
     if not is_int(seed):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    if duration_tolerance is not None:
+        is_real = isinstance(duration_tolerance, numbers.Real) and not isinstance(duration_tolerance, bool)
+        if not (is_real and math.isfinite(duration_tolerance) and duration_tolerance >= 0):
+            raise ValueError(f"duration_tolerance must be None or a number of seconds >= 0, "
+                             f"got {duration_tolerance!r}")
+        duration_tolerance = float(duration_tolerance)
     return {
         "data_folder": os.path.abspath(os.fspath(data_folder)),
         "test_session": int(test_session),
         "valid_ratio": float(valid_ratio),
         "dev_split": dev_split,
         "seed": int(seed),
+        "duration_tolerance": duration_tolerance,
         "prep_version": PREP_VERSION,
     }
 
@@ -230,6 +259,24 @@ def list_evaluation_files(session_dir):
     return files
 
 
+def sentence_wavs(session_dir):
+    """The utterance wavs ``sentences/wav/<dialog>/<utt>.wav`` of a session (hidden files aside)."""
+    return [wav for wav in (session_dir / "sentences" / "wav").glob("*/*.wav") if not wav.name.startswith(".")]
+
+
+def input_fingerprint(session_dirs, data_folder):
+    """What the manifests are made of, for the stamp: the SHA-1 of every evaluation and
+    transcription file, and a digest of the names, sizes and modification times of the wavs
+    (see ``ser_modules.data.manifests``)."""
+    labels = [path for folder in session_dirs.values() for path in list_evaluation_files(folder)]
+    for folder in session_dirs.values():
+        transcripts = folder / "dialog" / "transcriptions"
+        if transcripts.is_dir():
+            labels += sorted(path for path in transcripts.glob("*.txt") if not path.name.startswith("."))
+    wavs = [wav for folder in session_dirs.values() for wav in sentence_wavs(folder)]
+    return {"labels": label_fingerprint(labels, data_folder), "audio": files_fingerprint(wavs, data_folder)}
+
+
 def log_wavs_without_turn(session_dirs, turns):
     """Warns about the wavs of ``sentences/wav`` that no turn line names (hidden files aside).
 
@@ -237,12 +284,8 @@ def log_wavs_without_turn(session_dirs, turns):
     evaluation file, whose lost utterances are not used.
     """
     named = {turn["utt"] for turn in turns}
-    unnamed = sorted(
-        str(wav)
-        for session_dir in session_dirs.values()
-        for wav in (session_dir / "sentences" / "wav").glob("*/*.wav")
-        if not wav.name.startswith(".") and wav.stem not in named
-    )
+    unnamed = sorted(str(wav) for session_dir in session_dirs.values()
+                     for wav in sentence_wavs(session_dir) if wav.stem not in named)
     if unnamed:
         logger.warning("IEMOCAP: %d wavs are named by no turn line of the evaluation files "
                        "(truncated evaluation file?) and are not used, e.g. %s",
@@ -262,8 +305,10 @@ def parse_evaluation_file(path, session):
     """The turn lines of one evaluation file, each with its evaluators' categories.
 
     Lines starting with ``[`` are turn lines and must be well formed; each ``C-E<n>:`` line
-    adds one evaluator to the preceding turn. Other lines (header ``%``, ``A-E``,
-    ``C-F``/``C-M`` self-assessments, blanks) are ignored.
+    adds one evaluator to the preceding turn and must give at least one category. Lines
+    starting with ``C-`` must be ``C-E<n>:``, ``C-F<n>:`` or ``C-M<n>:`` (the self-assessments
+    ``C-F``/``C-M`` are not counted): any other is an error naming the file and line, never a
+    vote dropped. Other lines (header ``%``, ``A-E``, blanks) are ignored.
 
     Arguments
     ---------
@@ -283,10 +328,17 @@ def parse_evaluation_file(path, session):
         line = line.strip()
         if line.startswith("["):
             turns.append(parse_turn_line(line, path, line_no, session))
-        elif EVALUATOR_LINE.match(line):
+        elif line[:2].upper() == "C-":
+            if not CATEGORICAL_LINE.match(line):
+                raise IEMOCAPFormatError(f"{path}:{line_no}: malformed evaluator line {line!r} (expected "
+                                         "'C-E<n>:<TAB>Category; ...;<TAB>(comment)'): restore the file")
             if not turns:
                 raise IEMOCAPFormatError(f"{path}:{line_no}: evaluator line before any turn line: {line!r}")
-            turns[-1]["categories"].append(parse_categories(line))
+            if EVALUATOR_LINE.match(line):
+                categories = parse_categories(line)
+                if not categories:
+                    raise IEMOCAPFormatError(f"{path}:{line_no}: evaluator line without any category: {line!r}")
+                turns[-1]["categories"].append(categories)
     if not turns:
         raise IEMOCAPFormatError(f"{path}: no turn line ('[start - end] utt label [v, a, d]')")
     return turns
@@ -309,8 +361,8 @@ def parse_turn_line(line, path, line_no, session):
     Returns
     -------
     dict
-        ``utt, label, session, gender, dialog, valence, arousal, dominance, source,
-        categories``.
+        ``utt, label, session, gender, dialog, valence, arousal, dominance, start, end,
+        source, categories``.
 
     Example
     -------
@@ -339,6 +391,8 @@ def parse_turn_line(line, path, line_no, session):
         "gender": id_match["gender"],
         "dialog": utt.rsplit("_", 1)[0],
         **parse_attributes(match["vad"], where),
+        "start": float(match["start"]),
+        "end": float(match["end"]),
         "source": where,
         "categories": [],
     }
@@ -351,13 +405,19 @@ def parse_attributes(text, where):
     -------
     >>> parse_attributes("2.5000, 3.0000, 1.5", "f:1")
     {'valence': 2.5, 'arousal': 3.0, 'dominance': 1.5}
+    >>> try:
+    ...     parse_attributes("nan, 3.0000, 1.5", "f:1")
+    ... except IEMOCAPFormatError as error:
+    ...     print(error)
+    f:1: malformed [valence, arousal, dominance]: [nan, 3.0000, 1.5] (three finite numbers expected)
     """
     try:
         values = [float(part.strip()) for part in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != 3:
-        raise IEMOCAPFormatError(f"{where}: malformed [valence, arousal, dominance]: [{text}]")
+    if len(values) != 3 or not all(map(math.isfinite, values)):
+        raise IEMOCAPFormatError(f"{where}: malformed [valence, arousal, dominance]: [{text}] "
+                                 "(three finite numbers expected)")
     return dict(zip(("valence", "arousal", "dominance"), values))
 
 
@@ -373,6 +433,29 @@ def parse_categories(line):
     body = EVALUATOR_LINE.match(line)["body"].split("(", 1)[0]
     categories = [part.strip() for part in body.split(";")]
     return list(dict.fromkeys(cat for cat in categories if cat))
+
+
+def is_known_category(category):
+    """Whether an evaluator category is one of IEMOCAP's (``Other:<text>`` included).
+
+    Example
+    -------
+    >>> [is_known_category(c) for c in ("Neutral state", "Other:tired", "Angr")]
+    [True, True, False]
+    """
+    name = category.split(":", 1)[0].strip().lower()
+    return name in CATEGORY_MAP or name in OTHER_CATEGORIES
+
+
+def log_unknown_categories(turns):
+    """Warns once with the evaluator categories that are not IEMOCAP's (e.g. a typo): they
+    count in ``n_votes`` but give no class vote."""
+    unknown = [(category, turn["source"]) for turn in turns for categories in turn["categories"]
+               for category in categories if not is_known_category(category)]
+    if unknown:
+        examples = ", ".join(f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES])
+        logger.warning("IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
+                       "vote; e.g. %s", len(unknown), format_counts(Counter(c for c, _ in unknown)), examples)
 
 
 def count_votes(category_lists):
@@ -443,12 +526,14 @@ def read_transcripts(session_dir, dialog):
 # --------------------------------------------------------------------------------------------
 # 3. Manifest entries and splits
 # --------------------------------------------------------------------------------------------
-def build_entries(turns, session_dirs):
-    """``{utt: entry}`` of the kept turns (see the module docstring); reads the wav headers."""
+def build_entries(turns, session_dirs, duration_tolerance=DURATION_TOLERANCE, progressbar=True):
+    """``{utt: entry}`` of the kept turns (see the module docstring); reads the wav headers and
+    checks their lengths against the turns (:func:`check_turn_durations`)."""
     wavs = [session_dirs[turn["session"]] / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
             for turn in turns]
     audio = wav_entries({wav: turn["source"] for wav, turn in zip(wavs, turns)}, "IEMOCAP",
-                        IEMOCAPFormatError)
+                        IEMOCAPFormatError, progressbar=progressbar)
+    check_turn_durations(turns, [audio[wav] for wav in wavs], duration_tolerance)
     transcripts = {}
     entries = {}
     for wav, turn in zip(wavs, turns):
@@ -476,6 +561,33 @@ def build_entries(turns, session_dirs):
     if missing:
         logger.warning("IEMOCAP: no transcript found for %d utterances", missing)
     return entries
+
+
+def check_turn_durations(turns, audio, tolerance):
+    """Raises when a wav's length differs from its turn's ``end - start`` by more than
+    ``tolerance`` seconds (None: no check); the error counts them and names the first few.
+
+    Example
+    -------
+    >>> turn = {"start": 1.0, "end": 5.15, "source": "f.txt:3"}
+    >>> check_turn_durations([turn], [{"wav": "a.wav", "duration": 4.1}], 1.0)
+    >>> try:
+    ...     check_turn_durations([turn], [{"wav": "a.wav", "duration": 1.38}], 1.0)
+    ... except IEMOCAPFormatError as error:
+    ...     print(error)
+    1 wavs differ from the span of their turn line by more than duration_tolerance=1 s (truncated or wrong files?), e.g. a.wav holds 1.38 s, f.txt:3 says 4.15 s. Restore the files (or pass duration_tolerance=None to accept them)
+    """
+    if tolerance is None:
+        return
+    bad = [(entry["wav"], entry["duration"], turn["end"] - turn["start"], turn["source"])
+           for turn, entry in zip(turns, audio) if abs(entry["duration"] - (turn["end"] - turn["start"])) > tolerance]
+    if bad:
+        examples = "; ".join(f"{wav} holds {held:.2f} s, {source} says {span:.2f} s"
+                             for wav, held, span, source in bad[:N_EXAMPLES])
+        raise IEMOCAPFormatError(
+            f"{len(bad)} wavs differ from the span of their turn line by more than duration_tolerance="
+            f"{tolerance:g} s (truncated or wrong files?), e.g. {examples}. Restore the files (or pass "
+            "duration_tolerance=None to accept them)")
 
 
 def make_splits(entries, test_session, valid_ratio, dev_split, seed):
@@ -564,6 +676,10 @@ def parse_args(argv=None):
     parser.add_argument("--valid_ratio", type=float, default=0.2)
     parser.add_argument("--dev_split", choices=DEV_SPLITS, default="random")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE,
+                        help="largest difference (s) between a turn's end - start and its wav's length; "
+                             "a negative value turns the check off")
+    parser.add_argument("--noprogressbar", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
 
@@ -571,8 +687,10 @@ def main(argv=None):
     """Runs :func:`prepare_iemocap` from the command line."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    tolerance = args.duration_tolerance if args.duration_tolerance >= 0 else None
     prepare_iemocap(args.data_folder, args.save_folder, args.test_session, valid_ratio=args.valid_ratio,
-                    dev_split=args.dev_split, seed=args.seed)
+                    dev_split=args.dev_split, seed=args.seed, duration_tolerance=tolerance,
+                    progressbar=not args.noprogressbar)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ copy of the release departs from what the preparation assumes:
   (the preparation uses ``Partitions.txt``), and listed files without consensus row;
 * wavs of the audio folder that no consensus row names (Test3, or rows lost when a label file
   was truncated at a line boundary);
-* rated files of the detailed labels without consensus value.
+* rated files of the detailed labels without consensus value;
+* partition names other than Train, Development, Validation, Test<k> (e.g. ``Test 1``), with
+  their number of files (the preparation writes them under a name of their own, which the
+  recipe does not evaluate);
+* files of the release 1.3 test set (Eval1.3, see ``msp_podcast_prepare.py``) without a
+  complete consensus value in this release (left out of ``eval1.3.json``).
 
 Each finding is logged (count and worst or first few) and returned.
 
@@ -34,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the preparation scri
 from msp_podcast_prepare import (  # noqa: E402
     N_EXAMPLES,
     detect_layout,
+    is_expected_partition,
     rater_statistics,
     read_consensus,
     read_detailed,
+    read_eval13,
     read_partitions,
     utterance_id,
 )
@@ -47,27 +54,31 @@ logger = logging.getLogger(__name__)
 AGREEMENT_TOLERANCE = 0.01
 
 
-def check_release(data_folder):
+def check_release(data_folder, eval13_partitions=None):
     """Runs every audit on a release; logs and returns the findings.
 
     Arguments
     ---------
     data_folder : str or path-like
         Root of the release (as for ``prepare_msp_podcast``).
+    eval13_partitions : str or path-like, optional
+        The release 1.3 partitions (as for ``prepare_msp_podcast``; None: looked up).
 
     Returns
     -------
     dict
         ``consensus_mismatches`` (see :func:`consensus_mismatches`), ``partition_conflicts``
         (``(file, Partitions.txt, Split_Set)``), ``partitions_without_labels`` (partition ->
-        count), ``unlabelled_wavs`` (file names), ``ratings_without_labels`` (utterance ids).
+        count), ``unlabelled_wavs`` (file names), ``ratings_without_labels`` (utterance ids),
+        ``unexpected_partitions`` (partition name -> count), ``eval13_without_labels``
+        (utterance ids).
 
     Example
     -------
     >>> check_release("MSP-Podcast")["unlabelled_wavs"][:1]  # doctest: +SKIP
     ['MSP-PODCAST_test3_0001.wav']
     """
-    layout = detect_layout(Path(data_folder))
+    layout = detect_layout(Path(data_folder), eval13_partitions)
     rows = read_consensus(layout.consensus)
     partitions = read_partitions(layout.partitions) if layout.partitions else {}
     ratings = read_detailed(layout.detailed)
@@ -78,6 +89,9 @@ def check_release(data_folder):
         "partitions_without_labels": partitions_without_labels(partitions, rows),
         "unlabelled_wavs": unlabelled_wavs(layout.audio_dir, rows),
         "ratings_without_labels": sorted(set(ratings) - {row["utt"] for row in labelled}),
+        "unexpected_partitions": unexpected_partitions(rows, partitions),
+        "eval13_without_labels": (sorted(set(read_eval13(layout.eval13)) - {row["utt"] for row in labelled})
+                                  if layout.eval13 else []),
     }
     log_findings(findings, layout, len(labelled))
     return findings
@@ -159,6 +173,19 @@ def partitions_without_labels(partitions, rows):
     return dict(sorted(Counter(split for utt, split in partitions.items() if utt not in known).items()))
 
 
+def unexpected_partitions(rows, partitions):
+    """``{partition: number of files}`` of the partition names that are not the release's.
+
+    Example
+    -------
+    >>> rows = [{"utt": "a", "split_set": "Test 1"}, {"utt": "b", "split_set": "Test1"}, {"utt": "c", "split_set": ""}]
+    >>> unexpected_partitions(rows, {"c": "Dev"})
+    {'Dev': 1, 'Test 1': 1}
+    """
+    names = Counter(partitions.get(row["utt"]) or row["split_set"] for row in rows)
+    return {name: count for name, count in sorted(names.items()) if name and not is_expected_partition(name)}
+
+
 def unlabelled_wavs(audio_dir, rows):
     """Sorted names of the wavs of ``audio_dir`` that no consensus row names (hidden files aside).
 
@@ -207,6 +234,13 @@ def log_findings(findings, layout, n_labelled):
         logger.info("MSP-Podcast: %d wavs in %s have no consensus label (e.g. Test3) and are not "
                     "used, e.g. %s", len(findings["unlabelled_wavs"]), layout.audio_dir,
                     ", ".join(findings["unlabelled_wavs"][:N_EXAMPLES]))
+    for name, count in findings["unexpected_partitions"].items():
+        logger.warning("MSP-Podcast: unexpected partition name %r (%d files in %s / %s): not evaluated as a test "
+                       "split by the recipe", name, count, layout.consensus, layout.partitions or "no Partitions.txt")
+    if findings["eval13_without_labels"]:
+        logger.warning("MSP-Podcast: %d Eval1.3 files of %s have no complete consensus value in %s (left out "
+                       "of eval1.3.json), e.g. %s", len(findings["eval13_without_labels"]), layout.eval13,
+                       layout.consensus, ", ".join(findings["eval13_without_labels"][:N_EXAMPLES]))
     if findings["ratings_without_labels"]:
         logger.info("MSP-Podcast: %d rated files of %s have no consensus value in %s (not used)",
                     len(findings["ratings_without_labels"]), layout.detailed, layout.consensus)
@@ -216,9 +250,10 @@ def main(argv=None):
     """Runs :func:`check_release` from the command line (findings go to the log)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="root of the MSP-Podcast release")
+    parser.add_argument("--eval13_partitions", default=None, help="release 1.3 partitions (default: looked up)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    check_release(args.data_folder)
+    check_release(args.data_folder, args.eval13_partitions)
 
 
 if __name__ == "__main__":

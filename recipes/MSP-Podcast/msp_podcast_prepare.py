@@ -2,8 +2,9 @@
 """Data preparation for MSP-Podcast dimensional speech emotion recognition.
 
 Reads an MSP-Podcast release and writes one SpeechBrain JSON manifest per labelled partition
-(``train``, ``valid``, ``test1``, ``test2``; ``test3``... when labelled): find the release's
-files, parse the labels, split by partition, write the manifests. Layouts (found automatically,
+(``train``, ``valid``, ``test1``, ``test2``; ``test3``... when labelled), plus ``eval1.3``
+when the partitions of release 1.3 are known (below): find the release's files, parse the
+labels, split by partition, write the manifests. Layouts (found automatically,
 each part on its own, logged)::
 
     v1.11 / v1.12                              v1.6
@@ -18,11 +19,24 @@ V:2.0; D:5.0;"`` (secondary emotions may be empty or absent); detailed JSON: ``{
 {"<worker>": {"EmoAct": .., "EmoVal": .., "EmoDom": ..}}}``.
 
 Partitions come from ``Partitions.txt`` (files it lacks: ``Split_Set``) or ``Split_Set``:
-``Train`` -> train, ``Development``/``Validation`` -> valid, ``Test<k>`` -> test<k>, other
-names -> lower case (warning). A partition without consensus values (Test3) is skipped (logged);
-rows with an empty or NaN value are left out (warning). Other bad input is an error naming the
-file and line: a value not a number or outside 1..7, a row with too few or many fields, a
-missing or corrupt wav.
+``Train`` -> train, ``Development``/``Validation`` -> valid, ``Test<k>`` -> test<k>. Any other
+name (e.g. ``Test 1``) is written under a safe lower-case name (``test_1.json``) with one
+warning per distinct name and its number of files; such a manifest is not a test split of
+the recipe, which refuses to run when a split it evaluates is missing
+(``ser_modules.data.checks.check_required_splits``). A partition without consensus values
+(Test3) is skipped (logged); rows with an empty or NaN value are left out (warning). Other bad
+input is an error naming the file and line: a value not a number or outside 1..7, a row with
+too few or many fields, a missing, corrupt or truncated wav.
+
+Eval1.3 (the test set of release 1.3, evaluated beside Eval1.6 = ``test1`` of v1.6 in the
+papers): the files of the ``Test`` partition(s) of release 1.3, labelled with the consensus of
+*this* release, written as ``eval1.3.json``. Expected format (the name and content of the file
+in real releases are not verified here: pass your own list with ``eval13_partitions`` if it
+differs): ``Previous_releases_information/Partitions_1.3.txt`` (also tried: ``Partitions_v1.3.txt``,
+``1.3/Partitions.txt``, ``v1.3/Partitions.txt``), lines as in ``Partitions.txt``,
+``"<Split>; <FileName>"``, of which the ``Test``/``Test<k>`` lines are kept; a line may also
+hold a file name alone (a plain list of the Eval1.3 files). Listed files without consensus
+value in this release are counted in a warning and left out.
 
 Entries (keyed by file name without ``.wav``): ``wav``, ``duration`` (wav header), ``arousal``,
 ``valence``, ``dominance`` (consensus, 1..7), ``arousal_std``, ``valence_std``,
@@ -33,8 +47,11 @@ release's partition name), ``emo_class`` (when the column exists), ``transcript`
 worker's repeated ratings (warnings); a file without ratings is kept with ``n_raters: 0`` and
 ``*_std: 0.0`` (warning). ``min_duration`` drops short segments (logged).
 
-Re-running with the same options does nothing (``prepare_options.json``). Audits the manifests
-do not need (consensus vs rater mean, ``Partitions.txt`` vs ``Split_Set``, unlabelled wavs):
+Re-running with the same options on the same files does nothing (``prepare_options.json``
+records the options, the SHA-1 of the label and partition files and a digest of the names,
+sizes and modification times of the wavs and transcripts): a file fixed or replaced since makes
+the next call rebuild the manifests, with a warning saying which. Audits the manifests do not
+need (consensus vs rater mean, ``Partitions.txt`` vs ``Split_Set``, unlabelled wavs):
 ``check_release.py``.
 
 Example
@@ -59,8 +76,9 @@ from pathlib import Path
 from typing import Optional
 
 from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
-from ser_modules.data.manifests import (describe_split, manifest_paths, manifests_up_to_date,
-                                        read_stamp, wav_entries, write_manifests)
+from ser_modules.data.manifests import (describe_split, files_fingerprint, label_fingerprint, log_rebuild,
+                                        manifest_paths, read_stamp, stale_reasons, wav_entries,
+                                        write_manifests)
 from ser_modules.data.label_files import find_first, read_csv_rows
 from ser_modules.utils.constants import DIMENSIONS, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
 
@@ -75,6 +93,9 @@ CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")  # v1.11+, v1
 DETAILED_FILES = ("labels_detailed.csv", "labels_detailed.json")  # v1.11+, v1.6
 PARTITIONS_FILE = "Partitions.txt"
 TRANSCRIPTS_DIR = "Transcripts"
+PREVIOUS_RELEASES_DIR = "Previous_releases_information"
+EVAL13_FILES = ("Partitions_1.3.txt", "Partitions_v1.3.txt", "1.3/Partitions.txt", "v1.3/Partitions.txt")
+EVAL13 = "eval1.3"  # manifest name of the test set of release 1.3
 VALID_NAMES = ("development", "validation")
 RATING_RANGE = (1.0, 7.0)
 N_EXAMPLES = 5
@@ -96,7 +117,8 @@ class MSPPodcastFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the parts of one release are (``partitions``, ``transcripts``: None when absent).
+    """Where the parts of one release are (``partitions``, ``transcripts``, ``eval13``: None
+    when absent).
 
     Example
     -------
@@ -109,6 +131,7 @@ class Layout:
     detailed: Path
     partitions: Optional[Path]
     transcripts: Optional[Path]
+    eval13: Optional[Path] = None
 
     @property
     def name(self):
@@ -117,7 +140,8 @@ class Layout:
         return {("Audios", ".csv", False): "v1.11+", ("Audio", ".json", True): "v1.6"}.get(parts, "mixed")
 
 
-def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0):
+def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0, eval13_partitions=None,
+                        progressbar=True):
     """Writes one manifest per labelled partition of an MSP-Podcast release.
 
     Arguments
@@ -127,9 +151,15 @@ def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0)
     save_folder : str or path-like
         Where the manifests and ``prepare_options.json`` are written.
     splits : list of str, optional
-        Manifest names to write (e.g. ``["train", "valid", "test1"]``); None: all labelled.
+        Manifest names to write (e.g. ``["train", "valid", "test1", "eval1.3"]``); None: all
+        labelled, and ``eval1.3`` when the release 1.3 partitions are known.
     min_duration : float
         Segments shorter than this (seconds) are left out (logged count).
+    eval13_partitions : str or path-like, optional
+        The partitions of release 1.3 (format in the module docstring); None: looked up in
+        ``Previous_releases_information/``.
+    progressbar : bool
+        Show the progress bars of the wav headers (``--noprogressbar`` on the command line).
 
     Returns
     -------
@@ -143,25 +173,32 @@ def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0)
     -------
     >>> prepare_msp_podcast("MSP-Podcast", "prep")  # doctest: +SKIP
     """
-    options = make_options(data_folder, splits, min_duration)
-    if manifests_up_to_date(save_folder, options):
+    options = make_options(data_folder, splits, min_duration, eval13_partitions)
+    layout = detect_layout(Path(options["data_folder"]), options["eval13_partitions"])
+    inputs = input_fingerprint(layout, options["data_folder"])
+    reasons = stale_reasons(save_folder, options, inputs=inputs)
+    if not reasons:
         logger.info("MSP-Podcast manifests in %s are up to date, skipping", save_folder)
         return manifest_paths(save_folder, read_stamp(save_folder)["manifests"])
-    layout = detect_layout(Path(options["data_folder"]))
+    log_rebuild("MSP-Podcast", save_folder, reasons)
     rows = read_consensus(layout.consensus)
     assign_partitions(rows, layout)
-    groups = group_by_manifest(select_labelled(rows, layout.consensus), options["splits"])
+    labelled = select_labelled(rows, layout.consensus)
+    groups = group_by_manifest(labelled, options["splits"], layout.eval13 is not None)
+    if layout.eval13 is not None and (options["splits"] is None or EVAL13 in options["splits"]):
+        groups[EVAL13] = eval13_rows(layout.eval13, labelled, rows)
     ratings = read_detailed(layout.detailed)
-    stats = rater_statistics([row for group in groups.values() for row in group], ratings, layout.detailed)
-    manifests = {name: build_entries(group, stats, layout, name) for name, group in groups.items()}
+    stats = rater_statistics(list({row["utt"]: row for group in groups.values() for row in group}.values()),
+                             ratings, layout.detailed)
+    manifests = {name: build_entries(group, stats, layout, name, progressbar) for name, group in groups.items()}
     manifests = drop_short(manifests, options["min_duration"])
     for name, entries in manifests.items():
         logger.info("MSP-Podcast %s: %s; %s", name, describe_split(entries), speakers_and_raters(entries))
-    write_manifests(save_folder, manifests, options, "MSP-Podcast")
+    write_manifests(save_folder, manifests, options, "MSP-Podcast", inputs=inputs)
     return manifest_paths(save_folder, manifests)
 
 
-def make_options(data_folder, splits, min_duration):
+def make_options(data_folder, splits, min_duration, eval13_partitions=None):
     """Validates the options and returns them as a JSON-serialisable dict.
 
     Example
@@ -180,15 +217,19 @@ def make_options(data_folder, splits, min_duration):
     is_number = isinstance(min_duration, numbers.Real) and not isinstance(min_duration, bool)
     if not (is_number and math.isfinite(min_duration) and min_duration >= 0):
         raise ValueError(f"min_duration must be a number >= 0, got {min_duration!r}")
+    if eval13_partitions is not None:
+        eval13_partitions = os.path.abspath(os.fspath(eval13_partitions))
     return {"data_folder": os.path.abspath(os.fspath(data_folder)), "splits": splits,
-            "min_duration": float(min_duration), "prep_version": PREP_VERSION}
+            "min_duration": float(min_duration), "eval13_partitions": eval13_partitions,
+            "prep_version": PREP_VERSION}
 
 
 # --------------------------------------------------------------------------------------------
 # 1. Find the release's files
 # --------------------------------------------------------------------------------------------
-def detect_layout(data_folder):
-    """Finds the audio folder, label files, partitions and transcripts (logged).
+def detect_layout(data_folder, eval13_partitions=None):
+    """Finds the audio folder, label files, partitions, transcripts and the release 1.3
+    partitions (``eval13_partitions`` when given, else looked up; logged).
 
     Example
     -------
@@ -206,13 +247,60 @@ def detect_layout(data_folder):
         detailed=find_first(data_folder / LABEL_DIR, DETAILED_FILES, "MSP-Podcast detailed label file"),
         partitions=partitions if partitions.is_file() else None,
         transcripts=transcripts if transcripts.is_dir() else None,
+        eval13=find_eval13(data_folder, eval13_partitions),
     )
     found = [f"{layout.audio_dir.name}/", layout.consensus.relative_to(data_folder).as_posix(),
              layout.detailed.relative_to(data_folder).as_posix(),
              PARTITIONS_FILE if layout.partitions else f"no {PARTITIONS_FILE}",
-             f"{TRANSCRIPTS_DIR}/" if layout.transcripts else f"no {TRANSCRIPTS_DIR}/"]
+             f"{TRANSCRIPTS_DIR}/" if layout.transcripts else f"no {TRANSCRIPTS_DIR}/",
+             f"Eval1.3 partitions {layout.eval13}" if layout.eval13 else "no release 1.3 partitions"]
     logger.info("MSP-Podcast %s layout in %s: %s", layout.name, data_folder, ", ".join(found))
     return layout
+
+
+def find_eval13(data_folder, given=None):
+    """The release 1.3 partition file: ``given`` (must exist), else the first of
+    ``Previous_releases_information/<EVAL13_FILES>`` that exists, else None.
+
+    Example
+    -------
+    >>> find_eval13(Path("/nowhere")) is None
+    True
+    >>> find_eval13(Path("/nowhere"), "/nowhere/eval13.txt")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: eval13_partitions not found: /nowhere/eval13.txt
+    """
+    if given is not None:
+        if not Path(given).is_file():
+            raise FileNotFoundError(f"eval13_partitions not found: {given}")
+        return Path(given)
+    candidates = [data_folder / PREVIOUS_RELEASES_DIR / name for name in EVAL13_FILES]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def input_fingerprint(layout, data_folder):
+    """What the manifests are made of, for the stamp: the SHA-1 of the label and partition
+    files, and digests of the names, sizes and modification times of the wavs and of the
+    transcripts (see ``ser_modules.data.manifests``)."""
+    labels = [path for path in (layout.consensus, layout.detailed, layout.partitions, layout.eval13) if path]
+    inputs = {"labels": label_fingerprint(labels, data_folder),
+              "audio": files_fingerprint(list_files(layout.audio_dir, ".wav"), data_folder)}
+    if layout.transcripts is not None:
+        inputs["transcripts"] = files_fingerprint(list_files(layout.transcripts, ".txt"), data_folder)
+    return inputs
+
+
+def list_files(folder, suffix):
+    """The files of ``folder`` ending in ``suffix`` (any case), hidden files aside.
+
+    Example
+    -------
+    >>> list_files(Path(__file__).parent, ".py") != []
+    True
+    """
+    return [Path(entry.path) for entry in os.scandir(folder)
+            if entry.name.lower().endswith(suffix) and not entry.name.startswith(".") and entry.is_file()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,6 +400,37 @@ def read_partitions(path):
             raise MSPPodcastFormatError(f"{path}:{line_no}: {parts[1]} listed in both {partitions[utt]} and {parts[0]}")
         partitions[utt] = parts[0]
     return partitions
+
+
+def read_eval13(path):
+    """The utterance ids of Eval1.3 in a release 1.3 partition file, in file order: the files
+    of its ``Test``/``Test<k>`` lines (``"<Split>; <FileName>"``) and of lines holding a file
+    name alone; an error names the file and line of a malformed line, or the file when it
+    lists no test file.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "Partitions_1.3.txt"
+    >>> _ = path.write_text("Train; MSP-PODCAST_0001_0001.wav\\nTest; MSP-PODCAST_0002_0001.wav\\n"
+    ...                     "MSP-PODCAST_0003_0001.wav\\n")
+    >>> read_eval13(path)
+    ['MSP-PODCAST_0002_0001', 'MSP-PODCAST_0003_0001']
+    """
+    utts = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(";")]
+        if len(parts) > 2 or not all(parts):
+            raise MSPPodcastFormatError(f"{path}:{line_no}: expected '<Split>; <FileName>' or '<FileName>', "
+                                        f"got {line!r}")
+        if len(parts) == 1 or TEST_SPLIT_PATTERN.match(parts[0].lower()):
+            utts.setdefault(utterance_id(parts[-1]), line_no)
+    if not utts:
+        raise MSPPodcastFormatError(f"{path}: no Test partition line ('Test; <FileName>') nor file name: "
+                                    "not a list of the Eval1.3 files")
+    return list(utts)
 
 
 def read_detailed(path):
@@ -465,9 +584,30 @@ def manifest_name(partition):
         return "valid"
     if name == "train" or TEST_SPLIT_PATTERN.match(name):
         return name
-    safe = re.sub(r"[^a-z0-9]+", "_", name).strip("_") or "unnamed"
-    logger.warning("MSP-Podcast: unexpected partition name %r, written as %s.json", partition, safe)
-    return safe
+    return re.sub(r"[^a-z0-9]+", "_", name).strip("_") or "unnamed"
+
+
+def is_expected_partition(partition):
+    """Whether a partition name is one of the release's (Train, Development, Validation,
+    Test<k>), case aside.
+
+    Example
+    -------
+    >>> [is_expected_partition(p) for p in ("Train", "validation", "Test2", "Test 1", "Dev")]
+    [True, True, True, False, False]
+    """
+    name = partition.strip().lower()
+    return name in ("train", *VALID_NAMES) or bool(TEST_SPLIT_PATTERN.match(name))
+
+
+def log_unexpected_partitions(rows):
+    """One warning per distinct unexpected partition name, with its number of files."""
+    counts = Counter(row["partition"] for row in rows if not is_expected_partition(row["partition"]))
+    for partition, count in sorted(counts.items()):
+        logger.warning("MSP-Podcast: unexpected partition name %r (%d files; expected Train, Development, "
+                       "Validation or Test<k>): written as %s.json, which the recipe does not evaluate as a "
+                       "test split. Fix Split_Set / %s if it is a misspelt partition", partition, count,
+                       manifest_name(partition), PARTITIONS_FILE)
 
 
 def select_labelled(rows, path):
@@ -492,27 +632,53 @@ def select_labelled(rows, path):
     return kept
 
 
-def group_by_manifest(rows, wanted):
-    """``{manifest name: rows sorted by utterance id}``, names sorted; only ``wanted`` if given."""
+def group_by_manifest(rows, wanted, has_eval13=False):
+    """``{manifest name: rows sorted by utterance id}``, names sorted; only ``wanted`` if given
+    (``eval1.3`` aside: built by :func:`eval13_rows`); unexpected partition names are logged
+    once each (:func:`log_unexpected_partitions`)."""
+    log_unexpected_partitions(rows)
     groups = defaultdict(list)
     for row in rows:
         groups[manifest_name(row["partition"])].append(row)
     if wanted is not None:
-        unknown = sorted(set(wanted) - set(groups))
+        unknown = sorted(set(wanted) - set(groups) - ({EVAL13} if has_eval13 else set()))
         if unknown:
+            hint = (f" (no release 1.3 partitions in {PREVIOUS_RELEASES_DIR}/: give them with eval13_partitions)"
+                    if EVAL13 in unknown else "")
             raise ValueError(f"splits {unknown} not found among the labelled partitions "
-                             f"{sorted(groups)} of this release")
-        groups = {name: groups[name] for name in wanted}
+                             f"{sorted(groups)} of this release{hint}")
+        groups = {name: groups[name] for name in wanted if name != EVAL13}
     return {name: sorted(group, key=lambda r: r["utt"]) for name, group in sorted(groups.items())}
+
+
+def eval13_rows(path, labelled, rows):
+    """The labelled rows of the Eval1.3 files listed in ``path`` (see :func:`read_eval13`),
+    sorted by utterance id; listed files without consensus row or value are counted in a
+    warning, and none labelled is an error."""
+    wanted = read_eval13(path)
+    by_utt = {row["utt"]: row for row in labelled}
+    kept = sorted((by_utt[utt] for utt in wanted if utt in by_utt), key=lambda row: row["utt"])
+    known = {row["utt"] for row in rows}
+    absent = [utt for utt in wanted if utt not in known]
+    unlabelled = [utt for utt in wanted if utt in known and utt not in by_utt]
+    if absent or unlabelled:
+        logger.warning("MSP-Podcast %s: %d of the %d files listed in %s are left out: %d have no row and %d "
+                       "no complete consensus value in this release, e.g. %s", EVAL13, len(absent) + len(unlabelled),
+                       len(wanted), path, len(absent), len(unlabelled), ", ".join((absent + unlabelled)[:N_EXAMPLES]))
+    if not kept:
+        raise MSPPodcastFormatError(f"{path}: none of its {len(wanted)} Eval1.3 files has a consensus label in "
+                                    "this release (another corpus's list?)")
+    logger.info("MSP-Podcast %s: %d files of %s, labelled with this release's consensus", EVAL13, len(kept), path)
+    return kept
 
 
 # --------------------------------------------------------------------------------------------
 # 4. Manifest entries
 # --------------------------------------------------------------------------------------------
-def build_entries(rows, stats, layout, name):
+def build_entries(rows, stats, layout, name, progressbar=True):
     """``{utt: entry}`` of one partition (see the module docstring); reads the wav headers."""
     named_by = {layout.audio_dir / f"{row['utt']}.wav": f"{layout.consensus}:{row['line']}" for row in rows}
-    audio = wav_entries(named_by, f"MSP-Podcast {name}", MSPPodcastFormatError)
+    audio = wav_entries(named_by, f"MSP-Podcast {name}", MSPPodcastFormatError, progressbar=progressbar)
     entries, no_transcript = {}, 0
     for row, wav in zip(rows, named_by):
         summary = stats[row["utt"]]
@@ -588,6 +754,10 @@ def parse_args(argv=None):
                         help="manifests to write, e.g. train valid test1 (default: all)")
     parser.add_argument("--min_duration", type=float, default=0.0,
                         help="leave out segments shorter than this (seconds)")
+    parser.add_argument("--eval13_partitions", default=None,
+                        help="partitions of release 1.3 ('<Split>; <FileName>' lines, or file names) for "
+                             f"eval1.3.json (default: looked up in {PREVIOUS_RELEASES_DIR}/)")
+    parser.add_argument("--noprogressbar", action="store_true", help="hide the progress bars")
     return parser.parse_args(argv)
 
 
@@ -595,7 +765,8 @@ def main(argv=None):
     """Runs :func:`prepare_msp_podcast` from the command line."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    prepare_msp_podcast(args.data_folder, args.save_folder, splits=args.splits, min_duration=args.min_duration)
+    prepare_msp_podcast(args.data_folder, args.save_folder, splits=args.splits, min_duration=args.min_duration,
+                        eval13_partitions=args.eval13_partitions, progressbar=not args.noprogressbar)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@
 soundfile (through SpeechBrain's audio layer conventions), down-mixed to mono and resampled
 with ``torchaudio.functional.resample`` when the file has another sample rate.
 
-Bad inputs (see "Troubleshooting" in the README): a missing, unreadable or empty file, or one
-holding NaN or infinite samples, raises :class:`AudioFileError` naming the file; a file
+Bad inputs (see "Troubleshooting" in the README): a missing, unreadable or empty file, one
+holding NaN or infinite samples, or a truncated wav (its header declares more audio than the
+file holds: libsndfile would silently read the part that is left, :func:`truncation`) raises
+:class:`AudioFileError` naming the file; a file
 shorter than ``MIN_DURATION`` (the 25 ms receptive field of the wav2vec 2.0 / HuBERT / WavLM
 CNN) is padded with zeros and a silent file goes through as is, each with a warning naming
 the file (once per file). The data preparations count the files that are not mono at 16 kHz
@@ -17,6 +19,7 @@ Authors
 
 import logging
 import os
+import struct
 
 import soundfile
 import torch
@@ -54,7 +57,8 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
     Raises
     ------
     AudioFileError
-        When the file is missing, unreadable, holds no samples or NaN / infinite samples.
+        When the file is missing, unreadable, truncated, holds no samples or NaN / infinite
+        samples.
 
     Example
     -------
@@ -71,6 +75,9 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
         data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, OSError...
         raise AudioFileError(f"Cannot read audio file {path}: {error}") from error
+    problem = truncation(path)
+    if problem:
+        raise AudioFileError(f"Audio file {path} is truncated: {problem}")
     if data.shape[0] == 0:
         raise AudioFileError(f"Audio file {path} holds no samples")
     wav = check_finite(torch.from_numpy(data), f"Audio file {path} holds non-finite samples", AudioFileError)
@@ -177,7 +184,85 @@ def audio_info(path, named_by=None, error=AudioFileError):
         raise error(f"Unreadable or corrupt wav {path}{where}: {cause}") from cause
     if info.frames <= 0 or info.samplerate <= 0:
         raise error(f"Empty or corrupt wav {path}{where} ({info.frames} frames)")
+    problem = truncation(path, info.samplerate)
+    if problem:
+        raise error(f"Truncated wav {path}{where}: {problem}. Restore the file from the release")
     return info
+
+
+def truncation(path, sample_rate=None):
+    """What is missing from a truncated RIFF/WAVE file, ``""`` when complete or not a RIFF wav.
+
+    A wav cut short (an interrupted copy or download) keeps a header that declares the full
+    ``data`` chunk; libsndfile reads the samples that are left without a word. The chunk
+    size declared is compared with the bytes the file holds after the chunk header (the
+    "unknown length" sizes 0 and 0xFFFFFFFF of streamed wavs are not checked).
+
+    Arguments
+    ---------
+    path : str or pathlib.Path
+        Audio file.
+    sample_rate : int, optional
+        Its sample rate, to give the durations in seconds (read from the header if None).
+
+    Returns
+    -------
+    str
+        E.g. ``"its header declares 4.15 s of audio, the file holds 1.38 s (44160 of 132800
+        bytes)"``; ``""`` for a complete file or another format.
+
+    Example
+    -------
+    >>> import tempfile, os, numpy
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> soundfile.write(path, numpy.zeros(16000), 16000, subtype="PCM_16")
+    >>> truncation(path)
+    ''
+    >>> with open(path, "r+b") as stream:
+    ...     _ = stream.truncate(44 + 10000)
+    >>> truncation(path)
+    'its header declares 1.00 s of audio, the file holds 0.31 s (10000 of 32000 bytes)'
+    """
+    chunk = wav_data_chunk(path)
+    if chunk is None:
+        return ""
+    offset, declared, block_align, rate = chunk
+    available = os.path.getsize(path) - offset
+    if declared in (0, 0xFFFFFFFF) or available >= declared:
+        return ""
+    rate = sample_rate or rate
+    if block_align <= 0 or rate <= 0:
+        return f"its header declares {declared} bytes of audio, the file holds {max(available, 0)}"
+    seconds = [size / block_align / rate for size in (declared, max(available, 0))]
+    return (f"its header declares {seconds[0]:.2f} s of audio, the file holds {seconds[1]:.2f} s "
+            f"({max(available, 0)} of {declared} bytes)")
+
+
+def wav_data_chunk(path, max_chunks=64):
+    """``(data offset, declared data size, block align, sample rate)`` of a RIFF/WAVE file.
+
+    None for another format or a header too damaged to walk (soundfile reports those).
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        position, block_align, rate = 12, 0, 0
+        for _ in range(max_chunks):
+            stream.seek(position)
+            header = stream.read(8)
+            if len(header) < 8:
+                return None
+            chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if chunk_id == b"fmt ":
+                fmt = stream.read(16)
+                if len(fmt) < 16:
+                    return None
+                rate, block_align = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+            elif chunk_id == b"data":
+                return position + 8, size, block_align, rate
+            position += 8 + size + (size & 1)
+    return None
 
 
 def conversion_note(info, sample_rate=SAMPLE_RATE):

@@ -1,4 +1,4 @@
-"""Checks of the recipes' inputs: non-finite values, unknown labels, over-long utterances.
+"""Checks of the recipes' inputs: non-finite values, unknown labels, missing splits, over-long utterances.
 
 Each check either raises an error naming the file (and the utterance) and the problem, or
 applies a documented handling and logs it; nothing is dropped silently (see "Troubleshooting"
@@ -7,6 +7,9 @@ in the README).
 * :func:`check_finite`: NaN or inf in a tensor (features, audio) -> :class:`NonFiniteError`.
 * :func:`check_labels` / :func:`check_ratings`: a manifest label outside the configured
   classes or rating range -> :class:`UnknownLabelError` naming the manifest and utterance.
+* :func:`check_required_splits`: a split the recipe trains or evaluates on has no manifest
+  (e.g. an MSP-Podcast partition spelt ``Test 1``, written as ``test_1.json``) ->
+  :class:`MissingSplitError` naming the manifest folder and the unexpected manifests.
 * :func:`apply_duration_limit`, :func:`crop`, :func:`max_samples`, :func:`max_frames`: the
   recipes' ``max_duration`` / ``long_utterance`` hyperparameters. Utterances longer than
   ``max_duration`` seconds are counted and listed per manifest; with ``long_utterance: crop``
@@ -21,6 +24,7 @@ Authors
 import logging
 import math
 import numbers
+import re
 from pathlib import Path
 
 import torch
@@ -30,6 +34,7 @@ from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 LONG_UTTERANCE_MODES = ("crop", "skip")
+KNOWN_SPLIT_PATTERN = re.compile(r"^(train|valid|test\d*|eval[\w.]*)$")  # split names the recipes know
 SKIPPED_SPLITS = ("train",)
 N_EXAMPLES = 3
 
@@ -40,6 +45,10 @@ class NonFiniteError(FloatingPointError):
 
 class UnknownLabelError(ValueError):
     """A manifest holds a label the recipe does not know (the message names the file)."""
+
+
+class MissingSplitError(ValueError):
+    """A split the recipe needs has no manifest (the message names the folder)."""
 
 
 def check_finite(tensor, source, error=NonFiniteError):
@@ -143,6 +152,53 @@ def check_ratings(manifest, keys, low, high):
                 raise UnknownLabelError(
                     f"{manifest}: utterance {utt} has {key} {value!r}, not a number in [{low:g}, {high:g}]"
                 )
+
+
+def check_required_splits(manifests, required, source):
+    """Raises :class:`MissingSplitError` when a required split has no manifest.
+
+    The preparations write a manifest per partition of the release, under the partition's
+    name; a misspelt partition (``Test 1``) gets a manifest of its own (``test_1``) that the
+    recipe does not evaluate, so its results would silently lack the split. The error lists
+    the manifests whose name is not ``train``, ``valid``, ``test<k>`` or ``eval<x>``, with
+    the partition names their entries carry (``split``).
+
+    Arguments
+    ---------
+    manifests : dict
+        Split name -> manifest path (the prepared manifests).
+    required : iterable of str
+        The splits the recipe trains, validates and evaluates on (e.g. ``["train",
+        "valid", "test1"]``, or the hparams ``test_splits``).
+    source : str or pathlib.Path
+        Where the manifests come from (e.g. the manifest folder), for the message.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_json_atomic({"u1": {"split": "Test 1"}}, folder / "test_1.json")
+    >>> manifests = {"train": "train.json", "valid": "valid.json", "test_1": str(folder / "test_1.json")}
+    >>> check_required_splits(manifests, ["train", "valid"], folder)
+    >>> try:
+    ...     check_required_splits(manifests, ["train", "valid", "test1"], "prep")
+    ... except MissingSplitError as error:
+    ...     print(error)
+    prep: no test1 manifest (manifests: test_1, train, valid); test_1 holds partition 'Test 1' of the release, not a split name the recipe knows: fix the partition names of the release (Split_Set / Partitions.txt) and prepare again
+    """
+    missing = [name for name in required if name not in manifests]
+    if not missing:
+        return
+    message = f"{source}: no {', '.join(missing)} manifest (manifests: {', '.join(sorted(manifests))})"
+    unexpected = [name for name in sorted(manifests) if not KNOWN_SPLIT_PATTERN.match(name)]
+    if unexpected:
+        held = []
+        for name in unexpected:
+            partitions = sorted({str(entry.get("split")) for entry in read_json(manifests[name]).values()})
+            held.append(f"{name} holds partition {', '.join(map(repr, partitions))} of the release")
+        message += (f"; {'; '.join(held)}, not a split name the recipe knows: fix the partition names of the "
+                    "release (Split_Set / Partitions.txt) and prepare again")
+    raise MissingSplitError(message)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,13 +6,20 @@ call's options and whose manifests all exist is up to date, and a run killed whi
 leaves no stamp, so the next call redoes the work.
 
 The stamp holds the options of the call, the names of the manifests written and, when given,
-a fingerprint of the inputs (``inputs``); :func:`stamp_content` alone computes it.
+a fingerprint of the inputs (``inputs``); :func:`stamp_content` alone computes it. The
+preparations fingerprint their label files by content (:func:`label_fingerprint`: SHA-1,
+cheap for text files) and their audio (and other per-utterance) files by name, size and
+modification time (:func:`files_fingerprint`), so a corpus file fixed or replaced after a
+preparation makes the next call rebuild the manifests; :func:`stale_reasons` says why
+(logged by :func:`log_rebuild`).
 
 Authors
  * ser-recipes contributors 2026
 """
 
+import hashlib
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +31,7 @@ from ser_modules.utils.files import read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 OPTIONS_FILE = "prepare_options.json"
+N_EXAMPLES = 3
 
 
 def manifest_paths(save_folder, names):
@@ -131,7 +139,8 @@ def manifests_up_to_date(save_folder, options, names=None, inputs=None):
     Returns
     -------
     bool
-        True when the stamp matches and every manifest it names exists.
+        True when the stamp matches and every manifest it names exists (no
+        :func:`stale_reasons`).
 
     Example
     -------
@@ -143,13 +152,180 @@ def manifests_up_to_date(save_folder, options, names=None, inputs=None):
     >>> manifests_up_to_date(folder, {"seed": 0}, ["train", "valid"])
     False
     """
+    return not stale_reasons(save_folder, options, names, inputs)
+
+
+def stale_reasons(save_folder, options, names=None, inputs=None):
+    """Why the manifests of ``save_folder`` must be (re)built; ``[]`` when they are up to date.
+
+    Arguments as :func:`manifests_up_to_date`.
+
+    Returns
+    -------
+    list of str
+        One reason per difference: no finished preparation, a changed option, other
+        manifest names, a missing manifest, a changed, added or removed input file.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> stale_reasons(folder, {"seed": 0})
+    ['no finished preparation (no prepare_options.json)']
+    >>> inputs = {"labels": {"labels.csv": "sha1:ab12"}, "audio": {"files": 2, "sha1": "cd34"}}
+    >>> write_manifests(folder, {"train": {}}, {"seed": 0}, "Demo", inputs=inputs)
+    >>> stale_reasons(folder, {"seed": 0}, inputs=inputs)
+    []
+    >>> changed = {"labels": {"labels.csv": "sha1:ef56"}, "audio": {"files": 3, "sha1": "0000"}}
+    >>> for reason in stale_reasons(folder, {"seed": 1}, inputs=changed):
+    ...     print(reason)
+    option seed: 0 -> 1
+    audio changed: 2 -> 3 files (names, sizes or modification times)
+    labels changed: labels.csv
+    """
     stamp = read_stamp(save_folder)
     if stamp is None:
-        return False
+        return [f"no finished preparation (no {OPTIONS_FILE})"]
     names = stamp["manifests"] if names is None else names
-    if stamp != stamp_content(options, names, inputs):
-        return False
-    return all(path.is_file() for path in manifest_paths(save_folder, names).values())
+    expected = stamp_content(options, names, inputs)
+    unset = "(unset)"
+    reasons = [f"option {key}: {stamp.get(key, unset)} -> {expected.get(key, unset)}"
+               for key in sorted((set(stamp) | set(expected)) - {"manifests", "inputs"})
+               if (key in stamp, stamp.get(key)) != (key in expected, expected.get(key))]
+    if stamp["manifests"] != expected["manifests"]:
+        reasons.append(f"manifests {', '.join(stamp['manifests'])} -> {', '.join(expected['manifests'])}")
+    reasons += input_changes(stamp.get("inputs"), expected.get("inputs"))
+    missing = [path.name for path in manifest_paths(save_folder, names).values() if not path.is_file()]
+    if missing:
+        reasons.append(f"missing manifest(s) {', '.join(missing)}")
+    return reasons
+
+
+def input_changes(recorded, current):
+    """The differences between two input fingerprints, in words (see :func:`stale_reasons`).
+
+    Each fingerprint maps a group name to either ``{file: fingerprint}`` (label files, named
+    one by one) or a :func:`files_fingerprint` summary (``{"files": n, "sha1": ...}``).
+
+    Example
+    -------
+    >>> input_changes({"labels": {"a.txt": "sha1:1", "b.txt": "sha1:2"}},
+    ...               {"labels": {"a.txt": "sha1:9", "c.txt": "sha1:3"}})
+    ['labels changed: a.txt', 'labels added: c.txt', 'labels removed: b.txt']
+    >>> input_changes(None, {"labels": {}})
+    ['the previous preparation recorded no input fingerprint']
+    """
+    if recorded == current:
+        return []
+    if recorded is None or current is None:
+        return ["the previous preparation recorded no input fingerprint" if recorded is None
+                else "inputs recorded but not fingerprinted now"]
+    reasons = []
+    for group in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(group), current.get(group)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and "sha1" not in old and "sha1" not in new:
+            for verb, files in (("changed", [f for f in new if f in old and new[f] != old[f]]),
+                                ("added", [f for f in new if f not in old]),
+                                ("removed", [f for f in old if f not in new])):
+                if files:
+                    reasons.append(f"{group} {verb}: {', '.join(files[:N_EXAMPLES])}"
+                                   + (f" and {len(files) - N_EXAMPLES} more" if len(files) > N_EXAMPLES else ""))
+        elif isinstance(old, dict) and isinstance(new, dict) and "files" in old and "files" in new:
+            reasons.append(f"{group} changed: {old['files']} -> {new['files']} files "
+                           "(names, sizes or modification times)")
+        else:
+            reasons.append(f"{group} changed")
+    return reasons
+
+
+def log_rebuild(corpus, save_folder, reasons):
+    """Logs why the manifests are (re)built: a warning when a finished preparation is redone.
+
+    Example
+    -------
+    >>> log_rebuild("Demo", "prep", ["labels changed: a.txt"])  # logged
+    """
+    first = reasons == [f"no finished preparation (no {OPTIONS_FILE})"]
+    logger.log(logging.INFO if first else logging.WARNING, "%s: %s the manifests in %s: %s", corpus,
+               "writing" if first else "rebuilding", save_folder, "; ".join(reasons))
+
+
+def label_fingerprint(paths, root):
+    """``{path relative to root: "sha1:<hex>"}`` of label files, by content.
+
+    Arguments
+    ---------
+    paths : iterable of pathlib.Path
+        Label files (evaluation files, label CSV / JSON, partition lists): small enough to
+        hash at every call.
+    root : str or pathlib.Path
+        The corpus root the names are relative to (the path itself when outside it).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "labels.csv").write_text("FileName\\na.wav\\n")
+    >>> label_fingerprint([root / "labels.csv"], root)
+    {'labels.csv': 'sha1:68e4e21deb4ed9d450d66866eef814c31840934d'}
+    """
+    fingerprint = {}
+    for path in paths:
+        digest = hashlib.sha1()
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        fingerprint[relative_name(path, root)] = f"sha1:{digest.hexdigest()}"
+    return fingerprint
+
+
+def files_fingerprint(paths, root):
+    """``{"files": n, "sha1": digest}`` of the names, sizes and modification times of files.
+
+    For the audio (and per-utterance transcript) files: one ``stat`` per file, no reading.
+
+    Arguments
+    ---------
+    paths : iterable of pathlib.Path
+        The files (order does not matter).
+    root : str or pathlib.Path
+        The corpus root the names are relative to.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.wav").write_bytes(b"RIFF")
+    >>> before = files_fingerprint([root / "a.wav"], root)
+    >>> before["files"]
+    1
+    >>> _ = (root / "a.wav").write_bytes(b"RIFF....")
+    >>> files_fingerprint([root / "a.wav"], root) == before
+    False
+    """
+    lines = []
+    for path in paths:
+        stat = os.stat(path)
+        lines.append(f"{relative_name(path, root)}\t{stat.st_size}\t{stat.st_mtime_ns}\n")
+    digest = hashlib.sha1("".join(sorted(lines)).encode()).hexdigest()
+    return {"files": len(lines), "sha1": digest}
+
+
+def relative_name(path, root):
+    """``path`` relative to ``root`` as a POSIX string (the absolute path when outside it).
+
+    Example
+    -------
+    >>> relative_name(Path("/data/c/Labels/l.csv"), "/data/c"), relative_name(Path("/x/p.txt"), "/data/c")
+    ('Labels/l.csv', '/x/p.txt')
+    """
+    path = Path(os.path.abspath(path))
+    try:
+        return path.relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def write_manifests(save_folder, manifests, options, corpus, inputs=None):
@@ -195,11 +371,13 @@ def write_manifests(save_folder, manifests, options, corpus, inputs=None):
     logger.info("%s manifests %s written to %s", corpus, ", ".join(manifests), save_folder)
 
 
-def wav_entries(named_by, corpus, error=AudioFileError):
+def wav_entries(named_by, corpus, error=AudioFileError, progressbar=True):
     """The ``wav`` and ``duration`` fields of manifest entries, read from the wav headers.
 
-    Shows a progress bar, and logs the files that are not mono at 16 kHz (see
-    :func:`ser_modules.data.audio.log_conversions`).
+    Shows a progress bar (unless ``progressbar`` is False), and logs the files that are not
+    mono at 16 kHz (see :func:`ser_modules.data.audio.log_conversions`). A wav whose header
+    declares more audio than the file holds (truncated copy) is an ``error`` naming the file
+    (:func:`ser_modules.data.audio.audio_info`).
 
     Arguments
     ---------
@@ -209,8 +387,10 @@ def wav_entries(named_by, corpus, error=AudioFileError):
     corpus : str
         Name for the progress bar and the log (e.g. ``"MSP-Podcast train"``).
     error : type
-        Exception raised for an unreadable, corrupt or empty wav (a missing one raises
-        ``FileNotFoundError``).
+        Exception raised for an unreadable, corrupt, truncated or empty wav (a missing one
+        raises ``FileNotFoundError``).
+    progressbar : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -226,7 +406,8 @@ def wav_entries(named_by, corpus, error=AudioFileError):
     0.5
     """
     entries, notes = {}, {}
-    for wav, source in tqdm(named_by.items(), desc=f"Reading {corpus} wav headers", unit="utt"):
+    bar = tqdm(named_by.items(), desc=f"Reading {corpus} wav headers", unit="utt", disable=not progressbar)
+    for wav, source in bar:
         header = audio_info(wav, named_by=source, error=error)
         notes[str(wav)] = conversion_note(header)
         entries[wav] = {"wav": str(wav), "duration": header.frames / header.samplerate}

@@ -73,6 +73,8 @@ Release 1.11::
     Labels/labels_detailed.csv     FileName,EmoDetail  (one row per file and rater)
     Transcripts/<utt>.txt          one line
 
+    Previous_releases_information/Partitions_1.3.txt   release 1.3 partitions (see below)
+
 ``Split_Set`` is ``Train``, ``Development``, ``Test1`` or ``Test2`` (split by podcast);
 ``SpkrID`` is an integer or ``Unknown`` (then ``Gender`` is ``Unknown`` too); ``EmoClass`` is
 one of ``N H A S U F D C O`` or ``X`` (no strict majority of the raters' primary emotions).
@@ -90,7 +92,17 @@ Release 1.6::
     Labels/labels_detailed.json    {"<FileName>": {"WORKER...": {"EmoClass_Major",
                                     "EmoClass_Second", "EmoAct", "EmoVal", "EmoDom"}}}
 
+    Previous_releases_information/Partitions_1.3.txt
+
 (no ``Transcripts/``: whether v1.6 shipped transcripts is unverified.)
+
+Both releases carry the partitions of an earlier, smaller release 1.3, in the *expected*
+format of ``recipes/MSP-Podcast/msp_podcast_prepare.py`` (the name and content of the file in
+the real ``Previous_releases_information/`` folder are not verified):
+``Previous_releases_information/Partitions_1.3.txt``, ``"<Split>; <FileName>"`` lines as in
+``Partitions.txt``, with ``Train``, ``Validation`` and ``Test``. Release 1.3 holds about 60% of
+the podcasts of each partition (at least one), whole podcasts: its ``Test`` (Eval1.3) is a
+subset of ``Test1`` (Eval1.6), as in the real releases.
 
 Rendering
 ---------
@@ -129,6 +141,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 GENERATOR_VERSION = 1
+MSP_GENERATOR_VERSION = 2  # 2: Previous_releases_information/Partitions_1.3.txt
 SAMPLE_RATE = 16000
 ESPEAK_BINARY = "espeak-ng"
 IEMOCAP_DIRNAME = "IEMOCAP_full_release"
@@ -1234,6 +1247,39 @@ def write_msp_v16(root: Path, segments: List[Segment]) -> None:
                "".join(f"{s.split}; {s.file_name}\n" for s in segments))
 
 
+EVAL13_FILE = "Previous_releases_information/Partitions_1.3.txt"
+EVAL13_SPLITS = {"Train": "Train", "Development": "Validation", "Validation": "Validation", "Test1": "Test"}
+EVAL13_SHARE = 0.6
+
+
+def write_eval13_partitions(root: Path, segments: List[Segment], rng: np.random.Generator) -> None:
+    """Writes the release 1.3 partitions: whole podcasts, about 60% of each partition's.
+
+    Example:
+        >>> import tempfile
+        >>> seg = lambda name, split: Segment(name, None, "1", "Male", split, [], None, [])
+        >>> root = Path(tempfile.mkdtemp())
+        >>> segs = [seg("MSP-PODCAST_0001_0001", "Test1"), seg("MSP-PODCAST_0002_0001", "Test2")]
+        >>> write_eval13_partitions(root, segs, np.random.default_rng(0))
+        >>> (root / EVAL13_FILE).read_text()
+        'Test; MSP-PODCAST_0001_0001.wav\\n'
+    """
+    podcasts: Dict[str, List[str]] = {}
+    for seg in segments:
+        if seg.split in EVAL13_SPLITS:
+            podcasts.setdefault(seg.split, [])
+            podcast = seg.name.rsplit("_", 1)[0]
+            if podcast not in podcasts[seg.split]:
+                podcasts[seg.split].append(podcast)
+    kept = set()
+    for split, names in podcasts.items():
+        n = max(1, round(EVAL13_SHARE * len(names)))
+        kept.update(names[i] for i in sorted(rng.choice(len(names), n, replace=False)))
+    lines = [f"{EVAL13_SPLITS[s.split]}; {s.file_name}\n" for s in segments
+             if s.split in EVAL13_SPLITS and s.name.rsplit("_", 1)[0] in kept]
+    write_text(root / EVAL13_FILE, "".join(lines))
+
+
 def generate_msp_podcast(
     out_dir, release: str = "1.11", seed: int = 0, size: int = 500, *,
     workers: Optional[int] = None, progress: bool = True,
@@ -1285,7 +1331,7 @@ def generate_msp_podcast(
     root = out_dir / MSP_DIRNAME
     marker = out_dir / MSP_MARKER
     options = {"corpus": "msp-podcast", "release": release, "seed": int(seed),
-               "size": int(size), "version": GENERATOR_VERSION}
+               "size": int(size), "version": MSP_GENERATOR_VERSION}
     if marker_matches(marker, options, root):
         log(f"MSP-Podcast {release} up to date, skipping: {root}")
         return root
@@ -1302,6 +1348,7 @@ def generate_msp_podcast(
         write_msp_v111(staging, segments, np.random.default_rng([int(seed), 2, 9]))
     else:
         write_msp_v16(staging, segments)
+    write_eval13_partitions(staging, segments, np.random.default_rng([int(seed), 2, 13]))
     stats = {"segments": len(segments), "unlabelled": len(extras),
              "splits": dict(Counter(s.split for s in segments)),
              "classes": dict(sorted(Counter(s.emo_class for s in segments).items()))}
