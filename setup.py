@@ -14,7 +14,8 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 
 TENSORBOARD = ["tensorboard>=2.14"]  # use_tensorboard: True in a recipe yaml
-TEST = ["pytest>=8", *TENSORBOARD]  # the test suite also checks the TensorBoard logger
+# pytest; packaging (tests/test_packaging.py reads the requirements); tensorboard (tests/test_loggers.py)
+TEST = ["pytest>=8", "packaging>=23", *TENSORBOARD]
 
 setup(
     name="ser-recipes",
