@@ -166,7 +166,7 @@ def setup_commands(tmp_path, *make_args):
     """The commands ``make setup`` would run for a new environment (DRY_RUN=1 prints them)."""
     result = subprocess.run(
         ["make", "--no-print-directory", "setup", f"VENV={tmp_path / 'venv'}", "DRY_RUN=1", *make_args],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT, capture_output=True, text=True, timeout=120,  # a dry run takes a second
     )
     return result.returncode, [line[2:] for line in result.stdout.splitlines() if line.startswith("+ ")], result.stderr
 
