@@ -62,6 +62,7 @@ def pins(file_name):
 
 
 def code_files(folders):
+    """The Python files under ``folders`` (the frozen export fixtures aside)."""
     return sorted(path for folder in folders for path in (ROOT / folder).rglob("*.py") if "fixtures" not in path.parts)
 
 
@@ -84,7 +85,7 @@ def imported_modules(folders):
 
 def third_party(modules):
     """The imported modules that are neither the standard library nor the repository's own."""
-    own = {"ser_modules"} | {path.stem for path in ROOT.rglob("*.py") if ".venv" not in path.parts}
+    own = {"ser_modules"} | {path.stem for path in code_files(RUNTIME_CODE + TEST_CODE)}
     return {module: where for module, where in modules.items() if module not in sys.stdlib_module_names | own}
 
 
