@@ -216,3 +216,11 @@ def test_one_flag_style_per_tool_family(family):
     options = [option for path in files for option in option_strings(path)]
     assert options, "no option found: the scan is broken"
     assert [option for option in options if not style.fullmatch(option.split(": ")[1])] == []
+
+
+def test_readme_cpu_only_command_installs_the_pinned_torch():
+    pinned = pins("requirements.txt")
+    command = (f"pip install torch=={pinned['torch']} torchaudio=={pinned['torchaudio']} "
+               "--index-url https://download.pytorch.org/whl/cpu")
+    readme = (ROOT / "README.md").read_text()
+    assert command in readme and "make setup TORCH=cpu" in readme
