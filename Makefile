@@ -1,12 +1,17 @@
 # ser-recipes: each target sets up what it needs (virtual environment, pip packages, espeak-ng).
 VENV ?= .venv
+# TORCH=cpu: torch and torchaudio from the PyTorch CPU index (no CUDA libraries), chosen when the
+# environment is created and kept by later targets; TORCH=default: PyPI's (CUDA build on Linux).
+# DRY_RUN=1: make setup prints the commands it would run.
+TORCH ?=
+DRY_RUN ?=
 PY := $(VENV)/bin/python
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: setup demo demo-msp test bench clean
 
 setup:
-	@bash scripts/setup_env.sh
+	@VENV="$(VENV)" TORCH="$(TORCH)" DRY_RUN="$(DRY_RUN)" bash scripts/setup_env.sh
 
 demo: setup
 	$(PY) scripts/demo.py
