@@ -9,7 +9,8 @@ transcribes a padded batch of waveforms:
    (zero mean, unit variance, as the model was fine-tuned), padded, with the attention mask
    when the processor returns one (the layer-normalised "large" checkpoints);
 2. greedy CTC: the most likely token of every valid frame; frames beyond an utterance's
-   length are set to the blank (``<pad>``) token;
+   length, and frames whose most likely token is another special token of the tokenizer
+   (``<s>``, ``</s>``, ``<unk>``: they are no characters), are set to the blank (``<pad>``);
 3. the tokenizer's ``batch_decode`` merges repeated tokens, drops blanks and turns the word
    delimiter ``|`` into spaces.
 
@@ -46,6 +47,8 @@ class CTCTranscriber(torch.nn.Module):
     >>> ids = asr(wavs, lens)
     >>> ids.shape, bool((ids[1, 25:] == asr.blank_id).all())
     (torch.Size([2, 49]), True)
+    >>> asr.processor.tokenizer.convert_ids_to_tokens(asr.no_character_ids.tolist())
+    ['<pad>', '<s>', '</s>', '<unk>']
     >>> texts = asr.transcribe(wavs, lens)
     >>> texts[1] == asr.transcribe(wavs[1:, :8000], torch.ones(1))[0]
     True
@@ -68,7 +71,11 @@ class CTCTranscriber(torch.nn.Module):
         for param in self.model.parameters():
             param.requires_grad = False
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
-        self.blank_id = int(self.processor.tokenizer.pad_token_id)
+        tokenizer = self.processor.tokenizer
+        self.blank_id = int(tokenizer.pad_token_id)
+        delimiter = tokenizer.convert_tokens_to_ids(getattr(tokenizer, "word_delimiter_token", None) or "|")
+        no_character = sorted(set(tokenizer.all_special_ids) - {delimiter})
+        self.register_buffer("no_character_ids", torch.tensor(no_character, dtype=torch.long), persistent=False)
         self.train(False)
 
     @property
@@ -112,7 +119,9 @@ class CTCTranscriber(torch.nn.Module):
         ).logits
         valid_frames = self.model._get_feat_extract_output_lengths(counts.to(device))
         valid = torch.arange(logits.shape[1], device=device)[None, :] < valid_frames[:, None]
-        return logits.argmax(dim=-1).masked_fill(~valid, self.blank_id)
+        ids = logits.argmax(dim=-1)
+        character = ~torch.isin(ids, self.no_character_ids.to(device))
+        return ids.masked_fill(~(valid & character), self.blank_id)
 
     def transcribe(self, wavs, wav_lens=None):
         """Greedy CTC transcripts of a padded batch (the tokenizer's spelling, e.g. upper case).
