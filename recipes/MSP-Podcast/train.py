@@ -564,8 +564,8 @@ def main(argv):
     manifests = prepare_manifests(hparams)
     tests = test_manifests(hparams, manifests)
     splits = {"train": manifests["train"], "valid": manifests["valid"], **tests}
+    lexical = lexical_features(hparams, splits.values())  # first: a missing transcript fails fast
     frames = extract_features(hparams, splits.values())
-    lexical = lexical_features(hparams, splits.values())
 
     run_on_main(fit_input_transforms, args=[hparams, frames, manifests["train"], lexical])
     load_input_transforms(hparams)
