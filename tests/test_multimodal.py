@@ -100,7 +100,9 @@ def test_model_sizes_of_table_2():
 
     rows = model_sizes(2048, (768, 768))
     conv = 3 * 2048 * 1024 + 1024
-    assert rows[0]["parameters"] - count_parameters(TCGRU(1, conv_channels=1024)) + (3 * 1024 + 1024) == conv + 128 * 1536
+    gru = 3 * (1024 * 256 + 256 * 256 + 2 * 256) + 3 * (2 * 256 * 256 + 2 * 256)
+    embedding, output = (256 + 2 * 768) * 128 + 128, 128 * 3 + 3
+    assert rows[0]["parameters"] == conv + gru + embedding + output
     assert [row["kept"] for row in rows] == [2048, 1638, 1229, 819]
     assert [round(row["reduction_percent"], 1) for row in rows[1:]] == [15.9, 31.8, 47.8]
     audio = model_sizes(1024)
