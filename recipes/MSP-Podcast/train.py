@@ -379,10 +379,10 @@ def lexical_features(hparams, manifest_paths):
         )
     if bert.hidden_size != int(hparams["lexical_size"]):
         raise ValueError(f"lexical_size={hparams['lexical_size']}, but {hparams['bert_hub']} gives {bert.hidden_size}-d embeddings")
-    streams = [
-        {wav: normalize_text(text) for wav, text in stream_transcripts(hparams, source, manifest_paths).items()}
-        for source in sources
-    ]
+    # The release's transcripts first: a missing one is an error before any transcription.
+    order = sorted(range(len(sources)), key=lambda i: str(sources[i]) != RELEASE_TRANSCRIPTS)
+    transcripts = {i: stream_transcripts(hparams, sources[i], manifest_paths) for i in order}
+    streams = [{wav: normalize_text(text) for wav, text in transcripts[i].items()} for i in range(len(sources))]
     for source, texts in zip(sources, streams):
         logger.info("Lexical stream %s: %d files, %d empty after normalisation", source, len(texts),
                     sum(not text for text in texts.values()))
