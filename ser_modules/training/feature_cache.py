@@ -101,8 +101,9 @@ class FeatureCache:
     0
     """
 
-    #: Description of the entries in the progress bar and the log.
+    #: Description of the cache in the progress bar and the log, and of its entries in errors.
     progress_label = "feature cache"
+    entry_description = "cached features"
 
     def __init__(self, folder, encoder_fingerprint, layers=None, sample_rate=16000):
         self.layers = None if layers is None else [int(layer) for layer in layers]
@@ -284,7 +285,7 @@ class FeatureCache:
         missing = self.missing(wav_paths)
         if missing:
             raise RuntimeError(
-                f"{len(missing)} audio files have no {self.progress_label} entry in {self.folder} after "
+                f"{len(missing)} audio files have no {self.entry_description} in {self.folder} after "
                 f"extraction, e.g. {missing[0]}"
             )
         if rank == 0 and world_size > 1:

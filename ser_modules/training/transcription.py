@@ -74,6 +74,7 @@ class TranscriptCache(FeatureCache):
     """
 
     progress_label = "transcripts"
+    entry_description = "cached transcript"
 
     def __init__(self, folder, fingerprint, sample_rate=16000):
         super().__init__(folder, f"{DECODING}:{fingerprint}", layers=None, sample_rate=sample_rate)
