@@ -457,8 +457,13 @@ def fit_input_transforms(hparams, frames, train_manifest, lexical=None):
     )
     record = {"num_train_utterances": int(standardized.shape[0]), **fitted, "frame_mean": frame_mean, "frame_std": frame_std}
     if lexical is not None:
-        record.update(lexical_statistics(lexical, train_manifest))
+        record.update(lexical_statistics(lexical, train_manifest), lexical_identity=lexical_identity(hparams))
     write_json_atomic({key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in record.items()}, path)
+
+
+def lexical_identity(hparams):
+    """What the lexical vectors are made of: the transcript sources (in order) and the BERT."""
+    return {"lexical_streams": [str(source) for source in hparams["lexical_streams"]], "bert_hub": str(hparams["bert_hub"])}
 
 
 def lexical_statistics(lexical, train_manifest):
@@ -485,6 +490,9 @@ def load_input_transforms(hparams):
     if "lexical_standardizer" in hparams["model"]:
         if "lexical_mean" not in record:
             raise ValueError(f"{path} has no lexical statistics (an audio-only experiment): use another output_folder")
+        if record["lexical_identity"] != lexical_identity(hparams):
+            raise ValueError(f"{path} was fitted on the lexical streams {record['lexical_identity']}, the hparams ask for "
+                             f"{lexical_identity(hparams)}: use another output_folder")
         stats = [torch.tensor(record[key], dtype=torch.float64) for key in ("lexical_mean", "lexical_std")]
         if stats[0].numel() != len(hparams["lexical_streams"]) * int(hparams["lexical_size"]):
             raise ValueError(f"{path} holds {stats[0].numel()} lexical dimensions, the hparams ask for "
