@@ -327,3 +327,35 @@ def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_asset
     assert "--second_transcripts=<CTC model id or folder>" in message
     assert "feature cache:" not in output and "transcripts:" not in output  # nothing extracted or transcribed
     assert not (assets["root"] / "results" / "multimodal_v16" / "save" / "feature_selection.json").exists()
+
+
+def test_a_resumed_multimodal_run_checks_its_lexical_streams(tmp_path):
+    """feature_selection.json records what the lexical vectors were made of; another BERT or
+    other transcripts in the same folder are refused, an audio-only record too."""
+    import importlib.util
+
+    from ser_modules.nn.selection import FeatureSelection
+    from ser_modules.nn.tc_gru import InputStandardizer
+
+    spec = importlib.util.spec_from_file_location("msp_train_for_identity", RECIPE / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    hparams = {
+        "save_folder": str(tmp_path), "saliency": "ccs", "keep_fraction": 0.5, "lexical_streams": ["asr", "release"],
+        "lexical_size": 2, "bert_hub": "bert-base-uncased",
+        "model": torch.nn.ModuleDict({"standardizer": InputStandardizer(), "selection": FeatureSelection(4, "ccs", 0.5),
+                                      "lexical_standardizer": InputStandardizer()}),
+    }
+    record = {"method": "ccs", "keep_fraction": 0.5, "input_size": 4, "output_size": 2, "indices": [1, 3],
+              "frame_mean": [0.0] * 4, "frame_std": [1.0] * 4}
+    path = tmp_path / train.SELECTION_FILE
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="has no lexical statistics"):
+        train.load_input_transforms(hparams)
+    record.update(lexical_mean=[1.0, 2.0, 3.0, 4.0], lexical_std=[1.0] * 4, lexical_identity=train.lexical_identity(hparams))
+    path.write_text(json.dumps(record))
+    train.load_input_transforms(hparams)
+    assert hparams["model"]["lexical_standardizer"].mean.tolist() == [1.0, 2.0, 3.0, 4.0]
+    for key, value in (("bert_hub", "roberta-base"), ("lexical_streams", ["asr", "other-asr"])):
+        with pytest.raises(ValueError, match="was fitted on the lexical streams"):
+            train.load_input_transforms({**hparams, key: value})
