@@ -18,6 +18,8 @@ import hashlib
 import json
 import logging
 
+import torch
+
 from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.utils.files import atomic_path, read_json
 
@@ -103,8 +105,6 @@ class TranscriptCache(FeatureCache):
 
     def _encode_and_store(self, transcriber, paths, wavs, device, store):
         """Transcribes one batch and writes the entries of the files of ``store``."""
-        import torch
-
         lengths = torch.tensor([len(wav) for wav in wavs])
         padded = torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True).to(device)
         texts = transcriber.transcribe(padded, (lengths.float() / padded.shape[1]).to(device))
