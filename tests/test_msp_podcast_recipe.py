@@ -1,7 +1,8 @@
 """End-to-end runs of recipes/MSP-Podcast/train.py on generated MSP-Podcast corpora (both
 release layouts) with a tiny random HuBERT: every saliency method (CCS, MIS, PCA, none) and
 every loss mode (none, aux, kl_gauss, sample), the noisy + reverberant test sets, resuming,
---test_only with the saved selection, and the hparams file."""
+--test_only with the saved selection, and the hparams files; the multimodal model
+(hparams/mitra_multimodal.yaml) with a tiny random HubertForCTC and a tiny BERT."""
 
 import csv
 import json
@@ -15,9 +16,17 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from ser_modules.data.text import normalize_text
+from ser_modules.nn.bert_encoder import BertEncoder
+from ser_modules.nn.ctc_asr import CTCTranscriber
+from ser_modules.nn.multimodal import MultimodalTCGRU
 from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from ser_modules.testing.tiny_bert import save_random_bert_model
+from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc, save_random_ssl_model
+from ser_modules.training.feature_cache import module_fingerprint
+from ser_modules.training.text_embeddings import TextEmbeddingCache
+from ser_modules.training.transcription import TranscriptCache, transcriber_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
@@ -206,7 +215,15 @@ def test_full_input_ccc_loss_reuses_the_noisy_sets(assets, ccs_run):
     assert "| 100% (32/32) | - |" in (folder / "results.md").read_text()
 
 
-def test_hparams_file_loads_and_is_documented(assets):
+@pytest.fixture(scope="module")
+def multimodal_assets(assets):
+    """A tiny random HubertForCTC (HuBERT_A) and a tiny BERT knowing the corpus's words."""
+    texts = [path.read_text() for path in (Path(assets["1.11"]) / "Transcripts").glob("*.txt")]
+    root = assets["root"]
+    return {"ctc": build_tiny_hubert_ctc(root / "tiny_ctc"), "bert": save_random_bert_model(root / "tiny_bert", texts)}
+
+
+def test_hparams_file_loads_and_is_documented(assets, multimodal_assets):
     readme = (RECIPE / "README.md").read_text()
     files = sorted((RECIPE / "hparams").glob("*.yaml"))
     assert files
@@ -217,6 +234,8 @@ def test_hparams_file_loads_and_is_documented(assets):
             "ssl_hub": str(assets["ssl"]),
             "ssl_folder": str(assets["root"] / "hf_cache"),
         }
+        if re.search(r"^asr_hub:", path.read_text(), flags=re.M):
+            overrides["asr_hub"] = str(multimodal_assets["ctc"])
         with open(path) as handle:
             hparams = load_hyperpyyaml(handle, overrides)
         assert hparams["batch_size"] == 64 and hparams["lr"] == 0.0005
@@ -230,6 +249,113 @@ def test_hparams_file_loads_and_is_documented(assets):
         assert hparams["output_folder"] == hparams["experiment_folder"]
         assert hparams["max_grad_norm"] == 5.0 and hparams["grad_accumulation_factor"] == 1
         assert hparams["max_duration"] is None and hparams["long_utterance"] == "crop"
-        assert list(hparams["model"].keys()) == ["standardizer", "selection"]
+        lexical = ["lexical_standardizer"] if hparams.get("lexical_streams") else []
+        assert list(hparams["model"].keys()) == ["standardizer", "selection", *lexical]
         assert hparams["checkpointer"].recoverables["model"] is hparams["model"]
-        assert hparams["head"]().input_size == hparams["model"]["selection"].output_size == round(0.8 * 32)
+        selection = hparams["model"]["selection"]
+        assert selection.input_size == 32 * len(hparams.get("acoustic_streams") or [hparams["ssl"]])
+        assert hparams["head"]().input_size == selection.output_size == round(0.8 * selection.input_size)
+
+
+def multimodal_args(assets, models, experiment, release, *extra):
+    root = assets["root"]
+    return [
+        str(RECIPE / "hparams" / "mitra_multimodal.yaml"),
+        f"--data_folder={assets[release]}",
+        f"--ssl_hub={assets['ssl']}", f"--asr_hub={models['ctc']}", "--ssl_layer=2", "--asr_layer=2",
+        f"--bert_hub={models['bert']}", "--bert_layer=2", "--lexical_size=32",
+        f"--output_folder={root / 'results' / experiment}",
+        f"--ssl_folder={root / 'hf_cache'}", f"--bert_folder={root / 'hf_cache'}",
+        f"--feature_cache_folder={root / 'feature_cache'}",
+        f"--transcript_cache_folder={root / 'transcript_cache'}",
+        f"--text_embedding_cache_folder={root / 'text_cache'}",
+        "--noisy_test_splits=[]", "--number_of_epochs=2", "--noprogressbar",
+        *HEAD, *extra,
+    ]
+
+
+def test_multimodal_model(assets, multimodal_assets):
+    """HuBERT_L + HuBERT_A frames (CCS over both), BERT of the CTC and the release transcripts
+    joined before the embedding layer: trained, evaluated, and every part recorded."""
+    args = multimodal_args(assets, multimodal_assets, "multimodal", "1.11",
+                           "--saliency=ccs", "--keep_fraction=0.6", "--loss_mode=aux")
+    run_recipe(args, assets["root"])
+    folder = assets["root"] / "results" / "multimodal"
+    for split in ("test1", "test2"):
+        manifest = manifest_of(folder, split, assets)
+        assert split_results(folder, split)["num_samples"] == len(manifest)
+        with open(folder / f"predictions_{split}.csv") as handle:
+            assert {row["id"] for row in csv.DictReader(handle)} == set(manifest)
+    table = (folder / "results.md").read_text()
+    assert table.startswith("# MSP-Podcast: multimodal") and "| test2 | w (aux) | CCS | 59% (38/64) |" in table
+    # The selection is over the two acoustic streams; the lexical statistics are those of the
+    # BERT embeddings of the normalised CTC and release transcripts of train, in this order.
+    info = json.loads((folder / "save" / "feature_selection.json").read_text())
+    assert (info["input_size"], info["output_size"]) == (64, 38)
+    ctc = TranscriptCache(assets["root"] / "transcript_cache", transcriber_fingerprint(CTCTranscriber(str(multimodal_assets["ctc"]))))
+    bert = BertEncoder(str(multimodal_assets["bert"]), freeze=True)
+    texts = TextEmbeddingCache(assets["root"] / "text_cache", module_fingerprint(bert))
+    train = json.loads((folder / "manifests" / "train.json").read_text()).values()
+    lexical = torch.stack([
+        torch.cat([texts.load(normalize_text(ctc.load(e["wav"]))), texts.load(normalize_text(e["transcript"]))])
+        for e in train
+    ]).double()
+    assert torch.allclose(torch.tensor(info["lexical_mean"], dtype=torch.float64), lexical.mean(0), atol=1e-6)
+    assert torch.allclose(torch.tensor(info["lexical_std"], dtype=torch.float64), lexical.std(0, unbiased=False), atol=1e-6)
+    assert all(ctc.load(e["wav"]) for e in train)  # every file was transcribed (random letters)
+    # The checkpoint holds the whole model; the recorded size is that of the multimodal head.
+    state = torch.load(next((folder / "save").glob("CKPT+*")) / "model.ckpt", map_location="cpu", weights_only=True)
+    assert {key.split(".")[0] for key in state} == {"standardizer", "selection", "lexical_standardizer", "head"}
+    assert tuple(state["head.embedding.weight"].shape) == (8, 8 + 2 * 32)
+    assert torch.equal(state["lexical_standardizer.mean"], torch.tensor(info["lexical_mean"], dtype=torch.float32))
+    head = MultimodalTCGRU(38, [32, 32], conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8, predict_spread=True)
+    size = json.loads((folder / "model_size.json").read_text())
+    assert size["head_parameters"] == count_parameters(head)
+
+
+def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_assets):
+    """A release without Transcripts/ (the v1.6 layout) is refused before any feature is
+    extracted, naming the manifest and the way out."""
+    args = multimodal_args(assets, multimodal_assets, "multimodal_v16", "1.6")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env,
+                            capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "ValueError: " in output, output[-3000:]
+    message = re.search(r"ValueError: (.*)", output).group(1)
+    assert "multimodal_v16/manifests/" in message and "have no transcript field" in message
+    assert "--second_transcripts=<CTC model id or folder>" in message
+    assert "feature cache:" not in output and "transcripts:" not in output  # nothing extracted or transcribed
+    assert not (assets["root"] / "results" / "multimodal_v16" / "save" / "feature_selection.json").exists()
+
+
+def test_a_resumed_multimodal_run_checks_its_lexical_streams(tmp_path):
+    """feature_selection.json records what the lexical vectors were made of; another BERT or
+    other transcripts in the same folder are refused, an audio-only record too."""
+    import importlib.util
+
+    from ser_modules.nn.selection import FeatureSelection
+    from ser_modules.nn.tc_gru import InputStandardizer
+
+    spec = importlib.util.spec_from_file_location("msp_train_for_identity", RECIPE / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    hparams = {
+        "save_folder": str(tmp_path), "saliency": "ccs", "keep_fraction": 0.5, "lexical_streams": ["asr", "release"],
+        "lexical_size": 2, "bert_hub": "bert-base-uncased",
+        "model": torch.nn.ModuleDict({"standardizer": InputStandardizer(), "selection": FeatureSelection(4, "ccs", 0.5),
+                                      "lexical_standardizer": InputStandardizer()}),
+    }
+    record = {"method": "ccs", "keep_fraction": 0.5, "input_size": 4, "output_size": 2, "indices": [1, 3],
+              "frame_mean": [0.0] * 4, "frame_std": [1.0] * 4}
+    path = tmp_path / train.SELECTION_FILE
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="has no lexical statistics"):
+        train.load_input_transforms(hparams)
+    record.update(lexical_mean=[1.0, 2.0, 3.0, 4.0], lexical_std=[1.0] * 4, lexical_identity=train.lexical_identity(hparams))
+    path.write_text(json.dumps(record))
+    train.load_input_transforms(hparams)
+    assert hparams["model"]["lexical_standardizer"].mean.tolist() == [1.0, 2.0, 3.0, 4.0]
+    for key, value in (("bert_hub", "roberta-base"), ("lexical_streams", ["asr", "other-asr"])):
+        with pytest.raises(ValueError, match="was fitted on the lexical streams"):
+            train.load_input_transforms({**hparams, key: value})

@@ -25,6 +25,14 @@ Outputs (in ``output_folder``):
   statistics of the standardiser, the kept indices and scores or the PCA projection); reused
   on resume and with ``--test_only``. Every checkpoint holds them too (in the ``model``).
 
+The multimodal model of the paper (Fig. 3; ``hparams/mitra_multimodal.yaml``) declares its
+streams in the yaml: ``acoustic_streams`` (hidden states of several frozen encoders, e.g.
+HuBERT_L and HuBERT_A, each cached, joined channel-wise before the standardiser and the
+selection) and ``lexical_streams`` (transcripts: ``release`` for the manifests' ``transcript``
+field, or a CTC model whose greedy transcripts are cached; normalised, embedded once by a frozen
+BERT, standardised, and joined to the TC-GRU readout). Without those keys the recipe is the
+audio-only model of ``hparams/hubert_tcgru.yaml``.
+
 Targets are trained on ``(y - 1) / 6`` (in [0, 1], as the MSP-Podcast baseline); predictions
 are mapped back with ``6 p + 1`` for every reported number (CCC does not depend on it).
 
@@ -45,6 +53,10 @@ from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
 from ser_modules.data.checks import apply_duration_limit, check_ratings, crop, max_frames
+from ser_modules.data.text import normalize_text
+from ser_modules.nn.bert_encoder import BertEncoder
+from ser_modules.nn.ctc_asr import CTCTranscriber
+from ser_modules.nn.multimodal import join_frames
 from ser_modules.nn.selection import selection_method
 from ser_modules.nn.tc_gru import count_parameters
 from ser_modules.objectives.metrics import CCCMetrics
@@ -52,6 +64,8 @@ from ser_modules.objectives.saliency import fit_selection
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache
 from ser_modules.training.plots import record_epoch
+from ser_modules.training.text_embeddings import build_text_embedding_cache
+from ser_modules.training.transcription import build_transcript_cache
 from ser_modules.utils.constants import DIMENSIONS, TEST_SPLIT_PATTERN
 from ser_modules.utils.files import json_safe, open_atomic, read_json, write_json_atomic
 
@@ -60,6 +74,7 @@ logger = logging.getLogger(__name__)
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 SPREAD_MODES = ("aux", "kl_gauss")
 SELECTION_FILE = "feature_selection.json"
+RELEASE_TRANSCRIPTS = "release"
 BINS = (1, 2, 3, 4, 5, 6, 7)
 
 
@@ -71,7 +86,10 @@ class DimensionalEmotionBrain(sb.Brain):
         batch = batch.to(self.device)
         feats, lengths = batch.feats
         frames = self.modules.selection(self.modules.standardizer(feats.float()))
-        return self.modules.head(frames, lengths)
+        if "lexical_standardizer" not in self.modules:
+            return self.modules.head(frames, lengths)
+        lexical = self.modules.lexical_standardizer(batch.lexical.data.float())
+        return self.modules.head(frames, lengths, lexical)
 
     def compute_objectives(self, predictions, batch, stage):
         """Variance-aware CCC loss on the normalised targets; predictions kept for metrics."""
@@ -225,20 +243,48 @@ def make_noisy_copies(hparams, manifest):
     return {name: str(Path(hparams["noisy_folder"]) / f"{name}.json") for name in names}
 
 
+class CachedFrames:
+    """The frames ``[frames, channels]`` of an audio file: one cached hidden state per acoustic
+    stream, joined channel-wise in the order of the streams (one stream: that hidden state).
+
+    Arguments
+    ---------
+    streams : list of tuple
+        ``(FeatureCache, index of the hidden state in its entries)`` per stream.
+    """
+
+    def __init__(self, streams):
+        self.streams = list(streams)
+
+    def load(self, wav):
+        """The (float16) frames of ``wav``."""
+        return join_frames([cache.load(wav)[:, index] for cache, index in self.streams], where=wav)
+
+
+def acoustic_streams(hparams):
+    """``[(encoder, layer, name, layer key)]``: the yaml's ``acoustic_streams`` (entries with
+    ``encoder``, ``layer``, ``name``), or the one stream ``ssl`` / ``ssl_layer``."""
+    if hparams.get("acoustic_streams"):
+        return [(s["encoder"], int(s["layer"]), s["name"], "acoustic_streams layer") for s in hparams["acoustic_streams"]]
+    return [(hparams["ssl"], int(hparams["ssl_layer"]), hparams["ssl_hub"], "ssl_layer")]
+
+
 def extract_features(hparams, manifest_paths):
-    """Extracts (once) the selected hidden state of every utterance; returns cache, index."""
-    ssl = hparams["ssl"]
-    layer = int(hparams["ssl_layer"])
-    if not 0 <= layer < ssl.num_hidden_states:
-        raise ValueError(f"ssl_layer={layer}, but {hparams['ssl_hub']} has {ssl.num_hidden_states} hidden states")
+    """Extracts (once) the selected hidden state of every acoustic stream and utterance."""
     all_layers = hparams["cache_all_hidden_states"]
-    cache = build_feature_cache(hparams, ssl, manifest_paths, layers=None if all_layers else [layer])
-    ssl.to("cpu")
-    return cache, (layer if all_layers else 0)
+    streams = []
+    for ssl, layer, name, key in acoustic_streams(hparams):
+        if not 0 <= layer < ssl.num_hidden_states:
+            raise ValueError(f"{key}={layer}, but {name} has {ssl.num_hidden_states} hidden states")
+        cache = build_feature_cache(hparams, ssl, manifest_paths, layers=None if all_layers else [layer])
+        ssl.to("cpu")
+        streams.append((cache, layer if all_layers else 0))
+    return CachedFrames(streams)
 
 
-def dataio_prepare(manifests, cache, layer_index, frame_limit=None):
-    """Datasets of cached frames ``[frames, channels]``, rater means and spreads.
+def dataio_prepare(manifests, frames, frame_limit=None, lexical=None):
+    """Datasets of cached frames ``[frames, channels]``, rater means and spreads (and the
+    joined lexical embeddings, ``lexical``, when ``lexical`` maps each wav to its vector).
 
     Frames beyond ``frame_limit`` (the ``max_duration``) are cropped; a rating that is not a
     number in 1..7 is an error naming the manifest (e.g. one of ``extra_test_manifests``).
@@ -249,7 +295,7 @@ def dataio_prepare(manifests, cache, layer_index, frame_limit=None):
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("feats")
     def feature_pipeline(wav):
-        return crop(cache.load(wav)[:, layer_index], frame_limit)
+        return crop(frames.load(wav), frame_limit)
 
     @sb.utils.data_pipeline.takes(*DIMENSIONS)
     @sb.utils.data_pipeline.provides("targets")
@@ -261,28 +307,101 @@ def dataio_prepare(manifests, cache, layer_index, frame_limit=None):
     def spread_pipeline(*values):
         return torch.tensor([float(v) for v in values])
 
+    items, keys = [feature_pipeline, target_pipeline, spread_pipeline], ["id", "feats", "targets", "target_std"]
+    if lexical is not None:
+
+        @sb.utils.data_pipeline.takes("wav")
+        @sb.utils.data_pipeline.provides("lexical")
+        def lexical_pipeline(wav):
+            return lexical[wav]
+
+        items, keys = items + [lexical_pipeline], keys + ["lexical"]
     return {
-        split: sb.dataio.dataset.DynamicItemDataset.from_json(
-            json_path=path,
-            dynamic_items=[feature_pipeline, target_pipeline, spread_pipeline],
-            output_keys=["id", "feats", "targets", "target_std"],
-        )
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(json_path=path, dynamic_items=items, output_keys=keys)
         for split, path in manifests.items()
     }
 
 
 # --------------------------------------------------------------------------------------------
+# Lexical streams (multimodal model)
+# --------------------------------------------------------------------------------------------
+def stream_transcripts(hparams, source, manifest_paths):
+    """``{wav: transcript}`` of one lexical stream over the manifests (not normalised).
+
+    ``source`` is ``release`` (the manifests' ``transcript`` field, from the release's
+    ``Transcripts/``; a noisy copy keeps its clean utterance's transcript) or a CTC model (Hub
+    id or folder) whose greedy transcripts are cached (``transcript_cache_folder``).
+    """
+    if str(source) == RELEASE_TRANSCRIPTS:
+        texts = {}
+        for path in manifest_paths:
+            entries = read_json(path)
+            without = [utt for utt, entry in entries.items() if "transcript" not in entry]
+            empty = [utt for utt, entry in entries.items() if not str(entry.get("transcript", "x")).strip()]
+            if without:
+                raise ValueError(
+                    f"{path}: {len(without)} entries (e.g. {without[0]}) have no transcript field: the release has "
+                    "no Transcripts/ folder. Give a second ASR model instead: --second_transcripts=<CTC model id or folder>"
+                )
+            if empty and not hparams["allow_empty_transcripts"]:
+                raise ValueError(
+                    f"{path}: {len(empty)} entries (e.g. {empty[0]}) have an empty transcript (no Transcripts/<utt>.txt "
+                    "in the release). Add the files, use --second_transcripts=<CTC model id or folder>, or accept "
+                    "empty texts with --allow_empty_transcripts=True"
+                )
+            texts.update({entry["wav"]: entry["transcript"] for entry in entries.values()})
+        return texts
+    transcriber = CTCTranscriber(str(source), save_path=hparams["ssl_folder"])
+    cache = build_transcript_cache(hparams, transcriber, manifest_paths)
+    wavs = [entry["wav"] for path in manifest_paths for entry in read_json(path).values()]
+    return {wav: cache.load(wav) for wav in wavs}
+
+
+def lexical_features(hparams, manifest_paths):
+    """``{wav: joined lexical embeddings}`` of the yaml's ``lexical_streams`` (None without).
+
+    Every stream's transcripts are normalised (lower case, no punctuation), embedded once by
+    the frozen BERT (mean of its last hidden state over the tokens, cached in
+    ``text_embedding_cache_folder``) and joined in the order of the streams. Under DDP every
+    process transcribes its share of the files; the main process embeds the texts, the others
+    then read the cache.
+    """
+    sources = hparams.get("lexical_streams")
+    if not sources:
+        return None
+    manifest_paths = list(manifest_paths)
+    bert = BertEncoder(hparams["bert_hub"], save_path=hparams["bert_folder"], freeze=True)
+    layers = bert.model.config.num_hidden_layers
+    if int(hparams["bert_layer"]) != layers:
+        raise ValueError(
+            f"bert_layer={hparams['bert_layer']}, but the utterance embeddings are taken from the last layer, "
+            f"and {hparams['bert_hub']} has {layers}: set --bert_layer={layers} or use a BERT with that many layers"
+        )
+    if bert.hidden_size != int(hparams["lexical_size"]):
+        raise ValueError(f"lexical_size={hparams['lexical_size']}, but {hparams['bert_hub']} gives {bert.hidden_size}-d embeddings")
+    # The release's transcripts first: a missing one is an error before any transcription.
+    order = sorted(range(len(sources)), key=lambda i: str(sources[i]) != RELEASE_TRANSCRIPTS)
+    transcripts = {i: stream_transcripts(hparams, sources[i], manifest_paths) for i in order}
+    streams = [{wav: normalize_text(text) for wav, text in transcripts[i].items()} for i in range(len(sources))]
+    for source, texts in zip(sources, streams):
+        logger.info("Lexical stream %s: %d files, %d empty after normalisation", source, len(texts),
+                    sum(not text for text in texts.values()))
+    texts = sorted({text for texts in streams for text in texts.values()})
+    run_on_main(build_text_embedding_cache, args=[hparams, bert, texts])
+    cache = build_text_embedding_cache(hparams, bert, texts)  # every text is cached now: reads only
+    return {wav: torch.cat([cache.load(texts[wav]) for texts in streams]) for wav in streams[0]}
+
+
+# --------------------------------------------------------------------------------------------
 # Saliency step
 # --------------------------------------------------------------------------------------------
-def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, frame_limit=None):
+def utterance_statistics(frame_source, train_manifest, progressbar=True, frame_limit=None):
     """Utterance means ``[N, C]``, targets ``[N, 3]`` and frame mean / std ``[C]`` of train.
 
     Arguments
     ---------
-    cache : FeatureCache
+    frame_source : CachedFrames
         The features.
-    layer_index : int
-        Hidden state index in the cache entries.
     train_manifest : str
         The training manifest.
     progressbar : bool
@@ -300,7 +419,7 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, f
     total = total_sq = None
     frames = 0
     for entry in tqdm(entries.values(), desc="train utterance means", disable=not progressbar):
-        feats = crop(cache.load(entry["wav"])[:, layer_index], frame_limit).to(torch.float64)
+        feats = crop(frame_source.load(entry["wav"]), frame_limit).to(torch.float64)
         if total is None:
             total, total_sq = torch.zeros(feats.shape[1], dtype=torch.float64), torch.zeros(feats.shape[1], dtype=torch.float64)
         means.append(feats.mean(dim=0))
@@ -313,15 +432,16 @@ def utterance_statistics(cache, layer_index, train_manifest, progressbar=True, f
     return torch.stack(means).numpy(), np.asarray(targets), frame_mean.numpy(), frame_std.numpy()
 
 
-def fit_input_transforms(hparams, cache, layer_index, train_manifest):
+def fit_input_transforms(hparams, frames, train_manifest, lexical=None):
     """Fits the standardiser and the selection on the train split, unless ``feature_selection.json``
-    exists: that one file records the step and is written last (atomically)."""
+    exists: that one file records the step and is written last (atomically). With ``lexical``
+    (``{wav: vector}``), the statistics of the lexical standardiser are recorded too."""
     path = Path(hparams["save_folder"]) / SELECTION_FILE
     if path.exists():
         logger.info("Reusing the fitted input transforms of %s", path)
         return
     means, targets, frame_mean, frame_std = utterance_statistics(
-        cache, layer_index, train_manifest, progressbar=not hparams["noprogressbar"],
+        frames, train_manifest, progressbar=not hparams["noprogressbar"],
         frame_limit=max_frames(hparams["max_duration"], hparams["ssl"]),
     )
     standardizer = hparams["model"]["standardizer"]
@@ -336,7 +456,20 @@ def fit_input_transforms(hparams, cache, layer_index, train_manifest):
         n_neighbors=hparams["mis_neighbors"], max_samples=hparams["mis_max_samples"],
     )
     record = {"num_train_utterances": int(standardized.shape[0]), **fitted, "frame_mean": frame_mean, "frame_std": frame_std}
+    if lexical is not None:
+        record.update(lexical_statistics(lexical, train_manifest), lexical_identity=lexical_identity(hparams))
     write_json_atomic({key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in record.items()}, path)
+
+
+def lexical_identity(hparams):
+    """What the lexical vectors are made of: the transcript sources (in order) and the BERT."""
+    return {"lexical_streams": [str(source) for source in hparams["lexical_streams"]], "bert_hub": str(hparams["bert_hub"])}
+
+
+def lexical_statistics(lexical, train_manifest):
+    """Mean and (population) standard deviation of the lexical vectors of the training split."""
+    vectors = torch.stack([lexical[entry["wav"]] for entry in read_json(train_manifest).values()]).double()
+    return {"lexical_mean": vectors.mean(dim=0).numpy(), "lexical_std": vectors.std(dim=0, unbiased=False).numpy()}
 
 
 def load_input_transforms(hparams):
@@ -354,6 +487,17 @@ def load_input_transforms(hparams):
         raise ValueError(f"{path} was fitted on {record['input_size']} dimensions, the upstream has {selection.input_size}")
     standardizer.set_statistics(*(torch.tensor(record[key], dtype=torch.float64) for key in ("frame_mean", "frame_std")))
     selection.load_state_dict({name: torch.tensor(record[name], dtype=buffer.dtype) for name, buffer in selection.state_dict().items()})
+    if "lexical_standardizer" in hparams["model"]:
+        if "lexical_mean" not in record:
+            raise ValueError(f"{path} has no lexical statistics (an audio-only experiment): use another output_folder")
+        if record["lexical_identity"] != lexical_identity(hparams):
+            raise ValueError(f"{path} was fitted on the lexical streams {record['lexical_identity']}, the hparams ask for "
+                             f"{lexical_identity(hparams)}: use another output_folder")
+        stats = [torch.tensor(record[key], dtype=torch.float64) for key in ("lexical_mean", "lexical_std")]
+        if stats[0].numel() != len(hparams["lexical_streams"]) * int(hparams["lexical_size"]):
+            raise ValueError(f"{path} holds {stats[0].numel()} lexical dimensions, the hparams ask for "
+                             f"{len(hparams['lexical_streams'])} x {hparams['lexical_size']}: use another output_folder")
+        hparams["model"]["lexical_standardizer"].set_statistics(*stats)
 
 
 def model_size(hparams, head, selection, predict_spread):
@@ -381,10 +525,11 @@ def write_results_table(hparams, splits, size):
     mode = hparams["loss_mode"]
     variance = "w/o" if mode == "none" else f"w ({mode})"
     method = str(hparams["saliency"]).upper()
+    default_title = f"{hparams['ssl_hub']} layer {hparams['ssl_layer']}, TC-GRU"
     kept = f"{100 * size['kept_dimensions'] / size['input_size']:.0f}% ({size['kept_dimensions']}/{size['input_size']})"
     reduction = "-" if size["kept_dimensions"] == size["input_size"] else f"{size['relative_size_reduction_percent']:.0f}%"
     lines = [
-        f"# MSP-Podcast: {hparams['ssl_hub']} layer {hparams['ssl_layer']}, TC-GRU",
+        f"# MSP-Podcast: {hparams.get('results_title') or default_title}",
         "",
         f"Downstream model: {size['head_parameters']:,} parameters ({size['head_megabytes_fp32']:.2f} MB in float32); "
         f"{size['kept_dimensions']} of {size['input_size']} input dimensions kept ({method}).",
@@ -427,9 +572,10 @@ def main(argv):
     manifests = prepare_manifests(hparams)
     tests = test_manifests(hparams, manifests)
     splits = {"train": manifests["train"], "valid": manifests["valid"], **tests}
-    cache, layer_index = extract_features(hparams, splits.values())
+    lexical = lexical_features(hparams, splits.values())  # first: a missing transcript fails fast
+    frames = extract_features(hparams, splits.values())
 
-    run_on_main(fit_input_transforms, args=[hparams, cache, layer_index, manifests["train"]])
+    run_on_main(fit_input_transforms, args=[hparams, frames, manifests["train"], lexical])
     load_input_transforms(hparams)
     model, selection = hparams["model"], hparams["model"]["selection"]
     predict_spread = hparams["loss_mode"] in SPREAD_MODES
@@ -446,7 +592,7 @@ def main(argv):
     if sb.utils.distributed.if_main_process():
         write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
 
-    datasets = dataio_prepare(splits, cache, layer_index, max_frames(hparams["max_duration"], hparams["ssl"]))
+    datasets = dataio_prepare(splits, frames, max_frames(hparams["max_duration"], hparams["ssl"]), lexical)
     brain = DimensionalEmotionBrain(
         modules={**model, "loss": hparams["compute_cost"]},
         opt_class=hparams["opt_class"],

@@ -9,7 +9,9 @@ dimensions) go through
 2. a 2-layer unidirectional GRU of 256 units (packed sequences: padded frames are never seen);
 3. a readout of the GRU outputs (``"mean"``: the mean of the top layer's outputs over the
    valid frames, default; ``"last"``: the top layer's state at the last valid frame);
-4. a 128-d embedding layer (``Linear`` + ReLU);
+4. a 128-d embedding layer (``Linear`` + ReLU), on the readout alone or, with
+   ``utterance_size > 0``, on the readout joined with utterance-level features (the BERT
+   embeddings of the multimodal model, :class:`ser_modules.nn.multimodal.MultimodalTCGRU`);
 5. a linear layer with one output per emotion dimension (3: arousal, valence, dominance, in the
    column order of :data:`ser_modules.objectives.losses.DIMENSIONS`);
 6. optionally (``predict_spread=True``) a second linear layer on the same embedding with the
@@ -79,6 +81,10 @@ class TCGRU(torch.nn.Module):
     readout : str
         ``"mean"`` (mean of the GRU outputs over the valid frames) or ``"last"`` (GRU state
         at the last valid frame).
+    utterance_size : int
+        Size of utterance-level features (e.g. text embeddings) joined to the GRU readout
+        before the embedding layer (``forward(x, lengths, utterance)``); 0: none, the
+        embedding layer sees the readout only.
 
     Example
     -------
@@ -108,6 +114,7 @@ class TCGRU(torch.nn.Module):
         predict_spread=False,
         dropout=0.0,
         readout="mean",
+        utterance_size=0,
     ):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
@@ -118,7 +125,10 @@ class TCGRU(torch.nn.Module):
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if utterance_size < 0:
+            raise ValueError(f"utterance_size must be >= 0, got {utterance_size}")
         self.input_size = int(input_size)
+        self.utterance_size = int(utterance_size)
         self.kernel_size = int(kernel_size)
         self.conv_stride = int(conv_stride)
         self.readout = readout
@@ -138,7 +148,7 @@ class TCGRU(torch.nn.Module):
             dropout=dropout if gru_layers > 1 else 0.0,
         )
         self.dropout = torch.nn.Dropout(dropout)
-        self.embedding = torch.nn.Linear(gru_size, embedding_size)
+        self.embedding = torch.nn.Linear(gru_size + self.utterance_size, embedding_size)
         self.output = torch.nn.Linear(embedding_size, num_outputs)
         self.spread_output = (
             torch.nn.Linear(embedding_size, num_outputs) if self.predict_spread else None
@@ -160,8 +170,8 @@ class TCGRU(torch.nn.Module):
         pad = self.kernel_size // 2
         return torch.div(counts + 2 * pad - self.kernel_size, self.conv_stride, rounding_mode="floor") + 1
 
-    def embed(self, x, lengths):
-        """The 128-d utterance embedding (after ReLU), ``[batch, embedding_size]``.
+    def summarize(self, x, lengths):
+        """The GRU readout of the convolved frames, ``[batch, gru_size]``.
 
         Arguments
         ---------
@@ -173,7 +183,7 @@ class TCGRU(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            Embeddings.
+            The readout (mean of the top layer's outputs, or its last state).
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"expected input [batch, frames, {self.input_size}], got {tuple(x.shape)}")
@@ -189,15 +199,41 @@ class TCGRU(torch.nn.Module):
         )
         outputs, last_state = self.gru(packed)
         if self.readout == "last":
-            summary = last_state[-1]
-        else:
-            outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
-                outputs, batch_first=True, total_length=frames.shape[1]
-            )
-            summary = outputs.sum(dim=1) / out_counts.to(outputs.dtype)[:, None]
+            return last_state[-1]
+        outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            outputs, batch_first=True, total_length=frames.shape[1]
+        )
+        return outputs.sum(dim=1) / out_counts.to(outputs.dtype)[:, None]
+
+    def embed(self, x, lengths, utterance=None):
+        """The 128-d utterance embedding (after ReLU), ``[batch, embedding_size]``.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Frames ``[batch, frames, input_size]``.
+        lengths : torch.Tensor
+            Relative lengths in (0, 1] (SpeechBrain convention).
+        utterance : torch.Tensor, optional
+            Utterance-level features ``[batch, utterance_size]`` (required when
+            ``utterance_size > 0``), joined to the readout.
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings.
+        """
+        summary = self.summarize(x, lengths)
+        if self.utterance_size:
+            if utterance is None or tuple(utterance.shape) != (x.shape[0], self.utterance_size):
+                shape = None if utterance is None else tuple(utterance.shape)
+                raise ValueError(f"expected utterance features [{x.shape[0]}, {self.utterance_size}], got {shape}")
+            summary = torch.cat([summary, utterance.to(summary.dtype)], dim=-1)
+        elif utterance is not None:
+            raise ValueError("utterance features given to a TCGRU built with utterance_size=0")
         return torch.relu(self.embedding(self.dropout(summary)))
 
-    def forward(self, x, lengths):
+    def forward(self, x, lengths, utterance=None):
         """Predicted means ``[batch, num_outputs]`` (and raw spreads when ``predict_spread``).
 
         Arguments
@@ -206,13 +242,15 @@ class TCGRU(torch.nn.Module):
             Frames ``[batch, frames, input_size]``.
         lengths : torch.Tensor
             Relative lengths in (0, 1] (SpeechBrain convention).
+        utterance : torch.Tensor, optional
+            Utterance-level features ``[batch, utterance_size]`` (with ``utterance_size > 0``).
 
         Returns
         -------
         torch.Tensor or tuple
             ``means`` or ``(means, raw_spreads)``.
         """
-        embedding = self.dropout(self.embed(x, lengths))
+        embedding = self.dropout(self.embed(x, lengths, utterance))
         means = self.output(embedding)
         if self.spread_output is None:
             return means

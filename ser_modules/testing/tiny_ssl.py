@@ -199,3 +199,77 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------------------------
+# A tiny HubertForCTC with its processor (the ASR-fine-tuned HuBERT_A of the MSP recipe)
+# --------------------------------------------------------------------------------------------
+#: The character vocabulary of ``facebook/hubert-large-ls960-ft`` (CTC blank = ``<pad>``, id 0;
+#: ``|`` is the word delimiter).
+CTC_VOCABULARY = ("<pad>", "<s>", "</s>", "<unk>", "|", *"ETAONIHSRDLUMWCFGYPBVK'XJQZ")
+
+
+def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
+    """Saves a random ``HubertForCTC`` and its ``Wav2Vec2Processor`` as a local folder (idempotent).
+
+    The folder has the files of ``facebook/hubert-large-ls960-ft``: ``config.json`` and the
+    weights (``AutoModelForCTC``, or ``AutoModel`` for the hidden states), ``vocab.json``,
+    ``tokenizer_config.json`` and ``special_tokens_map.json`` of a ``Wav2Vec2CTCTokenizer`` (the
+    upper-case letters, ``'`` and the word delimiter ``|``), and the ``preprocessor_config.json``
+    of a ``Wav2Vec2FeatureExtractor``: ``AutoProcessor`` gives a ``Wav2Vec2Processor``. Random
+    weights give random letters: enough to test the transcription plumbing.
+
+    Arguments
+    ---------
+    folder : str or pathlib.Path
+        Folder to write.
+    size : str
+        A size of :data:`SIZES` (``"tiny"``: 32 channels, 2 layers, layer-normalised encoder).
+    seed : int
+        Seed of the random initialisation.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, usable as ``source`` of ``AutoModelForCTC`` / ``AutoProcessor`` and of
+        :class:`ser_modules.nn.ssl_encoder.SSLEncoder`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from transformers import AutoModelForCTC, AutoProcessor
+    >>> folder = build_tiny_hubert_ctc(tempfile.mkdtemp())
+    >>> processor = AutoProcessor.from_pretrained(folder)
+    >>> type(processor).__name__, type(AutoModelForCTC.from_pretrained(folder)).__name__
+    ('Wav2Vec2Processor', 'HubertForCTC')
+    >>> processor.batch_decode([[0, 7, 7, 0, 7, 4, 6]])  # blanks dropped, repeats merged
+    ['AA T']
+    """
+    from transformers import (HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor,
+                              Wav2Vec2Processor)
+
+    folder = Path(folder)
+    options = {"kind": "hubert_ctc", "size": size, "seed": seed, "vocabulary": list(CTC_VOCABULARY)}
+    options_file = folder / _OPTIONS_FILE
+    if options_file.exists() and json.loads(options_file.read_text()) == options:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_file = folder / "vocab.json"
+    vocab_file.write_text(json.dumps({token: i for i, token in enumerate(CTC_VOCABULARY)}))
+    tokenizer = Wav2Vec2CTCTokenizer(
+        str(vocab_file), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|", do_lower_case=False
+    )
+    config = build_ssl_config("hubert", size)
+    config.vocab_size = len(CTC_VOCABULARY)
+    config.pad_token_id = tokenizer.pad_token_id
+    config.ctc_loss_reduction = "mean"
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+        return_attention_mask=config.feat_extract_norm == "layer",
+    )
+    torch.manual_seed(seed)
+    HubertForCTC(config).save_pretrained(folder)
+    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    options_file.write_text(json.dumps(options))
+    logger.info("Saved a random %s-sized HubertForCTC with its processor to %s", size, folder)
+    return folder

@@ -101,6 +101,10 @@ class FeatureCache:
     0
     """
 
+    #: Description of the cache in the progress bar and the log, and of its entries in errors.
+    progress_label = "feature cache"
+    entry_description = "cached features"
+
     def __init__(self, folder, encoder_fingerprint, layers=None, sample_rate=16000):
         self.layers = None if layers is None else [int(layer) for layer in layers]
         self.sample_rate = sample_rate
@@ -214,8 +218,8 @@ class FeatureCache:
         if not getattr(encoder, "padding_invariant", True):
             logger.info("The encoder sees padding: extracting one file at a time")
             batch_size = 1
-        logger.info("Extracting features of %d files into %s", len(todo), self.folder)
-        with tqdm(total=len(todo), desc="feature cache", disable=not progressbar) as bar:
+        logger.info("%s: extracting %d files into %s", self.progress_label, len(todo), self.folder)
+        with tqdm(total=len(todo), desc=self.progress_label, disable=not progressbar) as bar:
             for batch_paths in self._length_sorted_batches(files, batch_size):
                 missing = self.missing(batch_paths)
                 if missing:
@@ -281,11 +285,11 @@ class FeatureCache:
         missing = self.missing(wav_paths)
         if missing:
             raise RuntimeError(
-                f"{len(missing)} audio files have no cached features in {self.folder} after "
+                f"{len(missing)} audio files have no {self.entry_description} in {self.folder} after "
                 f"extraction, e.g. {missing[0]}"
             )
         if rank == 0 and world_size > 1:
-            logger.info("Feature cache: files extracted per process (rank order): %s", counts)
+            logger.info("%s: files extracted per process (rank order): %s", self.progress_label, counts)
         return counts
 
     def _length_sorted_batches(self, paths, batch_size):
