@@ -8,6 +8,8 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 import pytest
 
+from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.training.classification import ClassificationBrain
 from ser_modules.training.checkpoint_averaging import (
     average_states,
     best_checkpoints,
@@ -130,6 +132,22 @@ def test_extra_states_and_integer_buffers_are_kept_not_averaged(tmp_path):
     checkpointer.save_checkpoint(meta={"WA": 99.0, "epoch": 4}, name="epoch-004")
     with pytest.raises(ValueError, match="_extra_state.*differs between"):
         average_states(best_checkpoints(checkpointer, "WA", 2), "model")
+
+
+@pytest.mark.parametrize("keep,kept", [(None, [50.0, 70.0]), (1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])])
+def test_iemocap_brain_keeps_keep_checkpoints_best_checkpoints(tmp_path, keep, kept):
+    """ClassificationBrain.keep_checkpoint (IEMOCAP train.py): the best on valid UA and the newest
+    by default (no key, or keep_checkpoints: 1), the keep_checkpoints best and the newest otherwise."""
+    hparams = {"emotions": ["neu", "hap"], **({} if keep is None else {"keep_checkpoints": keep})}
+    brain = ClassificationBrain(modules={"classifier": torch.nn.Linear(2, 2)}, hparams=hparams,
+                                checkpointer=AtomicCheckpointer(tmp_path), run_opts={"device": "cpu"})
+    brain.checkpointer.add_recoverable("classifier", brain.modules.classifier)
+    for epoch, ua in enumerate([40.0, 70.0, 60.0, 65.0, 30.0, 50.0], start=1):
+        brain.keep_checkpoint(epoch, {"loss": 1.0, "UA": ua, "WA": ua, "F1": ua})
+    assert sorted(ckpt.meta["UA"] for ckpt in brain.checkpointer.list_checkpoints()) == kept
+    brain.hparams.keep_checkpoints = 0
+    with pytest.raises(ValueError, match="keep_checkpoints must be .* 1 or more.*--keep_checkpoints"):
+        brain.keep_checkpoint(7, {"loss": 1.0, "UA": 1.0, "WA": 1.0, "F1": 1.0})
 
 
 class ScalarBrain(sb.Brain):
