@@ -214,10 +214,12 @@ def experiment_path(path, folder, hparams):
     """A path of the resolved hparams; a relative one is relative to where training ran (the
     folder that holds ``output_folder``)."""
     path = Path(path)
-    if path.is_absolute() or path.exists():
-        return path
-    depth = len(Path(hparams["output_folder"]).parts)
-    return Path(folder).resolve().parents[depth - 1] / path
+    output = Path(hparams["output_folder"])
+    if path.is_absolute() or path.exists() or output.is_absolute():
+        return path  # (an absolute output_folder does not tell where training ran: as given)
+    parents = Path(folder).resolve().parents
+    depth = len(output.parts)
+    return parents[depth - 1] / path if depth <= len(parents) else path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -617,6 +619,7 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     out = Path(out)
     with disk_space(out):
         out.mkdir(parents=True, exist_ok=True)
+        (out / "export.json").unlink(missing_ok=True)  # written last: its absence marks an incomplete export
         torch_save_atomic(state, out / "model.ckpt")
         if kind == "dimensional":
             record = selection_record(folder / "save" / "feature_selection.json")
