@@ -188,10 +188,10 @@ def test_iemocap_export_says_which_option_keeps_more_checkpoints(trained_experim
 
 
 def test_a_full_disk_is_named_with_the_export_folder(trained_experiments, tmp_path, monkeypatch):
-    def disk_full(obj, path):
+    def disk_full(obj, path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(publish, "torch_save_atomic", disk_full)
+    monkeypatch.setattr(torch, "save", disk_full)
     out = tmp_path / "exported"
     with pytest.raises(PublishError, match=rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*model.ckpt\).*"
                                            "free space there or choose another folder"):
