@@ -8,7 +8,6 @@ import ast
 import errno
 import importlib
 import json
-import logging
 import re
 import shutil
 from pathlib import Path
@@ -193,7 +192,7 @@ def test_a_full_disk_is_named_with_the_export_folder(trained_experiments, tmp_pa
 
     monkeypatch.setattr(torch, "save", disk_full)
     out = tmp_path / "exported"
-    with pytest.raises(PublishError, match=rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*model.ckpt\).*"
+    with pytest.raises(PublishError, match=rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*writing .*model\.ckpt.*\): "
                                            "free space there or choose another folder"):
         export(trained_experiments["categorical"], out, no_sample_wav=True)
     assert not (out / "model.ckpt").exists() and not (out / "export.json").exists()

@@ -469,8 +469,10 @@ def pin_revisions(text, upstreams):
     for upstream in upstreams:
         if not upstream.revision or re.search(rf"^{upstream.revision_key}:", text, flags=re.M):
             continue
-        line = f"{upstream.revision_key}: {upstream.revision}  # commit of {upstream.hub_id or upstream.source} this model was trained with"
-        text = re.sub(rf"^({re.escape(upstream.key)}:.*)$", lambda match: f"{match[1]}\n{line}", text, count=1, flags=re.M)
+        name = upstream.hub_id or upstream.source
+        line = f"{upstream.revision_key}: {upstream.revision}  # commit of {name} this model was trained with"
+        after = re.compile(rf"^({re.escape(upstream.key)}:.*)$", flags=re.M)
+        text = after.sub(lambda match: f"{match[1]}\n{line}", text, count=1)
     return text
 
 
