@@ -6,7 +6,12 @@ import torch
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import Checkpointer
 
+import pytest
+
+from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.training.classification import ClassificationBrain
 from ser_modules.training.checkpoint_averaging import (
+    average_states,
     best_checkpoints,
     checkpoint_summary,
     load_average,
@@ -87,6 +92,62 @@ def test_average_equals_the_parameter_mean_of_the_saved_files(tmp_path):
     summary = checkpoint_summary(best, "WA", prefix="valid_")
     assert [row["checkpoint"] for row in summary] == ["CKPT+epoch-002", "CKPT+epoch-004", "CKPT+epoch-005"]
     assert summary[0] == {"checkpoint": "CKPT+epoch-002", "epoch": 2, "valid_WA": 70.0}
+
+
+class Tagged(torch.nn.Module):
+    """A linear layer with fixed integer indices (a fitted selection) and an extra state (the
+    ``_extra_state`` entry of its state dict, a dict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+        self.register_buffer("indices", torch.tensor([4, 0, 7]))
+        self.register_buffer("count", torch.tensor(0))
+        self.tag = {"scale": "1-7", "fitted_on": "train"}
+
+    def get_extra_state(self):
+        return dict(self.tag)
+
+    def set_extra_state(self, state):
+        self.tag = dict(state)
+
+
+def test_extra_states_and_integer_buffers_are_kept_not_averaged(tmp_path):
+    """MSP-Podcast models hold fitted integer indices and modules may carry an ``_extra_state``
+    (issue #13, row 8: averaging used to fail with "'dict' object has no attribute 'data'")."""
+    net = Tagged()
+    checkpointer = Checkpointer(tmp_path, {"model": net})
+    for epoch, accuracy in enumerate([50.0, 70.0, 60.0], start=1):
+        fill(net, float(epoch))
+        net.count.fill_(10 * epoch)
+        save_and_keep_best(checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", 3, name=f"epoch-{epoch:03d}")
+    best = best_checkpoints(checkpointer, "WA", 3)
+    states = load_average(checkpointer, best, ["model"])["model"]
+    assert torch.equal(net.linear.weight, torch.full((1, 2), 2.0))
+    assert states["indices"].dtype == torch.int64 and states["indices"].tolist() == [4, 0, 7]
+    assert states["count"].dtype == torch.int64 and states["count"].item() == 20  # counters: the mean
+    assert states["_extra_state"] == {"scale": "1-7", "fitted_on": "train"} == net.tag
+    # an extra state that differs between the checkpoints cannot be averaged: named, not guessed
+    net.tag = {"scale": "0-1", "fitted_on": "train"}
+    checkpointer.save_checkpoint(meta={"WA": 99.0, "epoch": 4}, name="epoch-004")
+    with pytest.raises(ValueError, match="_extra_state.*differs between"):
+        average_states(best_checkpoints(checkpointer, "WA", 2), "model")
+
+
+@pytest.mark.parametrize("keep,kept", [(None, [50.0, 70.0]), (1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])])
+def test_iemocap_brain_keeps_keep_checkpoints_best_checkpoints(tmp_path, keep, kept):
+    """ClassificationBrain.keep_checkpoint (IEMOCAP train.py): the best on valid UA and the newest
+    by default (no key, or keep_checkpoints: 1), the keep_checkpoints best and the newest otherwise."""
+    hparams = {"emotions": ["neu", "hap"], **({} if keep is None else {"keep_checkpoints": keep})}
+    brain = ClassificationBrain(modules={"classifier": torch.nn.Linear(2, 2)}, hparams=hparams,
+                                checkpointer=AtomicCheckpointer(tmp_path), run_opts={"device": "cpu"})
+    brain.checkpointer.add_recoverable("classifier", brain.modules.classifier)
+    for epoch, ua in enumerate([40.0, 70.0, 60.0, 65.0, 30.0, 50.0], start=1):
+        brain.keep_checkpoint(epoch, {"loss": 1.0, "UA": ua, "WA": ua, "F1": ua})
+    assert sorted(ckpt.meta["UA"] for ckpt in brain.checkpointer.list_checkpoints()) == kept
+    brain.hparams.keep_checkpoints = 0
+    with pytest.raises(ValueError, match="keep_checkpoints must be .* 1 or more.*--keep_checkpoints"):
+        brain.keep_checkpoint(7, {"loss": 1.0, "UA": 1.0, "WA": 1.0, "F1": 1.0})
 
 
 class ScalarBrain(sb.Brain):

@@ -5,6 +5,7 @@ by name, the inference-only custom_interface.py, and the push command up to the 
 boundary."""
 
 import ast
+import errno
 import importlib
 import json
 import re
@@ -14,6 +15,8 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 import torch
+import yaml
+from huggingface_hub import ModelCard
 from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules.tools import publish
@@ -49,7 +52,7 @@ def test_export_writes_a_hub_ready_folder(trained_experiments, exported_models, 
     hparams = (out / "hyperparams.yaml").read_text()
     assert re.search(rf"^pretrained_path: someone/{kind}$", hparams, flags=re.M)
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: speechbrain\n")
+    assert ModelCard.load(out / "README.md").data.library_name == "speechbrain"
     assert f'foreign_class(source="someone/{kind}"' in card
     assert (folder / "command.txt").read_text().strip() in card
     assert "## Limitations and intended use" in card and "@inproceedings" in card
@@ -77,8 +80,15 @@ def test_dimensional_card_reports_ccc_and_the_selection(trained_experiments, exp
 
 def test_cross_validation_folder_needs_a_fold_and_its_table_goes_in_the_card(trained_experiments, tmp_path):
     cv_folder = trained_experiments["categorical"].parent
-    with pytest.raises(PublishError, match="--fold"):
+    with pytest.raises(PublishError, match="holds the folds session2: choose one with --fold 2"):
         export(cv_folder, tmp_path / "no_fold")
+    with pytest.raises(PublishError, match="--fold 7: .* has no trained fold session7; its trained folds are session2: "
+                                           "use --fold 2"):
+        export(cv_folder, tmp_path / "out_of_range", fold=7)
+    with pytest.raises(PublishError, match="--fold 2: .*session2 is the folder of one trained model .*: drop --fold"):
+        export(trained_experiments["categorical"], tmp_path / "fold_of_a_fold", fold=2)
+    with pytest.raises(PublishError, match="--fold 1: .* holds no trained fold .*without --fold"):
+        export(tmp_path, tmp_path / "not_a_cv_folder", fold=1)
     (cv_folder / "results.md").write_text("# corr_att\n\n| experiment | UA mean (std) |\n| --- | --- |\n| corr_att | 61.00 (2.00) |\n")
     try:
         out = export(cv_folder, tmp_path / "fold2", fold=2, no_sample_wav=True)
@@ -120,6 +130,130 @@ def test_average_of_the_best_checkpoints(tmp_path):
     assert "average of the 2 best" in note and "step1" in note and "step2" in note
     best, note = checkpoint_state(tmp_path, "UA")
     assert torch.equal(best["weight"], weights[1]) and "best checkpoint" in note
+
+
+def copy_with_checkpoints(folder, destination, key, shifts):
+    """A copy of an experiment whose save/ holds its best checkpoint and, per ``shifts`` entry
+    ``(name, weight shift, key value)``, a copy of it with every float weight of ``model`` shifted."""
+    copy = shutil.copytree(folder, destination, ignore=shutil.ignore_patterns("manifests"))
+    checkpointer = Checkpointer(copy / "save")
+    best = checkpointer.find_checkpoint(max_key=key)
+    for ckpt in checkpointer.list_checkpoints():
+        if ckpt.path != best.path:
+            shutil.rmtree(ckpt.path)
+    for name, shift, value in shifts:
+        fabricated = shutil.copytree(best.path, best.path.parent / f"CKPT+{name}")
+        state = torch.load(fabricated / "model.ckpt", weights_only=True)
+        torch.save({k: v + shift if v.is_floating_point() else v for k, v in state.items()}, fabricated / "model.ckpt")
+        meta = yaml.safe_load((fabricated / "CKPT.yaml").read_text())
+        (fabricated / "CKPT.yaml").write_text(yaml.dump({**meta, key: value}))
+    return copy, torch.load(best.paramfiles["model"], weights_only=True), best.meta[key]
+
+
+def test_msp_export_averages_its_checkpoints(trained_experiments, exported_models, tmp_path):
+    """Issue #13 row 8: ``export <MSP experiment> --average 2``: float weights averaged, the
+    fitted integer indices kept as they are (int64, as the selection record), and the model loads
+    and predicts."""
+    folder, best, best_ccc = copy_with_checkpoints(trained_experiments["dimensional"], tmp_path / "msp",
+                                                   "ccc_mean", [("second", 1.0, -5.0)])
+    out = export(folder, tmp_path / "averaged", average=2, repo_id="someone/dimensional", no_sample_wav=True)
+    state = torch.load(out / "model.ckpt", weights_only=True)
+    assert set(state) == set(best)
+    for key, value in best.items():
+        expected = value + 0.5 if value.is_floating_point() else value
+        assert state[key].dtype == value.dtype and torch.allclose(state[key], expected), key
+    selection = json.loads((out / "feature_selection.json").read_text())
+    assert state["selection.indices"].tolist() == selection["indices"]
+    record = json.loads((out / "export.json").read_text())["checkpoint"]
+    assert record.startswith("average of the 2 best checkpoints on valid ccc_mean") and "CKPT+second" in record
+    from ser_modules.tools.predict import load_model
+
+    wav = next(iter(json.loads((trained_experiments["dimensional"] / "manifests" / "test1.json").read_text()).values()))
+    [prediction] = load_model(str(out), savedir=tmp_path / "load").predict_files([wav["wav"]])
+    values = torch.tensor([prediction[dimension] for dimension in ("arousal", "valence", "dominance")])
+    assert torch.isfinite(values).all()
+    with pytest.raises(PublishError, match=r"--average 3 asks for the 3 best checkpoints on valid ccc_mean, but it keeps "
+                                           r"2 \(.*\): use --average 2 or less, or note that recipes/MSP-Podcast/train.py "
+                                           r"keeps only the best and the newest"):
+        export(folder, tmp_path / "too_many", average=3, no_sample_wav=True)
+    for average in (0, -1):
+        with pytest.raises(PublishError, match=rf"--average {average}: give how many of the best checkpoints to average, 1 or more"):
+            export(folder, tmp_path / "zero", average=average)
+
+
+def test_iemocap_export_says_which_option_keeps_more_checkpoints(trained_experiments, tmp_path):
+    with pytest.raises(PublishError, match=r"--average 5 .* but it keeps [12] .*--keep_checkpoints=N"):
+        export(trained_experiments["categorical"], tmp_path / "out", average=5, no_sample_wav=True)
+
+
+def test_a_full_disk_is_named_with_the_export_folder(trained_experiments, tmp_path, monkeypatch):
+    def disk_full(obj, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    out = tmp_path / "exported"
+    with pytest.raises(PublishError, match=rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*writing .*model\.ckpt.*\): "
+                                           "free space there or choose another folder"):
+        export(trained_experiments["categorical"], out, no_sample_wav=True)
+    assert not (out / "model.ckpt").exists() and not (out / "export.json").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Model card: Hub metadata
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["categorical", "dimensional"])
+def test_card_metadata_is_what_the_hub_indexes(trained_experiments, exported_models, kind):
+    folder, out = trained_experiments[kind], exported_models[kind]
+    card = ModelCard.load(out / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["license_link"] == "LICENSE.md" and data["inference"] is False
+    corpus = "IEMOCAP" if kind == "categorical" else "MSP-Podcast"
+    assert data["license_name"] == f"{corpus.lower()}-research-only"
+    licence = (out / "LICENSE.md").read_text()
+    assert f"{corpus} research-only terms" in licence and "Apache-2.0" in licence
+    assert "## License" in card.text and "research use" in card.text
+    assert "base_model" not in data  # the tiny upstreams are local folders, not Hub models
+    assert "unpinned" not in card.text and "a local folder (not a Hub model)" in card.text
+    results = card.data.eval_results
+    assert {result.metric_type for result in results} == set(data["metrics"])
+    assert data["model-index"][0]["name"] == kind
+    if kind == "categorical":
+        assert data["pipeline_tag"] == "audio-classification"
+        expected = json.loads((folder / "test_results.json").read_text())
+        assert {(r.dataset_type, r.dataset_split, r.task_type) for r in results} == {("iemocap", "session2", "audio-classification")}
+        assert {r.metric_type: r.metric_value for r in results} == {key: expected[key] for key in ("UA", "WA", "F1")}
+    else:
+        assert "pipeline_tag" not in data
+        splits = {}
+        for path in folder.glob("test_*_results.json"):
+            result = json.loads(path.read_text())
+            splits[result["split"]] = {key: result[key] for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean")}
+        found = {}
+        for r in results:
+            found.setdefault(r.dataset_split, {})[r.metric_type] = r.metric_value
+        assert found == splits and {"test1", "test2"} <= set(found)
+
+
+def test_upstream_commit_is_pinned_when_known_and_the_card_says_when_not(trained_experiments, tmp_path):
+    """A Hub upstream downloaded into ssl_folder: base_model is its id, the exported hyperparams
+    record its commit after ssl_hub; without the download the card says it is unpinned."""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    folder = shutil.copytree(trained_experiments["categorical"], tmp_path / "session2")
+    cache = tmp_path / "pretrained_ssl"
+    text = (folder / "hyperparams.yaml").read_text()
+    text = re.sub(r"^ssl_hub: .*$", "ssl_hub: microsoft/wavlm-large", text, count=1, flags=re.M)
+    (folder / "hyperparams.yaml").write_text(re.sub(r"^ssl_folder: .*$", f"ssl_folder: {cache}", text, count=1, flags=re.M))
+    (cache / "models--microsoft--wavlm-large" / "refs").mkdir(parents=True)
+    (cache / "models--microsoft--wavlm-large" / "refs" / "main").write_text(sha)
+    pinned = export(folder, tmp_path / "pinned", repo_id="someone/x", no_sample_wav=True)
+    hparams = (pinned / "hyperparams.yaml").read_text()
+    assert re.search(rf"^ssl_hub: microsoft/wavlm-large\nssl_revision: {sha}  # ", hparams, flags=re.M)
+    card = ModelCard.load(pinned / "README.md")
+    assert card.data.base_model == "microsoft/wavlm-large" and f"at commit `{sha}`" in card.text
+    shutil.rmtree(cache)
+    unpinned = export(folder, tmp_path / "unpinned", repo_id="someone/x", no_sample_wav=True)
+    assert "_revision" not in (unpinned / "hyperparams.yaml").read_text()
+    assert "unpinned, its commit is not recorded" in ModelCard.load(unpinned / "README.md").text
 
 
 def test_bundle_refuses_two_different_definitions_of_a_name(tmp_path, monkeypatch):
@@ -352,6 +486,42 @@ def test_push_creates_the_repo_and_uploads_the_folder(export_copy, monkeypatch):
     assert upload["folder_path"] == str(export_copy) and upload["token"] == "hf_test"
     assert "pretrained_path: alice/ser-wavlm\n" in (export_copy / "hyperparams.yaml").read_text()
     assert 'foreign_class(source="alice/ser-wavlm"' in (export_copy / "README.md").read_text()
+    assert ModelCard.load(export_copy / "README.md").data.to_dict()["model-index"][0]["name"] == "ser-wavlm"
+
+
+def test_push_warns_before_publishing_local_paths(export_copy, monkeypatch, caplog):
+    """The conftest experiment trained on local folders (the data, the tiny upstream): the card's
+    training command and the hyperparams name them, and the push says so before uploading."""
+    order = []
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: order.append("create") or "url")
+    monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: order.append("upload"))
+    monkeypatch.setattr(publish.logger, "warning", lambda *args: order.append(args[0] % args[1:]))
+    push(export_copy, "alice/ser-wavlm", token="hf_test")
+    warnings = order[: order.index("create")]
+    ssl_hub = re.search(r"^ssl_hub: (.*)$", (export_copy / "hyperparams.yaml").read_text(), flags=re.M)[1]
+    assert any("README.md would publish" in w for w in warnings), warnings
+    assert any("hyperparams.yaml would publish" in w and ssl_hub.split()[0] in w for w in warnings), warnings
+    assert not publish.local_paths("ssl_hub: microsoft/wavlm-large\nsee https://huggingface.co/a/b and results/x/y\n")
+
+
+@pytest.mark.parametrize("command", ["export", "push"])
+def test_command_line_options_are_kebab_case_and_named_after_the_installed_command(command, capsys):
+    with pytest.raises(SystemExit):
+        publish.main([command, "--help"])
+    usage = capsys.readouterr().out
+    assert usage.startswith(f"usage: ser-publish {command}")
+    options = set(re.findall(r"--[\w-]+", usage))
+    assert options and not [option for option in options if "_" in option]
+    assert {"export": "--no-sample-wav", "push": "--commit-message"}[command] in options
+
+
+def test_readme_documents_the_declared_ser_publish_command():
+    assert re.search(r"[\"']ser-publish=ser_modules\.tools\.publish:main[\"']", (ROOT / "setup.py").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert "ser-publish export " in readme and "ser-publish push " in readme
+    section = readme.split("## Using a trained model")[1].split("\n## ")[0]
+    assert not re.search(r"^python -m ser_modules\.tools\.publish", section, flags=re.M)
 
 
 def test_push_without_login_is_a_clear_error(export_copy, monkeypatch):

@@ -1,15 +1,28 @@
 """The ``README.md`` model card of an export, built from the experiment's result files, and the
 versions and commit an export records.
 
+The card is a ``huggingface_hub.ModelCard``: its metadata (``ModelCardData``) is what the Hub
+indexes: ``model-index`` with the test results (dataset, split, metric type ``UA`` / ``WA`` /
+``F1``, or ``ccc_<dimension>`` per dimension, value), ``metrics``, ``pipeline_tag``
+(``audio-classification`` for the categorical models; none for the dimensional ones, which no Hub
+pipeline type describes), ``base_model`` (the upstream's Hub id), ``license`` (the corpus
+terms: ``other``, see :data:`CORPUS_LICENSES`) and ``inference: false`` (a custom interface,
+which the Hub's inference widgets cannot run).
+
 Authors
  * ser-recipes contributors 2026
 """
 
 import importlib.metadata
 import platform
+import re
 import subprocess
 from pathlib import Path
 
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from ser_modules.tools.upstreams import find_upstreams
+from ser_modules.utils.constants import DIMENSIONS
 from ser_modules.utils.files import read_json
 
 
@@ -27,6 +40,18 @@ def git_commit():
         return result.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def experiment_name(folder):
+    """The experiment as an export names it: the last three components of its folder (no local
+    path is published).
+
+    Example
+    -------
+    >>> experiment_name("/home/me/results/wavlm-large/corr_att/seed1986/session1")
+    'corr_att/seed1986/session1'
+    """
+    return "/".join(Path(folder).resolve().parts[-3:])
 
 
 def versions():
@@ -131,47 +156,202 @@ CARD_FACTS = {
 }
 
 
-def upstream_sources(hparams):
-    """The upstream models of an experiment (Hub ids or folders), or what replaces them.
+# The corpus terms that models trained on them follow (no open licence: `license: other`).
+CORPUS_LICENSES = {
+    "iemocap": {
+        "license_name": "iemocap-research-only",
+        "corpus": "IEMOCAP",
+        "provider": "the Signal Analysis and Interpretation Laboratory (SAIL) of the University of Southern "
+        "California (USC)",
+        "terms": "a licence agreement for research use that each user signs with USC SAIL; the corpus is "
+        "not openly redistributable",
+    },
+    "msp-podcast": {
+        "license_name": "msp-podcast-research-only",
+        "corpus": "MSP-Podcast",
+        "provider": "the Multimodal Signal Processing (MSP) Laboratory of The University of Texas at Dallas",
+        "terms": "a licence agreement that each user signs with The University of Texas at Dallas, whose academic "
+        "terms allow research use only; the corpus is not openly redistributable",
+    },
+}
+LICENSE_FILE = "LICENSE.md"
+# Model-index entries: (metric type = key of the result file, pretty name).
+CATEGORICAL_METRICS = (
+    ("UA", "UA (unweighted accuracy: mean per-class recall, %)"),
+    ("WA", "WA (weighted accuracy: overall accuracy, %)"),
+    ("F1", "Macro-F1 (%)"),
+)
+DIMENSIONAL_METRICS = tuple((f"ccc_{dim}", f"CCC {dim}") for dim in DIMENSIONS) + (("ccc_mean", "CCC mean"),)
+DATASET_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
+# Model-index task types: the Hub's audio-classification task for the categorical models; no Hub
+# task describes regression of arousal / valence / dominance, so a descriptive type (no pipeline_tag).
+TASKS = {
+    "categorical": ("audio-classification", "Speech emotion recognition (4 classes)"),
+    "dimensional": ("speech-emotion-recognition", "Dimensional speech emotion recognition (arousal, valence, dominance)"),
+}
+
+
+def license_text(kind):
+    """The ``LICENSE.md`` of an export: the terms of the corpus the model was trained on.
 
     Example
     -------
-    >>> upstream_sources({"hubert_hub": "facebook/hubert-large-ll60k", "wav2vec2_hub": "x/w2v", "lr": 1})
-    ['facebook/hubert-large-ll60k', 'x/w2v']
-    >>> upstream_sources({"n_mels": 80})
-    ['80 log Mel filterbanks']
+    >>> print(license_text("dimensional").splitlines()[0])
+    # Licence of this model: MSP-Podcast research-only terms
     """
-    sources = [str(value) for key, value in hparams.items() if key.endswith("_hub") and value]
-    return sources or [f"{hparams.get('n_mels', 80)} log Mel filterbanks"]
+    terms = CORPUS_LICENSES[CARD_FACTS[kind]["datasets"]]
+    return f"""# Licence of this model: {terms['corpus']} research-only terms
+
+The weights in `model.ckpt` were trained on the {terms['corpus']} corpus, which {terms['provider']}
+distributes under {terms['terms']}. A model trained on it is therefore not published under an open
+licence (such as Apache-2.0): the terms of that agreement apply to its use and redistribution.
+
+- Use this model for research only, as the corpus terms allow.
+- Before any other use, or before redistributing the model, read the {terms['corpus']} licence
+  agreement (it comes with the corpus) and ask its provider if it does not settle the question.
+- Emotion predictions about people are sensitive: see the card's "Limitations and intended use".
+
+The inference code (`custom_interface.py`) comes from ser-recipes, which is released under
+Apache-2.0; that licence covers the code, not these weights. The upstream model (see the card's
+`base_model`) has its own licence, which applies too.
+"""
 
 
-def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname):
-    """The ``README.md`` of the export: front matter, usage, results, training, limitations."""
+def eval_results(kind, folder):
+    """The test results of an experiment as ``huggingface_hub.EvalResult`` entries.
+
+    Categorical: the fold's test session (split ``session<k>``), UA, WA and macro-F1 in
+    percent. Dimensional: each evaluated test split (``test_<split>_results.json``), the CCC
+    of each dimension and their mean.
+    """
+    family = "dimensional" if kind == "dimensional" else "categorical"
+    task_type, task_name = TASKS[family]
+    dataset = CARD_FACTS[kind]["datasets"]
+    common = {"task_type": task_type, "task_name": task_name, "dataset_type": dataset,
+              "dataset_name": DATASET_NAMES[dataset]}
+    if family == "categorical":
+        fold = read_json(folder / "test_results.json")
+        runs = [(f"session{fold['test_session']}", fold)]
+        metrics = CATEGORICAL_METRICS
+    else:
+        runs = [(result.get("split", path.stem), result) for path in sorted(folder.glob("test_*_results.json"))
+                for result in [read_json(path)]]
+        metrics = DIMENSIONAL_METRICS
+    return [
+        EvalResult(**common, dataset_split=split, metric_type=metric, metric_name=name, metric_value=result[metric])
+        for split, result in runs
+        for metric, name in metrics
+        if isinstance(result.get(metric), (int, float))
+    ]
+
+
+def model_name(repo_id):
+    """The model's name in ``model-index``: the repository name.
+
+    Example
+    -------
+    >>> model_name("alice/ser-wavlm-corr-att")
+    'ser-wavlm-corr-att'
+    """
+    return repo_id.rstrip("/").split("/")[-1]
+
+
+def card_data(kind, folder, repo_id, upstreams):
+    """The card's metadata (``huggingface_hub.ModelCardData``)."""
+    facts = CARD_FACTS[kind]
+    results = eval_results(kind, folder)
+    hub_ids = [upstream.hub_id for upstream in upstreams if upstream.hub_id]
+    terms = CORPUS_LICENSES[facts["datasets"]]
+    return ModelCardData(
+        library_name="speechbrain",
+        language="en",
+        license="other",
+        license_name=terms["license_name"],
+        license_link=LICENSE_FILE,
+        datasets=[facts["datasets"]],
+        tags=["speechbrain", *facts["tags"], *(source.split("/")[-1] for source in upstream_sources_of(upstreams))],
+        pipeline_tag="audio-classification" if kind != "dimensional" else None,
+        base_model=(hub_ids[0] if len(hub_ids) == 1 else hub_ids) or None,
+        metrics=list(dict.fromkeys(result.metric_type for result in results)),
+        model_name=model_name(repo_id),
+        eval_results=results or None,
+        inference=False,
+    )
+
+
+def upstream_sources_of(upstreams):
+    """The upstreams as the card names them: Hub ids, local folders, or the filterbanks."""
+    return [upstream.hub_id or upstream.source for upstream in upstreams] or ["80 log Mel filterbanks"]
+
+
+def upstream_lines(upstreams, hparams):
+    """Markdown lines on the upstreams: Hub id and commit, or why the commit is unknown."""
+    if not upstreams:
+        return [f"- Upstream: {hparams.get('n_mels', 80)} log Mel filterbanks (no pretrained model)."]
+    lines = []
+    for upstream in upstreams:
+        name = f"`{upstream.hub_id}`" if upstream.hub_id else "a local folder (not a Hub model)"
+        if upstream.revision:
+            lines.append(f"- Upstream {name} (`{upstream.key}`) at commit `{upstream.revision}` (from {upstream.origin}; "
+                         f"recorded as `{upstream.revision_key}` in `hyperparams.yaml`). The interface loads the Hub's "
+                         "current revision of it: check that it is this commit.")
+        elif upstream.hub_id:
+            lines.append(f"- Upstream {name} (`{upstream.key}`): unpinned, its commit is {upstream.origin}. The "
+                         "interface loads the Hub's current revision, which may differ from the one trained with.")
+        else:
+            lines.append(f"- Upstream {name} (`{upstream.key}`: `{upstream.source}`): override `{upstream.key}` with "
+                         "the same model's Hub id or folder when loading.")
+    return lines
+
+
+def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams=None):
+    """The ``README.md`` of the export: Hub metadata (:func:`card_data`), usage, results,
+    training, licence, limitations.
+
+    Arguments
+    ---------
+    kind : str
+        ``categorical``, ``upstream_downstream`` or ``dimensional``.
+    folder : pathlib.Path
+        The experiment folder (its result files and ``command.txt``).
+    hparams : dict
+        Its resolved hyperparameters.
+    repo_id : str
+        The Hub repository of the model.
+    checkpoint_note : str
+        Which checkpoints the weights are.
+    example : str or None
+        The example input shipped with the model.
+    classname : str
+        The interface class.
+    upstreams : list, optional
+        :class:`ser_modules.tools.upstreams.Upstream` (default: found in ``hparams``).
+
+    Returns
+    -------
+    str
+        The card (``str`` of a ``huggingface_hub.ModelCard``).
+    """
+    upstreams = find_upstreams(hparams) if upstreams is None else upstreams
     facts = CARD_FACTS[kind]
     command = (folder / "command.txt").read_text(encoding="utf-8").strip() if (folder / "command.txt").exists() else "(not recorded)"
     results = dimensional_results(folder) if kind == "dimensional" else categorical_results(folder)
-    sources = upstream_sources(hparams)
+    sources = upstream_sources_of(upstreams)
     keys = ("pooling", "ssl_layer", "saliency", "loss_mode")
     pipeline = facts["pipeline"].format(upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys})
     version_lines = "\n".join(f"- {name}: {version}" for name, version in versions().items())
-    tags = "\n".join(f"- {tag}" for tag in ["speechbrain", *facts["tags"], *(s.split("/")[-1] for s in sources)])
     example_line = f'\n\nThe folder has an example input, `{example}`.' if example else ""
-    return f"""---
-library_name: speechbrain
-license: apache-2.0
-language: en
-datasets:
-- {facts['datasets']}
-tags:
-{tags}
----
-
+    terms = CORPUS_LICENSES[facts["datasets"]]
+    upstream_text = "\n".join(upstream_lines(upstreams, hparams))
+    text = f"""
 # {kind.replace('_', ' + ').capitalize()} speech emotion recognition: {' + '.join(sources)} ({facts['paper']})
 
 Task: {facts['task']}.
 
 Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weights are the
-{checkpoint_note} of the experiment `{'/'.join(folder.resolve().parts[-3:])}`.
+{checkpoint_note} of the experiment `{experiment_name(folder)}`.
+
+{upstream_text}
 
 ## Usage
 
@@ -204,6 +384,13 @@ Protocol: {facts['protocol']}
 Versions:
 {version_lines}
 
+## License
+
+`license: other` ({terms['license_name']}): the model was trained on {terms['corpus']}, which
+{terms['provider']} distributes under {terms['terms']}. The model follows those terms (research use
+only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference code
+(`custom_interface.py`) is Apache-2.0 (ser-recipes); the upstream model has its own licence.
+
 ## Limitations and intended use
 
 - Intended for research on speech emotion recognition. Emotion labels are perceived by annotators,
@@ -211,8 +398,8 @@ Versions:
   about individuals (hiring, policing, health, credit...) or to monitor people without consent.
 - Trained on {facts['datasets']} only: acted or podcast English speech from a limited set of speakers.
   Accuracy drops on other languages, accents, recording conditions, children's or pathological speech.
-- The corpus licence may restrict the use of models trained on it: check it before any use outside
-  research.
+- The corpus licence restricts the use of models trained on it (see License): check it before any
+  use outside research.
 
 ## Citation
 
@@ -222,3 +409,25 @@ Versions:
 {CITATIONS['speechbrain']}
 ```
 """
+    data = card_data(kind, folder, repo_id, upstreams)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{text}"))
+
+
+def set_card_repo_id(card_text, repo_id):
+    """A card pointed to ``repo_id``: its usage line and its ``model-index`` name.
+
+    Example
+    -------
+    >>> card = '---\\nlibrary_name: speechbrain\\n---\\nfoo(source="USER/NAME", x)\\n'
+    >>> print(set_card_repo_id(card, "alice/ser"))
+    ---
+    library_name: speechbrain
+    ---
+    foo(source="alice/ser", x)
+    <BLANKLINE>
+    """
+    card = ModelCard(card_text)
+    if card.data.eval_results:
+        card.data.model_name = model_name(repo_id)
+    card.text = re.sub(r'(foreign_class\(|\()source="[^"]*"', lambda match: f'{match[1]}source="{repo_id}"', card.text)
+    return str(card)

@@ -1,9 +1,10 @@
 """Export a finished experiment as a Hugging Face Hub model folder, and push it.
 
 Export (a fold folder of ``recipes/IEMOCAP/train.py`` or ``train_upstream_downstream.py``, a
-cross-validation folder with ``--fold``, or an output folder of the MSP-Podcast recipe)::
+cross-validation folder with ``--fold``, or an output folder of the MSP-Podcast recipe) with the
+``ser-publish`` command that the package installs (or ``python -m ser_modules.tools.publish``)::
 
-    python -m ser_modules.tools.publish export EXP_DIR --out DIR [--fold 1] [--average 5] [--repo-id USER/NAME]
+    ser-publish export EXP_DIR --out DIR [--fold 1] [--average 5] [--repo-id USER/NAME]
 
 writes ``DIR`` with:
 
@@ -14,48 +15,58 @@ writes ``DIR`` with:
   that only the weights know read from ``model.ckpt`` by module name, and an overridable
   ``pretrained_path``;
 * ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric, or
-  the average of the best ``--average`` ones (upstream + downstream experiments: the model
-  their ``reported_model`` names, with their fine-tuned upstreams);
+  the average of the best ``--average`` ones, which the recipe must have kept (IEMOCAP
+  ``train.py``: ``--keep_checkpoints``; ``train_upstream_downstream.py``:
+  ``--num_checkpoints_to_average``; MSP-Podcast: the best and the newest) (upstream + downstream
+  experiments: by default the model their ``reported_model`` names, with their fine-tuned
+  upstreams). Floating-point weights are averaged; fitted integer buffers and extra states are
+  kept (:func:`ser_modules.training.checkpoint_averaging.average_states`);
 * ``custom_interface.py``: inference code only, for ``foreign_class`` with plain
   ``speechbrain``: the modules of the interface class and of the ``ser_modules`` objects the
   template names, and the ``ser_modules`` modules these import (docstrings cut to their first
   line; autograd functions reduced to their forward pass);
 * ``label_encoder.txt`` (categorical) or ``feature_selection.json`` (dimensional: the record
   of the selection; the buffers the model applies are inside ``model.ckpt``), an example wav,
-  and a ``README.md`` model card generated from the experiment's result files.
+  a ``README.md`` model card generated from the experiment's result files
+  (:mod:`ser_modules.tools.model_card`: Hub metadata with the results as ``model-index``) and
+  the ``LICENSE.md`` it links to (the corpus terms);
+* the upstream's commit, when known (:mod:`ser_modules.tools.upstreams`), as
+  ``<upstream>_revision`` in ``hyperparams.yaml`` (an upstream given as a Hugging Face cache
+  snapshot folder is named by its Hub id).
 
-Push (token from ``hf auth login`` or ``HF_TOKEN``)::
+Push (token from ``hf auth login`` or ``HF_TOKEN``; warns first when ``README.md`` or
+``hyperparams.yaml`` would publish local filesystem paths)::
 
-    python -m ser_modules.tools.publish push DIR --repo-id USER/NAME [--private]
+    ser-publish push DIR --repo-id USER/NAME [--private] [--commit-message TEXT]
 
 Authors
  * ser-recipes contributors 2026
 """
 
 import argparse
+import contextlib
 import datetime
+import errno
 import json
 import logging
 import os
 import re
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
-import soundfile
 import torch
 import yaml
-from speechbrain.utils.checkpoints import average_checkpoints
 
 from ser_modules.data.audio import SAMPLE_RATE, load_audio
-from ser_modules.training.checkpoint_averaging import best_checkpoints
+from ser_modules.training.checkpoint_averaging import average_states, best_checkpoints
 from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.training.experiment import INFERENCE_TEMPLATE_COPY
 from ser_modules.tools.bundle import OBJECT_REFERENCE, custom_interface_source, template_objects
 from ser_modules.tools.errors import PublishError
-from ser_modules.tools.model_card import git_commit, model_card, package_version
-from ser_modules.utils.files import read_json, write_json_atomic
+from ser_modules.tools.model_card import experiment_name, git_commit, license_text, model_card, package_version, set_card_repo_id
+from ser_modules.tools.upstreams import find_upstreams
+from ser_modules.utils.files import open_atomic, read_json, torch_save_atomic, write_json_atomic, write_wav_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +80,16 @@ RESULT_FILES = {
     "dimensional": ("results.md", "save/feature_selection.json"),
 }
 DEFAULT_REPO_ID = "USER/NAME"
+# What to change to keep more checkpoints (for --average N), per kind of experiment.
+KEEP_MORE = {
+    "categorical": "retrain keeping more (recipes/IEMOCAP/train.py: --keep_checkpoints=N)",
+    "upstream_downstream": "retrain keeping more (train_upstream_downstream.py: --num_checkpoints_to_average=N)",
+    "dimensional": "note that recipes/MSP-Podcast/train.py keeps only the best and the newest checkpoint",
+}
+# Files of an export whose text is published as is (checked for local paths before a push).
+PUBLISHED_TEXT = ("README.md", "hyperparams.yaml")
+# An absolute local path (POSIX, home-relative or Windows drive), not part of a URL.
+LOCAL_PATH = re.compile(r"(?<![\w/.:-])(?:~/|[A-Za-z]:\\|/(?=[\w.-]+/))[^\s'\"`),\]}]*")
 # Arrays of an MSP-Podcast feature_selection.json that model.ckpt holds too (not exported twice).
 MODEL_ARRAYS = ("frame_mean", "frame_std", "mean", "components")
 # The recipes of this checkout: their inference templates serve experiments trained before
@@ -114,17 +135,43 @@ def read_resolved_hparams(path):
         raise PublishError(f"{path} is not readable YAML: {error}") from None
 
 
+def trained_folds(exp_dir):
+    """The test sessions of the trained folds (``session<N>/save/``) of a cross-validation folder.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("session2/save", "session10/save", "session3"):
+    ...     os.makedirs(os.path.join(folder, name))
+    >>> trained_folds(folder)
+    [2, 10]
+    """
+    folds = [path.name[len("session"):] for path in Path(exp_dir).glob("session*") if (path / "save").is_dir()]
+    return sorted(int(fold) for fold in folds if fold.isdigit())
+
+
 def experiment_folder(exp_dir, fold=None):
-    """The folder of one trained model: ``exp_dir`` itself, or its ``session<fold>``."""
+    """The folder of one trained model: ``exp_dir`` itself, or its ``session<fold>``; an error
+    that says what to pass when ``--fold`` is missing, out of range or not needed."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise PublishError(f"{exp_dir} is not a folder")
+    folds = trained_folds(exp_dir)
+    choices = " or ".join(f"--fold {number}" for number in folds)
     if fold is not None:
+        if (exp_dir / "save").is_dir():
+            raise PublishError(f"--fold {fold}: {exp_dir} is the folder of one trained model (it has save/), not a "
+                               "cross-validation folder: drop --fold")
+        if fold not in folds:
+            trained = f"its trained folds are {', '.join(f'session{n}' for n in folds)}: use {choices}" if folds else (
+                "it holds no trained fold (no session<N>/save/ folder): pass a cross-validation folder of "
+                "recipes/IEMOCAP (results/<group>/<experiment>/seed<seed>) or a fold folder without --fold")
+            raise PublishError(f"--fold {fold}: {exp_dir} has no trained fold session{fold}; {trained}")
         exp_dir = exp_dir / f"session{fold}"
-    elif not (exp_dir / "save").is_dir():
-        folds = sorted(path.name for path in exp_dir.glob("session*") if (path / "save").is_dir())
-        if folds:
-            raise PublishError(f"{exp_dir} holds the folds {', '.join(folds)}: choose one with --fold N")
+    elif not (exp_dir / "save").is_dir() and folds:
+        raise PublishError(f"{exp_dir} holds the folds {', '.join(f'session{n}' for n in folds)}: choose one "
+                           f"with {choices}")
     if not (exp_dir / "save").is_dir():
         raise PublishError(f"{exp_dir} has no save/ folder with checkpoints: is it an experiment folder?")
     return exp_dir
@@ -167,18 +214,35 @@ def experiment_path(path, folder, hparams):
     """A path of the resolved hparams; a relative one is relative to where training ran (the
     folder that holds ``output_folder``)."""
     path = Path(path)
-    if path.is_absolute() or path.exists():
-        return path
-    depth = len(Path(hparams["output_folder"]).parts)
-    return Path(folder).resolve().parents[depth - 1] / path
+    output = Path(hparams["output_folder"])
+    if path.is_absolute() or path.exists() or output.is_absolute():
+        return path  # (an absolute output_folder does not tell where training ran: as given)
+    parents = Path(folder).resolve().parents
+    depth = len(output.parts)
+    return parents[depth - 1] / path if depth <= len(parents) else path
 
 
 # ----------------------------------------------------------------------------------------------
 # Weights
 # ----------------------------------------------------------------------------------------------
-def checkpoint_states(save_folder, key, average=1, names=("model",)):
+def checkpoint_states(save_folder, key, average=1, names=("model",), keep_more=None):
     """The states of the recoverables ``names`` in the best checkpoint on ``key``, or their
     means over the best ``average`` checkpoints.
+
+    Arguments
+    ---------
+    save_folder : str or pathlib.Path
+        The experiment's ``save/`` folder.
+    key : str
+        Validation metric of the selection (higher is better).
+    average : int
+        Number of best checkpoints to average (1: the best one).
+    names : tuple of str
+        Recoverables to read (``model``, fine-tuned upstreams).
+    keep_more : str, optional
+        What to change to keep more checkpoints: given when ``average`` was asked for
+        (``--average``), fewer kept checkpoints are then an error that says it; otherwise
+        (the recipe's own setting) the checkpoints kept are averaged, with a warning.
 
     Returns
     -------
@@ -191,20 +255,28 @@ def checkpoint_states(save_folder, key, average=1, names=("model",)):
     if not checkpoints:
         raise PublishError(f"{save_folder} has no checkpoint with {', '.join(names)} files and a {key} value")
     described = ", ".join(f"{ckpt.path.name} ({key} {ckpt.meta.get(key, float('nan')):.3f})" for ckpt in checkpoints)
+    if len(checkpoints) < average and keep_more:
+        raise PublishError(
+            f"{save_folder}: --average {average} asks for the {average} best checkpoints on valid {key}, but it keeps "
+            f"{len(checkpoints)} ({described}): use --average {len(checkpoints)} or less, or {keep_more}"
+        )
     if len(checkpoints) < average:
         logger.warning("Asked to average %d checkpoints, %s keeps %d", average, save_folder, len(checkpoints))
     if len(checkpoints) == 1:
         files = checkpoints[0].paramfiles
         states = {name: torch.load(files[name], map_location="cpu", weights_only=True) for name in names}
         return states, f"best checkpoint on valid {key}: {described}"
-    states = {name: average_checkpoints(checkpoints, name) for name in names}
+    try:
+        states = {name: average_states(checkpoints, name) for name in names}
+    except ValueError as error:
+        raise PublishError(f"{save_folder}: cannot average {described}: {error}") from None
     return states, f"average of the {len(checkpoints)} best checkpoints on valid {key}: {described}"
 
 
-def checkpoint_state(save_folder, key, average=1):
+def checkpoint_state(save_folder, key, average=1, keep_more=None):
     """The ``model`` state of the best checkpoint on ``key``, or the mean of the best ``average``
     (``(state_dict, description)``, see :func:`checkpoint_states`)."""
-    states, description = checkpoint_states(save_folder, key, average)
+    states, description = checkpoint_states(save_folder, key, average, keep_more=keep_more)
     return states["model"], description
 
 
@@ -233,13 +305,15 @@ def exported_state(folder, hparams, kind, average=None):
     comes from that file. Other experiments: ``model`` of the best checkpoint (``average``: 1).
     """
     save = folder / "save"
+    keep_more = None if average is None else KEEP_MORE[kind]
     if kind != "upstream_downstream":
-        return checkpoint_state(save, SELECTION_KEYS[kind], average or 1)
+        return checkpoint_state(save, SELECTION_KEYS[kind], average or 1, keep_more=keep_more)
     if average is None:
         average = hparams["num_checkpoints_to_average"] if hparams["reported_model"] == "average" else 1
     upstreams = list(hparams["upstreams"])
     trained = [name for name in upstreams if any(save.glob(f"CKPT+*/{name}.ckpt"))]
-    states, note = checkpoint_states(save, hparams["checkpoint_key"], average, names=("model", *trained))
+    states, note = checkpoint_states(save, hparams["checkpoint_key"], average, names=("model", *trained),
+                                     keep_more=keep_more)
     state = dict(states.pop("model"))
     for name in upstreams:
         if name not in states and name in (hparams.get("pretrained_upstreams") or {}):
@@ -359,14 +433,59 @@ def fill_template(text, hparams, state, repo_id):
     return OBJECT_REFERENCE.sub(lambda match: f"!{match[1]}:custom_interface.{match[3]}", filled)
 
 
-def inference_hparams(template_text, hparams, state, folder, repo_id):
-    """The export's ``hyperparams.yaml``: two lines naming its origin, then the filled template."""
+def upstream_pins(upstreams):
+    """The hyperparameters that name the upstreams as trained with: the Hub id of an upstream
+    given as a Hugging Face cache snapshot folder, and each known commit (``<name>_revision``).
+
+    Example
+    -------
+    >>> from ser_modules.tools.upstreams import Upstream
+    >>> upstream_pins([Upstream("ssl_hub", "/cache/models--org--x/snapshots/abc", "org/x", "abc", "cache"),
+    ...                Upstream("hubert_hub", "org/y", "org/y")])
+    {'ssl_hub': 'org/x', 'ssl_revision': 'abc'}
+    """
+    pins = {}
+    for upstream in upstreams:
+        if upstream.hub_id and upstream.source != upstream.hub_id:
+            pins[upstream.key] = upstream.hub_id
+        if upstream.revision:
+            pins[upstream.revision_key] = upstream.revision
+    return pins
+
+
+def pin_revisions(text, upstreams):
+    """Adds ``<name>_revision: SHA`` after the ``<name>_hub`` line of a filled template for each
+    upstream whose commit is known and that the template does not already name.
+
+    Example
+    -------
+    >>> from ser_modules.tools.upstreams import Upstream
+    >>> print(pin_revisions("ssl_hub: org/x\\nssl_folder: cache\\n", [Upstream("ssl_hub", "org/x", "org/x", "abc")]))
+    ssl_hub: org/x
+    ssl_revision: abc  # commit of org/x this model was trained with
+    ssl_folder: cache
+    <BLANKLINE>
+    """
+    for upstream in upstreams:
+        if not upstream.revision or re.search(rf"^{upstream.revision_key}:", text, flags=re.M):
+            continue
+        name = upstream.hub_id or upstream.source
+        line = f"{upstream.revision_key}: {upstream.revision}  # commit of {name} this model was trained with"
+        after = re.compile(rf"^({re.escape(upstream.key)}:.*)$", flags=re.M)
+        text = after.sub(lambda match: f"{match[1]}\n{line}", text, count=1)
+    return text
+
+
+def inference_hparams(template_text, hparams, state, folder, repo_id, upstreams=()):
+    """The export's ``hyperparams.yaml``: two lines naming its origin, then the filled template
+    (the upstreams named as trained with: :func:`upstream_pins`, :func:`pin_revisions`)."""
     origin = (
-        f"# Exported by python -m ser_modules.tools.publish from {folder} on {datetime.date.today()}\n"
+        f"# Exported by python -m ser_modules.tools.publish from {experiment_name(folder)} on {datetime.date.today()}\n"
         f"# (ser-recipes {package_version()}, git {git_commit()}; template "
         f"{hparams.get('inference_template') or 'of the recipe'})\n"
     )
-    return origin + fill_template(template_text, hparams, state, repo_id)
+    filled = fill_template(template_text, {**hparams, **upstream_pins(upstreams)}, state, repo_id)
+    return origin + pin_revisions(filled, upstreams)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,13 +505,78 @@ def write_example_wav(folder, out, sample_wav=None):
             "redistribute it, or pass --sample-wav / --no-sample-wav",
             sample_wav,
         )
-    soundfile.write(out / "example.wav", load_audio(sample_wav).numpy(), SAMPLE_RATE, subtype="PCM_16")
+    write_wav_atomic(load_audio(sample_wav).numpy(), out / "example.wav", SAMPLE_RATE)
     return "example.wav"
 
 
 # ----------------------------------------------------------------------------------------------
 # Export and push
 # ----------------------------------------------------------------------------------------------
+def check_average(average):
+    """Fails, saying what to pass, unless ``average`` is ``None`` or a whole number >= 1."""
+    if average is not None and (isinstance(average, bool) or not isinstance(average, int) or average < 1):
+        raise PublishError(
+            f"--average {average}: give how many of the best checkpoints to average, 1 or more "
+            "(or no --average: the best checkpoint, or the model a Morais experiment reports)"
+        )
+
+
+@contextlib.contextmanager
+def disk_space(folder):
+    """Turns a full disk (``ENOSPC``) while writing into ``folder`` into a :class:`PublishError`
+    that names the folder."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise PublishError(
+            f"No space left on the device of {folder} (ENOSPC: {error.strerror}, writing {error.filename or 'a file'}): "
+            "free space there or choose another folder, then run the command again (the folder is incomplete)"
+        ) from None
+
+
+def write_text(path, text):
+    """Writes a text file atomically (the old file or the complete new one)."""
+    with open_atomic(path) as handle:
+        handle.write(text)
+
+
+def local_paths(text):
+    """The lines of ``text`` that hold an absolute local path: ``[(line number, path), ...]``.
+
+    Example
+    -------
+    >>> local_paths("see https://huggingface.co/org/x\\npython train.py --data_folder=/home/me/IEMOCAP x/y\\n")
+    [(2, '/home/me/IEMOCAP')]
+    """
+    return [(number, match[0]) for number, line in enumerate(text.splitlines(), start=1)
+            for match in LOCAL_PATH.finditer(line)]
+
+
+def warn_local_paths(folder):
+    """Logs a warning per published text file of an export folder that holds local paths.
+
+    Returns
+    -------
+    dict
+        ``{file name: [(line number, path), ...]}`` of the files that hold some.
+    """
+    found = {}
+    for name in PUBLISHED_TEXT:
+        path = Path(folder) / name
+        paths = local_paths(path.read_text(encoding="utf-8")) if path.is_file() else []
+        if paths:
+            found[name] = paths
+            shown = ", ".join(f"line {number}: {value}" for number, value in paths[:3])
+            logger.warning(
+                "%s would publish %d local filesystem path(s) (%s%s): edit them out, or train with Hub ids "
+                "(e.g. --ssl_hub=ORG/NAME) and export again, if they should not be public",
+                path, len(paths), shown, ", ..." if len(paths) > 3 else "",
+            )
+    return found
+
+
 def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sample_wav=None, no_sample_wav=False):
     """Writes a Hub-ready model folder from a finished experiment folder.
 
@@ -406,8 +590,9 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     fold : int, optional
         Test session of the fold to export from a cross-validation folder.
     average : int, optional
-        Average the ``average`` best checkpoints (those the recipe kept). Default: the best
-        one, or for upstream + downstream experiments the model their ``reported_model`` names.
+        Average the ``average`` best checkpoints (those the recipe kept: fewer is an error).
+        Default: the best one, or for upstream + downstream experiments the model their
+        ``reported_model`` names.
     repo_id : str
         The Hub repository the card and ``pretrained_path`` point to.
     sample_wav : str, optional
@@ -420,6 +605,7 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     pathlib.Path
         The export folder.
     """
+    check_average(average)
     folder = experiment_folder(exp_dir, fold)
     hparams = read_resolved_hparams(folder / "hyperparams.yaml")
     kind = experiment_kind(folder, hparams)
@@ -429,35 +615,41 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     template = template_file(folder)
     template_text = template.read_text(encoding="utf-8")
     state, checkpoint_note = exported_state(folder, hparams, kind, average)
-    inference = inference_hparams(template_text, hparams, state, folder, repo_id)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out / "model.ckpt")
-    if kind == "dimensional":
-        write_json_atomic(selection_record(folder / "save" / "feature_selection.json"), out / "feature_selection.json")
-    else:
-        shutil.copy(folder / "save" / "label_encoder.txt", out / "label_encoder.txt")
-    (out / "hyperparams.yaml").write_text(inference, encoding="utf-8")
-    (out / "custom_interface.py").write_text(custom_interface_source(template_text), encoding="utf-8")
-    example = None if no_sample_wav else write_example_wav(folder, out, sample_wav)
+    upstreams = find_upstreams(hparams, lambda path: experiment_path(path, folder, hparams))
+    inference = inference_hparams(template_text, hparams, state, folder, repo_id, upstreams)
     classname = template_objects(template_text)[0][1]
-    card = model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname)
-    (out / "README.md").write_text(card, encoding="utf-8")
-    record = {"experiment": str(folder.resolve()), "kind": kind, "template": str(template), "checkpoint": checkpoint_note}
-    write_json_atomic(record, out / "export.json")
+    out = Path(out)
+    with disk_space(out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "export.json").unlink(missing_ok=True)  # written last: its absence marks an incomplete export
+        torch_save_atomic(state, out / "model.ckpt")
+        if kind == "dimensional":
+            record = selection_record(folder / "save" / "feature_selection.json")
+            write_json_atomic(record, out / "feature_selection.json")
+        else:
+            write_text(out / "label_encoder.txt", (folder / "save" / "label_encoder.txt").read_text(encoding="utf-8"))
+        write_text(out / "hyperparams.yaml", inference)
+        write_text(out / "custom_interface.py", custom_interface_source(template_text))
+        example = None if no_sample_wav else write_example_wav(folder, out, sample_wav)
+        card = model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams)
+        write_text(out / "README.md", card)
+        write_text(out / "LICENSE.md", license_text(kind))
+        record = {"experiment": str(folder.resolve()), "kind": kind, "template": str(template),
+                  "checkpoint": checkpoint_note}
+        write_json_atomic(record, out / "export.json")
+    warn_local_paths(out)
     logger.info("Exported %s (%s) to %s", folder, checkpoint_note, out)
     return out
 
 
 def set_repo_id(folder, repo_id):
-    """Points ``pretrained_path`` and the card's usage line of an export folder to ``repo_id``."""
+    """Points ``pretrained_path`` and the card's usage line and model name of an export folder
+    to ``repo_id``."""
     folder = Path(folder)
     hparams = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
     hparams = re.sub(r"^pretrained_path: .*$", f"pretrained_path: {repo_id}", hparams, count=1, flags=re.M)
-    (folder / "hyperparams.yaml").write_text(hparams, encoding="utf-8")
-    card = (folder / "README.md").read_text(encoding="utf-8")
-    card = re.sub(r'foreign_class\(source="[^"]*"', f'foreign_class(source="{repo_id}"', card)
-    (folder / "README.md").write_text(card, encoding="utf-8")
+    write_text(folder / "hyperparams.yaml", hparams)
+    write_text(folder / "README.md", set_card_repo_id((folder / "README.md").read_text(encoding="utf-8"), repo_id))
 
 
 def check_export_folder(folder):
@@ -493,7 +685,9 @@ def push(folder, repo_id, private=False, token=None, commit_message=None):
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise PublishError("HF_HUB_OFFLINE is set: the Hub cannot be reached; unset it to push")
     token = hub_token(token)
-    set_repo_id(folder, repo_id)
+    with disk_space(folder):
+        set_repo_id(folder, repo_id)
+    warn_local_paths(folder)
     try:
         url = huggingface_hub.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True)
         huggingface_hub.upload_folder(
@@ -523,8 +717,8 @@ def _is_network_error(error):
 
 
 def parse_args(argv):
-    """The ``export`` and ``push`` sub-commands."""
-    parser = argparse.ArgumentParser(prog="python -m ser_modules.tools.publish", description=__doc__.split("\n")[0])
+    """The ``export`` and ``push`` sub-commands (options in --kebab-case)."""
+    parser = argparse.ArgumentParser(prog="ser-publish", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     exporter = commands.add_parser("export", help="write a Hub-ready folder from an experiment folder")
     exporter.add_argument("exp_dir", help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder")
@@ -540,11 +734,12 @@ def parse_args(argv):
     pusher.add_argument("--repo-id", required=True, help="USER/NAME")
     pusher.add_argument("--private", action="store_true", help="create a private repository")
     pusher.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the login cache)")
+    pusher.add_argument("--commit-message", default=None, help="message of the Hub commit")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    """Command-line entry point."""
+    """Command-line entry point (the ``ser-publish`` command)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -552,7 +747,8 @@ def main(argv=None):
             out = export(args.exp_dir, args.out, args.fold, args.average, args.repo_id, args.sample_wav, args.no_sample_wav)
             print(json.dumps({"exported": str(out)}))
         else:
-            print(json.dumps({"pushed": push(args.folder, args.repo_id, args.private, args.token)}))
+            url = push(args.folder, args.repo_id, args.private, args.token, args.commit_message)
+            print(json.dumps({"pushed": url}))
     except PublishError as error:
         sys.exit(f"error: {error}")
 

@@ -8,7 +8,9 @@ needs three things, provided here:
   checkpoint and keeps the ``num_to_keep`` best ones on the selection key plus the newest one
   (needed to resume), deleting the others and any intra-epoch checkpoint;
 * the N best are found with ``Checkpointer.find_checkpoints`` (:func:`best_checkpoints`) and
-  averaged with SpeechBrain's ``average_checkpoints`` (:func:`load_average`);
+  averaged (:func:`average_states`: SpeechBrain's ``average_state_dicts`` on the floating-point
+  tensors; integer buffers and extra states such as ``_extra_state`` are not averaged but kept,
+  :func:`load_average` loads the averages);
 * the average must be loaded where ``Brain.evaluate()`` cannot overwrite it: ``evaluate()``
   calls ``on_evaluate_start()``, whose default reloads the single best checkpoint. Recipes
   therefore call :func:`load_average` *inside* an ``on_evaluate_start`` override, after the
@@ -40,13 +42,15 @@ Authors
  * ser-recipes contributors 2026
 """
 
+import torch
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
-from speechbrain.utils.checkpoints import average_checkpoints, ckpt_recency
+from speechbrain.utils.checkpoints import average_state_dicts, ckpt_recency
 from speechbrain.utils.distributed import ddp_broadcast
 
 __all__ = [
     "save_and_keep_best",
     "best_checkpoints",
+    "average_states",
     "load_average",
     "checkpoint_summary",
 ]
@@ -134,12 +138,114 @@ def best_checkpoints(checkpointer, key, num, mode="max"):
     return checkpointer.find_checkpoints(max_num_checkpoints=num, **_key_arguments(key, mode))
 
 
+def _same(first, other):
+    """Whether two state entries (tensors, or plain data holding tensors) are equal."""
+    if isinstance(first, torch.Tensor) or isinstance(other, torch.Tensor):
+        return (
+            isinstance(first, torch.Tensor)
+            and isinstance(other, torch.Tensor)
+            and first.dtype == other.dtype
+            and first.shape == other.shape
+            and torch.equal(first, other)
+        )
+    if isinstance(first, dict) and isinstance(other, dict):
+        return first.keys() == other.keys() and all(_same(first[key], other[key]) for key in first)
+    if isinstance(first, (list, tuple)) and isinstance(other, (list, tuple)):
+        return len(first) == len(other) and all(map(_same, first, other))
+    return type(first) is type(other) and first == other
+
+
+def average_states(checkpoints, recoverable_name):
+    """The mean state dict of the recoverable ``recoverable_name`` over ``checkpoints``.
+
+    Floating-point tensors (parameters, float buffers) are averaged with SpeechBrain's
+    ``average_state_dicts`` (same arithmetic: running sum in checkpoint order, then division).
+    The other entries are not numbers to average: integer buffers (the kept indices of a
+    feature selection) and extra states (``_extra_state``, any Python data) equal in every
+    checkpoint are kept as they are; an integer buffer that differs (a counter such as
+    ``num_batches_tracked``) becomes the truncated mean in its own dtype, the value that
+    loading the mean into the module gives; any other entry that differs, or a key that some
+    checkpoints lack, is an error that names it. The files are read one at a time.
+
+    Arguments
+    ---------
+    checkpoints : list
+        Checkpoints (e.g. from :func:`best_checkpoints`) holding ``recoverable_name``.
+    recoverable_name : str
+        Name of the recoverable (its file is ``<name>.ckpt`` in each checkpoint).
+
+    Returns
+    -------
+    dict
+        The averaged state dict (CPU tensors).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> class Scaled(torch.nn.Linear):  # a module with an extra state (a dict)
+    ...     def get_extra_state(self):
+    ...         return {"unit": "percent"}
+    ...     def set_extra_state(self, state):
+    ...         pass
+    >>> model = Scaled(1, 1, bias=False)
+    >>> model.register_buffer("indices", torch.tensor([0, 3]))
+    >>> checkpointer = Checkpointer(tempfile.mkdtemp(), {"model": model})
+    >>> for value in (1.0, 2.0):
+    ...     _ = model.weight.data.fill_(value)
+    ...     _ = checkpointer.save_checkpoint(name=str(value))
+    >>> state = average_states(checkpointer.list_checkpoints(), "model")
+    >>> state["weight"].item(), state["indices"], state["_extra_state"]
+    (1.5, tensor([0, 3]), {'unit': 'percent'})
+    """
+    if not checkpoints:
+        raise ValueError(f"No checkpoint to average ({recoverable_name})")
+    paths = [ckpt.paramfiles[recoverable_name] for ckpt in checkpoints]
+    first = torch.load(paths[0], map_location="cpu", weights_only=True)
+    floats = [key for key, value in first.items() if isinstance(value, torch.Tensor) and value.is_floating_point()]
+    integers = {
+        key: value.clone()
+        for key, value in first.items()
+        if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool
+    }
+    differing = set()
+
+    def float_states():
+        """The floating-point part of each state (checked against the first one on the way)."""
+        yield {key: first[key] for key in floats}
+        for path in paths[1:]:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if state.keys() != first.keys():
+                changed = sorted(set(state) ^ set(first))
+                raise ValueError(
+                    f"{path} and {paths[0]} hold different entries of {recoverable_name} "
+                    f"({', '.join(changed)}): checkpoints of different models cannot be averaged"
+                )
+            for key, value in state.items():
+                if key in integers and isinstance(value, torch.Tensor) and value.dtype == first[key].dtype:
+                    differing.update([key] if not torch.equal(value, first[key]) else [])
+                    integers[key] += value
+                elif key not in floats and not _same(first[key], value):
+                    raise ValueError(
+                        f"{recoverable_name} entry {key!r} differs between {paths[0]} and {path}: it is not a "
+                        "floating-point tensor, so it cannot be averaged"
+                    )
+            yield {key: state[key] for key in floats}
+
+    averaged = average_state_dicts(float_states())
+    state = dict(first)
+    state.update(averaged)
+    for key in differing:
+        state[key] = (integers[key] / float(len(paths))).to(first[key].dtype)
+    return state
+
+
 def load_average(checkpointer, checkpoints, recoverable_names, strict=True):
     """Averages recoverables over ``checkpoints`` and loads the averages into them.
 
-    The parameters (and buffers) are averaged with SpeechBrain's ``average_checkpoints``
-    (float buffers such as BatchNorm running statistics are averaged too; integer ones such
-    as ``num_batches_tracked`` become the truncated mean).
+    The floating-point parameters and buffers are averaged (:func:`average_states`: BatchNorm
+    running statistics too); integer buffers equal in all checkpoints and extra states are
+    kept; a differing integer buffer such as ``num_batches_tracked`` becomes the truncated mean.
 
     Arguments
     ---------
@@ -162,7 +268,7 @@ def load_average(checkpointer, checkpoints, recoverable_names, strict=True):
     states = {}
     for name in recoverable_names:
         module = checkpointer.recoverables[name]
-        states[name] = average_checkpoints(checkpoints, name)
+        states[name] = average_states(checkpoints, name)
         module.load_state_dict(states[name], strict=strict)
     return states
 
