@@ -1,10 +1,12 @@
 """Tests of ser_modules.nn.ssl_encoder: padding-invariant, eval-mode-safe SSL features."""
 
+import warnings
+
 import pytest
 import torch
 
 from ser_modules.nn.masking import length_mask
-from ser_modules.nn.ssl_encoder import SSLEncoder, normalize_waveforms
+from ser_modules.nn.ssl_encoder import MISMATCHED_MASKS_WARNING, SSLEncoder, normalize_waveforms
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
 
@@ -78,7 +80,8 @@ def test_last_hidden_state_is_after_the_final_layer_norm(tmp_path, kind):
     assert hiddens.shape[0] == every.num_hidden_states
     assert torch.allclose(hiddens[-1], final, atol=1e-5)
     mask, _ = length_mask(lens, wavs.shape[1])
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", MISMATCHED_MASKS_WARNING, UserWarning)  # WavLM, see SSLEncoder
         raw = every.model(normalize_waveforms(wavs, mask), attention_mask=mask.long(), output_hidden_states=True)
     assert torch.allclose(hiddens[:-1], torch.stack(raw.hidden_states[:-1]), atol=1e-5)
     assert torch.allclose(hiddens[-1], every.model.encoder.layer_norm(raw.hidden_states[-1]), atol=1e-5)
@@ -95,3 +98,13 @@ def test_missing_local_source_is_named(tmp_path, monkeypatch, source):
     with pytest.raises(FileNotFoundError, match="SSL upstream .*no such folder") as error:
         SSLEncoder(source, save_path=str(tmp_path / "cache"))
     assert source in str(error.value)
+
+
+def test_padded_wavlm_batch_gives_no_mask_type_warning(encoder):
+    """WavLM with an attention mask (a padded batch): no torch warning about mismatched
+    key_padding_mask and attn_mask types reaches the logs."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoder(torch.randn(2, 12000), torch.tensor([1.0, 0.6]))
+    assert encoder.pass_attention_mask
+    assert [str(w.message) for w in caught if "key_padding_mask" in str(w.message)] == []

@@ -24,6 +24,8 @@ Authors
  * ser-recipes contributors 2026
 """
 
+import warnings
+
 import torch
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 
@@ -31,6 +33,7 @@ from ser_modules.nn.masking import frame_counts, length_mask
 from ser_modules.nn.model_source import check_model_source
 
 WAVEFORM_EPS = 1e-7
+MISMATCHED_MASKS_WARNING = "Support for mismatched key_padding_mask and attn_mask is deprecated"
 
 
 def normalize_waveforms(wavs, mask):
@@ -225,11 +228,18 @@ class SSLEncoder(Wav2Vec2):
             wav = normalize_waveforms(wav, mask)
         else:
             wav = wav * mask
-        out = self.model(
-            wav,
-            attention_mask=mask.long() if self.pass_attention_mask else None,
-            output_hidden_states=self.output_all_hiddens,
-        )
+        with warnings.catch_warnings():
+            # transformers' WavLM attention gives torch a boolean key_padding_mask (from the
+            # attention mask) and a float attn_mask (its relative position bias); torch turns
+            # the boolean one into -inf and adds them, but warns that mixing the types is
+            # deprecated. The padding invariance test (tests/test_ssl_encoder.py) checks the
+            # result, so only this message is silenced, and only here.
+            warnings.filterwarnings("ignore", MISMATCHED_MASKS_WARNING, UserWarning)
+            out = self.model(
+                wav,
+                attention_mask=mask.long() if self.pass_attention_mask else None,
+                output_hidden_states=self.output_all_hiddens,
+            )
         if self.output_all_hiddens:
             return stack_hidden_states(out)
         return out.last_hidden_state
