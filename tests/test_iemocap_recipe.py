@@ -218,7 +218,7 @@ def test_results_path_names_a_local_upstream_by_its_folder(assets):
     root = assets["root"] / "vocabulary"
     args = [f"--data_folder={assets['corpus']}", f"--ssl_hub={assets['ssl']}", f"--results_folder={root}"]
     resolved = cross_validate.resolved_hparams(str(HPARAMS), args, session=4)
-    expected = root / Path(assets["ssl"]).name / "corr_att_pd0.0" / "seed1986"
+    expected = root / Path(assets["ssl"]).name / "corr_att_pd0.25" / "seed1986"
     assert Path(str(resolved["output_folder"])) == expected / "session4"
     assert str(resolved["feature_cache_folder"]) == f"{root}/feature_cache"
     overrides = {"data_folder": str(assets["corpus"]), "ssl_hub": str(assets["ssl"]), "results_folder": str(root),
