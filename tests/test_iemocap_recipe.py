@@ -218,7 +218,7 @@ def test_results_path_names_a_local_upstream_by_its_folder(assets):
     root = assets["root"] / "vocabulary"
     args = [f"--data_folder={assets['corpus']}", f"--ssl_hub={assets['ssl']}", f"--results_folder={root}"]
     resolved = cross_validate.resolved_hparams(str(HPARAMS), args, session=4)
-    expected = root / Path(assets["ssl"]).name / "corr_att_pd0.0" / "seed1986"
+    expected = root / Path(assets["ssl"]).name / "corr_att_pd0.25" / "seed1986"
     assert Path(str(resolved["output_folder"])) == expected / "session4"
     assert str(resolved["feature_cache_folder"]) == f"{root}/feature_cache"
     overrides = {"data_folder": str(assets["corpus"]), "ssl_hub": str(assets["ssl"]), "results_folder": str(root),
@@ -229,3 +229,12 @@ def test_results_path_names_a_local_upstream_by_its_folder(assets):
     assert list(hparams["model"]) == ["layer_sum", "projector", "pooling_layer", "classifier"]
     trained = [p for name, module in hparams["modules"].items() if name != "ssl" for p in module.parameters()]
     assert [id(p) for p in hparams["model"].parameters()] == [id(p) for p in trained]
+
+
+def test_recipe_log_has_no_matplotlib_or_torchvision_lines(trained_experiments):
+    """log.txt of a trained fold (SpeechBrain logs at DEBUG there) holds the run, not
+    matplotlib's font search nor SpeechBrain's torchvision warning."""
+    lines = (trained_experiments["categorical"] / "log.txt").read_text().splitlines()
+    assert any(" - speechbrain.utils.train_logger - " in line and "test WA" in line for line in lines)
+    noise = [line for line in lines if re.search(r" - matplotlib[\w.]* - |findfont|torchvision", line)]
+    assert noise == []

@@ -53,3 +53,22 @@ def test_save_figure_follows_the_suffix(tmp_path):
     assert (tmp_path / "line.svg").read_text().lstrip().startswith("<?xml")
     save_figure(fig, tmp_path / "line.png", dpi=50)
     assert imread(tmp_path / "line.png").shape[:2] == (50, 100)
+
+
+def test_import_quiets_matplotlib_debug_and_the_torchvision_warning():
+    """In a recipe's order: the imports, the hparams (SpeechBrain's train_logger: no torchvision
+    warning), then logging at DEBUG (as SpeechBrain's log.txt): drawing text logs no
+    font_manager lines."""
+    code = (
+        "import logging, sys; from ser_modules.utils.plotting import new_figure; "
+        "import speechbrain.utils.train_logger; "
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format='%(name)s - %(message)s'); "
+        "fig = new_figure((2.0, 2.0)); fig.add_subplot(1, 1, 1).set_title('x'); fig.canvas.draw(); "
+        "logging.getLogger('ser_modules').warning('still logged')"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    output = result.stdout + result.stderr
+    assert "ser_modules - still logged" in output
+    assert "matplotlib" not in output and "findfont" not in output
+    assert "torchvision" not in output

@@ -222,6 +222,36 @@ def test_mis_max_samples_subsamples_deterministically():
         mutual_information_saliency(X[:3], Y[:3], seed=0)
 
 
+def test_mis_passes_n_jobs_to_scikit_learn_with_the_same_scores(monkeypatch):
+    import sklearn.feature_selection
+
+    X, Y = _planted(n=120, d=5, signal=(0, 2, 4))
+    serial = mutual_information_saliency(X, Y, seed=2)
+    seen = []
+    estimator = sklearn.feature_selection.mutual_info_regression
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["n_jobs"])
+        return estimator(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.feature_selection, "mutual_info_regression", recording)
+    parallel = fit_selection("mis", X, Y, keep_fraction=0.6, seed=2, n_jobs=2)["scores"]
+    assert seen == [2] * (Y.shape[1] + X.shape[1])
+    np.testing.assert_array_equal(parallel, serial)
+
+
+@pytest.mark.parametrize("progressbar", [True, False])
+def test_mis_progress_bar_counts_the_estimator_calls(capsys, progressbar):
+    X, Y = _planted(n=60, d=5, signal=(0, 1, 2))
+    X[:, 3] = 1.0  # constant: no call
+    fit_selection("mis", X, Y, keep_fraction=0.6, progressbar=progressbar)
+    err = capsys.readouterr().err
+    if progressbar:
+        assert "MIS (5 dims, 60 utterances)" in err and f"{Y.shape[1] + 4}/{Y.shape[1] + 4}" in err
+    else:
+        assert "MIS" not in err
+
+
 # ----------------------------------------------------------------------------
 # select_top_fraction
 # ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ Authors
 import torch
 
 from ser_modules.nn.masking import length_mask
+from ser_modules.nn.model_source import check_model_source
 
 
 class BertEncoder(torch.nn.Module):
@@ -51,6 +52,7 @@ class BertEncoder(torch.nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
+        source = check_model_source(source, "BERT upstream")
         self.tokenizer = AutoTokenizer.from_pretrained(source, cache_dir=save_path)
         try:
             self.model = AutoModel.from_pretrained(

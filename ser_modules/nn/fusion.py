@@ -67,7 +67,8 @@ class FbankUpstream(nn.Module):
     Arguments
     ---------
     n_mels : int
-        Number of Mel filters (80 in the paper's baseline).
+        Number of Mel filters. The recipe uses 80, our choice (as SpeechBrain's IEMOCAP
+        ECAPA recipe): the paper's baseline says "standard Filter-Bank features" only.
     sample_rate : int
         Sample rate of the waveforms.
     std_norm : bool

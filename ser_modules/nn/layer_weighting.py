@@ -14,6 +14,10 @@ YAML example::
         num_layers: 25
         layer_norm: False
 
+The last hidden state of :class:`ser_modules.nn.ssl_encoder.SSLEncoder` is the encoder's
+output after its final LayerNorm (for the large "stable layer norm" models transformers 5
+returns it without that LayerNorm in ``hidden_states``; the encoder puts it back).
+
 Note: with transformers 5.x, LayerDrop may skip layers in training mode, so
 the number of hidden states changes; set ``ssl.model.config.layerdrop = 0.0``.
 :class:`WeightedLayerSum` raises a clear error when the count does not match.

@@ -14,18 +14,26 @@ padded row) counts the padding samples, so features depend on batch composition.
 * the attention mask is passed for models whose feature encoder uses layer norm (the
   "large"/"layer" checkpoints), and omitted for group-norm ("base") models, as Hugging Face
   recommends;
-* ``frame_lengths`` gives the exact relative number of valid frames of each utterance.
+* ``frame_lengths`` gives the exact relative number of valid frames of each utterance;
+* the last of the hidden states is the encoder's output after its final LayerNorm
+  (:func:`stack_hidden_states`), as with ``output_all_hiddens=False``;
+* a ``source`` that looks like a local path but is no folder is an error naming it
+  (``ser_modules.nn.model_source``), not a Hub look-up.
 
 Authors
  * ser-recipes contributors 2026
 """
 
+import warnings
+
 import torch
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 
 from ser_modules.nn.masking import frame_counts, length_mask
+from ser_modules.nn.model_source import check_model_source
 
 WAVEFORM_EPS = 1e-7
+MISMATCHED_MASKS_WARNING = "Support for mismatched key_padding_mask and attn_mask is deprecated"
 
 
 def normalize_waveforms(wavs, mask):
@@ -57,6 +65,38 @@ def normalize_waveforms(wavs, mask):
     return centred / torch.sqrt(var + WAVEFORM_EPS)
 
 
+def stack_hidden_states(outputs):
+    """All hidden states ``[layers + 1, batch, frames, channels]``, the last one being the
+    encoder's output (``last_hidden_state``).
+
+    With transformers 5, the "stable layer norm" models (the large wav2vec 2.0 / HuBERT /
+    WavLM checkpoints) return as ``hidden_states[-1]`` the last layer's output *before* the
+    encoder's final LayerNorm, while ``last_hidden_state`` is after it (transformers 4 and
+    s3prl give the normalised one in both). The other models return the same tensor twice.
+    Every consumer of the last hidden state (weighted layer sum, ``ssl_layer``, the
+    ``output_all_hiddens=False`` upstreams) thus sees the normalised one.
+
+    Arguments
+    ---------
+    outputs : transformers.modeling_outputs.BaseModelOutput
+        Model outputs computed with ``output_hidden_states=True``.
+
+    Returns
+    -------
+    torch.Tensor
+        Stacked hidden states.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> layers = (torch.zeros(1, 2, 3), torch.ones(1, 2, 3))
+    >>> out = SimpleNamespace(hidden_states=layers, last_hidden_state=torch.full((1, 2, 3), 5.0))
+    >>> stack_hidden_states(out)[:, 0, 0, 0]
+    tensor([0., 5.])
+    """
+    return torch.stack([*outputs.hidden_states[:-1], outputs.last_hidden_state], dim=0)
+
+
 class SSLEncoder(Wav2Vec2):
     """Hugging Face wav2vec 2.0 / HuBERT / WavLM encoder for SER (any of them: AutoModel).
 
@@ -72,7 +112,8 @@ class SSLEncoder(Wav2Vec2):
         When fine-tuning, keep the CNN feature encoder frozen (and in eval mode).
     output_all_hiddens : bool
         Return all hidden states ``[layers + 1, batch, frames, channels]`` (otherwise the last
-        one, ``[batch, frames, channels]``).
+        one, ``[batch, frames, channels]``); either way the last one is after the encoder's
+        final LayerNorm (:func:`stack_hidden_states`).
 
     Example
     -------
@@ -101,7 +142,7 @@ class SSLEncoder(Wav2Vec2):
         output_all_hiddens=True,
     ):
         super().__init__(
-            source=source,
+            source=check_model_source(source, "SSL upstream"),
             save_path=save_path,
             output_norm=False,
             freeze=freeze,
@@ -187,13 +228,20 @@ class SSLEncoder(Wav2Vec2):
             wav = normalize_waveforms(wav, mask)
         else:
             wav = wav * mask
-        out = self.model(
-            wav,
-            attention_mask=mask.long() if self.pass_attention_mask else None,
-            output_hidden_states=self.output_all_hiddens,
-        )
+        with warnings.catch_warnings():
+            # transformers' WavLM attention gives torch a boolean key_padding_mask (from the
+            # attention mask) and a float attn_mask (its relative position bias); torch turns
+            # the boolean one into -inf and adds them, but warns that mixing the types is
+            # deprecated. The padding invariance test (tests/test_ssl_encoder.py) checks the
+            # result, so only this message is silenced, and only here.
+            warnings.filterwarnings("ignore", MISMATCHED_MASKS_WARNING, UserWarning)
+            out = self.model(
+                wav,
+                attention_mask=mask.long() if self.pass_attention_mask else None,
+                output_hidden_states=self.output_all_hiddens,
+            )
         if self.output_all_hiddens:
-            return torch.stack(list(out.hidden_states), dim=0)
+            return stack_hidden_states(out)
         return out.last_hidden_state
 
     def frame_lengths(self, wav_lens, num_samples, num_frames):

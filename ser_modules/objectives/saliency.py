@@ -64,6 +64,7 @@ import logging
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ser_modules.nn.selection import INDEX_METHODS, kept_size, selection_method
 
@@ -279,7 +280,7 @@ def cross_correlation_saliency(features, targets):
 
 
 def mutual_information_saliency(
-    features, targets, seed, n_neighbors=3, max_samples=None
+    features, targets, seed, n_neighbors=3, max_samples=None, n_jobs=None, progressbar=False
 ):
     """Mutual-information saliency (MIS): eq. (1)-(3) with MI for ``|corr|``.
 
@@ -296,8 +297,11 @@ def mutual_information_saliency(
     dimensions get saliency 0.  Scores are in nats and not bounded by 1.
 
     Cost: ``D + K`` calls of ``mutual_info_regression``, i.e. about
-    ``D * (D + K)`` kNN estimates on ``N`` points; for ``D = 1024`` use
-    ``max_samples`` (a few thousand) to keep it tractable.
+    ``D * (D + K)`` kNN estimates on ``N`` points (each ``O(N log N)``): for
+    ``D = 1024`` and ``N = 2000``, about 15 hours of one CPU core. ``n_jobs``
+    spreads the ``D`` estimates of each call over processes (scikit-learn's
+    ``n_jobs``; the scores do not depend on it), ``max_samples`` bounds ``N``,
+    and ``progressbar`` shows a tqdm bar over the calls.
 
     Arguments
     ---------
@@ -314,6 +318,11 @@ def mutual_information_saliency(
         If set and ``N > max_samples``, use a random subset of
         ``max_samples`` utterances (drawn with
         ``numpy.random.default_rng(seed)``, without replacement).
+    n_jobs : int or None
+        Processes of each ``mutual_info_regression`` call (``None``: 1, ``-1``:
+        all cores).
+    progressbar : bool
+        Show a tqdm bar over the ``D + K`` calls.
 
     Returns
     -------
@@ -348,23 +357,28 @@ def mutual_information_saliency(
     const_x = _constant_columns(X)
     const_y = _constant_columns(Y)
 
+    calls = int((~const_y).sum()) + (int((~const_x).sum()) if D > 1 else 0)
+    bar = tqdm(total=calls, desc=f"MIS ({D} dims, {N} utterances)", unit="call", disable=not progressbar)
+
     def _mi(target):
         mi = mutual_info_regression(
-            X, target, n_neighbors=n_neighbors, random_state=seed
+            X, target, n_neighbors=n_neighbors, random_state=seed, n_jobs=n_jobs
         )
+        bar.update()
         mi = np.asarray(mi, dtype=np.float64)
         mi[const_x] = 0.0
         return mi
 
-    rel = np.zeros((D, Y.shape[1]))
-    for k in range(Y.shape[1]):
-        if not const_y[k]:
-            rel[:, k] = _mi(Y[:, k])
-    pair = np.zeros((D, D))
-    if D > 1:
-        for j in range(D):
-            if not const_x[j]:
-                pair[:, j] = _mi(X[:, j])
+    with bar:
+        rel = np.zeros((D, Y.shape[1]))
+        for k in range(Y.shape[1]):
+            if not const_y[k]:
+                rel[:, k] = _mi(Y[:, k])
+        pair = np.zeros((D, D))
+        if D > 1:
+            for j in range(D):
+                if not const_x[j]:
+                    pair[:, j] = _mi(X[:, j])
     return _assemble_saliency(rel, pair)
 
 
@@ -457,7 +471,9 @@ def principal_components(features, n_components, seed=0, svd_solver="covariance_
     }
 
 
-def fit_selection(method, features, targets, keep_fraction, seed=0, n_neighbors=3, max_samples=None):
+def fit_selection(
+    method, features, targets, keep_fraction, seed=0, n_neighbors=3, max_samples=None, n_jobs=None, progressbar=False
+):
     """Fits a feature selection on the training utterance means.
 
     * ``ccs`` / ``mis``: scores every dimension (:func:`cross_correlation_saliency`,
@@ -485,6 +501,10 @@ def fit_selection(method, features, targets, keep_fraction, seed=0, n_neighbors=
         MIS only: neighbours of the KSG estimator.
     max_samples : int or None
         MIS only: subsample the utterances to at most this many.
+    n_jobs : int or None
+        MIS only: processes of scikit-learn's MI estimator (``-1``: all cores).
+    progressbar : bool
+        MIS only: show a tqdm bar.
 
     Returns
     -------
@@ -514,7 +534,10 @@ def fit_selection(method, features, targets, keep_fraction, seed=0, n_neighbors=
         if method == "ccs":
             scores = cross_correlation_saliency(X, targets)
         else:
-            scores = mutual_information_saliency(X, targets, seed, n_neighbors=n_neighbors, max_samples=max_samples)
+            scores = mutual_information_saliency(
+                X, targets, seed, n_neighbors=n_neighbors, max_samples=max_samples, n_jobs=n_jobs,
+                progressbar=progressbar,
+            )
         fitted.update(output_size=size, indices=select_top_fraction(scores, keep_fraction), scores=scores)
     elif method == "pca":
         fitted.update(output_size=size, **principal_components(X, size, seed=seed))

@@ -5,10 +5,18 @@ Every plot of the project is a :class:`matplotlib.figure.Figure` drawn by the Ag
 not import ``matplotlib.pyplot`` nor change ``matplotlib.get_backend()``, so a user's
 interactive backend is left alone.
 
+Importing it also keeps the logs of a run readable (:func:`quiet_figure_logs`): matplotlib's
+DEBUG lines (``findfont`` scores, hundreds per run, in SpeechBrain's ``log.txt``) are
+dropped, and so is SpeechBrain's import-time warning "torchvision is not available - cannot
+save figures" (about the image saver of its ``ProgressSampleLogger``, which no recipe uses:
+our figures are drawn here, without torchvision). Every recipe imports this module before it
+loads its hparams.
+
 Authors
  * ser-recipes contributors 2026
 """
 
+import logging
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -16,7 +24,36 @@ from matplotlib.figure import Figure
 
 from ser_modules.utils.files import atomic_path
 
-__all__ = ["new_figure", "save_figure"]
+__all__ = ["new_figure", "save_figure", "quiet_figure_logs"]
+
+TORCHVISION_WARNING = "torchvision is not available - cannot save figures"
+
+
+def _not_torchvision_warning(record):
+    """``logging`` filter: False for SpeechBrain's torchvision warning."""
+    return not str(record.msg).startswith(TORCHVISION_WARNING)
+
+
+def quiet_figure_logs():
+    """Sets the ``matplotlib`` loggers to WARNING and filters SpeechBrain's torchvision
+    warning out of ``speechbrain.utils.train_logger`` (idempotent; run at import).
+
+    Example
+    -------
+    >>> quiet_figure_logs()
+    >>> logging.getLogger("matplotlib.font_manager").isEnabledFor(logging.DEBUG)
+    False
+    >>> record = logging.makeLogRecord({"msg": TORCHVISION_WARNING, "levelno": logging.WARNING})
+    >>> logging.getLogger("speechbrain.utils.train_logger").filter(record)
+    False
+    """
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    train_logger = logging.getLogger("speechbrain.utils.train_logger")
+    if _not_torchvision_warning not in train_logger.filters:
+        train_logger.addFilter(_not_torchvision_warning)
+
+
+quiet_figure_logs()
 
 
 def new_figure(figsize):
