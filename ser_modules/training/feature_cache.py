@@ -38,7 +38,9 @@ from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT_VERSION = 1
+#: Part of the cache key. 2: the last hidden state of a stable-layer-norm upstream is taken
+#: after the encoder's final LayerNorm (``nn.ssl_encoder``); caches of version 1 are not reused.
+CACHE_FORMAT_VERSION = 2
 
 
 def module_fingerprint(module):
