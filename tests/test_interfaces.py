@@ -225,4 +225,4 @@ def test_dimensional_embeddings_are_what_the_head_regresses_from(regressor, test
     expected = whole_head * regressor.hparams.label_scale + regressor.hparams.label_offset
     torch.testing.assert_close(regressor.regress_batch(padded, lengths), expected)
     values = regressor.predict_embeddings(embeddings)
-    assert [[v[d] for d in regressor.hparams.dimensions] for v in values] == pytest.approx(expected.tolist(), abs=1e-5)
+    torch.testing.assert_close(torch.tensor([[v[d] for d in regressor.hparams.dimensions] for v in values]), expected)

@@ -5,7 +5,9 @@
 padded batches with their relative lengths (``wav_lens`` reaches the upstream, so padding
 does not change a prediction with a padding-invariant model) and then the trained head,
 exactly as the recipes evaluate. Files are read with SpeechBrain's ``load_audio`` (resampled
-to 16 kHz, downmixed to mono).
+to 16 kHz, downmixed to mono). Both split into ``encode_batch`` (the utterance embedding the
+trained head predicts from) and ``predict_embeddings`` (the head), so that the embeddings come
+with the predictions from one forward pass (``predict_signals(signals, embeddings=True)``).
 
 The ``EmotionClassifier`` runs either model of the IEMOCAP recipes, as its ``hyperparams.yaml``
 declares it:
