@@ -133,7 +133,8 @@ def model_location(source):
         return "local"
     if path.exists():
         raise PredictionInputError(
-            f"--model {source} is a file: give the export folder (the one that holds hyperparams.yaml) or a Hub id USER/NAME")
+            f"--model {source} is a file: give the export folder (the one that holds hyperparams.yaml) "
+            "or a Hub id USER/NAME")
     if is_hub_id(source):
         return "hub"
     raise PredictionInputError(
@@ -214,8 +215,10 @@ def finite_numbers(values):
 
     Example
     -------
-    >>> finite_numbers({"label": "hap", "score": 0.5, "probabilities": {"hap": 0.5}}), finite_numbers({"arousal": float("nan")})
-    (True, False)
+    >>> finite_numbers({"label": "hap", "score": 0.5, "probabilities": {"hap": 0.5}})
+    True
+    >>> finite_numbers({"arousal": float("nan")})
+    False
     """
     for value in values.values():
         if isinstance(value, dict) and not finite_numbers(value):
@@ -256,7 +259,8 @@ class Predictor:
         self.min_duration, self.silence_db = min_duration, silence_db
         self.rate = model.audio_normalizer.sample_rate
         self.autocast = precision_context(model.device, precision)
-        self.dimensions = list(getattr(model.hparams, "dimensions", None) or []) if hasattr(model, "regress_batch") else []
+        dimensional = hasattr(model, "regress_batch")
+        self.dimensions = list(model.hparams.dimensions) if dimensional else []
         if embeddings and "embeddings" not in inspect.signature(model.predict_signals).parameters:
             raise PredictionInputError(
                 "--embeddings: this export's custom_interface.py predates embeddings; export the experiment again")
@@ -432,7 +436,8 @@ def run(args):
         records = sink.finish()
     flagged = sum(bool(record.get("flags")) for record in records)
     if flagged:
-        logger.warning("%d of %d records are flagged (silent, short or clipped): see their 'flags'", flagged, len(records))
+        logger.warning("%d of %d records are flagged (silent, short or clipped): see their 'flags'",
+                       flagged, len(records))
     if args.plot:
         plot_timelines([record for record in records if record["error"] is None], args.plot)
     return records
