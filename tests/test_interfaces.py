@@ -191,3 +191,38 @@ def test_an_export_without_a_module_it_needs_is_a_clear_error(morais_exports, tm
     (broken / "hyperparams.yaml").write_text(text.replace("upstreams: [upstream]", "upstreams: [fbank]"))
     with pytest.raises(ValueError, match="EmotionClassifier: hyperparams.yaml has no module fbank"):
         load_model(str(broken), savedir=tmp_path / "savedir")
+
+
+# --------------------------------------------------------------------------------------------
+# Embeddings of the dimensional interface
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def regressor(exported_models, tmp_path_factory):
+    from ser_modules.tools.predict import load_model
+
+    return load_model(str(exported_models["dimensional"]), savedir=tmp_path_factory.mktemp("savedir"))
+
+
+def test_dimensional_embeddings_are_what_the_head_regresses_from(regressor, test_wavs):
+    """``encode_batch`` gives the TC-GRU's utterance embedding: one per utterance whatever the
+    padding, and the whole head (``head(frames, lengths)``) maps the same frames to the same
+    ratings as the output layer applied to the embedding."""
+    signals = [regressor.load_audio(path) for path in test_wavs]
+    padded = torch.zeros(len(signals), max(len(s) for s in signals))
+    for row, signal in enumerate(signals):
+        padded[row, : len(signal)] = signal
+    lengths = torch.tensor([len(s) / padded.shape[1] for s in signals])
+    embeddings = regressor.encode_batch(padded, lengths)
+    assert embeddings.shape == (len(signals), regressor.mods.head.embedding.out_features)
+    alone = torch.cat([regressor.encode_batch(s.unsqueeze(0)) for s in signals])
+    torch.testing.assert_close(embeddings, alone, atol=1e-5, rtol=1e-4)
+    wavs, wav_lens = regressor.prepare_batch(padded, lengths)
+    with torch.no_grad():
+        hiddens, frame_lens = regressor.hidden_states(wavs, wav_lens)
+        frames = regressor.mods.selection(regressor.mods.standardizer(hiddens[regressor.hparams.ssl_layer]))
+        whole_head = regressor.mods.head(frames, frame_lens)
+    whole_head = whole_head[0] if isinstance(whole_head, tuple) else whole_head
+    expected = whole_head * regressor.hparams.label_scale + regressor.hparams.label_offset
+    torch.testing.assert_close(regressor.regress_batch(padded, lengths), expected)
+    values = regressor.predict_embeddings(embeddings)
+    torch.testing.assert_close(torch.tensor([[v[d] for d in regressor.hparams.dimensions] for v in values]), expected)

@@ -5,7 +5,9 @@
 padded batches with their relative lengths (``wav_lens`` reaches the upstream, so padding
 does not change a prediction with a padding-invariant model) and then the trained head,
 exactly as the recipes evaluate. Files are read with SpeechBrain's ``load_audio`` (resampled
-to 16 kHz, downmixed to mono).
+to 16 kHz, downmixed to mono). Both split into ``encode_batch`` (the utterance embedding the
+trained head predicts from) and ``predict_embeddings`` (the head), so that the embeddings come
+with the predictions from one forward pass (``predict_signals(signals, embeddings=True)``).
 
 The ``EmotionClassifier`` runs either model of the IEMOCAP recipes, as its ``hyperparams.yaml``
 declares it:
@@ -98,14 +100,33 @@ class SERInterface(Pretrained):
         """The SSL upstream's hidden states and the relative number of valid frames."""
         return self.upstream_features("ssl", wavs, wav_lens)
 
-    def predict_batch(self, wavs, wav_lens=None):
-        """One ``dict`` of predictions per utterance of a padded batch."""
+    def encode_batch(self, wavs, wav_lens=None):
+        """Utterance embeddings ``[batch, features]``: what the trained head predicts from."""
         raise NotImplementedError
 
-    def predict_signals(self, signals):
-        """``predict_batch`` on a list of waveforms of any lengths (padded into one batch)."""
+    def predict_embeddings(self, embeddings):
+        """One ``dict`` of predictions per utterance embedding (the head's part)."""
+        raise NotImplementedError
+
+    def predict_batch(self, wavs, wav_lens=None):
+        """One ``dict`` of predictions per utterance of a padded batch."""
+        with torch.no_grad():
+            return self.predict_embeddings(self.encode_batch(wavs, wav_lens))
+
+    def predict_signals(self, signals, embeddings=False):
+        """``predict_batch`` on a list of waveforms of any lengths (padded into one batch).
+
+        With ``embeddings=True`` each ``dict`` also holds ``"embedding"``, the utterance's
+        ``encode_batch`` output (list of floats) from the same forward pass.
+        """
         wavs, wav_lens = batch_pad_right([signal.cpu() for signal in signals])
-        return self.predict_batch(wavs, wav_lens)
+        with torch.no_grad():
+            encoded = self.encode_batch(wavs, wav_lens)
+            results = self.predict_embeddings(encoded)
+        if embeddings:
+            for result, row in zip(results, encoded.float().cpu()):
+                result["embedding"] = row.tolist()
+        return results
 
     def predict_files(self, paths, batch_size=8):
         """Predictions for audio files (any rate and channel count), ``batch_size`` at a time.
@@ -255,7 +276,12 @@ class EmotionClassifier(SERInterface):
             Predicted class names.
         """
         with torch.no_grad():
-            logits = self.mods.classifier(self.encode_batch(wavs, wav_lens))
+            return self.classify_embeddings(self.encode_batch(wavs, wav_lens))
+
+    def classify_embeddings(self, embeddings):
+        """``classify_batch``'s outputs from utterance embeddings (``encode_batch``)."""
+        with torch.no_grad():
+            logits = self.mods.classifier(embeddings)
         probabilities = logits.float().softmax(dim=-1)
         score, index = probabilities.max(dim=-1)
         labels = self.hparams.label_encoder.decode_torch(index)
@@ -265,9 +291,9 @@ class EmotionClassifier(SERInterface):
         """``classify_batch`` on one audio file (resampled and downmixed as needed)."""
         return self.classify_batch(self.load_audio(path).unsqueeze(0))
 
-    def predict_batch(self, wavs, wav_lens=None):
-        """``{"label", "score", "probabilities": {class: p}}`` per utterance."""
-        probabilities, score, _, labels = self.classify_batch(wavs, wav_lens)
+    def predict_embeddings(self, embeddings):
+        """``{"label", "score", "probabilities": {class: p}}`` per utterance embedding."""
+        probabilities, score, _, labels = self.classify_embeddings(embeddings)
         names = self.hparams.label_encoder.decode_torch(torch.arange(probabilities.shape[1]))
         return [
             {"label": label, "score": float(s), "probabilities": dict(zip(names, map(float, p)))}
@@ -298,21 +324,30 @@ class DimensionalEmotionRegressor(SERInterface):
     MODULES_NEEDED = ["ssl", "standardizer", "selection", "head"]
     HPARAMS_NEEDED = ["ssl_layer", "dimensions", "label_offset", "label_scale"]
 
-    def regress_batch(self, wavs, wav_lens=None):
-        """``[batch, 3]`` predictions (arousal, valence, dominance) on the 1-7 scale."""
+    def encode_batch(self, wavs, wav_lens=None):
+        """Utterance embeddings ``[batch, embedding_size]``: the TC-GRU embedding that the
+        head's output layer regresses from (``head.embed``)."""
         wavs, wav_lens = self.prepare_batch(wavs, wav_lens)
         with torch.no_grad():
             hiddens, lengths = self.hidden_states(wavs, wav_lens)
             frames = hiddens[self.hparams.ssl_layer] if hiddens.dim() == 4 else hiddens
             frames = self.mods.selection(self.mods.standardizer(frames.float()))
-            means = self.mods.head(frames, lengths)
-        if isinstance(means, tuple):
-            means = means[0]
-        return means * self.hparams.label_scale + self.hparams.label_offset
+            return self.mods.head.embed(frames, lengths)
 
-    def predict_batch(self, wavs, wav_lens=None):
-        """``{dimension: value}`` per utterance."""
-        values = self.regress_batch(wavs, wav_lens)
+    def regress_embeddings(self, embeddings):
+        """``[batch, 3]`` predictions on the 1-7 scale from ``encode_batch`` embeddings (the
+        head's output layer; its dropout is off at inference). Not clipped to [1, 7]."""
+        with torch.no_grad():
+            means = self.mods.head.output(embeddings)
+        return means.float() * self.hparams.label_scale + self.hparams.label_offset
+
+    def regress_batch(self, wavs, wav_lens=None):
+        """``[batch, 3]`` predictions (arousal, valence, dominance) on the 1-7 scale."""
+        return self.regress_embeddings(self.encode_batch(wavs, wav_lens))
+
+    def predict_embeddings(self, embeddings):
+        """``{dimension: value}`` per utterance embedding."""
+        values = self.regress_embeddings(embeddings)
         return [dict(zip(self.hparams.dimensions, map(float, row))) for row in values]
 
     def predict_file(self, path):

@@ -20,3 +20,6 @@ IEMOCAP_EMOTIONS = ("neu", "hap", "ang", "sad")
 
 #: Names of the test manifests of a prepared corpus: ``test``, ``test1``, ``test2``, ...
 TEST_SPLIT_PATTERN = re.compile(r"^test\d*$")
+
+#: The 1-7 rating scale of arousal, valence and dominance (MSP-Podcast).
+RATING_SCALE = (1.0, 7.0)
