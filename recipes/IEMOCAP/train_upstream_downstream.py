@@ -72,6 +72,8 @@ from ser_modules.training.classification import (
 )
 from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
 from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
+from ser_modules.training.identity import record_evaluation, record_inputs, record_training
+from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.utils.files import open_atomic, torch_save_atomic, write_json_atomic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
@@ -425,9 +427,11 @@ def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
     hparams, run_opts = load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams, prepare_iemocap)
+    record_inputs(hparams, manifests)
+    manifests = debug_manifests(hparams, run_opts, manifests)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
-    caches = build_feature_caches(hparams, upstreams, manifests.values())
+    caches = build_feature_caches(hparams, upstreams, splits_to_extract(manifests, run_opts).values())
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
 
     brain = UpstreamDownstreamBrain(upstreams, caches, len(datasets["train"]), hparams, run_opts)
@@ -438,7 +442,9 @@ def main(argv):
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
+    record_training(hparams, brain)
     brain.evaluate_best_and_average(datasets["test"], hparams["test_dataloader_opts"])
+    record_evaluation(hparams, brain, ["test_results.json"])
     finish_experiment()
 
 

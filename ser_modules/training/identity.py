@@ -442,8 +442,8 @@ def manifest_fingerprint(path, prefixes):
 def record_inputs(hparams, manifests):
     """Records the fingerprint of the run's manifests, or checks it against the recorded one.
 
-    Called after the data preparation, on the main process. The first run of a folder
-    records the fingerprints; a later run must find the same ones.
+    Called after the data preparation, by every process. The first run of a folder records
+    the fingerprints (main process); a later run must find the same ones.
 
     Arguments
     ---------
@@ -476,8 +476,9 @@ def record_inputs(hparams, manifests):
     prefixes = {key: value for key, value in hparams.items() if is_path_key(key) and isinstance(value, str)}
     current = {split: manifest_fingerprint(path, prefixes) for split, path in manifests.items()}
     recorded = (read_identity(folder) or {}).get("inputs")
+    sb.utils.distributed.ddp_barrier()  # every process has read the record before it is written
     if recorded is None:
-        update_identity(folder, inputs=current)
+        sb.utils.distributed.run_on_main(update_identity, args=[folder], kwargs={"inputs": current})
         return
     changed = sorted(split for split in current if split in recorded and recorded[split] != current[split])
     if changed:
