@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from ser_modules.training.experiment import load_experiment
-from ser_modules.training.identity import check_folder, command_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,6 +95,8 @@ def test_another_command_is_refused_before_the_folder_is_rewritten(tmp_path):
     assert "--overwrite_experiment=True" in message and "--experiment_folder" in message
     assert {name: (out / name).read_bytes() for name in record} == record
     # Run-time options and a moved corpus are the same experiment.
+    from ser_modules.training.identity import check_folder, command_identity
+
     (tmp_path / "moved").mkdir()
     assert check_folder(out, command_identity(str(tmp_path / "h.yaml"), [
         f"--output_folder={out}", f"--data_folder={tmp_path / 'moved'}", "--num_workers=3", "--device=cpu",

@@ -200,7 +200,7 @@ def test_a_finished_run_refuses_other_hyperparameters(assets, ccs_run):
 
 
 def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets):
-    args = [*recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"), "--debug",
+    args = [*recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"), "--debug", "--debug_batches=1",
             f"--feature_cache_folder={assets['root'] / 'debug_cache'}"]
     args = [arg for arg in args if arg != f"--feature_cache_folder={assets['root'] / 'feature_cache'}"]
     run_recipe(args, assets["root"])
@@ -209,7 +209,7 @@ def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets
     record = json.loads((folder / "experiment.json").read_text())
     assert record["debug"] is True and record["evaluation"]["finished"] is False
     read = [json.loads(path.read_text()) for path in (folder / "debug_manifests").glob("*.json")]
-    assert len(json.loads((folder / "debug_manifests" / "train.json").read_text())) == 2 * 16
+    assert len(json.loads((folder / "debug_manifests" / "train.json").read_text())) == 16  # 1 batch
     corpus = sum(len(json.loads((folder / "manifests" / f"{split}.json").read_text()))
                  for split in ("train", "valid", "test1", "test2"))
     assert len(list((assets["root"] / "debug_cache").rglob("*.pt"))) == sum(map(len, read)) < corpus
