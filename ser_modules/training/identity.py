@@ -7,9 +7,10 @@ that command's identity:
   command's overrides. Plain values are recorded as such; objects (``!new:``, ``!name:``...)
   as a SHA-1 of their resolved arguments. Left out: the run-time keys of
   :data:`RUNTIME_KEYS` (device, precision, workers, progress bars, the train logger and the
-  checkpointer: they do not change what is trained) and the *paths* (:func:`is_path_key`: ``*_folder``, ``train_log``), which are
-  replaced by ``$<key>`` before resolving, so that moving a corpus or a results tree keeps
-  the identity. What the paths lead to is recorded instead:
+  checkpointer: they do not change what is trained) and the *paths* (:func:`is_path_key`:
+  ``*_folder``, ``train_log``), which are replaced by ``$<key>`` before resolving, so that
+  moving a corpus or a results tree keeps the identity. What the paths lead to is recorded
+  instead:
 * ``inputs``: a fingerprint of the manifests the run trains and tests on (their content,
   with the paths of the folders above written as ``$data_folder``...), recorded after the
   data preparation (:func:`record_inputs`);

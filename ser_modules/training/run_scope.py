@@ -65,7 +65,8 @@ def debug_manifests(hparams, run_opts, manifests):
     >>> hparams = {"output_folder": folder, "batch_size": 3}
     >>> debug_manifests(hparams, {"debug": False}, {"train": "train.json"})
     {'train': 'train.json'}
-    >>> used = debug_manifests(hparams, {"debug": True, "debug_batches": 2}, {"train": os.path.join(folder, "train.json")})
+    >>> manifests = {"train": os.path.join(folder, "train.json")}
+    >>> used = debug_manifests(hparams, {"debug": True, "debug_batches": 2}, manifests)
     >>> list(read_json(used["train"]))
     ['u0', 'u1', 'u2', 'u3', 'u4', 'u5']
     """
