@@ -137,7 +137,9 @@ def test_test_only_reevaluates_the_best_checkpoint(assets, finished_fold):
     args, fold = finished_fold
     first = json.loads((fold / "test_results.json").read_text())
     (fold / "test_results.json").unlink()
+    command = (fold / "command.txt").read_text()
     run_script("train.py", [*args, "--test_only"], assets["root"])
+    assert (fold / "command.txt").read_text() == command  # the command that trained the model
     again = json.loads((fold / "test_results.json").read_text())
     assert again["confusion_matrix"] == first["confusion_matrix"]
     assert again["UA"] == pytest.approx(first["UA"])

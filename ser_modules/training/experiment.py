@@ -104,7 +104,9 @@ def load_experiment(argv, script):
     )
     if sb.utils.distributed.if_main_process():
         shutil.copy(os.path.realpath(script), hparams["output_folder"])
-        write_command(script, argv, hparams["output_folder"])
+        command_file = os.path.join(hparams["output_folder"], "command.txt")
+        if not (run_opts.get("test_only") and os.path.exists(command_file)):  # keep the training command
+            write_command(script, argv, hparams["output_folder"])
         if template is not None:
             shutil.copy(template, os.path.join(hparams["output_folder"], INFERENCE_TEMPLATE_COPY))
     return hparams, run_opts
