@@ -109,7 +109,7 @@ def test_inputs_are_recorded_once_and_a_changed_manifest_is_refused(tmp_path, hp
     assert json.loads((folder / "experiment.json").read_text())["inputs"] == recorded
     # A label changed: refused.
     write_json_atomic({"u1": {"wav": f"{corpus}/u1.wav", "emo": "sad"}}, manifest)
-    with pytest.raises(ExperimentIdentityError, match="the manifests of test differ"):
+    with pytest.raises(ExperimentIdentityError, match="inputs test differ"):
         record_inputs(hparams, {"test": manifest})
 
 

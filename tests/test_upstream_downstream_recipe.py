@@ -426,6 +426,9 @@ def test_stage2_features_come_from_the_averaged_stage1_upstream(assets, downstre
         manifests = fold_folder(assets, f"morais_{kind}_mean") / "manifests"
         utterances = sum(len(json.loads((manifests / f"{s}.json").read_text())) for s in ("train", "valid", "test"))
         assert len(list(cache.folder.glob("*/*.pt"))) == utterances > 0
+        # The stage-2 folder records the weights it started from (a retrained stage 1 is noticed).
+        record = json.loads((fold_folder(assets, f"morais_{kind}_mean") / "experiment.json").read_text())
+        assert record["inputs"]["pretrained_upstream"] == module_fingerprint(encoder)
 
 
 def test_early_and_late_fusion_use_both_upstreams(assets, downstream_runs):

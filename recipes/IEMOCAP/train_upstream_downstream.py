@@ -427,10 +427,12 @@ def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
     hparams, run_opts = load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams, prepare_iemocap)
-    record_inputs(hparams, manifests)
-    manifests = debug_manifests(hparams, run_opts, manifests)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
+    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is noticed).
+    pretrained = {f"pretrained_{name}": module_fingerprint(upstreams[name]) for name in hparams["pretrained_upstreams"]}
+    record_inputs(hparams, manifests, pretrained)
+    manifests = debug_manifests(hparams, run_opts, manifests)
     caches = build_feature_caches(hparams, upstreams, splits_to_extract(manifests, run_opts).values())
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
 

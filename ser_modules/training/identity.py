@@ -440,7 +440,7 @@ def manifest_fingerprint(path, prefixes):
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def record_inputs(hparams, manifests):
+def record_inputs(hparams, manifests, fingerprints=None):
     """Records the fingerprint of the run's manifests, or checks it against the recorded one.
 
     Called after the data preparation, by every process. The first run of a folder records
@@ -452,11 +452,14 @@ def record_inputs(hparams, manifests):
         Reads ``output_folder`` and the paths (:func:`is_path_key`) used as prefixes.
     manifests : dict
         Split -> manifest path (those the run trains and tests on).
+    fingerprints : dict, optional
+        Other inputs: name -> fingerprint (e.g. the weights of a pretrained upstream the run
+        starts from, ``feature_cache.module_fingerprint``).
 
     Raises
     ------
     ExperimentIdentityError
-        When a manifest differs from the one the folder's run used (naming the splits).
+        When an input differs from the one the folder's run used (naming the splits or models).
 
     Example
     -------
@@ -471,11 +474,12 @@ def record_inputs(hparams, manifests):
     ...     record_inputs(hparams, {"test": folder / "test.json"})
     ... except ExperimentIdentityError as error:
     ...     print(str(error).split(": ", 1)[1].split(". ")[0])
-    the manifests of test differ from those the run of this folder used (the corpus or the data preparation changed)
+    inputs test differ from those the run of this folder used (the corpus, the data preparation or a pretrained model changed)
     """
     folder = Path(hparams["output_folder"])
     prefixes = {key: value for key, value in hparams.items() if is_path_key(key) and isinstance(value, str)}
     current = {split: manifest_fingerprint(path, prefixes) for split, path in manifests.items()}
+    current.update(fingerprints or {})
     recorded = (read_identity(folder) or {}).get("inputs")
     sb.utils.distributed.ddp_barrier()  # every process has read the record before it is written
     if recorded is None:
@@ -484,8 +488,9 @@ def record_inputs(hparams, manifests):
     changed = sorted(split for split in current if split in recorded and recorded[split] != current[split])
     if changed:
         raise ExperimentIdentityError(
-            f"{folder}: the manifests of {', '.join(changed)} differ from those the run of this folder used "
-            "(the corpus or the data preparation changed). Its checkpoints were trained on the old ones: "
+            f"{folder}: inputs {', '.join(changed)} differ from those the run of this folder used "
+            "(the corpus, the data preparation or a pretrained model changed). Its checkpoints were trained "
+            "on the old ones: "
             "give this run another folder (e.g. --experiment_folder=...), or pass "
             "--overwrite_experiment=True to move the old folder aside and start afresh."
         )
