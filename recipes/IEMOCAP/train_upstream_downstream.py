@@ -284,8 +284,7 @@ class UpstreamDownstreamBrain(ClassificationBrain):
     @main_process_only
     def write_test_outputs(self):
         """Scores of both evaluations, then the predictions, confusion matrix and
-        ``test_results.json`` of the reported model (top level; written last: it marks the
-        fold done)."""
+        ``test_results.json`` of the reported model (top level; written last)."""
         out = self.hparams.output_folder
         reported = self.hparams.reported_model
         if reported not in TEST_MODELS:
