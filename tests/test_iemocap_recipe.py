@@ -1,6 +1,7 @@
 """End-to-end runs of the IEMOCAP recipe (train.py, cross_validate.py) on a generated corpus
 with a tiny random WavLM: every pooling configuration, the uncached path, an interrupted and
-resumed run, --test_only, the 5-fold driver, and the hparams files."""
+resumed run, --test_only, the folder's identity and what "done" means (issue #13), --debug,
+the 5-fold driver, and the hparams files."""
 
 import csv
 import json
@@ -33,7 +34,7 @@ def assets(tmp_path_factory):
     }
 
 
-def recipe_args(assets, experiment, *extra, epochs=2):
+def recipe_args(assets, experiment, *extra, epochs=2, cache="feature_cache"):
     root = assets["root"]
     return [
         str(HPARAMS),
@@ -41,7 +42,7 @@ def recipe_args(assets, experiment, *extra, epochs=2):
         f"--ssl_hub={assets['ssl']}",
         f"--experiment_folder={root / 'results' / experiment}",
         f"--ssl_folder={root / 'hf_cache'}",
-        f"--feature_cache_folder={root / 'feature_cache'}",
+        f"--feature_cache_folder={root / cache}",
         f"--number_of_epochs={epochs}",
         "--batch_size=8",
         "--projector_dim=16",
@@ -50,12 +51,13 @@ def recipe_args(assets, experiment, *extra, epochs=2):
     ]
 
 
-def run_script(script, args, cwd):
+def run_script(script, args, cwd, fails=False):
+    """Runs a script of the recipe; it must succeed (or, with ``fails``, exit with an error)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, str(RECIPE / script), *args], cwd=cwd, env=env, capture_output=True, text=True
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
 
@@ -123,21 +125,96 @@ def test_interrupted_run_resumes(assets):
     check_fold_outputs(fold)
 
 
-def test_test_only_reevaluates_the_best_checkpoint(assets):
+@pytest.fixture(scope="module")
+def finished_fold(assets):
+    """A trained and evaluated fold (mean_std pooling, session 4): its command and folder."""
     args = recipe_args(assets, "test_only", "--test_session=4", "--pooling=mean_std")
     run_script("train.py", args, assets["root"])
-    fold = assets["root"] / "results" / "test_only" / "session4"
+    return args, assets["root"] / "results" / "test_only" / "session4"
+
+
+def test_test_only_reevaluates_the_best_checkpoint(assets, finished_fold):
+    args, fold = finished_fold
     first = json.loads((fold / "test_results.json").read_text())
     (fold / "test_results.json").unlink()
+    command = (fold / "command.txt").read_text()
     run_script("train.py", [*args, "--test_only"], assets["root"])
+    assert (fold / "command.txt").read_text() == command  # the command that trained the model
     again = json.loads((fold / "test_results.json").read_text())
     assert again["confusion_matrix"] == first["confusion_matrix"]
     assert again["UA"] == pytest.approx(first["UA"])
 
 
-def test_cross_validation_runs_five_folds_and_resumes(assets):
+def test_a_finished_fold_refuses_other_hyperparameters(assets, finished_fold):
+    """Issue #13 row 5: re-running a finished fold with --lr=0.05 --label_smoothing=0 used to
+    re-evaluate the old checkpoint and rewrite hyperparams.yaml and command.txt to say lr 0.05."""
+    args, fold = finished_fold
+    files = ("hyperparams.yaml", "command.txt", "experiment.json", "test_results.json", "train_log.txt")
+    before = {name: (fold / name).read_bytes() for name in files}
+    result = run_script("train.py", [*args, "--lr=0.05", "--label_smoothing=0"], assets["root"], fails=True)
+    assert "lr: 0.0001 -> 0.05" in result.stderr and "label_smoothing: 0.1 -> 0" in result.stderr
+    assert "--overwrite_experiment=True" in result.stderr
+    assert {name: (fold / name).read_bytes() for name in files} == before
+    record = json.loads((fold / "experiment.json").read_text())
+    assert record["training"] == {"completed": True, "end": "epoch limit", "epochs": 2}
+    assert record["evaluation"]["finished"] is True
+
+
+@pytest.mark.parametrize("option", ["--number_of_epochs=0", "--test_only"])
+def test_an_untrained_model_is_never_evaluated(assets, option):
+    """Issue #13 row 4: --number_of_epochs=0 and --test_only in a fresh folder used to
+    evaluate a random model and write test_results.json."""
+    epochs = 0 if option == "--number_of_epochs=0" else 2
+    args = recipe_args(assets, "untrained", "--test_session=1", *([option] if epochs else []), epochs=epochs)
+    result = run_script("train.py", args, assets["root"], fails=True)
+    assert ("a run trains at least one epoch" if epochs == 0 else "--test_only: no checkpoint in") in result.stderr
+    assert not (assets["root"] / "results" / "untrained").exists()
+
+
+@pytest.fixture(scope="module")
+def debug_fold(assets):
+    """``train.py --debug`` on fold 3 of the cross-validation experiment, with its own cache."""
+    args = [*recipe_args(assets, "cv", "--pooling=corr_att", cache="debug_cache"), "--test_session=3", "--debug"]
+    run_script("train.py", args, assets["root"])
+    return assets["root"] / "results" / "cv" / "session3_debug"
+
+
+def test_a_debug_run_never_looks_finished_and_caches_only_what_it_reads(assets, debug_fold):
+    """Issue #13 row 4 (a --debug run left a folder with test_results.json that
+    cross_validate.py took as done) and issue #15 item 3 (it cached the whole corpus)."""
+    assert not (debug_fold.parent / "session3").exists()
+    record = json.loads((debug_fold / "experiment.json").read_text())
+    assert record["debug"] is True and record["evaluation"]["finished"] is False
+    read = {split: json.loads((debug_fold / "debug_manifests" / f"{split}.json").read_text())
+            for split in ("train", "valid", "test")}
+    corpus = {uid for split in read for uid in json.loads((debug_fold / "manifests" / f"{split}.json").read_text())}
+    cached = list((assets["root"] / "debug_cache").rglob("*.pt"))
+    assert len(read["train"]) == 2 * 8  # debug_batches x batch_size
+    assert len(cached) == sum(map(len, read.values())) < len(corpus)
+
+
+@pytest.mark.parametrize("option, hint", [
+    ("--output_folder={root}/cv_out", "--experiment_folder=..."),
+    ("--save_folder={root}/ckpt", "--experiment_folder=..."),
+    ("--manifest_folder={root}/manifests", "--experiment_folder=..."),
+    ("--test_session=2", "use --folds=N"),
+])
+def test_cross_validation_refuses_options_that_mix_folds(assets, option, hint):
+    """Issue #13 rows 1-2: with --output_folder, fold 2 was "already done" with fold 1's results;
+    with --save_folder, fold 2 resumed from fold 1's checkpoint, trained on its test data."""
+    option = option.format(root=assets["root"])
+    args = [*recipe_args(assets, "cv_mixed", "--pooling=mean"), "--folds=1,2", option]
+    result = run_script("cross_validate.py", args, assets["root"], fails=True)
+    assert f"{option.split('=')[0]}:" in result.stderr and hint in result.stderr
+    assert not (assets["root"] / "results" / "cv_mixed").exists()
+    assert not any(path.exists() for path in (assets["root"] / name for name in ("cv_out", "ckpt", "manifests")))
+
+
+def test_cross_validation_runs_five_folds_and_resumes(assets, debug_fold):
     args = recipe_args(assets, "cv", "--pooling=corr_att")
     result = run_script("cross_validate.py", args, assets["root"])
+    # The --debug run of fold 3 (debug_fold) is no result: fold 3 is trained.
+    assert "already done" not in result.stderr
     folder = assets["root"] / "results" / "cv"
     for session in range(1, 6):
         check_fold_outputs(folder / f"session{session}")
@@ -154,6 +231,11 @@ def test_cross_validation_runs_five_folds_and_resumes(assets):
     mtime = (folder / "session3" / "test_results.json").stat().st_mtime_ns
     again = run_script("cross_validate.py", [*args, "--folds=3"], assets["root"])
     assert "already done" in again.stderr
+    assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
+    # Other hyperparameters on the same folders: no fold is "done", and train.py refuses them.
+    other = run_script("cross_validate.py", [*args, "--folds=3", "--lr=0.05"], assets["root"], fails=True)
+    assert "already done" not in other.stderr and "lr: 0.0001 -> 0.05" in other.stderr
+    assert "Fold 3: train.py failed" in other.stderr
     assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
 
 

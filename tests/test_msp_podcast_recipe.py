@@ -1,8 +1,8 @@
 """End-to-end runs of recipes/MSP-Podcast/train.py on generated MSP-Podcast corpora (both
 release layouts) with a tiny random HuBERT: every saliency method (CCS, MIS, PCA, none) and
 every loss mode (none, aux, kl_gauss, sample), the noisy + reverberant test sets, resuming,
---test_only with the saved selection, and the hparams files; the multimodal model
-(hparams/mitra_multimodal.yaml) with a tiny random HubertForCTC and a tiny BERT."""
+--test_only with the saved selection, the folder's identity, and the hparams files; the multimodal
+model (hparams/mitra_multimodal.yaml) with a tiny random HubertForCTC and a tiny BERT."""
 
 import csv
 import json
@@ -169,20 +169,59 @@ def test_resume_then_test_only_reuse_the_selection(assets, ccs_run):
     args, folder, _ = ccs_run
     selection_file = folder / "save" / "feature_selection.json"
     fitted = selection_file.stat().st_mtime_ns
-    # One more epoch: resumes from the checkpoint, trains epoch 3 only, keeps the selection.
-    run_recipe(with_epochs(args, 3), assets["root"])
-    assert logged_epochs(folder) == [1, 2, 3]
+    # The same command again: resumes from the checkpoint, finds the training complete (no
+    # epoch trained), keeps the selection.
+    run_recipe(args, assets["root"])
+    assert logged_epochs(folder) == [1, 2]
     assert selection_file.stat().st_mtime_ns == fitted
     first = {split: split_results(folder, split) for split in ("test1", "test2", *NOISY)}
     for split in first:
         (folder / f"test_{split}_results.json").unlink()
-    run_recipe([*with_epochs(args, 3), "--test_only"], assets["root"])
+    run_recipe([*args, "--test_only"], assets["root"])
     assert selection_file.stat().st_mtime_ns == fitted
-    assert logged_epochs(folder) == [1, 2, 3]
+    assert logged_epochs(folder) == [1, 2]
     for split, before in first.items():
         again = split_results(folder, split)
         for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean", "num_samples", "epoch"):
             assert again[key] == before[key], (split, key)
+
+
+def test_a_finished_run_refuses_other_hyperparameters(assets, ccs_run):
+    """Issue #13 rows 4-5 for MSP-Podcast: the run is recorded finished (early stop or epoch
+    limit, then every test split evaluated); another command on its folder (more epochs,
+    another lr) is refused without touching it; --test_only needs a checkpoint."""
+    args, folder, _ = ccs_run
+    record = json.loads((folder / "experiment.json").read_text())
+    assert record["training"]["completed"] is True and record["evaluation"]["finished"] is True
+    assert "results.md" in record["evaluation"]["results"]
+    before = {name: (folder / name).read_bytes() for name in ("hyperparams.yaml", "command.txt", "results.md")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for extra in (with_epochs(args, 3), [*args, "--lr=0.05"]):
+        result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *extra], cwd=assets["root"], env=env,
+                                capture_output=True, text=True)
+        assert result.returncode != 0 and "was made by another command" in result.stderr
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    fresh = [*recipe_args(assets, "never_trained", "1.11", "--noisy_test_splits=[]"), "--test_only"]
+    result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *fresh], cwd=assets["root"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "--test_only: no checkpoint in" in result.stderr
+    assert not (assets["root"] / "results" / "never_trained").exists()
+
+
+def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets):
+    args = [*recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"), "--debug", "--debug_batches=1",
+            f"--feature_cache_folder={assets['root'] / 'debug_cache'}"]
+    args = [arg for arg in args if arg != f"--feature_cache_folder={assets['root'] / 'feature_cache'}"]
+    run_recipe(args, assets["root"])
+    folder = assets["root"] / "results" / "debug_debug"
+    assert not (assets["root"] / "results" / "debug").exists()
+    record = json.loads((folder / "experiment.json").read_text())
+    assert record["debug"] is True and record["evaluation"]["finished"] is False
+    read = [json.loads(path.read_text()) for path in (folder / "debug_manifests").glob("*.json")]
+    assert len(json.loads((folder / "debug_manifests" / "train.json").read_text())) == 16  # 1 batch
+    corpus = sum(len(json.loads((folder / "manifests" / f"{split}.json").read_text()))
+                 for split in ("train", "valid", "test1", "test2"))
+    assert len(list((assets["root"] / "debug_cache").rglob("*.pt"))) == sum(map(len, read)) < corpus
 
 
 def test_mis_aux_on_the_v16_layout(assets):

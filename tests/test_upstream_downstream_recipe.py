@@ -248,6 +248,24 @@ def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
         save = folder / f"session{session}" / "save"
         assert (save / "averaged_upstream.ckpt").exists()  # exported for stage 2
         assert logged_epochs(folder / f"session{session}") == list(range(1, EPOCHS + 1))
+        record = json.loads((folder / f"session{session}" / "experiment.json").read_text())
+        assert record["training"]["completed"] and record["evaluation"]["finished"]
+        assert record["hparams"]["grad_accumulation_factor"] == GRAD_ACCUMULATION
+    # The same command again: both folds are finished runs of it (the driver and train.py
+    # agree on the identity, --grad_accumulation_factor included), nothing is trained.
+    args = recipe_args("morais_ft_wav2vec2", assets)
+    again = run_python([str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
+                       assets["root"], "cross_validation_again")
+    assert again.count("already done") == 2
+
+
+def test_an_untrained_model_is_never_evaluated(assets):
+    """Issue #13 row 4 for train_upstream_downstream.py: --number_of_epochs=0 is an error."""
+    args = recipe_args("morais_fbank_ecapa", assets, number_of_epochs=0, results_folder=assets["root"] / "untrained")
+    result = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=assets["root"], env=environment(),
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "number_of_epochs=0: a run trains at least one epoch" in result.stderr
+    assert not (assets["root"] / "untrained").exists()
 
 
 def test_checkpoint_average_is_the_parameter_mean_of_the_n_best(assets, stage1_wav2vec2):
@@ -408,6 +426,9 @@ def test_stage2_features_come_from_the_averaged_stage1_upstream(assets, downstre
         manifests = fold_folder(assets, f"morais_{kind}_mean") / "manifests"
         utterances = sum(len(json.loads((manifests / f"{s}.json").read_text())) for s in ("train", "valid", "test"))
         assert len(list(cache.folder.glob("*/*.pt"))) == utterances > 0
+        # The stage-2 folder records the weights it started from (a retrained stage 1 is noticed).
+        record = json.loads((fold_folder(assets, f"morais_{kind}_mean") / "experiment.json").read_text())
+        assert record["inputs"]["pretrained_upstream"] == module_fingerprint(encoder)
 
 
 def test_early_and_late_fusion_use_both_upstreams(assets, downstream_runs):

@@ -35,7 +35,9 @@ from ser_modules.training.classification import (
 )
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache
+from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.plots import plot_layer_weights
+from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
 from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
@@ -103,12 +105,15 @@ def dataio_prepare(hparams, manifests, cache):
 
 
 def main(argv):
-    """Prepares the fold, builds the cache, trains, evaluates the best valid-UA checkpoint."""
+    """Prepares the fold, builds the cache, trains, evaluates the best valid-UA checkpoint
+    (``experiment.json`` records the inputs, the end of training and of the evaluation)."""
     hparams, run_opts = load_experiment(argv, script=__file__)
     manifests = prepare_manifests(hparams, prepare_iemocap)
+    record_inputs(hparams, manifests)
+    manifests = debug_manifests(hparams, run_opts, manifests)
     cache = None
     if hparams["use_feature_cache"]:  # the frozen upstream's hidden states, extracted once
-        cache = build_feature_cache(hparams, hparams["ssl"], manifests.values())
+        cache = build_feature_cache(hparams, hparams["ssl"], splits_to_extract(manifests, run_opts).values())
     datasets = dataio_prepare(hparams, manifests, cache)
 
     brain = EmotionBrain(
@@ -125,11 +130,13 @@ def main(argv):
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
+    record_training(hparams, brain)
     brain.evaluate(
         datasets["test"],
         max_key="UA",
         test_loader_kwargs=hparams["test_dataloader_opts"],
     )
+    record_evaluation(hparams, brain, ["test_results.json"])
     finish_experiment()
 
 

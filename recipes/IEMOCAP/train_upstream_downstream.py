@@ -72,6 +72,8 @@ from ser_modules.training.classification import (
 )
 from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
 from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
+from ser_modules.training.identity import record_evaluation, record_inputs, record_training
+from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.utils.files import open_atomic, torch_save_atomic, write_json_atomic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
@@ -282,8 +284,7 @@ class UpstreamDownstreamBrain(ClassificationBrain):
     @main_process_only
     def write_test_outputs(self):
         """Scores of both evaluations, then the predictions, confusion matrix and
-        ``test_results.json`` of the reported model (top level; written last: it marks the
-        fold done)."""
+        ``test_results.json`` of the reported model (top level; written last)."""
         out = self.hparams.output_folder
         reported = self.hparams.reported_model
         if reported not in TEST_MODELS:
@@ -427,7 +428,11 @@ def main(argv):
     manifests = prepare_manifests(hparams, prepare_iemocap)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
-    caches = build_feature_caches(hparams, upstreams, manifests.values())
+    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is noticed).
+    pretrained = {f"pretrained_{name}": module_fingerprint(upstreams[name]) for name in hparams["pretrained_upstreams"]}
+    record_inputs(hparams, manifests, pretrained)
+    manifests = debug_manifests(hparams, run_opts, manifests)
+    caches = build_feature_caches(hparams, upstreams, splits_to_extract(manifests, run_opts).values())
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
 
     brain = UpstreamDownstreamBrain(upstreams, caches, len(datasets["train"]), hparams, run_opts)
@@ -438,7 +443,9 @@ def main(argv):
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
+    record_training(hparams, brain)
     brain.evaluate_best_and_average(datasets["test"], hparams["test_dataloader_opts"])
+    record_evaluation(hparams, brain, ["test_results.json"])
     finish_experiment()
 
 

@@ -63,7 +63,9 @@ from ser_modules.objectives.metrics import CCCMetrics
 from ser_modules.objectives.saliency import fit_selection
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache
+from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.plots import record_epoch
+from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.training.text_embeddings import build_text_embedding_cache
 from ser_modules.training.transcription import build_transcript_cache
 from ser_modules.utils.constants import DIMENSIONS, TEST_SPLIT_PATTERN
@@ -572,10 +574,13 @@ def main(argv):
     manifests = prepare_manifests(hparams)
     tests = test_manifests(hparams, manifests)
     splits = {"train": manifests["train"], "valid": manifests["valid"], **tests}
-    lexical = lexical_features(hparams, splits.values())  # first: a missing transcript fails fast
-    frames = extract_features(hparams, splits.values())
+    record_inputs(hparams, splits)
+    splits = debug_manifests(hparams, run_opts, splits)  # --debug: a few batches of each
+    used = list(splits_to_extract(splits, run_opts).values())
+    lexical = lexical_features(hparams, used)  # first: a missing transcript fails fast
+    frames = extract_features(hparams, used)
 
-    run_on_main(fit_input_transforms, args=[hparams, frames, manifests["train"], lexical])
+    run_on_main(fit_input_transforms, args=[hparams, frames, splits["train"], lexical])
     load_input_transforms(hparams)
     model, selection = hparams["model"], hparams["model"]["selection"]
     predict_spread = hparams["loss_mode"] in SPREAD_MODES
@@ -607,12 +612,14 @@ def main(argv):
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
+    record_training(hparams, brain)
     for split in tests:
         brain.test_split = split
         brain.evaluate(datasets[split], max_key="ccc_mean", test_loader_kwargs=dict(hparams["test_dataloader_opts"]))
     if sb.utils.distributed.if_main_process():
         table = write_results_table(hparams, list(tests), size)
         print(table.split("\n## ")[0])
+    record_evaluation(hparams, brain, [*(f"test_{split}_results.json" for split in tests), "results.md"])
     finish_experiment()
 
 

@@ -274,8 +274,9 @@ def classification_results(metrics, loss):
 def write_test_outputs(folder, metrics, results):
     """Writes ``predictions.csv``, ``confusion_matrix.png``, then ``test_results.json``.
 
-    ``test_results.json`` is written last (it marks a fold done for ``cross_validate.py``),
-    with NaN and infinities as null (``json_safe``).
+    ``test_results.json`` is written last, with NaN and infinities as null (``json_safe``).
+    (A fold is done for ``cross_validate.py`` when ``experiment.json`` says so, recorded after
+    this by ``training.identity.record_evaluation``.)
 
     Arguments
     ---------

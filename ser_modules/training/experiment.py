@@ -1,9 +1,11 @@
 """Experiment set-up shared by the recipes' training scripts.
 
 Parses the command line like every SpeechBrain recipe, joins the DDP group when launched by
-``torchrun``, loads the HyperPyYAML file with the overrides and creates the experiment folder
-(with the resolved hyperparameters, a copy of the recipe script and of the model's inference
-template, the file that ``ser_modules.tools.publish export`` fills in).
+``torchrun``, checks the output folder's identity (``training.identity``: a folder made by
+another command is refused before anything is rewritten), loads the HyperPyYAML file with the
+overrides and creates the experiment folder (with ``experiment.json``, the resolved
+hyperparameters, a copy of the recipe script and of the model's inference template, the file
+that ``ser_modules.tools.publish export`` fills in).
 
 An override that is not a key of the hparams file (a typo such as ``--lrr=0.1``) and a
 ``!PLACEHOLDER`` left without value raise :class:`HparamsError` naming the file and the key,
@@ -14,6 +16,7 @@ Authors
 """
 
 import difflib
+import glob
 import os
 import shlex
 import shutil
@@ -21,7 +24,15 @@ import shutil
 import ruamel.yaml
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+from ser_modules.training.identity import (
+    check_folder,
+    make_identity,
+    move_aside,
+    pop_overwrite_option,
+    write_identity,
+)
 
 
 #: Name of the copy of the inference template in an experiment folder.
@@ -33,12 +44,21 @@ class HparamsError(ValueError):
 
 
 def load_experiment(argv, script):
-    """Parses ``argv``, loads the hparams and creates the experiment folder.
+    """Parses ``argv``, checks the output folder's identity, loads the hparams and creates the
+    experiment folder.
+
+    Before anything is written: the command's identity (``training.identity``) must match the
+    one recorded in the folder's ``experiment.json`` (a folder made by another command is
+    refused, naming the keys that differ; ``--overwrite_experiment=True`` moves it aside), the
+    run must have something to do (``number_of_epochs`` at least 1; ``--test_only`` needs a
+    checkpoint). A ``--debug`` run writes into ``<output_folder>_debug``, never into the
+    experiment's folder.
 
     Arguments
     ---------
     argv : list of str
-        ``[hparams_file, --run_opt..., --override=value...]`` as given to the recipe script.
+        ``[hparams_file, --run_opt..., --override=value...]`` as given to the recipe script,
+        plus ``--overwrite_experiment=True`` when wanted.
     script : str
         The recipe script (``__file__`` of the caller); it is copied into the output folder.
 
@@ -56,8 +76,22 @@ def load_experiment(argv, script):
 
     (Run in a subprocess by ``tests/test_experiment.py``: it configures logging.)
     """
+    argv, overwrite = pop_overwrite_option(argv)
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
+    check_overrides(hparams_file, overrides, run_opts.keys())
+    identity = make_identity(hparams_file, overrides, run_opts, script)
+    if run_opts.get("debug"):
+        overrides = debug_overrides(hparams_file, overrides)
+    plan = resolved_plan(hparams_file, overrides)
+    folder = str(plan["output_folder"])
+    status = check_folder(folder, identity, overwrite)
+    check_run_is_possible(plan, run_opts, hparams_file)
+    if sb.utils.distributed.if_main_process() and status != "same":
+        if status == "replace":
+            move_aside(folder)
+        write_identity(folder, identity)
+    sb.utils.distributed.ddp_barrier()
     hparams = load_hparams(hparams_file, overrides, run_options=run_opts.keys())
     template = inference_template(hparams_file, hparams)
     # The Brain's default when --device is not given (cuda:<LOCAL_RANK> under torchrun).
@@ -70,10 +104,92 @@ def load_experiment(argv, script):
     )
     if sb.utils.distributed.if_main_process():
         shutil.copy(os.path.realpath(script), hparams["output_folder"])
-        write_command(script, argv, hparams["output_folder"])
+        command_file = os.path.join(hparams["output_folder"], "command.txt")
+        if not (run_opts.get("test_only") and os.path.exists(command_file)):  # keep the training command
+            write_command(script, argv, hparams["output_folder"])
         if template is not None:
             shutil.copy(template, os.path.join(hparams["output_folder"], INFERENCE_TEMPLATE_COPY))
     return hparams, run_opts
+
+
+def resolved_plan(hparams_file, overrides):
+    """The hyperparameters with references resolved, as plain YAML values (nothing built).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("root: results\\noutput_folder: !ref <root>/exp\\n")
+    >>> str(resolved_plan(path, {"root": "/tmp/r"})["output_folder"])
+    '/tmp/r/exp'
+    """
+    with open(hparams_file, encoding="utf-8") as stream:
+        return ruamel.yaml.YAML(typ="rt").load(resolve_references(stream, overrides)) or {}
+
+
+def debug_overrides(hparams_file, overrides):
+    """The overrides of a ``--debug`` run: those given, with ``output_folder`` moved to
+    ``<output_folder>_debug`` (a debug run never writes into the experiment's folder).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("lr: 0.1\\noutput_folder: !ref results/lr<lr>\\n")
+    >>> debug_overrides(path, "lr: 0.5")
+    {'lr': 0.5, 'output_folder': 'results/lr0.5_debug'}
+    """
+    yaml = ruamel.yaml.YAML(typ="safe")
+    overrides = dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
+    folder = str(resolved_plan(hparams_file, overrides)["output_folder"]).rstrip("/")
+    overrides["output_folder"] = f"{folder}_debug"
+    return overrides
+
+
+def check_run_is_possible(plan, run_opts, hparams_file):
+    """Refuses a run that would evaluate an untrained model: ``number_of_epochs`` below 1
+    (unless ``--test_only``), or ``--test_only`` without a checkpoint in ``save_folder``.
+
+    Arguments
+    ---------
+    plan : dict
+        The resolved hyperparameters (:func:`resolved_plan`).
+    run_opts : dict-like
+        The run options.
+    hparams_file : str
+        The hparams file (named in the messages).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_run_is_possible({"number_of_epochs": 2, "save_folder": folder}, {}, "h.yaml")
+    >>> try:
+    ...     check_run_is_possible({"number_of_epochs": 0, "save_folder": folder}, {}, "h.yaml")
+    ... except HparamsError as error:
+    ...     print(str(error).split(":")[0])
+    h.yaml
+    >>> try:
+    ...     check_run_is_possible({"number_of_epochs": 2, "save_folder": folder}, {"test_only": True}, "h.yaml")
+    ... except HparamsError as error:
+    ...     print(str(error).split(" (")[0])  # doctest: +ELLIPSIS
+    --test_only: no checkpoint in /...
+    """
+    epochs = plan.get("number_of_epochs")
+    if run_opts.get("test_only"):
+        save_folder = str(plan["save_folder"])
+        if not any(os.path.isfile(os.path.join(path, "CKPT.yaml")) for path in glob.glob(f"{save_folder}/CKPT+*")):
+            raise HparamsError(
+                f"--test_only: no checkpoint in {save_folder} (nothing was trained with these "
+                "hyperparameters): run without --test_only to train first, or give the "
+                "options (and folder) of the trained run"
+            )
+    elif epochs is not None and int(epochs) < 1:
+        raise HparamsError(
+            f"{hparams_file}: number_of_epochs={epochs}: a run trains at least one epoch (the "
+            "test results of an untrained model are not a result). To evaluate a trained "
+            "model again, use --test_only with the options of its run"
+        )
 
 
 def inference_template(hparams_file, hparams):
