@@ -233,6 +233,11 @@ def test_mis_aux_on_the_v16_layout(assets):
         "eval1.3", "test1", "train", "valid"]
     results = check_outputs(folder, assets, ("test1",), "mis", "aux", 0.6)
     assert all(-1 <= v <= 1 for v in results["test1"]["spread_ccc"].values())
+    # Eval1.3 (the release 1.3 test set) is evaluated beside Eval1.6 (test1), in the table too.
+    eval13 = manifest_of(folder, "eval1.3", assets)
+    assert 0 < len(eval13) < len(manifest_of(folder, "test1", assets))
+    assert split_results(folder, "eval1.3")["num_samples"] == len(eval13)
+    assert "| eval1.3 |" in (folder / "results.md").read_text()
 
 
 def test_pca_sample(assets):

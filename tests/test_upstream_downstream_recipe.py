@@ -257,6 +257,23 @@ def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
     again = run_python([str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
                        assets["root"], "cross_validation_again")
     assert again.count("already done") == 2
+    # Issue #14 item 3: any stored evaluation is summarised without retraining, beside the
+    # reported one (rows 3-4 of Morais et al. read as stage 1's own averaged model).
+    summary = markdown
+    for report, key in (("average", "average"), ("best_single", "best_single")):
+        output = run_python([*driver_args(args), f"--report={report}"], assets["root"], f"report_{report}")
+        assert output.count("already done") == 2 and f"evaluation: {report}" in output
+        with open(folder / f"results_{report}.csv") as handle:
+            rows = list(csv.reader(handle))
+        means = [sum(result[key][m] for result in fold_results) / 2 for m in ("WA", "UA")]
+        assert [float(value) for value in rows[3][2:4]] == pytest.approx(means, abs=0.01)
+        assert (folder / f"confusion_matrix_{report}.png").stat().st_size > 0
+    assert (folder / "results.md").read_text() == summary  # the reported summary is kept
+
+
+def driver_args(args):
+    """The cross-validation driver's command line for folds 1 and 2 of stage 1."""
+    return [str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"]
 
 
 def test_an_untrained_model_is_never_evaluated(assets):

@@ -11,10 +11,21 @@ into the experiment folder:
   paper's table (UA mean (std));
 * ``confusion_matrix.png``: the confusion matrix of all folds' test predictions together.
 
-Usage:
-> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release [overrides] [--folds 1,2,3,4,5]
+``--report`` chooses which stored evaluation of the folds is summarised, without retraining
+a finished fold: ``reported`` (default: the model the fold's ``test_results.json`` reports),
+or, for ``train_upstream_downstream.py`` folds, which evaluate both, ``best_single`` (the best
+checkpoint) or ``average`` (the average of the best checkpoints, upstream and downstream).
+The other evaluations go to ``results_<report>.md``, ``results_<report>.csv`` and
+``confusion_matrix_<report>.png``, so that the default summary is never replaced by another
+one. E.g. the two readings of Morais et al.'s rows 3-4: ``cross_validate.py
+hparams/morais_ft_wav2vec2.yaml --train_script=train_upstream_downstream.py --report average``
+(stage 1's own averaged model) and ``hparams/morais_wav2vec2_mean.yaml`` (a new head on the
+averaged upstream).
 
-Every option other than ``--folds`` and ``--train_script`` is passed to each ``train.py``
+Usage:
+> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release [overrides] [--folds 1,2,3,4,5] [--report reported]
+
+Every option other than ``--folds``, ``--train_script`` and ``--report`` is passed to each ``train.py``
 run, except those that would mix folds, which are refused: ``--test_session`` (use
 ``--folds``), ``--debug``, and a path of the fold (``--output_folder``, ``--save_folder``,
 ``--manifest_folder``...: use ``--experiment_folder`` or ``--results_folder``). A fold whose
@@ -44,6 +55,13 @@ from ser_modules.utils.files import read_json
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
 METRICS = ("WA", "UA", "F1")
+#: ``--report`` choice -> (key of the evaluation in ``test_results.json``, its scores file);
+#: ``reported`` is the top level of ``test_results.json`` and ``predictions.csv``.
+REPORTS = {
+    "reported": (None, None),
+    "best_single": ("best_single", "test_scores_best.csv"),
+    "average": ("average", "test_scores_average.csv"),
+}
 
 
 class FoldError(RuntimeError):
@@ -57,6 +75,8 @@ def parse_args(argv):
     parser.add_argument("hparams_file")
     parser.add_argument("--folds", default="1,2,3,4,5", help="held-out sessions, e.g. 1,3")
     parser.add_argument("--train_script", default=os.path.join(HERE, "train.py"))
+    parser.add_argument("--report", choices=sorted(REPORTS), default="reported",
+                        help="which stored evaluation of the folds to summarise (module docstring)")
     args, train_args = parser.parse_known_args(argv)
     args.folds = [int(fold) for fold in args.folds.split(",")]
     if not args.folds or any(fold not in range(1, 6) for fold in args.folds):
@@ -153,6 +173,32 @@ def run_fold(args, train_args, session):
     return {"fold": session, "folder": folder, **read_json(os.path.join(folder, "test_results.json"))}
 
 
+def select_evaluation(result, report):
+    """The metrics of the ``--report`` evaluation of one fold's results.
+
+    Example
+    -------
+    >>> fold = {"fold": 1, "folder": "f", "UA": 60.0, "average": {"UA": 62.0}}
+    >>> select_evaluation(fold, "average")["UA"], select_evaluation(fold, "reported")["UA"]
+    (62.0, 60.0)
+    >>> try:
+    ...     select_evaluation({"fold": 2, "folder": "g", "UA": 60.0}, "best_single")
+    ... except FoldError as error:
+    ...     print(error)
+    Fold 2: g/test_results.json holds no 'best_single' evaluation (only train_upstream_downstream.py ...
+    """
+    key, _ = REPORTS[report]
+    if key is None:
+        return result
+    if key not in result:
+        raise FoldError(
+            f"Fold {result['fold']}: {os.path.join(result['folder'], 'test_results.json')} holds no {key!r} "
+            "evaluation (only train_upstream_downstream.py folds evaluate both the best checkpoint and the "
+            "average): use --report reported"
+        )
+    return {"fold": result["fold"], "folder": result["folder"], **result[key]}
+
+
 def mean_std(values):
     """Mean and sample standard deviation (0 for a single value)."""
     values = np.asarray(values, dtype=float)
@@ -171,14 +217,15 @@ def write_csv(fold_results, path):
         writer.writerow(["std", "", *(f"{std:.2f}" for _, std in stats)])
 
 
-def write_markdown(fold_results, hparams, path):
-    """Per-fold table and a summary line in the form of the paper's Table 1."""
+def write_markdown(fold_results, hparams, path, report="reported"):
+    """Per-fold table and a summary line in the form of the paper's Table 1 (``report``: the
+    evaluation summarised, named in the title unless it is the reported one)."""
     stats = {m: mean_std([r[m] for r in fold_results]) for m in METRICS}
     folds = ", ".join(str(r["fold"]) for r in fold_results)
     upstream = hparams.get("ssl_hub", "-")
     pooling = hparams.get("pooling", "-")
     lines = [
-        f"# {hparams['experiment_name']} ({upstream})",
+        f"# {hparams['experiment_name']} ({upstream})" + ("" if report == "reported" else f", evaluation: {report}"),
         "",
         "| experiment | upstream | pooling | p_d | folds | UA mean (std) | WA mean (std) | macro-F1 mean (std) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -197,18 +244,40 @@ def write_markdown(fold_results, hparams, path):
     return "\n".join(lines)
 
 
-def plot_pooled_confusion(fold_results, labels, path):
+def read_csv(path):
+    """The rows of a CSV file as dicts."""
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def fold_predictions(folder, labels, report):
+    """``(ids, predictions, targets)`` of a fold's test utterances for the ``--report``
+    evaluation (``predictions.csv``, or the arg-max of its ``test_scores_*.csv``)."""
+    rows = read_csv(os.path.join(folder, "predictions.csv"))
+    predictions = [labels.index(row["prediction"]) for row in rows]
+    _, scores_file = REPORTS[report]
+    if scores_file is not None:
+        scores = {row["id"]: [float(row[f"logp_{label}"]) for label in labels]
+                  for row in read_csv(os.path.join(folder, scores_file))}
+        predictions = [int(np.argmax(scores[row["id"]])) for row in rows]
+    return [row["id"] for row in rows], predictions, [labels.index(row["target"]) for row in rows]
+
+
+def plot_pooled_confusion(fold_results, labels, path, report="reported"):
     """Confusion matrix of all folds' test predictions together."""
     pooled = ClassificationMetrics(labels)
     for result in fold_results:
-        with open(os.path.join(result["folder"], "predictions.csv"), encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        pooled.append(
-            [row["id"] for row in rows],
-            [labels.index(row["prediction"]) for row in rows],
-            [labels.index(row["target"]) for row in rows],
-        )
-    pooled.plot_confusion_matrix(path, title="All folds")
+        pooled.append(*fold_predictions(result["folder"], labels, report))
+    pooled.plot_confusion_matrix(path, title="All folds" if report == "reported" else f"All folds ({report})")
+
+
+def summary_paths(folder, report):
+    """``results.md``, ``results.csv``, ``confusion_matrix.png`` (``results_<report>.md``...
+    for another evaluation than the reported one)."""
+    suffix = "" if report == "reported" else f"_{report}"
+    return {key: os.path.join(folder, f"{stem}{suffix}.{ext}")
+            for key, stem, ext in (("markdown", "results", "md"), ("csv", "results", "csv"),
+                                   ("confusion_matrix", "confusion_matrix", "png"))}
 
 
 def main(argv):
@@ -217,15 +286,16 @@ def main(argv):
     args, train_args = parse_args(argv)
     try:
         fold_results = [run_fold(args, train_args, session) for session in args.folds]
+        fold_results = [select_evaluation(result, args.report) for result in fold_results]
     except FoldError as error:
         sys.exit(f"cross_validate.py: {error}")
     hparams = resolved_hparams(args.hparams_file, train_args, args.folds[0])
-    folder = str(hparams["experiment_folder"])
-    write_csv(fold_results, os.path.join(folder, "results.csv"))
-    table = write_markdown(fold_results, hparams, os.path.join(folder, "results.md"))
-    plot_pooled_confusion(fold_results, list(hparams["emotions"]), os.path.join(folder, "confusion_matrix.png"))
+    paths = summary_paths(str(hparams["experiment_folder"]), args.report)
+    write_csv(fold_results, paths["csv"])
+    table = write_markdown(fold_results, hparams, paths["markdown"], args.report)
+    plot_pooled_confusion(fold_results, list(hparams["emotions"]), paths["confusion_matrix"], args.report)
     print(table)
-    print(f"\nResults written to {folder}/results.md, results.csv and confusion_matrix.png")
+    print("\nResults written to " + ", ".join(paths.values()))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ from ser_modules.data.manifests import (describe_split, files_fingerprint, label
                                         manifest_paths, read_stamp, stale_reasons, wav_entries,
                                         write_manifests)
 from ser_modules.data.label_files import find_first, read_csv_rows
-from ser_modules.utils.constants import DIMENSIONS, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
+from ser_modules.utils.constants import DIMENSIONS, EVAL13_SPLIT, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ PARTITIONS_FILE = "Partitions.txt"
 TRANSCRIPTS_DIR = "Transcripts"
 PREVIOUS_RELEASES_DIR = "Previous_releases_information"
 EVAL13_FILES = ("Partitions_1.3.txt", "Partitions_v1.3.txt", "1.3/Partitions.txt", "v1.3/Partitions.txt")
-EVAL13 = "eval1.3"  # manifest name of the test set of release 1.3
+EVAL13 = EVAL13_SPLIT  # manifest name of the test set of release 1.3
 VALID_NAMES = ("development", "validation")
 RATING_RANGE = (1.0, 7.0)
 N_EXAMPLES = 5

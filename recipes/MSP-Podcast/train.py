@@ -52,7 +52,7 @@ import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
-from ser_modules.data.checks import apply_duration_limit, check_ratings, crop, max_frames
+from ser_modules.data.checks import apply_duration_limit, check_ratings, check_required_splits, crop, max_frames
 from ser_modules.data.text import normalize_text
 from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.ctc_asr import CTCTranscriber
@@ -68,7 +68,7 @@ from ser_modules.training.plots import record_epoch
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.training.text_embeddings import build_text_embedding_cache
 from ser_modules.training.transcription import build_transcript_cache
-from ser_modules.utils.constants import DIMENSIONS, TEST_SPLIT_PATTERN
+from ser_modules.utils.constants import DIMENSIONS, EVAL13_SPLIT, TEST_SPLIT_PATTERN
 from ser_modules.utils.files import json_safe, open_atomic, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,8 @@ def prepare_manifests(hparams):
         "data_folder": hparams["data_folder"],
         "save_folder": hparams["manifest_folder"],
         "min_duration": hparams["min_duration"],
+        "eval13_partitions": hparams["eval13_partitions"],
+        "progressbar": not hparams["noprogressbar"],
     }
     if not hparams["skip_prep"]:
         run_on_main(prepare_msp_podcast, kwargs=kwargs)
@@ -196,16 +198,31 @@ def prepare_manifests(hparams):
     names = options["manifests"]
     names = names if isinstance(names, list) else list(names)
     manifests = {name: str(Path(hparams["manifest_folder"]) / f"{name}.json") for name in names}
-    for needed in ("train", "valid"):
-        if needed not in manifests:
-            raise ValueError(f"the release has no {needed} partition (manifests: {sorted(manifests)})")
+    check_required_splits(manifests, required_splits(hparams, manifests), hparams["manifest_folder"])
     return apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
 
 
-def test_manifests(hparams, manifests):
+def required_splits(hparams, manifests):
+    """The splits the run cannot do without: train, valid and the test splits it evaluates
+    (``test_splits``; by default ``test1``, or ``test`` in releases that name it so).
+
+    Example
+    -------
+    >>> required_splits({"test_splits": None}, {"train": "", "valid": "", "test": ""})
+    ['train', 'valid', 'test']
+    >>> required_splits({"test_splits": ["test2"]}, {})
+    ['train', 'valid', 'test2']
+    """
+    tests = hparams["test_splits"] or ["test" if "test" in manifests else "test1"]
+    return ["train", "valid", *tests]
+
+
+def evaluation_manifests(hparams, manifests):
     """The test splits to evaluate: clean partitions, noisy copies, extra manifests."""
     wanted = hparams["test_splits"]
     clean = sorted((name for name in manifests if TEST_SPLIT_PATTERN.match(name)), key=lambda n: (len(n), n))
+    if EVAL13_SPLIT in manifests:  # the test set of release 1.3 (Eval1.3), beside Eval1.6 = test1
+        clean.append(EVAL13_SPLIT)
     if wanted is not None:
         missing = sorted(set(wanted) - set(manifests))
         if missing:
@@ -456,6 +473,7 @@ def fit_input_transforms(hparams, frames, train_manifest, lexical=None):
     fitted = fit_selection(
         hparams["saliency"], standardized, targets, hparams["keep_fraction"], seed=hparams["seed"],
         n_neighbors=hparams["mis_neighbors"], max_samples=hparams["mis_max_samples"],
+        n_jobs=hparams["mis_n_jobs"], progressbar=not hparams["noprogressbar"],
     )
     record = {"num_train_utterances": int(standardized.shape[0]), **fitted, "frame_mean": frame_mean, "frame_std": frame_std}
     if lexical is not None:
@@ -572,7 +590,7 @@ def main(argv):
     hparams, run_opts = load_experiment(argv, script=__file__)
 
     manifests = prepare_manifests(hparams)
-    tests = test_manifests(hparams, manifests)
+    tests = evaluation_manifests(hparams, manifests)
     splits = {"train": manifests["train"], "valid": manifests["valid"], **tests}
     record_inputs(hparams, splits)
     splits = debug_manifests(hparams, run_opts, splits)  # --debug: a few batches of each

@@ -29,6 +29,7 @@ from speechbrain.utils.distributed import main_process_only, run_on_main
 from ser_modules.data.checks import apply_duration_limit, check_labels
 from ser_modules.objectives.metrics import ClassificationMetrics
 from ser_modules.training.plots import record_epoch
+from ser_modules.training.update_budget import end_epochs_if_budget_spent
 from ser_modules.utils.files import atomic_path, json_safe, write_json_atomic
 
 SPLITS = ("train", "valid", "test")
@@ -124,8 +125,8 @@ def prepare_manifests(hparams, prepare_fold):
     prepare_fold : callable
         Writes ``train.json``, ``valid.json``, ``test.json`` of a fold into ``save_folder``;
         called with the keyword arguments ``data_folder``, ``save_folder``,
-        ``test_session``, ``valid_ratio``, ``dev_split``, ``seed``
-        (``recipes/IEMOCAP/iemocap_prepare.prepare_iemocap``).
+        ``test_session``, ``valid_ratio``, ``dev_split``, ``seed`` and ``progressbar`` (False
+        with ``--noprogressbar``) (``recipes/IEMOCAP/iemocap_prepare.prepare_iemocap``).
 
     Returns
     -------
@@ -151,6 +152,7 @@ def prepare_manifests(hparams, prepare_fold):
     if not hparams["skip_prep"]:
         options = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
         kwargs = {"save_folder": hparams["manifest_folder"], **{key: hparams[key] for key in options}}
+        kwargs["progressbar"] = not hparams.get("noprogressbar", False)
         run_on_main(prepare_fold, kwargs=kwargs)
     manifests = {split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in SPLITS}
     manifests = apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
@@ -344,6 +346,12 @@ class ClassificationBrain(sb.Brain):
     >>> sorted(brain.summary()), len(brain.metrics)
     (['F1', 'UA', 'WA'], 2)
     """
+
+    def on_fit_start(self):
+        """Recovers the last checkpoint; a run resumed after its ``optimizer_step_limit``
+        updates runs no further epoch (:func:`~ser_modules.training.update_budget.end_epochs_if_budget_spent`)."""
+        super().on_fit_start()
+        end_epochs_if_budget_spent(self, self.hparams.epoch_counter)
 
     def compute_features(self, batch):
         """Hook: the features of a batch (already on the device) that the head takes.

@@ -499,9 +499,10 @@ def record_inputs(hparams, manifests, fingerprints=None):
 # ----------------------------------------------------------------------------------------------
 # Done
 # ----------------------------------------------------------------------------------------------
-def training_end(epoch_counter):
-    """How a ``fit`` that returned ended: ``"early stop"``, ``"epoch limit"`` or ``None``
-    (neither: the training is not complete).
+def training_end(epoch_counter, brain=None):
+    """How a ``fit`` that returned ended: ``"update limit"`` (the Brain's
+    ``optimizer_step_limit`` reached, e.g. the 30,000 updates of ``wavlm_corr_att.yaml``),
+    ``"early stop"``, ``"epoch limit"`` or ``None`` (none of them: the training is not complete).
 
     Example
     -------
@@ -513,7 +514,14 @@ def training_end(epoch_counter):
     ...     pass  # train and validate
     >>> training_end(counter)
     'epoch limit'
+    >>> from types import SimpleNamespace
+    >>> brain = SimpleNamespace(optimizer_step=300, optimizer_step_limit=300)
+    >>> training_end(EpochCounter(limit=1000), brain)
+    'update limit'
     """
+    limit = getattr(brain, "optimizer_step_limit", None)
+    if limit is not None and brain.optimizer_step >= limit:
+        return "update limit"
     if getattr(epoch_counter, "should_stop", False):
         return "early stop"
     if epoch_counter.current >= epoch_counter.limit:
@@ -537,7 +545,7 @@ def record_training(hparams, brain):
     if brain.test_only or not sb.utils.distributed.if_main_process():
         return
     counter = hparams["epoch_counter"]
-    end = None if brain.debug else training_end(counter)
+    end = None if brain.debug else training_end(counter, brain)
     state = {"completed": end is not None, "end": end or "incomplete", "epochs": int(counter.current)}
     update_identity(hparams["output_folder"], training=state, evaluation=None)
 

@@ -21,5 +21,8 @@ IEMOCAP_EMOTIONS = ("neu", "hap", "ang", "sad")
 #: Names of the test manifests of a prepared corpus: ``test``, ``test1``, ``test2``, ...
 TEST_SPLIT_PATTERN = re.compile(r"^test\d*$")
 
+#: MSP-Podcast: the manifest of the test set of release 1.3 (Eval1.3), evaluated beside ``test1``.
+EVAL13_SPLIT = "eval1.3"
+
 #: The 1-7 rating scale of arousal, valence and dominance (MSP-Podcast).
 RATING_SCALE = (1.0, 7.0)
