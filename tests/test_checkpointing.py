@@ -1,6 +1,7 @@
 """Tests of ser_modules.training.checkpointing: checkpoints interrupted while saved or deleted are never
 loaded (SpeechBrain's own Checkpointer loads them and fails), and the RNG state round-trips."""
 
+import errno
 import random
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 from ser_modules.training.checkpointing import FILES_KEY, AtomicCheckpointer, RNGState
+from ser_modules.utils.files import DiskFullError
 
 
 class Killed(BaseException):
@@ -109,3 +111,18 @@ def test_rng_state_restores_every_generator(tmp_path):
     again = (dropout(torch.ones(100)), random.random(), np.random.rand(3), torch.randperm(10))
     assert torch.equal(expected[0], again[0]) and expected[1] == again[1]
     assert np.array_equal(expected[2], again[2]) and torch.equal(expected[3], again[3])
+
+
+def test_full_disk_while_saving_names_the_folder_and_leaves_no_checkpoint(tmp_path):
+    """Issue #13 item 7: ENOSPC names the checkpoint folder; the partial save is no checkpoint."""
+    checkpointer, _, fragile = make(AtomicCheckpointer, tmp_path)
+    fragile.value = 1
+    checkpointer.save_checkpoint(name="epoch1")
+
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    checkpointer.add_recoverable("fragile", fragile, custom_save_hook=lambda obj, path: full_disk(path))
+    with pytest.raises(DiskFullError, match=rf"No space left on the device of {tmp_path} \(ENOSPC\) while saving a checkpoint"):
+        checkpointer.save_checkpoint(name="epoch2")
+    assert [c.path.name for c in checkpointer.list_checkpoints()] == ["CKPT+epoch1"]

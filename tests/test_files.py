@@ -51,3 +51,26 @@ def test_wav_written_atomically_and_exactly(tmp_path):
         write_wav_atomic(signal, target, 16000, subtype="NOT_A_SUBTYPE")
     assert np.array_equal(sf.read(target, dtype="float32")[0], signal)
     assert [p.name for p in target.parent.iterdir()] == ["room000.wav"]
+
+
+def test_full_disk_names_the_folder_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """Issue #13 item 7: ENOSPC (an OSError, or torch.save's RuntimeError) names the folder."""
+    import torch
+
+    from ser_modules.utils.files import DiskFullError, torch_save_atomic
+
+    target = tmp_path / "results" / "state.pt"
+    torch_save_atomic({"w": 1}, target)
+
+    def full_disk(obj, path):
+        raise RuntimeError("[enforce fail at inline_container.cc:659] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed (No space left on device)")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(DiskFullError, match=r"device of .*results \(ENOSPC\) while writing state.pt"):
+        torch_save_atomic({"w": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target) == {"w": 1} and sorted(p.name for p in target.parent.iterdir()) == ["state.pt"]
+    with pytest.raises(ValueError):  # other errors pass unchanged
+        with atomic_path(tmp_path / "x.txt"):
+            raise ValueError("not a disk problem")

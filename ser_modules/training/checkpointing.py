@@ -40,7 +40,7 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
-from ser_modules.utils.files import atomic_path
+from ser_modules.utils.files import atomic_path, disk_full_named
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ class AtomicCheckpointer(Checkpointer):
         """Saves a checkpoint (see ``Checkpointer.save_checkpoint``); its meta file last."""
         if if_main_process():
             self._remove_incomplete()
-        checkpoint = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
+        with disk_full_named(self.checkpoints_dir, "saving a checkpoint"):
+            checkpoint = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
         ddp_barrier()  # every process has written its files
         if checkpoint is not None:  # main process
             checkpoint.meta[FILES_KEY] = sorted(path.name for path in checkpoint.path.glob(f"*{PARAMFILE_EXT}"))

@@ -11,11 +11,65 @@ Authors
 """
 
 import contextlib
+import errno
 import json
 import math
 import os
 import uuid
 from pathlib import Path
+
+
+class DiskFullError(OSError):
+    """No space left on the device of a folder being written (``ENOSPC``); names the folder."""
+
+
+def is_disk_full(error):
+    """Whether an exception is a full disk: ``OSError`` ``ENOSPC``, or the ``RuntimeError`` of
+    ``torch.save`` whose message says so.
+
+    Example
+    -------
+    >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device")), is_disk_full(ValueError("x"))
+    (True, False)
+    """
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return isinstance(error, RuntimeError) and "No space left on device" in str(error)
+
+
+@contextlib.contextmanager
+def disk_full_named(folder, what="writing"):
+    """Turns a full disk inside the block into a :class:`DiskFullError` that names ``folder``
+    and what was being written (other errors pass unchanged).
+
+    Arguments
+    ---------
+    folder : str or pathlib.Path
+        The folder being written.
+    what : str
+        What was being written, for the message.
+
+    Example
+    -------
+    >>> try:
+    ...     with disk_full_named("/data/results", "writing a checkpoint"):
+    ...         raise OSError(errno.ENOSPC, "No space left on device")
+    ... except DiskFullError as error:
+    ...     print(error.strerror)
+    No space left on the device of /data/results (ENOSPC) while writing a checkpoint: free space there, or write elsewhere (e.g. --results_folder=...)
+    """
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except (OSError, RuntimeError) as error:
+        if not is_disk_full(error):
+            raise
+        message = (
+            f"No space left on the device of {folder} (ENOSPC) while {what}: "
+            "free space there, or write elsewhere (e.g. --results_folder=...)"
+        )
+        raise DiskFullError(errno.ENOSPC, message) from error
 
 
 @contextlib.contextmanager
@@ -45,8 +99,9 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with disk_full_named(path.parent, f"writing {path.name}"):
+            yield tmp
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
