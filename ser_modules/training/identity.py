@@ -24,10 +24,10 @@ the keys that differ and how to proceed: another folder (``--experiment_folder``
 (``<folder>.replaced-<time>``; finished work is never deleted) and starts afresh.
 
 The file also records the run's state (:func:`record_training`, :func:`record_evaluation`):
-a run is *finished* only when training reached its end (epoch limit or early stop, not a
-``--debug`` run) and the selected checkpoint was evaluated after it. ``cross_validate.py``
-skips a fold only if it is finished with the identity of the current command
-(:func:`finished_run`).
+a run is *finished* only when training reached its end (epoch limit, early stop or the
+update limit ``optimizer_step_limit``; never a ``--debug`` run) and the selected checkpoint
+was evaluated after it. ``cross_validate.py`` skips a fold only if it is finished with the
+identity of the current command (:func:`finished_run`).
 
 Authors
  * ser-recipes contributors 2026
