@@ -113,8 +113,9 @@ def test_inputs_are_recorded_once_and_a_changed_manifest_is_refused(tmp_path, hp
         record_inputs(hparams, {"test": manifest})
 
 
-def brain(debug=False, test_only=False):
-    return SimpleNamespace(debug=debug, test_only=test_only)
+def brain(debug=False, test_only=False, optimizer_step=0, optimizer_step_limit=None):
+    return SimpleNamespace(debug=debug, test_only=test_only, optimizer_step=optimizer_step,
+                           optimizer_step_limit=optimizer_step_limit)
 
 
 def run_epochs(counter, epochs):
@@ -128,6 +129,9 @@ def run_epochs(counter, epochs):
     ("epoch limit", run_epochs(EpochCounter(2), 2), brain(), True),
     ("interrupted", run_epochs(EpochCounter(3), 1), brain(), False),
     ("debug", run_epochs(EpochCounter(2), 2), brain(debug=True), False),
+    # optimizer_step_limit (wavlm_corr_att.yaml's 30k updates) ends fit before the epoch limit
+    ("update limit", run_epochs(EpochCounter(1000), 3), brain(optimizer_step=30, optimizer_step_limit=30), True),
+    ("before the update limit", run_epochs(EpochCounter(1000), 3), brain(optimizer_step=29, optimizer_step_limit=30), False),
 ])
 def test_a_run_is_finished_when_trained_to_its_end_then_evaluated(tmp_path, hparams_file, case, counter, run,
                                                                   finished):
