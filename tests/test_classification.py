@@ -86,10 +86,11 @@ def test_prepare_manifests_skips_long_training_utterances_and_saves_the_label_en
         "test_session": 3, "valid_ratio": 0.2, "dev_split": "speaker", "seed": 7,
         "max_duration": 5.0, "long_utterance": "skip", "emotions": EMOTIONS,
         "save_folder": str(tmp_path / "save"), "label_encoder": sb.dataio.encoder.CategoricalEncoder(),
+        "noprogressbar": True,
     }
     manifests = prepare_manifests(hparams, prepare_fold)
     assert calls == [{"save_folder": hparams["manifest_folder"], "data_folder": "corpus", "test_session": 3,
-                      "valid_ratio": 0.2, "dev_split": "speaker", "seed": 7}]
+                      "valid_ratio": 0.2, "dev_split": "speaker", "seed": 7, "progressbar": False}]
     assert manifests["train"].endswith("train_max5s.json")
     assert list(json.loads(open(manifests["train"]).read())) == ["train_short"]
     assert manifests["test"].endswith("test.json")  # evaluation utterances are cropped, never dropped
