@@ -86,6 +86,7 @@ import argparse
 import hashlib
 import json
 import logging
+import math  # noqa: F401 (used by the doctests)
 import os
 import shutil
 import sys
