@@ -362,10 +362,18 @@ def build_feature_cache(hparams, encoder, manifests, fingerprint=None, layers=No
     cache = FeatureCache(
         hparams["feature_cache_folder"], fingerprint or module_fingerprint(encoder), layers=layers
     )
+    return fill_from_manifests(cache, hparams, encoder, manifests)
+
+
+def fill_from_manifests(cache, hparams, model, manifests):
+    """Fills ``cache`` (a :class:`FeatureCache` or subclass) with every audio file of
+    ``manifests``: ``model`` is moved to ``hparams["device"]`` and each DDP process computes
+    its shard (:meth:`FeatureCache.build_distributed`, ``extraction_batch_size``,
+    ``noprogressbar``). Returns ``cache``."""
     wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
-    encoder.to(hparams["device"])
+    model.to(hparams["device"])
     cache.build_distributed(
-        encoder,
+        model,
         wavs,
         batch_size=hparams["extraction_batch_size"],
         device=hparams["device"],

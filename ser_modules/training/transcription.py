@@ -20,8 +20,8 @@ import logging
 
 import torch
 
-from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
-from ser_modules.utils.files import atomic_path, read_json
+from ser_modules.training.feature_cache import FeatureCache, fill_from_manifests, module_fingerprint
+from ser_modules.utils.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -138,14 +138,6 @@ def build_transcript_cache(hparams, transcriber, manifests):
     cache = TranscriptCache(
         hparams["transcript_cache_folder"], transcriber_fingerprint(transcriber), sample_rate=transcriber.sample_rate
     )
-    wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
-    transcriber.to(hparams["device"])
-    cache.build_distributed(
-        transcriber,
-        wavs,
-        batch_size=hparams["extraction_batch_size"],
-        device=hparams["device"],
-        progressbar=not hparams["noprogressbar"],
-    )
+    fill_from_manifests(cache, hparams, transcriber, manifests)
     transcriber.to("cpu")
     return cache
