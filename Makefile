@@ -8,7 +8,7 @@ DRY_RUN ?=
 PY := $(VENV)/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo demo-msp test bench clean
+.PHONY: setup demo demo-msp lint format test bench clean
 
 setup:
 	@VENV="$(VENV)" TORCH="$(TORCH)" DRY_RUN="$(DRY_RUN)" bash scripts/setup_env.sh
@@ -19,7 +19,16 @@ demo: setup
 demo-msp: setup
 	$(PY) scripts/demo_msp.py
 
-test: setup
+# ruff (configured in pyproject.toml): the lint rules and the formatting, checked; make format applies them.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
 	$(PY) -m pytest -q
 
 # Benchmarks: one Markdown table (stdout and $(BENCH_OUT)); BENCH_ARGS=--quick for a short run.

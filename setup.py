@@ -14,8 +14,9 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 
 TENSORBOARD = ["tensorboard>=2.14"]  # use_tensorboard: True in a recipe yaml
-# pytest; packaging (tests/test_packaging.py reads the requirements); tensorboard (tests/test_loggers.py)
-TEST = ["pytest>=8", "packaging>=23", *TENSORBOARD]
+# pytest; packaging (tests/test_packaging.py reads the requirements); ruff (make lint: lint and
+# format checks); tensorboard (tests/test_loggers.py)
+TEST = ["pytest>=8", "packaging>=23", "ruff>=0.17", *TENSORBOARD]
 
 setup(
     name="ser-recipes",

@@ -90,8 +90,11 @@ class MemoryProbe:
 
     def report(self):
         """Dict of ``peak_rss_mib``, ``startup_rss_mib`` and (on CUDA) ``cuda_peak_mib``."""
-        result = {"peak_rss_mib": peak_rss_mib(), "startup_rss_mib": self.startup_rss_mib,
-                  "peak_of_case_only": self.peak_was_reset}
+        result = {
+            "peak_rss_mib": peak_rss_mib(),
+            "startup_rss_mib": self.startup_rss_mib,
+            "peak_of_case_only": self.peak_was_reset,
+        }
         if self.device.startswith("cuda"):
             import torch
 

@@ -57,13 +57,28 @@ def parse_args(argv=None):
     """Benchmark options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", default=None, help="work folder, reused (default: temporary)")
-    parser.add_argument("--per-speaker", type=int, default=740,
-                        help="IEMOCAP turns per speaker (10 speakers; default 740: 7400 turns)")
-    parser.add_argument("--msp-size", type=int, default=5000,
-                        help="MSP-Podcast labelled segments (0: skip MSP-Podcast)")
-    parser.add_argument("--workers", type=int, default=None, help="espeak-ng processes (default: all cores)")
-    parser.add_argument("--case", nargs="+", choices=CASES, default=None,
-                        help="run only these steps (in this order)")
+    parser.add_argument(
+        "--per-speaker",
+        type=int,
+        default=740,
+        help="IEMOCAP turns per speaker (10 speakers; default 740: 7400 turns)",
+    )
+    parser.add_argument(
+        "--msp-size",
+        type=int,
+        default=5000,
+        help="MSP-Podcast labelled segments (0: skip MSP-Podcast)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="espeak-ng processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--case",
+        nargs="+",
+        choices=CASES,
+        default=None,
+        help="run only these steps (in this order)",
+    )
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     return parser.parse_args(argv)
 
@@ -94,12 +109,18 @@ def generate(args, work):
     iemocap_dir, msp_dir = corpus_dirs(work, args)
     result = {"workers": args.workers or os.cpu_count()}
     log(f"generating IEMOCAP ({10 * args.per_speaker} turns) in {iemocap_dir}")
-    result["iemocap"] = timed_generation(generate_iemocap, iemocap_dir, IEMOCAP_MARKER,
-                                         per_speaker=args.per_speaker, workers=args.workers)
+    result["iemocap"] = timed_generation(
+        generate_iemocap,
+        iemocap_dir,
+        IEMOCAP_MARKER,
+        per_speaker=args.per_speaker,
+        workers=args.workers,
+    )
     if args.msp_size:
         log(f"generating MSP-Podcast ({args.msp_size} segments) in {msp_dir}")
-        result["msp"] = timed_generation(generate_msp_podcast, msp_dir, MSP_MARKER,
-                                         size=args.msp_size, workers=args.workers)
+        result["msp"] = timed_generation(
+            generate_msp_podcast, msp_dir, MSP_MARKER, size=args.msp_size, workers=args.workers
+        )
     return result
 
 
@@ -118,8 +139,13 @@ def timed_prepare(prepare, save_folder):
     prepare(save_folder)
     second = time.perf_counter() - start
     utterances = count_manifest_entries(paths.values())
-    return {"seconds": fresh, "second_call_s": second, "utterances": utterances,
-            "utt_per_s": utterances / fresh, "manifests": sorted(paths)}
+    return {
+        "seconds": fresh,
+        "second_call_s": second,
+        "utterances": utterances,
+        "utt_per_s": utterances / fresh,
+        "manifests": sorted(paths),
+    }
 
 
 def prepare_iemocap_case(args, work):
@@ -166,12 +192,16 @@ def print_table(results):
         if gen["reused"]:
             print(f"| generate {corpus} (reused from --work) | {n} | | | |")
         else:
-            print(f"| generate {corpus} | {n} | {gen['seconds']:.1f} | {n / gen['seconds']:.1f} | |")
+            print(
+                f"| generate {corpus} | {n} | {gen['seconds']:.1f} | {n / gen['seconds']:.1f} | |"
+            )
     for case in ("iemocap", "msp"):
         if case in results:
             r = results[case]
-            print(f"| prepare {case} | {r['utterances']} of {r['turns']} | {r['seconds']:.2f} "
-                  f"| {r['utt_per_s']:.0f} | {r['second_call_s']:.3f} |")
+            print(
+                f"| prepare {case} | {r['utterances']} of {r['turns']} | {r['seconds']:.2f} "
+                f"| {r['utt_per_s']:.0f} | {r['second_call_s']:.3f} |"
+            )
 
 
 def run_cases(cases, args, work):

@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402  (the recipe's train.py)
 from bench_utils import MemoryProbe, log, set_threads, torch_info, write_json  # noqa: E402
 
-from ser_modules.utils.files import read_json  # noqa: E402
 from ser_modules.testing.synthetic import generate_iemocap  # noqa: E402
 from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
+from ser_modules.utils.files import read_json  # noqa: E402
 
 CASES = ("fill", "cached", "uncached")
 
@@ -43,14 +43,21 @@ CASES = ("fill", "cached", "uncached")
 def parse_args():
     """Benchmark options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "small", "base"])
+    parser.add_argument(
+        "--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "small", "base"]
+    )
     parser.add_argument("--per-speaker", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one)")
-    parser.add_argument("--case", nargs="+", choices=CASES, default=None,
-                        help="run these cases of one size, each with its own peak memory")
+    parser.add_argument(
+        "--case",
+        nargs="+",
+        choices=CASES,
+        default=None,
+        help="run these cases of one size, each with its own peak memory",
+    )
     parser.add_argument("--json", default=None, help="write the cases' results to this JSON file")
     return parser.parse_args()
 
@@ -119,13 +126,17 @@ def run_case(case, work, corpus, ssl_folder, device, batch_size):
         cache, result["fill_s"] = fill_cache(hparams, manifests, fresh=case == "fill")
         result["cached_utterances"] = sum(len(read_json(p)) for p in manifests.values())
     if case != "fill":
-        result["epoch_s"], result["epoch_utterances"] = run_epoch(hparams, run_opts, manifests, cache)
+        result["epoch_s"], result["epoch_utterances"] = run_epoch(
+            hparams, run_opts, manifests, cache
+        )
     return result
 
 
 def prepare_inputs(work, per_speaker, size):
     """The generated corpus and the random WavLM of ``size`` (both reused when present)."""
-    corpus = generate_iemocap(os.path.join(work, f"iemocap_ps{per_speaker}"), per_speaker=per_speaker)
+    corpus = generate_iemocap(
+        os.path.join(work, f"iemocap_ps{per_speaker}"), per_speaker=per_speaker
+    )
     ssl_folder = save_random_ssl_model("wavlm", os.path.join(work, f"wavlm_{size}"), size=size)
     return str(corpus), str(ssl_folder)
 
@@ -152,11 +163,19 @@ def run_cases(args, work):
 
 def print_table(rows, device):
     """The Markdown table of the default (all sizes) run."""
-    print(f"\ntorch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, threads {torch.get_num_threads()}")
-    print("\n| WavLM size | utterances (train + valid) | epoch without cache (s) | epoch with cache (s) | speed-up | filling the cache, once (s) |")
+    print(
+        f"\ntorch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, threads"
+        f" {torch.get_num_threads()}"
+    )
+    print(
+        "\n| WavLM size | utterances (train + valid) | epoch without cache (s) | epoch with cache"
+        " (s) | speed-up | filling the cache, once (s) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for size, n_utts, uncached, cached, speedup, fill in rows:
-        print(f"| {size} | {n_utts} | {uncached:.1f} | {cached:.1f} | {speedup:.1f}x | {fill:.1f} |")
+        print(
+            f"| {size} | {n_utts} | {uncached:.1f} | {cached:.1f} | {speedup:.1f}x | {fill:.1f} |"
+        )
 
 
 def main():
@@ -174,8 +193,16 @@ def main():
         cached = run_case("cached", work, corpus, ssl_folder, args.device, args.batch_size)
         uncached = run_case("uncached", work, corpus, ssl_folder, args.device, args.batch_size)
         n_utts = cached["epoch_utterances"]
-        rows.append((size, n_utts, uncached["epoch_s"], cached["epoch_s"],
-                     uncached["epoch_s"] / cached["epoch_s"], fill))
+        rows.append(
+            (
+                size,
+                n_utts,
+                uncached["epoch_s"],
+                cached["epoch_s"],
+                uncached["epoch_s"] / cached["epoch_s"],
+                fill,
+            )
+        )
     print_table(rows, args.device)
 
 

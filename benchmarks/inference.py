@@ -57,22 +57,36 @@ def parse_case(text):
     try:
         return float(seconds), int(batch or 1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SECONDSxBATCH (e.g. 10x8), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected SECONDSxBATCH (e.g. 10x8), got {text!r}"
+        ) from None
 
 
 def parse_args(argv=None):
     """Benchmark options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", type=parse_case, default=[(10.0, 1), (10.0, 8), (60.0, 1)],
-                        metavar="SECONDSxBATCH", help="input sizes (default: 10x1 10x8 60x1)")
-    parser.add_argument("--size", default="base", choices=["tiny", "small", "base"],
-                        help="size of the random WavLM (default: base)")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        type=parse_case,
+        default=[(10.0, 1), (10.0, 8), (60.0, 1)],
+        metavar="SECONDSxBATCH",
+        help="input sizes (default: 10x1 10x8 60x1)",
+    )
+    parser.add_argument(
+        "--size",
+        default="base",
+        choices=["tiny", "small", "base"],
+        help="size of the random WavLM (default: base)",
+    )
     parser.add_argument("--pooling", default="corr_att", help="pooling override (default corr_att)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    parser.add_argument("--work", default=None, help="folder of the random model (default: temporary)")
+    parser.add_argument(
+        "--work", default=None, help="folder of the random model (default: temporary)"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     return parser.parse_args(argv)
 
@@ -120,8 +134,10 @@ def time_case(modules, seconds, batch, device, warmup, repeats):
             sync(device)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
-            log(f"inference {seconds:g} s x {batch}: pass {i + 1}/{warmup + repeats} "
-                f"{time.perf_counter() - start:.2f} s")
+            log(
+                f"inference {seconds:g} s x {batch}: pass {i + 1}/{warmup + repeats} "
+                f"{time.perf_counter() - start:.2f} s"
+            )
     assert probs.shape == (batch, 4)
     return statistics.median(times), min(times)
 
@@ -131,7 +147,9 @@ def main(argv=None):
     args = parse_args(argv)
     threads = set_threads(args.threads)
     work = args.work or tempfile.mkdtemp(prefix="inference_bench_")
-    ssl_folder = save_random_ssl_model("wavlm", os.path.join(work, f"wavlm_{args.size}"), size=args.size)
+    ssl_folder = save_random_ssl_model(
+        "wavlm", os.path.join(work, f"wavlm_{args.size}"), size=args.size
+    )
     probe = MemoryProbe(args.device)  # after saving the model (done once per --work folder)
     modules = build_modules(ssl_folder, work, args.pooling, args.device)
     params = sum(p.numel() for p in modules.parameters())
@@ -139,22 +157,43 @@ def main(argv=None):
     for i, (seconds, batch) in enumerate(args.cases):
         probe = probe if i == 0 else MemoryProbe(args.device)  # the first one includes loading
         median, fastest = time_case(modules, seconds, batch, args.device, args.warmup, args.repeats)
-        rows.append({"seconds": seconds, "batch": batch, "median_s": median, "min_s": fastest,
-                     "rtf": median / (seconds * batch), "rtf_min": fastest / (seconds * batch),
-                     **probe.report()})
-    result = {"size": args.size, "pooling": args.pooling, "parameters": params, **torch_info(),
-              "warmup": args.warmup, "repeats": args.repeats, "cases": rows}
+        rows.append(
+            {
+                "seconds": seconds,
+                "batch": batch,
+                "median_s": median,
+                "min_s": fastest,
+                "rtf": median / (seconds * batch),
+                "rtf_min": fastest / (seconds * batch),
+                **probe.report(),
+            }
+        )
+    result = {
+        "size": args.size,
+        "pooling": args.pooling,
+        "parameters": params,
+        **torch_info(),
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "cases": rows,
+    }
     write_json(args.json, result)
     info = machine_info(args.device)
-    print(f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
-          f"device {info['device']}, {threads} threads")
-    print(f"WavLM {args.size} ({params / 1e6:.1f} M parameters with the head), pooling {args.pooling}; "
-          f"median of {args.repeats} after {args.warmup} warm-up\n")
+    print(
+        f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
+        f"device {info['device']}, {threads} threads"
+    )
+    print(
+        f"WavLM {args.size} ({params / 1e6:.1f} M parameters with the head), pooling"
+        f" {args.pooling}; median of {args.repeats} after {args.warmup} warm-up\n"
+    )
     print("| input | batch | median time (s) | RTF (median) | RTF (min) | peak memory |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for row in rows:
-        print(f"| {row['seconds']:g} s | {row['batch']} | {row['median_s']:.2f} | "
-              f"{row['rtf']:.3f} | {row['rtf_min']:.3f} | {format_memory(row)} |")
+        print(
+            f"| {row['seconds']:g} s | {row['batch']} | {row['median_s']:.2f} | "
+            f"{row['rtf']:.3f} | {row['rtf_min']:.3f} | {format_memory(row)} |"
+        )
 
 
 if __name__ == "__main__":

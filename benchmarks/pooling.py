@@ -196,15 +196,23 @@ def main():
         sizes[name_bmm] = C * C
 
     times = time_cases(cases, device, args.warmup, args.repeats)
-    write_json(args.json, {
-        "sizes": {"batch": B, "frames": T, "channels": C, "heads": args.heads},
-        **torch_info(),
-        "cases": [
-            {"name": name, "median_ms": 1e3 * med, "min_ms": 1e3 * low, "output_size": sizes[name]}
-            for name, (med, low) in times.items()
-        ],
-        **probe.report(),  # of all the cases of this process together
-    })
+    write_json(
+        args.json,
+        {
+            "sizes": {"batch": B, "frames": T, "channels": C, "heads": args.heads},
+            **torch_info(),
+            "cases": [
+                {
+                    "name": name,
+                    "median_ms": 1e3 * med,
+                    "min_ms": 1e3 * low,
+                    "output_size": sizes[name],
+                }
+                for name, (med, low) in times.items()
+            ],
+            **probe.report(),  # of all the cases of this process together
+        },
+    )
 
     print(f"Machine: {machine_description(device)}")
     print(

@@ -59,7 +59,11 @@ PROFILES = {
         "pooling": {"args": [], "warmup": 3, "repeats": 10, "cases": list(POOLING_NAMES)},
         "cache": {"sizes": ["tiny", "base"], "per_speaker": 6},
         "prep": {"per_speaker": 740, "msp_size": 5000},
-        "inference": {"size": "base", "warmup": 1, "cases": [("10x1", 3), ("10x8", 2), ("60x1", 2)]},
+        "inference": {
+            "size": "base",
+            "warmup": 1,
+            "cases": [("10x1", 3), ("10x8", 2), ("60x1", 2)],
+        },
     },
     "quick": {
         "group": False,
@@ -70,8 +74,12 @@ PROFILES = {
     },
     "tiny": {
         "group": True,
-        "pooling": {"args": ["--batch", "4", "--frames", "50", "--channels", "32"],
-                    "warmup": 1, "repeats": 1, "cases": list(POOLING_NAMES)},
+        "pooling": {
+            "args": ["--batch", "4", "--frames", "50", "--channels", "32"],
+            "warmup": 1,
+            "repeats": 1,
+            "cases": list(POOLING_NAMES),
+        },
         "cache": {"sizes": ["tiny"], "per_speaker": 1},
         "prep": {"per_speaker": 1, "msp_size": 8},
         "inference": {"size": "tiny", "warmup": 0, "cases": [("1x1", 1), ("1x2", 1)]},
@@ -85,14 +93,24 @@ def parse_args(argv=None):
     profile = parser.add_mutually_exclusive_group()
     profile.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes")
     profile.add_argument("--tiny", action="store_true", help="smallest sizes (smoke test), < 1 min")
-    parser.add_argument("--work", default=str(ROOT / "data" / "benchmarks"),
-                        help="work folder: corpora, random models, caches (reused; default "
-                             "data/benchmarks)")
+    parser.add_argument(
+        "--work",
+        default=str(ROOT / "data" / "benchmarks"),
+        help="work folder: corpora, random models, caches (reused; default data/benchmarks)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads of every benchmark (default: torch's default)")
-    parser.add_argument("--only", nargs="+", choices=["pooling", "cache", "prep", "inference"],
-                        help="run only these benchmarks")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of every benchmark (default: torch's default)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["pooling", "cache", "prep", "inference"],
+        help="run only these benchmarks",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
     parser.add_argument("--out", default=None, help="also write the report (Markdown) here")
     return parser.parse_args(argv)
@@ -167,10 +185,15 @@ def add_pooling_rows(runner, result, cfg):
     sizes = result["sizes"]
     shape = f"B={sizes['batch']} T={sizes['frames']} C={sizes['channels']}"
     for case in result["cases"]:
-        figure = (f"{case['median_ms']:.1f} ms (median of {cfg['repeats']}; "
-                  f"min {case['min_ms']:.1f})")
-        runner.add("pooling fwd+bwd", f"{case['name']}, {shape}", figure,
-                   case_memory(case, result, len(result["cases"])))
+        figure = (
+            f"{case['median_ms']:.1f} ms (median of {cfg['repeats']}; min {case['min_ms']:.1f})"
+        )
+        runner.add(
+            "pooling fwd+bwd",
+            f"{case['name']}, {shape}",
+            figure,
+            case_memory(case, result, len(result["cases"])),
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -183,14 +206,23 @@ def run_cache(runner):
     """Epoch time with and without the feature cache, for each WavLM size."""
     cfg = runner.profile["cache"]
     for size in cfg["sizes"]:
-        base = ["--sizes", size, "--per-speaker", str(cfg["per_speaker"]), "--work", runner.args.work]
+        base = [
+            "--sizes",
+            size,
+            "--per-speaker",
+            str(cfg["per_speaker"]),
+            "--work",
+            runner.args.work,
+        ]
         groups = [CACHE_CASES] if runner.profile["group"] else [[case] for case in CACHE_CASES]
         cases = {}
         for group in groups:
             result = runner.child("feature_cache.py", [*base, "--case", *group])
             for case in group:
                 found = [c for c in result.get("cases", []) if c["case"] == case]
-                cases[case] = {**found[0], "process": result} if found else {"error": result.get("error")}
+                cases[case] = (
+                    {**found[0], "process": result} if found else {"error": result.get("error")}
+                )
         add_cache_rows(runner, size, cfg, cases)
 
 
@@ -202,17 +234,28 @@ def add_cache_rows(runner, size, cfg, cases):
     if "error" in fill:
         runner.add_error(bench, f"{label}: filling the cache", fill)
     else:
-        runner.add(bench, f"{label}: filling the cache (once, {fill['cached_utterances']} utterances)",
-                   f"{fill['fill_s']:.1f} s", case_memory(fill, fill["process"]))
-    for name, case in (("with the feature cache", cached), ("without cache (upstream every step)", uncached)):
+        runner.add(
+            bench,
+            f"{label}: filling the cache (once, {fill['cached_utterances']} utterances)",
+            f"{fill['fill_s']:.1f} s",
+            case_memory(fill, fill["process"]),
+        )
+    for name, case in (
+        ("with the feature cache", cached),
+        ("without cache (upstream every step)", uncached),
+    ):
         if "error" in case:
             runner.add_error(bench, f"{label}: epoch {name}", case)
             continue
         figure = f"{case['epoch_s']:.1f} s"
         if case is uncached and "epoch_s" in cached:
             figure += f" ({case['epoch_s'] / cached['epoch_s']:.1f}x the cached epoch)"
-        runner.add(bench, f"{label}: epoch {name}, {case['epoch_utterances']} train+valid utterances",
-                   figure, case_memory(case, case["process"]))
+        runner.add(
+            bench,
+            f"{label}: epoch {name}, {case['epoch_utterances']} train+valid utterances",
+            figure,
+            case_memory(case, case["process"]),
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -221,8 +264,14 @@ def add_cache_rows(runner, size, cfg, cases):
 def run_prep(runner):
     """Corpus generation, then the IEMOCAP and MSP-Podcast preparation throughput."""
     cfg = runner.profile["prep"]
-    base = ["--per-speaker", str(cfg["per_speaker"]), "--msp-size", str(cfg["msp_size"]),
-            "--work", runner.args.work]
+    base = [
+        "--per-speaker",
+        str(cfg["per_speaker"]),
+        "--msp-size",
+        str(cfg["msp_size"]),
+        "--work",
+        runner.args.work,
+    ]
     steps = ["generate", "iemocap", "msp"]
     groups = [steps] if runner.profile["group"] else [[step] for step in steps]
     for group in groups:
@@ -256,16 +305,22 @@ def add_generation_rows(runner, case):
 def add_prep_rows(runner, step, case):
     """Rows of one preparation (fresh, then the second call)."""
     if step == "iemocap":
-        setting = (f"prepare_iemocap, fold 1: {case['utterances']} utterances kept (4 classes) "
-                   f"of {case['turns']} turns, empty save folder")
+        setting = (
+            f"prepare_iemocap, fold 1: {case['utterances']} utterances kept (4 classes) "
+            f"of {case['turns']} turns, empty save folder"
+        )
         second = "prepare_iemocap, second call (manifests up to date)"
     else:
-        setting = (f"prepare_msp_podcast: {case['utterances']} labelled segments "
-                   f"({', '.join(case['manifests'])}), empty save folder")
+        setting = (
+            f"prepare_msp_podcast: {case['utterances']} labelled segments "
+            f"({', '.join(case['manifests'])}), empty save folder"
+        )
         second = "prepare_msp_podcast, second call (manifests up to date)"
     figure = f"{case['utt_per_s']:.0f} utt/s ({case['seconds']:.2f} s)"
     runner.add("data preparation", setting, figure, case_memory(case, case))
-    runner.add("data preparation", second, f"{1e3 * case['second_call_s']:.1f} ms", "same process as above")
+    runner.add(
+        "data preparation", second, f"{1e3 * case['second_call_s']:.1f} ms", "same process as above"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -287,10 +342,14 @@ def run_inference(runner):
                 runner.add_error("inference RTF", f"WavLM {cfg['size']}, {spec}", result)
             continue
         for case in result["cases"]:
-            setting = (f"WavLM {cfg['size']} + corr_att head ({result['parameters'] / 1e6:.1f} M "
-                       f"parameters), {case['seconds']:g} s x batch {case['batch']}")
-            figure = (f"RTF {case['rtf']:.3f} ({case['median_s']:.2f} s per batch, median of "
-                      f"{repeats} after {cfg['warmup']} warm-up)")
+            setting = (
+                f"WavLM {cfg['size']} + corr_att head ({result['parameters'] / 1e6:.1f} M "
+                f"parameters), {case['seconds']:g} s x batch {case['batch']}"
+            )
+            figure = (
+                f"RTF {case['rtf']:.3f} ({case['median_s']:.2f} s per batch, median of "
+                f"{repeats} after {cfg['warmup']} warm-up)"
+            )
             runner.add("inference RTF", setting, figure, case_memory(case, result))
 
 
@@ -304,20 +363,26 @@ def machine_lines(info, runner, start_load):
         f"- CPU: {info['cpu']}, {info['cores']} cores (os.cpu_count), {info['memory_gib']} GiB RAM",
         f"- torch {torch_version}, Python {info['python']}, device {info['device']}"
         + (f" ({info['gpu']})" if "gpu" in info else ""),
-        f"- torch threads: {', '.join(map(str, sorted(runner.threads))) or 'n/a'}"
-        f" (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
+        (
+            f"- torch threads: {', '.join(map(str, sorted(runner.threads))) or 'n/a'}"
+            f" (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})"
+        ),
     ]
     if "load_average" in info:
-        lines.append(f"- load average (1, 5, 15 min): {start_load} at the start, "
-                     f"{info['load_average']} at the end")
+        lines.append(
+            f"- load average (1, 5, 15 min): {start_load} at the start, "
+            f"{info['load_average']} at the end"
+        )
     return lines
 
 
 def render(runner, profile_name, info, start_load, elapsed):
     """The whole report: header, machine, table, memory note."""
     lines = [
-        f"Benchmarks ({profile_name} profile), {datetime.date.today().isoformat()}, "
-        f"{elapsed / 60:.1f} min in all",
+        (
+            f"Benchmarks ({profile_name} profile), {datetime.date.today().isoformat()}, "
+            f"{elapsed / 60:.1f} min in all"
+        ),
         "",
         f"Command: `{' '.join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])}`",
         "",
@@ -327,9 +392,11 @@ def render(runner, profile_name, info, start_load, elapsed):
         "| --- | --- | --- | --- |",
         *(f"| {' | '.join(row)} |" for row in runner.rows),
         "",
-        "Peak memory: peak RSS of the case (VmHWM of its process, reset when the case starts); "
-        "in brackets the RSS when the case started (Python, imports); CUDA: "
-        "torch.cuda.max_memory_allocated.",
+        (
+            "Peak memory: peak RSS of the case (VmHWM of its process, reset when the case starts); "
+            "in brackets the RSS when the case started (Python, imports); CUDA: "
+            "torch.cuda.max_memory_allocated."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -342,14 +409,19 @@ def main(argv=None):
     os.makedirs(args.work, exist_ok=True)
     start_load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
-    benchmarks = {"pooling": run_pooling, "prep": run_prep, "cache": run_cache,
-                  "inference": run_inference}
+    benchmarks = {
+        "pooling": run_pooling,
+        "prep": run_prep,
+        "cache": run_cache,
+        "inference": run_inference,
+    }
     for name, run in benchmarks.items():
         if not args.only or name in args.only:
             log(f"--- {name} ---")
             run(runner)
-    report = render(runner, profile_name, machine_info(args.device), start_load,
-                    time.perf_counter() - start)
+    report = render(
+        runner, profile_name, machine_info(args.device), start_load, time.perf_counter() - start
+    )
     print(report, end="")
     if args.out:
         Path(args.out).write_text(report, encoding="utf-8")

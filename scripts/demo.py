@@ -46,7 +46,11 @@ def main(argv):
     corpus = generate_iemocap(os.path.join(out, "data"), per_speaker=args.per_speaker)
     print(f"[demo] 2/3 building a small random WavLM in {out}/small_wavlm ...", flush=True)
     ssl_folder = save_random_ssl_model("wavlm", os.path.join(out, "small_wavlm"), size="small")
-    print(f"[demo] 3/3 5-fold cross-validation (attentive correlation pooling, {args.epochs} epochs per fold)", flush=True)
+    print(
+        f"[demo] 3/3 5-fold cross-validation (attentive correlation pooling, {args.epochs} epochs"
+        " per fold)",
+        flush=True,
+    )
     command = [
         sys.executable,
         os.path.join(RECIPE, "cross_validate.py"),

@@ -34,7 +34,9 @@ def parse_args(argv):
     parser.add_argument("--out", default=os.path.join(ROOT, "demo_output", "msp"))
     parser.add_argument("--size", type=int, default=500, help="labelled segments of the corpus")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--force", action="store_true", help="run train.py even if results.md exists")
+    parser.add_argument(
+        "--force", action="store_true", help="run train.py even if results.md exists"
+    )
     return parser.parse_args(argv)
 
 
@@ -48,7 +50,9 @@ def main(argv):
     # Everything the recipe writes is under results_folder; the experiment folder is named as
     # in the hparams file: <upstream_tag>/layer<ssl_layer>_tcgru_<saliency>_keep<keep_fraction>_<loss_mode>/seed<seed>.
     results_folder = os.path.join(out, "results")
-    experiment = os.path.join(results_folder, "tiny_hubert", "layer2_tcgru_ccs_keep0.8_kl_gauss", "seed1986")
+    experiment = os.path.join(
+        results_folder, "tiny_hubert", "layer2_tcgru_ccs_keep0.8_kl_gauss", "seed1986"
+    )
     start = time.time()
     print(f"[demo-msp] 1/3 generating the MSP-Podcast-format corpus in {out}/data ...", flush=True)
     corpus = generate_msp_podcast(os.path.join(out, "data"), release="1.11", size=args.size)
@@ -56,7 +60,11 @@ def main(argv):
     ssl_folder = save_random_ssl_model("hubert", os.path.join(out, "tiny_hubert"))
     results = os.path.join(experiment, "results.md")
     if args.force or not os.path.exists(results):
-        print(f"[demo-msp] 3/3 training and evaluating (CCS 80%, kl_gauss, {args.epochs} epochs at most)", flush=True)
+        print(
+            f"[demo-msp] 3/3 training and evaluating (CCS 80%, kl_gauss, {args.epochs} epochs at"
+            " most)",
+            flush=True,
+        )
         command = [
             sys.executable,
             os.path.join(RECIPE, "train.py"),

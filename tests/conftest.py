@@ -18,7 +18,10 @@ def run_recipe(recipe, hparams, args, cwd, script="train.py"):
     script = ROOT / "recipes" / recipe / script
     result = subprocess.run(
         [sys.executable, str(script), str(ROOT / "recipes" / recipe / "hparams" / hparams), *args],
-        cwd=cwd, env=env, capture_output=True, text=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -33,19 +36,46 @@ def trained_experiments(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     iemocap = generate_iemocap(root / "iemocap", per_speaker=6, progress=False)
     wavlm = save_random_ssl_model("wavlm", root / "tiny_wavlm")
-    run_recipe("IEMOCAP", "wavlm_corr_att.yaml", [
-        f"--data_folder={iemocap}", f"--ssl_hub={wavlm}", f"--experiment_folder={root / 'iemocap_exp'}",
-        f"--ssl_folder={root / 'hf'}", "--number_of_epochs=2", "--batch_size=8", "--projector_dim=16",
-        "--test_session=2", "--use_feature_cache=False", "--noprogressbar",
-    ], root)
+    run_recipe(
+        "IEMOCAP",
+        "wavlm_corr_att.yaml",
+        [
+            f"--data_folder={iemocap}",
+            f"--ssl_hub={wavlm}",
+            f"--experiment_folder={root / 'iemocap_exp'}",
+            f"--ssl_folder={root / 'hf'}",
+            "--number_of_epochs=2",
+            "--batch_size=8",
+            "--projector_dim=16",
+            "--test_session=2",
+            "--use_feature_cache=False",
+            "--noprogressbar",
+        ],
+        root,
+    )
     msp = generate_msp_podcast(root / "msp", release="1.11", size=64, progress=False)
     hubert = save_random_ssl_model("hubert", root / "tiny_hubert")
-    run_recipe("MSP-Podcast", "hubert_tcgru.yaml", [
-        f"--data_folder={msp}", f"--ssl_hub={hubert}", "--ssl_layer=2", f"--output_folder={root / 'msp_exp'}",
-        f"--ssl_folder={root / 'hf'}", f"--feature_cache_folder={root / 'cache'}", "--number_of_epochs=2",
-        "--conv_channels=8", "--gru_size=8", "--embedding_size=8", "--conv_stride=4", "--batch_size=16",
-        "--noisy_test_splits=[]", "--noprogressbar",
-    ], root)
+    run_recipe(
+        "MSP-Podcast",
+        "hubert_tcgru.yaml",
+        [
+            f"--data_folder={msp}",
+            f"--ssl_hub={hubert}",
+            "--ssl_layer=2",
+            f"--output_folder={root / 'msp_exp'}",
+            f"--ssl_folder={root / 'hf'}",
+            f"--feature_cache_folder={root / 'cache'}",
+            "--number_of_epochs=2",
+            "--conv_channels=8",
+            "--gru_size=8",
+            "--embedding_size=8",
+            "--conv_stride=4",
+            "--batch_size=16",
+            "--noisy_test_splits=[]",
+            "--noprogressbar",
+        ],
+        root,
+    )
     return {
         "root": root,
         "iemocap_corpus": Path(iemocap),
@@ -68,8 +98,11 @@ def exported_models(trained_experiments):
 
 # Overrides of the Morais yamls for tiny models (as tests/test_upstream_downstream_recipe.py).
 TINY_ECAPA = [
-    "--ecapa_channels=[16, 16, 16, 16, 48]", "--ecapa_attention_channels=8", "--ecapa_lin_neurons=16",
-    "--ecapa_res2net_scale=2", "--ecapa_se_channels=8",
+    "--ecapa_channels=[16, 16, 16, 16, 48]",
+    "--ecapa_attention_channels=8",
+    "--ecapa_lin_neurons=16",
+    "--ecapa_res2net_scale=2",
+    "--ecapa_se_channels=8",
 ]
 
 
@@ -86,16 +119,28 @@ def morais_experiments(tmp_path_factory):
     root = tmp_path_factory.mktemp("morais")
     corpus = generate_iemocap(root / "iemocap", per_speaker=6, progress=False)
     hubert = save_random_ssl_model("hubert", root / "tiny_hubert")
-    common = [f"--data_folder={corpus}", f"--results_folder={root / 'results'}", "--number_of_epochs=2",
-              "--num_checkpoints_to_average=2", "--batch_size=4", "--lr=0.01", "--noprogressbar"]
+    common = [
+        f"--data_folder={corpus}",
+        f"--results_folder={root / 'results'}",
+        "--number_of_epochs=2",
+        "--num_checkpoints_to_average=2",
+        "--batch_size=4",
+        "--lr=0.01",
+        "--noprogressbar",
+    ]
     ssl = [f"--ssl_hub={hubert}", f"--ssl_folder={root / 'hf'}", "--upstream_lr=0.001"]
     runs = {
         "ft_hubert": ("morais_ft_hubert.yaml", ssl),
-        "hubert_ecapa": ("morais_hubert_ecapa.yaml", [*ssl, *TINY_ECAPA, f"--feature_cache_folder={root / 'cache'}"]),
+        "hubert_ecapa": (
+            "morais_hubert_ecapa.yaml",
+            [*ssl, *TINY_ECAPA, f"--feature_cache_folder={root / 'cache'}"],
+        ),
         "fbank_ecapa": ("morais_fbank_ecapa.yaml", TINY_ECAPA),
     }
     for hparams, extra in runs.values():  # stage 1 first: stage 2 loads its averaged upstream
-        run_recipe("IEMOCAP", hparams, [*common, *extra], root, script="train_upstream_downstream.py")
+        run_recipe(
+            "IEMOCAP", hparams, [*common, *extra], root, script="train_upstream_downstream.py"
+        )
     return {name: root / "results" / "morais" / name / "seed1986" / "session1" for name in runs}
 
 

@@ -51,7 +51,9 @@ def package_files():
 def test_every_module_lives_in_a_room():
     loose = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
     assert loose == [], f"modules outside the layer sub-packages: {loose}"
-    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(ALLOWED)
+    assert {
+        p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    } == set(ALLOWED)
 
 
 @pytest.mark.parametrize("path", package_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -82,12 +84,22 @@ def test_recipes_share_code_only_through_the_package(path):
     never another training or driver script, and never load a file by path."""
     source = path.read_text(encoding="utf-8")
     assert "spec_from_file_location" not in source and "run_path" not in source, path
-    siblings = {p.stem for p in path.parent.glob("*.py")
-                if p.stem.startswith("train") or p.stem == "cross_validate"} - {path.stem}
-    imported = {name.split(".")[0] for node in ast.walk(ast.parse(source))
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-                for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""])}
-    assert not (imported & siblings), f"{path} imports another script of its recipe: {imported & siblings}"
+    siblings = {
+        p.stem
+        for p in path.parent.glob("*.py")
+        if p.stem.startswith("train") or p.stem == "cross_validate"
+    } - {path.stem}
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+    }
+    assert not (imported & siblings), (
+        f"{path} imports another script of its recipe: {imported & siblings}"
+    )
     other_recipes = {p.stem for p in (ROOT / "recipes").rglob("*.py") if p.parent != path.parent}
     assert not (imported & other_recipes - siblings - {p.stem for p in path.parent.glob("*.py")})
 
@@ -96,9 +108,14 @@ def test_no_file_points_outside_the_repository():
     pattern = re.compile(r"\.\./shared|shared/research|shared/papers")
     offenders = []
     for path in ROOT.rglob("*"):
-        if any(part in {".git", ".venv", "results", "data", "demo_output"} for part in path.relative_to(ROOT).parts):
+        if any(
+            part in {".git", ".venv", "results", "data", "demo_output"}
+            for part in path.relative_to(ROOT).parts
+        ):
             continue
         if path.is_file() and path.suffix in {".py", ".md", ".yaml", ".txt", ".sh", ".ini", ".cfg"}:
-            if pattern.search(path.read_text(encoding="utf-8", errors="ignore")) and path != Path(__file__):
+            if pattern.search(path.read_text(encoding="utf-8", errors="ignore")) and path != Path(
+                __file__
+            ):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from ser_modules.data.audio import (AudioFileError, audio_duration, audio_info, load_audio, truncation,
-                                    wav_data_chunk)
+from ser_modules.data.audio import (
+    AudioFileError,
+    audio_duration,
+    audio_info,
+    load_audio,
+    truncation,
+    wav_data_chunk,
+)
 
 
 def test_reads_mono_16k_exactly(tmp_path):
@@ -57,7 +63,9 @@ def test_truncated_wav_is_refused_when_read_or_measured(tmp_path, subtype, chann
     cut(wav, 16000 * channels * width)  # the second half of the audio
     assert soundfile.info(wav).frames == 16000  # libsndfile reads what is left, without a word
     problem = r"its header declares 2.00 s of audio, the file holds 1.00 s"
-    with pytest.raises(AudioFileError, match=rf"Truncated wav {wav} \(named by labels.csv:3\): {problem}"):
+    with pytest.raises(
+        AudioFileError, match=rf"Truncated wav {wav} \(named by labels.csv:3\): {problem}"
+    ):
         audio_info(wav, "labels.csv:3")
     with pytest.raises(AudioFileError, match=rf"Audio file {wav} is truncated: {problem}"):
         load_audio(wav)
@@ -68,7 +76,9 @@ def test_truncated_wav_is_refused_when_read_or_measured(tmp_path, subtype, chann
 def test_complete_wavs_and_other_formats_pass_the_truncation_check(tmp_path):
     for name, subtype in (("even.wav", "PCM_16"), ("odd.wav", "PCM_U8"), ("a.flac", "PCM_16")):
         soundfile.write(tmp_path / name, np.zeros(1601), 16000, subtype=subtype)
-        assert truncation(tmp_path / name) == ""  # (PCM_U8: a pad byte after an odd-sized data chunk)
+        assert (
+            truncation(tmp_path / name) == ""
+        )  # (PCM_U8: a pad byte after an odd-sized data chunk)
         assert audio_info(tmp_path / name).frames == 1601
     # a streamed wav whose data size was never filled in (0xFFFFFFFF) is not judged
     data = bytearray((tmp_path / "even.wav").read_bytes())

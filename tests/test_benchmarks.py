@@ -52,9 +52,20 @@ def table_rows(report):
 def test_run_all_tiny_prints_every_row(tmp_path):
     out = tmp_path / "report.md"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--tiny",
-         "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run_all.py"),
+            "--tiny",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.read_text(encoding="utf-8") == proc.stdout

@@ -18,7 +18,10 @@ def test_saved_folder_loads_and_knows_every_word(tiny_bert):
     encoder = BertEncoder(str(tiny_bert))
     for text in TEXTS:
         tokens = encoder.tokenize(text)
-        assert tokens[0] == encoder.tokenizer.cls_token_id and tokens[-1] == encoder.tokenizer.sep_token_id
+        assert (
+            tokens[0] == encoder.tokenizer.cls_token_id
+            and tokens[-1] == encoder.tokenizer.sep_token_id
+        )
         assert encoder.tokenizer.unk_token_id not in tokens.tolist()
     assert encoder.tokenizer.pad_token_id == 0
     assert encoder.hidden_size == 32

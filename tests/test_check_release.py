@@ -18,6 +18,7 @@ sys.path.insert(0, str(RECIPE))
 
 import check_release as audit  # noqa: E402
 import msp_podcast_prepare as prep  # noqa: E402
+
 from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
 
 synthetic = pytest.importorskip("ser_modules.testing.synthetic")
@@ -29,8 +30,15 @@ SIZES = {"1.11": 20, "1.6": 12}
 def corpora(tmp_path_factory):
     """{release: root} of two small synthetic releases (shared, read-only)."""
     return {
-        release: Path(synthetic.generate_msp_podcast(tmp_path_factory.mktemp(f"msp{release}"), release=release,
-                                                     seed=0, size=size, progress=False))
+        release: Path(
+            synthetic.generate_msp_podcast(
+                tmp_path_factory.mktemp(f"msp{release}"),
+                release=release,
+                seed=0,
+                size=size,
+                progress=False,
+            )
+        )
         for release, size in SIZES.items()
     }
 
@@ -43,8 +51,6 @@ def consensus_path(root):
     return next((root / "Labels").glob("labels_con*sus.csv"))
 
 
-
-
 def generated_test3_wavs(root):
     """The unlabelled Test3 wavs of a generated 1.11 release (no consensus row), independently."""
     return sorted(path.name for path in (root / "Audios").glob("MSP-PODCAST_test3_*.wav"))
@@ -52,7 +58,11 @@ def generated_test3_wavs(root):
 
 def first_file(root, split_set):
     """File name of the first consensus row of a ``Split_Set``."""
-    return sorted(row["FileName"] for row in read_csv(consensus_path(root))[1] if row["Split_Set"] == split_set)[0]
+    return sorted(
+        row["FileName"]
+        for row in read_csv(consensus_path(root))[1]
+        if row["Split_Set"] == split_set
+    )[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,14 +73,20 @@ def test_generated_release_has_only_the_expected_findings(corpora, release, capl
     with caplog.at_level(logging.INFO):
         findings = audit.check_release(corpora[release])
     assert findings["consensus_mismatches"] == []
-    assert f"the consensus of all {SIZES[release]} files equals the mean of their detailed ratings" in caplog.text
+    assert (
+        f"the consensus of all {SIZES[release]} files equals the mean of their detailed ratings"
+        in caplog.text
+    )
     assert findings["partition_conflicts"] == [] and findings["partitions_without_labels"] == {}
     assert findings["ratings_without_labels"] == []
     assert findings["unexpected_partitions"] == {} and findings["eval13_without_labels"] == []
     if release == "1.11":
         expected = generated_test3_wavs(corpora[release])
         assert expected and findings["unlabelled_wavs"] == expected
-        assert f"{len(expected)} wavs in {corpora[release] / 'Audios'} have no consensus label" in caplog.text
+        assert (
+            f"{len(expected)} wavs in {corpora[release] / 'Audios'} have no consensus label"
+            in caplog.text
+        )
         assert "MSP-PODCAST_test3_0001.wav" in caplog.text  # unlabelled wav reported
     else:
         assert findings["unlabelled_wavs"] == []
@@ -84,13 +100,18 @@ def test_unexpected_partition_names_and_unlabelled_eval13_files(corpora, tmp_pat
     for row in rows:
         row["Split_Set"] = "Test 2" if row["Split_Set"] == "Test2" else row["Split_Set"]
     eval13 = root / "Previous_releases_information" / "Partitions_1.3.txt"
-    lost = next(line.split("; ")[1] for line in eval13.read_text().splitlines() if line.startswith("Test; "))
+    lost = next(
+        line.split("; ")[1] for line in eval13.read_text().splitlines() if line.startswith("Test; ")
+    )
     rows = [row for row in rows if row["FileName"] != lost]
     write_csv(consensus_path(root), header, rows)
     with caplog.at_level(logging.INFO):
         findings = audit.check_release(root)
     assert renamed and findings["unexpected_partitions"] == {"Test 2": len(renamed)}
-    assert f"unexpected partition name 'Test 2' ({len(renamed)} files in {consensus_path(root)}" in caplog.text
+    assert (
+        f"unexpected partition name 'Test 2' ({len(renamed)} files in {consensus_path(root)}"
+        in caplog.text
+    )
     assert findings["eval13_without_labels"] == [lost[:-4]]
     assert f"1 Eval1.3 files of {eval13} have no complete consensus value" in caplog.text
 
@@ -146,9 +167,14 @@ def test_partitions_file_disagreeing_with_split_set(corpora, tmp_path, caplog):
         findings = audit.check_release(root)
     assert findings["partition_conflicts"] == [(name, "Test1", "Train")]
     assert findings["partitions_without_labels"] == {"Test2": 2}
-    assert re.search(rf"1 files have another partition in .*Partitions.txt than in the Split_Set column .*"
-                     rf"{re.escape(name)} \(Test1 vs Train\)", caplog.text)
-    assert "2 files of Test2 in" in caplog.text and "have no consensus label (not used)" in caplog.text
+    assert re.search(
+        rf"1 files have another partition in .*Partitions.txt than in the Split_Set column .*"
+        rf"{re.escape(name)} \(Test1 vs Train\)",
+        caplog.text,
+    )
+    assert (
+        "2 files of Test2 in" in caplog.text and "have no consensus label (not used)" in caplog.text
+    )
 
 
 def test_rated_files_without_consensus_value(corpora, tmp_path, caplog):
@@ -180,13 +206,19 @@ def test_malformed_label_file_is_an_error_naming_it(corpora, tmp_path):
     root = copy_corpus(corpora, "1.6", tmp_path)
     path = root / "Labels" / "labels_detailed.json"
     path.write_text(path.read_text()[:100])
-    with pytest.raises(prep.MSPPodcastFormatError, match=rf"{re.escape(str(path))}: not valid JSON"):
+    with pytest.raises(
+        prep.MSPPodcastFormatError, match=rf"{re.escape(str(path))}: not valid JSON"
+    ):
         audit.check_release(root)
 
 
 def test_command_line(corpora):
-    result = subprocess.run([sys.executable, str(RECIPE / "check_release.py"), "--data_folder", str(corpora["1.11"])],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "check_release.py"), "--data_folder", str(corpora["1.11"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "v1.11+ layout" in result.stderr
     assert f"{len(generated_test3_wavs(corpora['1.11']))} wavs in" in result.stderr

@@ -1,15 +1,12 @@
 """Tests of ser_modules.training.checkpoint_averaging: retention, selection, averaging, and that an
 average loaded in on_evaluate_start is the model evaluate() uses."""
 
+import pytest
 import speechbrain as sb
 import torch
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import Checkpointer
 
-import pytest
-
-from ser_modules.training.checkpointing import AtomicCheckpointer
-from ser_modules.training.classification import ClassificationBrain
 from ser_modules.training.checkpoint_averaging import (
     average_states,
     best_checkpoints,
@@ -17,6 +14,8 @@ from ser_modules.training.checkpoint_averaging import (
     load_average,
     save_and_keep_best,
 )
+from ser_modules.training.checkpointing import AtomicCheckpointer
+from ser_modules.training.classification import ClassificationBrain
 
 
 class Net(torch.nn.Module):
@@ -46,8 +45,12 @@ def make_run(tmp_path, accuracies, num_to_keep, mode="max"):
     for epoch, accuracy in enumerate(accuracies, start=1):
         fill(net, float(epoch))
         save_and_keep_best(
-            checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", num_to_keep,
-            mode=mode, name=f"epoch-{epoch:03d}",
+            checkpointer,
+            {"WA": accuracy, "epoch": epoch},
+            "WA",
+            num_to_keep,
+            mode=mode,
+            name=f"epoch-{epoch:03d}",
         )
     return net, checkpointer
 
@@ -90,7 +93,11 @@ def test_average_equals_the_parameter_mean_of_the_saved_files(tmp_path):
             assert torch.allclose(value.double(), expected), name
     assert torch.allclose(net.linear.weight, torch.full((2, 3), (2 + 4 + 5) / 3))
     summary = checkpoint_summary(best, "WA", prefix="valid_")
-    assert [row["checkpoint"] for row in summary] == ["CKPT+epoch-002", "CKPT+epoch-004", "CKPT+epoch-005"]
+    assert [row["checkpoint"] for row in summary] == [
+        "CKPT+epoch-002",
+        "CKPT+epoch-004",
+        "CKPT+epoch-005",
+    ]
     assert summary[0] == {"checkpoint": "CKPT+epoch-002", "epoch": 2, "valid_WA": 70.0}
 
 
@@ -120,12 +127,16 @@ def test_extra_states_and_integer_buffers_are_kept_not_averaged(tmp_path):
     for epoch, accuracy in enumerate([50.0, 70.0, 60.0], start=1):
         fill(net, float(epoch))
         net.count.fill_(10 * epoch)
-        save_and_keep_best(checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", 3, name=f"epoch-{epoch:03d}")
+        save_and_keep_best(
+            checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", 3, name=f"epoch-{epoch:03d}"
+        )
     best = best_checkpoints(checkpointer, "WA", 3)
     states = load_average(checkpointer, best, ["model"])["model"]
     assert torch.equal(net.linear.weight, torch.full((1, 2), 2.0))
     assert states["indices"].dtype == torch.int64 and states["indices"].tolist() == [4, 0, 7]
-    assert states["count"].dtype == torch.int64 and states["count"].item() == 20  # counters: the mean
+    assert (
+        states["count"].dtype == torch.int64 and states["count"].item() == 20
+    )  # counters: the mean
     assert states["_extra_state"] == {"scale": "1-7", "fitted_on": "train"} == net.tag
     # an extra state that differs between the checkpoints cannot be averaged: named, not guessed
     net.tag = {"scale": "0-1", "fitted_on": "train"}
@@ -134,19 +145,28 @@ def test_extra_states_and_integer_buffers_are_kept_not_averaged(tmp_path):
         average_states(best_checkpoints(checkpointer, "WA", 2), "model")
 
 
-@pytest.mark.parametrize("keep,kept", [(None, [50.0, 70.0]), (1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])])
+@pytest.mark.parametrize(
+    "keep,kept", [(None, [50.0, 70.0]), (1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])]
+)
 def test_iemocap_brain_keeps_keep_checkpoints_best_checkpoints(tmp_path, keep, kept):
     """ClassificationBrain.keep_checkpoint (IEMOCAP train.py): the best on valid UA and the newest
-    by default (no key, or keep_checkpoints: 1), the keep_checkpoints best and the newest otherwise."""
+    by default (no key, or keep_checkpoints: 1), the keep_checkpoints best and the newest otherwise.
+    """
     hparams = {"emotions": ["neu", "hap"], **({} if keep is None else {"keep_checkpoints": keep})}
-    brain = ClassificationBrain(modules={"classifier": torch.nn.Linear(2, 2)}, hparams=hparams,
-                                checkpointer=AtomicCheckpointer(tmp_path), run_opts={"device": "cpu"})
+    brain = ClassificationBrain(
+        modules={"classifier": torch.nn.Linear(2, 2)},
+        hparams=hparams,
+        checkpointer=AtomicCheckpointer(tmp_path),
+        run_opts={"device": "cpu"},
+    )
     brain.checkpointer.add_recoverable("classifier", brain.modules.classifier)
     for epoch, ua in enumerate([40.0, 70.0, 60.0, 65.0, 30.0, 50.0], start=1):
         brain.keep_checkpoint(epoch, {"loss": 1.0, "UA": ua, "WA": ua, "F1": ua})
     assert sorted(ckpt.meta["UA"] for ckpt in brain.checkpointer.list_checkpoints()) == kept
     brain.hparams.keep_checkpoints = 0
-    with pytest.raises(ValueError, match="keep_checkpoints must be .* 1 or more.*--keep_checkpoints"):
+    with pytest.raises(
+        ValueError, match="keep_checkpoints must be .* 1 or more.*--keep_checkpoints"
+    ):
         brain.keep_checkpoint(7, {"loss": 1.0, "UA": 1.0, "WA": 1.0, "F1": 1.0})
 
 
@@ -173,13 +193,18 @@ class AveragingBrain(ScalarBrain):
 
 
 def test_average_loaded_in_on_evaluate_start_is_what_evaluate_uses(tmp_path):
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 1)), batch_size=2)
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.ones(4, 1)), batch_size=2
+    )
     results = {}
     for brain_class in (ScalarBrain, AveragingBrain):
         model = torch.nn.Linear(1, 1, bias=False)
         checkpointer = Checkpointer(tmp_path / brain_class.__name__, {"model": model})
-        brain = brain_class(modules={"model": model}, checkpointer=checkpointer,
-                            run_opts={"device": "cpu", "noprogressbar": True})
+        brain = brain_class(
+            modules={"model": model},
+            checkpointer=checkpointer,
+            run_opts={"device": "cpu", "noprogressbar": True},
+        )
         for epoch, accuracy in enumerate([10.0, 30.0, 20.0], start=1):
             model.weight.data.fill_(float(epoch))
             save_and_keep_best(checkpointer, {"WA": accuracy, "epoch": epoch}, "WA", 2)

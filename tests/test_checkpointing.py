@@ -7,7 +7,12 @@ import random
 import numpy as np
 import pytest
 import torch
-from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.checkpoints import (
+    Checkpointer,
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 
 from ser_modules.training.checkpointing import FILES_KEY, AtomicCheckpointer, RNGState
 from ser_modules.utils.files import DiskFullError
@@ -122,7 +127,12 @@ def test_full_disk_while_saving_names_the_folder_and_leaves_no_checkpoint(tmp_pa
     def full_disk(path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    checkpointer.add_recoverable("fragile", fragile, custom_save_hook=lambda obj, path: full_disk(path))
-    with pytest.raises(DiskFullError, match=rf"No space left on the device of {tmp_path} \(ENOSPC\) while saving a checkpoint"):
+    checkpointer.add_recoverable(
+        "fragile", fragile, custom_save_hook=lambda obj, path: full_disk(path)
+    )
+    with pytest.raises(
+        DiskFullError,
+        match=rf"No space left on the device of {tmp_path} \(ENOSPC\) while saving a checkpoint",
+    ):
         checkpointer.save_checkpoint(name="epoch2")
     assert [c.path.name for c in checkpointer.list_checkpoints()] == ["CKPT+epoch1"]

@@ -57,12 +57,21 @@ def test_label_pipeline_gives_the_class_index_and_the_vote_distribution(tmp_path
     first, second = data[0], data[1]
     assert first["emo_encoded"].tolist() == [2]
     assert first["vote_distribution"].tolist() == pytest.approx([0.0, 0.0, 2 / 3, 1 / 3])
-    assert second["emo_encoded"].tolist() == [0] and second["vote_distribution"].tolist() == [1.0, 0, 0, 0]
+    assert second["emo_encoded"].tolist() == [0] and second["vote_distribution"].tolist() == [
+        1.0,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_datasets_hold_inputs_and_labels_and_reject_unknown_labels(tmp_path):
-    good = write_manifest(tmp_path / "train.json", {"u1": {"emo": "sad", "votes": {"sad": 1}, "x": 2.0}})
-    double = sb.utils.data_pipeline.takes("x")(sb.utils.data_pipeline.provides("double")(lambda x: 2 * x))
+    good = write_manifest(
+        tmp_path / "train.json", {"u1": {"emo": "sad", "votes": {"sad": 1}, "x": 2.0}}
+    )
+    double = sb.utils.data_pipeline.takes("x")(
+        sb.utils.data_pipeline.provides("double")(lambda x: 2 * x)
+    )
     datasets = classification_datasets({"train": good}, EMOTIONS, [double], ["double"])
     item = datasets["train"][0]
     assert list(item) == ["id", "double", "emo_encoded", "vote_distribution"]
@@ -78,22 +87,44 @@ def test_prepare_manifests_skips_long_training_utterances_and_saves_the_label_en
     def prepare_fold(**kwargs):
         calls.append(kwargs)
         for split in ("train", "valid", "test"):
-            entries = {f"{split}_short": {"emo": "neu", "duration": 2.0}, f"{split}_long": {"emo": "hap", "duration": 9.0}}
+            entries = {
+                f"{split}_short": {"emo": "neu", "duration": 2.0},
+                f"{split}_long": {"emo": "hap", "duration": 9.0},
+            }
             write_manifest(tmp_path / "manifests" / f"{split}.json", entries)
 
     hparams = {
-        "skip_prep": False, "data_folder": "corpus", "manifest_folder": str(tmp_path / "manifests"),
-        "test_session": 3, "valid_ratio": 0.2, "dev_split": "speaker", "seed": 7,
-        "max_duration": 5.0, "long_utterance": "skip", "emotions": EMOTIONS,
-        "save_folder": str(tmp_path / "save"), "label_encoder": sb.dataio.encoder.CategoricalEncoder(),
+        "skip_prep": False,
+        "data_folder": "corpus",
+        "manifest_folder": str(tmp_path / "manifests"),
+        "test_session": 3,
+        "valid_ratio": 0.2,
+        "dev_split": "speaker",
+        "seed": 7,
+        "max_duration": 5.0,
+        "long_utterance": "skip",
+        "emotions": EMOTIONS,
+        "save_folder": str(tmp_path / "save"),
+        "label_encoder": sb.dataio.encoder.CategoricalEncoder(),
         "noprogressbar": True,
     }
     manifests = prepare_manifests(hparams, prepare_fold)
-    assert calls == [{"save_folder": hparams["manifest_folder"], "data_folder": "corpus", "test_session": 3,
-                      "valid_ratio": 0.2, "dev_split": "speaker", "seed": 7, "progressbar": False}]
+    assert calls == [
+        {
+            "save_folder": hparams["manifest_folder"],
+            "data_folder": "corpus",
+            "test_session": 3,
+            "valid_ratio": 0.2,
+            "dev_split": "speaker",
+            "seed": 7,
+            "progressbar": False,
+        }
+    ]
     assert manifests["train"].endswith("train_max5s.json")
     assert list(json.loads(open(manifests["train"]).read())) == ["train_short"]
-    assert manifests["test"].endswith("test.json")  # evaluation utterances are cropped, never dropped
+    assert manifests["test"].endswith(
+        "test.json"
+    )  # evaluation utterances are cropped, never dropped
     assert hparams["label_encoder"].decode_ndim([0, 1, 2, 3]) == EMOTIONS
     assert (tmp_path / "save" / "label_encoder.txt").exists()
     hparams["skip_prep"] = True  # the manifests are there: not prepared again
@@ -126,14 +157,21 @@ class LinearBrain(ClassificationBrain):
 
 def linear_brain(tmp_path, soft_labels=False, checkpointer=None):
     hparams = {
-        "emotions": EMOTIONS, "soft_labels": soft_labels, "compute_cost": EmotionCrossEntropy(label_smoothing=0.1),
-        "output_folder": str(tmp_path), "lr": 0.5, "epoch_counter": sb.utils.epoch_loop.EpochCounter(3),
+        "emotions": EMOTIONS,
+        "soft_labels": soft_labels,
+        "compute_cost": EmotionCrossEntropy(label_smoothing=0.1),
+        "output_folder": str(tmp_path),
+        "lr": 0.5,
+        "epoch_counter": sb.utils.epoch_loop.EpochCounter(3),
         "train_logger": sb.utils.train_logger.FileTrainLogger(str(tmp_path / "train_log.txt")),
     }
     torch.manual_seed(0)
     brain = LinearBrain(
-        modules={"classifier": torch.nn.Linear(3, 4)}, opt_class=lambda params: torch.optim.SGD(params, lr=0.5),
-        hparams=hparams, checkpointer=checkpointer, run_opts={"device": "cpu"},
+        modules={"classifier": torch.nn.Linear(3, 4)},
+        opt_class=lambda params: torch.optim.SGD(params, lr=0.5),
+        hparams=hparams,
+        checkpointer=checkpointer,
+        run_opts={"device": "cpu"},
     )
     brain.calls = []
     return brain
@@ -155,7 +193,9 @@ def test_loss_targets_are_the_classes_or_the_vote_distributions(tmp_path, soft_l
     batch = toy_batch([0, 3], votes)
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0], [0.0, 0.0, 1.0, 3.0]])
     loss = brain.compute_objectives(logits, batch, sb.Stage.TRAIN)
-    smoothed = 0.9 * (torch.tensor(votes) if soft_labels else F.one_hot(torch.tensor([0, 3]), 4)) + 0.1 / 4
+    smoothed = (
+        0.9 * (torch.tensor(votes) if soft_labels else F.one_hot(torch.tensor([0, 3]), 4)) + 0.1 / 4
+    )
     expected = -(smoothed * logits.log_softmax(-1)).sum(-1).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     assert not hasattr(brain, "metrics")  # training batches are not scored
@@ -179,7 +219,9 @@ def test_stage_end_logs_records_history_and_calls_the_hooks(tmp_path):
     brain = linear_brain(tmp_path, checkpointer=AtomicCheckpointer(tmp_path / "save"))
     brain.on_stage_end(sb.Stage.TRAIN, 1.5, epoch=1)
     brain.on_stage_start(sb.Stage.VALID)
-    brain.compute_objectives(torch.eye(4)[[0, 1]], toy_batch([0, 2], [[1.0, 0, 0, 0]] * 2), sb.Stage.VALID)
+    brain.compute_objectives(
+        torch.eye(4)[[0, 1]], toy_batch([0, 2], [[1.0, 0, 0, 0]] * 2), sb.Stage.VALID
+    )
     brain.on_stage_end(sb.Stage.VALID, 1.25, epoch=1)
     assert brain.calls == [("keep_checkpoint", 1, ["F1", "UA", "WA", "loss"])]
     log = (tmp_path / "train_log.txt").read_text()
@@ -205,22 +247,39 @@ def test_fit_then_evaluate_writes_the_test_outputs(tmp_path):
     torch.manual_seed(1)
     centres = torch.eye(4, 3) * 3
     entries = {
-        f"u{i}": {"emo": EMOTIONS[i % 4], "votes": {EMOTIONS[i % 4]: 2}, "x": (centres[i % 4] + 0.1 * torch.randn(3)).tolist()}
+        f"u{i}": {
+            "emo": EMOTIONS[i % 4],
+            "votes": {EMOTIONS[i % 4]: 2},
+            "x": (centres[i % 4] + 0.1 * torch.randn(3)).tolist(),
+        }
         for i in range(24)
     }
     entries["u23"]["emo"] = "neu"  # "sad" has 5 training utterances, the test set none
     manifest = write_manifest(tmp_path / "data.json", entries)
-    features = sb.utils.data_pipeline.takes("x")(sb.utils.data_pipeline.provides("feats")(torch.tensor))
+    features = sb.utils.data_pipeline.takes("x")(
+        sb.utils.data_pipeline.provides("feats")(torch.tensor)
+    )
     datasets = classification_datasets({"train": manifest}, EMOTIONS, [features], ["feats"])
     test_set = classification_datasets(
-        {"test": write_manifest(tmp_path / "test.json", {k: v for k, v in entries.items() if v["emo"] != "sad"})},
-        EMOTIONS, [features], ["feats"],
+        {
+            "test": write_manifest(
+                tmp_path / "test.json", {k: v for k, v in entries.items() if v["emo"] != "sad"}
+            )
+        },
+        EMOTIONS,
+        [features],
+        ["feats"],
     )["test"]
     brain = linear_brain(tmp_path, checkpointer=AtomicCheckpointer(tmp_path / "save"))
     brain.checkpointer.add_recoverable("classifier", brain.modules.classifier)
     loader = {"batch_size": 8}
-    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["train"],
-              train_loader_kwargs=loader, valid_loader_kwargs=loader)
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["train"],
+        train_loader_kwargs=loader,
+        valid_loader_kwargs=loader,
+    )
     brain.evaluate(test_set, max_key="UA", test_loader_kwargs=loader)
     assert [call[0] for call in brain.calls] == ["keep_checkpoint"] * 3 + ["on_test_end"]
     results = json.loads((tmp_path / "test_results.json").read_text())
@@ -235,9 +294,23 @@ def test_results_are_json_safe_and_written_last(tmp_path):
     metrics = ClassificationMetrics(EMOTIONS)
     metrics.append(["a", "b"], torch.tensor([0, 1]), torch.tensor([0, 0]))
     results = classification_results(metrics, float("nan"))
-    assert list(results) == ["loss", "WA", "UA", "F1", "recall", "labels", "confusion_matrix", "num_samples"]
+    assert list(results) == [
+        "loss",
+        "WA",
+        "UA",
+        "F1",
+        "recall",
+        "labels",
+        "confusion_matrix",
+        "num_samples",
+    ]
     write_test_outputs(tmp_path, metrics, {"test_session": 2, **results})
     written = json.loads((tmp_path / "test_results.json").read_text())
-    assert written["loss"] is None and written["recall"] == {"neu": 50.0, "hap": None, "ang": None, "sad": None}
+    assert written["loss"] is None and written["recall"] == {
+        "neu": 50.0,
+        "hap": None,
+        "ang": None,
+        "sad": None,
+    }
     assert written["confusion_matrix"][0] == [1, 1, 0, 0]
     assert (tmp_path / "predictions.csv").read_text().splitlines()[0] == "id,target,prediction"

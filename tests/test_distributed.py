@@ -24,10 +24,26 @@ EXTRACTED = re.compile(r"files extracted per process \(rank order\): \[(\d+), (\
 def torchrun(script, args, cwd):
     """``python -m torch.distributed.run --standalone --nproc_per_node=2 script args``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD_SIZE}"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={WORLD_SIZE}",
+    ]
     result = subprocess.run(
-        [*launcher, str(script), *args, "--distributed_backend=gloo", "--device=cpu", "--noprogressbar"],
-        cwd=cwd, env=env, capture_output=True, text=True,
+        [
+            *launcher,
+            str(script),
+            *args,
+            "--distributed_backend=gloo",
+            "--device=cpu",
+            "--noprogressbar",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result
@@ -41,7 +57,10 @@ def extracted_per_process(folder):
 
 
 def logged_epochs(folder):
-    return [int(e) for e in re.findall(r"^epoch: (\d+)", (folder / "train_log.txt").read_text(), flags=re.M)]
+    return [
+        int(e)
+        for e in re.findall(r"^epoch: (\d+)", (folder / "train_log.txt").read_text(), flags=re.M)
+    ]
 
 
 def seen_ids(folder, rank):
@@ -57,21 +76,28 @@ def test_iemocap_recipe_under_torchrun(tmp_path):
     corpus = generate_iemocap(tmp_path / "data", per_speaker=6, progress=False)
     ssl = save_random_ssl_model("wavlm", tmp_path / "tiny_wavlm")
     recipe = ROOT / "recipes" / "IEMOCAP"
-    torchrun(recipe / "train.py", [
-        str(recipe / "hparams" / "wavlm_corr_att.yaml"),
-        f"--data_folder={corpus}",
-        f"--ssl_hub={ssl}",
-        f"--experiment_folder={tmp_path / 'results'}",
-        f"--ssl_folder={tmp_path / 'hf_cache'}",
-        f"--feature_cache_folder={tmp_path / 'feature_cache'}",
-        "--test_session=4",
-        "--number_of_epochs=2",
-        "--batch_size=4",
-        "--projector_dim=16",
-        "--record_seen_ids=True",
-    ], tmp_path)
+    torchrun(
+        recipe / "train.py",
+        [
+            str(recipe / "hparams" / "wavlm_corr_att.yaml"),
+            f"--data_folder={corpus}",
+            f"--ssl_hub={ssl}",
+            f"--experiment_folder={tmp_path / 'results'}",
+            f"--ssl_folder={tmp_path / 'hf_cache'}",
+            f"--feature_cache_folder={tmp_path / 'feature_cache'}",
+            "--test_session=4",
+            "--number_of_epochs=2",
+            "--batch_size=4",
+            "--projector_dim=16",
+            "--record_seen_ids=True",
+        ],
+        tmp_path,
+    )
     fold = tmp_path / "results" / "session4"
-    manifests = {split: json.loads((fold / "manifests" / f"{split}.json").read_text()) for split in ("train", "valid", "test")}
+    manifests = {
+        split: json.loads((fold / "manifests" / f"{split}.json").read_text())
+        for split in ("train", "valid", "test")
+    }
 
     # Both processes extracted a share of the cache, every file once.
     counts = extracted_per_process(fold)
@@ -107,18 +133,26 @@ def test_msp_podcast_recipe_under_torchrun(tmp_path):
     ssl = save_random_ssl_model("hubert", tmp_path / "tiny_hubert")
     recipe = ROOT / "recipes" / "MSP-Podcast"
     output = tmp_path / "results"
-    result = torchrun(recipe / "train.py", [
-        str(recipe / "hparams" / "hubert_tcgru.yaml"),
-        f"--data_folder={corpus}",
-        f"--ssl_hub={ssl}",
-        "--ssl_layer=2",
-        f"--output_folder={output}",
-        f"--ssl_folder={tmp_path / 'hf_cache'}",
-        f"--feature_cache_folder={tmp_path / 'feature_cache'}",
-        f"--noisy_folder={tmp_path / 'noisy_sets'}",
-        "--number_of_epochs=2",
-        "--conv_channels=8", "--gru_size=8", "--embedding_size=8", "--conv_stride=4", "--batch_size=16",
-    ], tmp_path)
+    result = torchrun(
+        recipe / "train.py",
+        [
+            str(recipe / "hparams" / "hubert_tcgru.yaml"),
+            f"--data_folder={corpus}",
+            f"--ssl_hub={ssl}",
+            "--ssl_layer=2",
+            f"--output_folder={output}",
+            f"--ssl_folder={tmp_path / 'hf_cache'}",
+            f"--feature_cache_folder={tmp_path / 'feature_cache'}",
+            f"--noisy_folder={tmp_path / 'noisy_sets'}",
+            "--number_of_epochs=2",
+            "--conv_channels=8",
+            "--gru_size=8",
+            "--embedding_size=8",
+            "--conv_stride=4",
+            "--batch_size=16",
+        ],
+        tmp_path,
+    )
     assert min(extracted_per_process(output)) > 0
     assert logged_epochs(output) == [1, 2]
     assert (output / "save" / "feature_selection.json").exists()

@@ -17,16 +17,29 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_load_experiment_creates_the_folder_and_applies_overrides(tmp_path):
     (tmp_path / "h.yaml").write_text("output_folder: !PLACEHOLDER\nlr: 0.1\nname: !ref run_<lr>\n")
     script = tmp_path / "recipe.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from ser_modules.training.experiment import load_experiment
         hparams, run_opts = load_experiment(sys.argv[1:], __file__)
         print("RESULT", hparams["lr"], hparams["name"], hparams["device"], hparams["noprogressbar"])
-    """))
+    """)
+    )
     out = tmp_path / "exp"
-    args = [str(tmp_path / "h.yaml"), f"--output_folder={out}", "--lr=0.5", "--noprogressbar", "--device=cpu"]
-    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=tmp_path,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    args = [
+        str(tmp_path / "h.yaml"),
+        f"--output_folder={out}",
+        "--lr=0.5",
+        "--noprogressbar",
+        "--device=cpu",
+    ]
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert "RESULT 0.5 run_0.5 cpu True" in result.stdout
     assert "lr: 0.5" in (out / "hyperparams.yaml").read_text()
@@ -71,9 +84,13 @@ def tiny_args(tmp_path, *args):
 def run_tiny(tmp_path, *args):
     """Runs a script that only calls load_experiment (in a subprocess: it configures logging)."""
     (tmp_path / "recipe.py").write_text(TINY_SCRIPT)
-    return subprocess.run([sys.executable, str(tmp_path / "recipe.py"), *tiny_args(tmp_path, *args)],
-                          capture_output=True, text=True, cwd=tmp_path,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, str(tmp_path / "recipe.py"), *tiny_args(tmp_path, *args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def refusal(tmp_path, *args):
@@ -88,7 +105,10 @@ def test_another_command_is_refused_before_the_folder_is_rewritten(tmp_path):
     """Issue #13 row 5: --lr=0.05 --label_smoothing=0 on a folder made with other values."""
     assert run_tiny(tmp_path, "--noprogressbar").returncode == 0
     out = tmp_path / "exp"
-    record = {name: (out / name).read_bytes() for name in ("hyperparams.yaml", "command.txt", "experiment.json")}
+    record = {
+        name: (out / name).read_bytes()
+        for name in ("hyperparams.yaml", "command.txt", "experiment.json")
+    }
     message = refusal(tmp_path, "--lr=0.05", "--label_smoothing=0")
     assert f"{out} was made by another command" in message
     assert "lr: 0.1 -> 0.05" in message and "label_smoothing: 0.1 -> 0" in message
@@ -98,9 +118,22 @@ def test_another_command_is_refused_before_the_folder_is_rewritten(tmp_path):
     from ser_modules.training.identity import check_folder, command_identity
 
     (tmp_path / "moved").mkdir()
-    assert check_folder(out, command_identity(str(tmp_path / "h.yaml"), [
-        f"--output_folder={out}", f"--data_folder={tmp_path / 'moved'}", "--num_workers=3", "--device=cpu",
-    ], "recipe.py")) == "same"
+    assert (
+        check_folder(
+            out,
+            command_identity(
+                str(tmp_path / "h.yaml"),
+                [
+                    f"--output_folder={out}",
+                    f"--data_folder={tmp_path / 'moved'}",
+                    "--num_workers=3",
+                    "--device=cpu",
+                ],
+                "recipe.py",
+            ),
+        )
+        == "same"
+    )
 
 
 def test_overwrite_moves_the_old_folder_aside(tmp_path):
@@ -123,8 +156,12 @@ def test_a_folder_without_identity_that_holds_a_run_is_refused(tmp_path):
 
 def test_runs_that_would_evaluate_an_untrained_model_are_errors(tmp_path):
     """Issue #13 row 4: --number_of_epochs=0, --test_only without a checkpoint."""
-    assert "number_of_epochs=0: a run trains at least one epoch" in refusal(tmp_path, "--number_of_epochs=0")
-    assert f"--test_only: no checkpoint in {tmp_path / 'exp' / 'save'}" in refusal(tmp_path, "--test_only")
+    assert "number_of_epochs=0: a run trains at least one epoch" in refusal(
+        tmp_path, "--number_of_epochs=0"
+    )
+    assert f"--test_only: no checkpoint in {tmp_path / 'exp' / 'save'}" in refusal(
+        tmp_path, "--test_only"
+    )
     assert not (tmp_path / "exp").exists()
 
 

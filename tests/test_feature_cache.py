@@ -7,9 +7,9 @@ import pytest
 import soundfile
 import torch
 
-from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,9 @@ def test_build_resumes_and_skips_done_entries(encoder, wavs, tmp_path):
     assert cache.build(encoder, wavs, progressbar=False) == 3
     assert cache.path_for(wavs[0]).stat().st_mtime_ns == first
     assert cache.build(encoder, wavs, progressbar=False) == 0
-    leftovers = [name for _, _, files in os.walk(cache.folder) for name in files if name.endswith(".tmp")]
+    leftovers = [
+        name for _, _, files in os.walk(cache.folder) for name in files if name.endswith(".tmp")
+    ]
     assert leftovers == []
 
 
@@ -115,7 +117,9 @@ def test_padding_sensitive_encoder_extracts_one_file_at_a_time(tmp_path, wavs):
         assert torch.allclose(cache.load(path).float(), alone, atol=2e-2, rtol=1e-2)
 
 
-def test_build_distributed_in_one_process_extracts_all_and_checks(encoder, wavs, tmp_path, monkeypatch):
+def test_build_distributed_in_one_process_extracts_all_and_checks(
+    encoder, wavs, tmp_path, monkeypatch
+):
     cache = FeatureCache(tmp_path / "cache", module_fingerprint(encoder))
     assert cache.build_distributed(encoder, wavs, batch_size=2, progressbar=False) == [len(wavs)]
     assert cache.missing(wavs) == []

@@ -47,7 +47,7 @@ def test_wav_written_atomically_and_exactly(tmp_path):
     write_wav_atomic(signal, target, 16000, subtype="FLOAT")
     audio, rate = sf.read(target, dtype="float32")
     assert rate == 16000 and np.array_equal(audio, signal)
-    with pytest.raises(Exception):  # soundfile refuses the subtype: the old file stays
+    with pytest.raises(ValueError):  # soundfile refuses the subtype: the old file stays
         write_wav_atomic(signal, target, 16000, subtype="NOT_A_SUBTYPE")
     assert np.array_equal(sf.read(target, dtype="float32")[0], signal)
     assert [p.name for p in target.parent.iterdir()] == ["room000.wav"]
@@ -63,14 +63,20 @@ def test_full_disk_names_the_folder_and_keeps_the_old_file(tmp_path, monkeypatch
     torch_save_atomic({"w": 1}, target)
 
     def full_disk(obj, path):
-        raise RuntimeError("[enforce fail at inline_container.cc:659] . PytorchStreamWriter failed writing file "
-                           "data/0: file write failed (No space left on device)")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:659] . PytorchStreamWriter failed writing file "
+            "data/0: file write failed (No space left on device)"
+        )
 
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(DiskFullError, match=r"device of .*results \(ENOSPC\) while writing state.pt"):
+    with pytest.raises(
+        DiskFullError, match=r"device of .*results \(ENOSPC\) while writing state.pt"
+    ):
         torch_save_atomic({"w": 2}, target)
     monkeypatch.undo()
-    assert torch.load(target) == {"w": 1} and sorted(p.name for p in target.parent.iterdir()) == ["state.pt"]
+    assert torch.load(target) == {"w": 1} and sorted(p.name for p in target.parent.iterdir()) == [
+        "state.pt"
+    ]
     with pytest.raises(ValueError):  # other errors pass unchanged
         with atomic_path(tmp_path / "x.txt"):
             raise ValueError("not a disk problem")

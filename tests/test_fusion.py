@@ -100,8 +100,12 @@ def test_early_fusion_single_upstream_is_the_aggregator():
 
 def test_early_fusion_with_ecapa_handles_different_frame_counts():
     fusion = EarlyFusion([4, 6], partial(build_aggregator, "ecapa", **TINY_ECAPA))
-    out = fusion([(torch.randn(3, 30, 4), torch.tensor([1.0, 0.7, 0.2])),
-                  (torch.randn(3, 29, 6), torch.tensor([1.0, 0.7, 0.2]))])
+    out = fusion(
+        [
+            (torch.randn(3, 30, 4), torch.tensor([1.0, 0.7, 0.2])),
+            (torch.randn(3, 29, 6), torch.tensor([1.0, 0.7, 0.2])),
+        ]
+    )
     assert out.shape == (3, 8) and fusion.output_size == 8
     assert fusion.aggregator.input_size == 10
 
@@ -121,7 +125,7 @@ def test_late_fusion_concatenates_separate_aggregators():
 
 def test_ecapa_uses_exactly_the_rounded_number_of_frames():
     torch.manual_seed(0)
-    ecapa = EcapaAggregator(6, **{k[len("ecapa_"):]: v for k, v in TINY_ECAPA.items()}).eval()
+    ecapa = EcapaAggregator(6, **{k[len("ecapa_") :]: v for k, v in TINY_ECAPA.items()}).eval()
     x = torch.randn(2, 50, 6)
     # 0.6 * 50 = 30.000001 in float32: SpeechBrain's mask would count a 31st frame
     reference = ecapa(x, torch.tensor([1.0, 30 / 50]))
@@ -131,7 +135,7 @@ def test_ecapa_uses_exactly_the_rounded_number_of_frames():
 
 
 def test_ecapa_short_sequences_and_gradients():
-    ecapa = EcapaAggregator(6, **{k[len("ecapa_"):]: v for k, v in TINY_ECAPA.items()})
+    ecapa = EcapaAggregator(6, **{k[len("ecapa_") :]: v for k, v in TINY_ECAPA.items()})
     x = torch.randn(3, 2, 6, requires_grad=True)  # shorter than the reflection padding
     out = ecapa(x, torch.tensor([1.0, 0.5, 1.0]))
     out.sum().backward()

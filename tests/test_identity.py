@@ -46,7 +46,9 @@ def hparams_file(tmp_path):
 
 
 def identity(hparams_file, *args, script="train.py"):
-    data = [] if any(arg.startswith("--data_folder=") for arg in args) else ["--data_folder=/corpus"]
+    data = (
+        [] if any(arg.startswith("--data_folder=") for arg in args) else ["--data_folder=/corpus"]
+    )
     return command_identity(hparams_file, [*data, *args], script)
 
 
@@ -54,27 +56,44 @@ def test_identity_holds_the_resolved_hyperparameters_without_paths_or_run_time_k
     record = identity(hparams_file)["hparams"]
     assert record["lr"] == 0.1 and record["loader"] == {"batch_size": 8, "num_workers": 0}
     assert record["opt_class"].startswith("sha1:") and record["encoder"].startswith("sha1:")
-    assert not {"data_folder", "results_folder", "output_folder", "ssl_folder", "num_workers"} & set(record)
+    assert not {
+        "data_folder",
+        "results_folder",
+        "output_folder",
+        "ssl_folder",
+        "num_workers",
+    } & set(record)
 
 
 def test_run_time_options_and_paths_do_not_change_the_identity(hparams_file):
     base = identity(hparams_file)
-    for args in (["--num_workers=4"], ["--device=cpu", "--precision=bf16", "--noprogressbar"],
-                 ["--results_folder=/elsewhere", "--data_folder=/moved"], ["--output_folder=/x/y"]):
+    for args in (
+        ["--num_workers=4"],
+        ["--device=cpu", "--precision=bf16", "--noprogressbar"],
+        ["--results_folder=/elsewhere", "--data_folder=/moved"],
+        ["--output_folder=/x/y"],
+    ):
         assert identity_differences(base, identity(hparams_file, *args)) == [], args
 
 
 def test_hyperparameters_and_result_changing_run_options_change_it(hparams_file):
     base = identity(hparams_file)
     assert identity_differences(base, identity(hparams_file, "--lr=0.5")) == [
-        "lr: 0.1 -> 0.5", "opt_class (an object built from the above)"]
-    assert identity_differences(base, identity(hparams_file, "--batch_size=4"))[0] == "batch_size: 8 -> 4"
+        "lr: 0.1 -> 0.5",
+        "opt_class (an object built from the above)",
+    ]
+    assert (
+        identity_differences(base, identity(hparams_file, "--batch_size=4"))[0]
+        == "batch_size: 8 -> 4"
+    )
     # --grad_accumulation_factor is a SpeechBrain run option and a key of the file: either way.
     assert identity_differences(base, identity(hparams_file, "--grad_accumulation_factor=4")) == [
-        "grad_accumulation_factor: 1 -> 4"]
+        "grad_accumulation_factor: 1 -> 4"
+    ]
     assert identity_differences(base, identity(hparams_file, "--debug")) == ["debug: false -> true"]
     assert identity_differences(base, identity(hparams_file, script="other.py")) == [
-        'script: "train.py" -> "other.py"']
+        'script: "train.py" -> "other.py"'
+    ]
     assert identity_differences(base, identity(hparams_file, "--seed=2")) == ["seed: 1 -> 2"]
 
 
@@ -114,8 +133,12 @@ def test_inputs_are_recorded_once_and_a_changed_manifest_is_refused(tmp_path, hp
 
 
 def brain(debug=False, test_only=False, optimizer_step=0, optimizer_step_limit=None):
-    return SimpleNamespace(debug=debug, test_only=test_only, optimizer_step=optimizer_step,
-                           optimizer_step_limit=optimizer_step_limit)
+    return SimpleNamespace(
+        debug=debug,
+        test_only=test_only,
+        optimizer_step=optimizer_step,
+        optimizer_step_limit=optimizer_step_limit,
+    )
 
 
 def run_epochs(counter, epochs):
@@ -125,16 +148,30 @@ def run_epochs(counter, epochs):
     return counter
 
 
-@pytest.mark.parametrize("case, counter, run, finished", [
-    ("epoch limit", run_epochs(EpochCounter(2), 2), brain(), True),
-    ("interrupted", run_epochs(EpochCounter(3), 1), brain(), False),
-    ("debug", run_epochs(EpochCounter(2), 2), brain(debug=True), False),
-    # optimizer_step_limit (wavlm_corr_att.yaml's 30k updates) ends fit before the epoch limit
-    ("update limit", run_epochs(EpochCounter(1000), 3), brain(optimizer_step=30, optimizer_step_limit=30), True),
-    ("before the update limit", run_epochs(EpochCounter(1000), 3), brain(optimizer_step=29, optimizer_step_limit=30), False),
-])
-def test_a_run_is_finished_when_trained_to_its_end_then_evaluated(tmp_path, hparams_file, case, counter, run,
-                                                                  finished):
+@pytest.mark.parametrize(
+    "case, counter, run, finished",
+    [
+        ("epoch limit", run_epochs(EpochCounter(2), 2), brain(), True),
+        ("interrupted", run_epochs(EpochCounter(3), 1), brain(), False),
+        ("debug", run_epochs(EpochCounter(2), 2), brain(debug=True), False),
+        # optimizer_step_limit (wavlm_corr_att.yaml's 30k updates) ends fit before the epoch limit
+        (
+            "update limit",
+            run_epochs(EpochCounter(1000), 3),
+            brain(optimizer_step=30, optimizer_step_limit=30),
+            True,
+        ),
+        (
+            "before the update limit",
+            run_epochs(EpochCounter(1000), 3),
+            brain(optimizer_step=29, optimizer_step_limit=30),
+            False,
+        ),
+    ],
+)
+def test_a_run_is_finished_when_trained_to_its_end_then_evaluated(
+    tmp_path, hparams_file, case, counter, run, finished
+):
     folder = tmp_path / "exp"
     mine = identity(hparams_file)
     write_identity(folder, mine)

@@ -292,7 +292,9 @@ def turn_line(eval_file, utt):
     return next(line for line in eval_file.read_text().splitlines() if f"\t{utt}\t" in line)
 
 
-def test_fixed_evaluation_file_rebuilds_the_manifests_and_says_why(corpus_copy, four_class, tmp_path, caplog):
+def test_fixed_evaluation_file_rebuilds_the_manifests_and_says_why(
+    corpus_copy, four_class, tmp_path, caplog
+):
     eval_file, utt, _ = four_class_turn(corpus_copy, four_class)
     session = session_of(utt)
     prep.prepare_iemocap(corpus_copy, tmp_path, session)
@@ -300,14 +302,19 @@ def test_fixed_evaluation_file_rebuilds_the_manifests_and_says_why(corpus_copy, 
     line = turn_line(eval_file, utt)
     fixed = "sad" if four_class[utt] != "sad" else "neu"
     label = line.split("\t")[2]
-    eval_file.write_text(eval_file.read_text().replace(line, line.replace(f"\t{label}\t", f"\t{fixed}\t")))
+    eval_file.write_text(
+        eval_file.read_text().replace(line, line.replace(f"\t{label}\t", f"\t{fixed}\t"))
+    )
     caplog.set_level(logging.INFO)
     prep.prepare_iemocap(corpus_copy, tmp_path, session)
     assert load_splits(tmp_path)["test"][utt]["emo"] == fixed
     relative = eval_file.relative_to(corpus_copy).as_posix()
     warning = next(r for r in caplog.records if "rebuilding the manifests" in r.getMessage())
     assert warning.levelno == logging.WARNING
-    assert warning.getMessage() == f"IEMOCAP: rebuilding the manifests in {tmp_path}: labels changed: {relative}"
+    assert (
+        warning.getMessage()
+        == f"IEMOCAP: rebuilding the manifests in {tmp_path}: labels changed: {relative}"
+    )
     assert "up to date" not in caplog.text
 
 
@@ -315,12 +322,16 @@ def test_replaced_wav_and_transcription_rebuild_the_manifests(corpus_copy, four_
     eval_file, utt, wav = four_class_turn(corpus_copy, four_class)
     prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
     signal, rate = sf.read(wav)
-    sf.write(wav, signal[: len(signal) - 1600], rate, subtype="PCM_16")  # 0.1 s shorter, within the tolerance
+    sf.write(
+        wav, signal[: len(signal) - 1600], rate, subtype="PCM_16"
+    )  # 0.1 s shorter, within the tolerance
     prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
     assert load_splits(tmp_path)["test"][utt]["duration"] == (len(signal) - 1600) / rate
     transcription = eval_file.parent.parent / "transcriptions" / eval_file.name
-    lines = [line.replace("]: ", "]: Corrected: ", 1) if line.startswith(f"{utt} ") else line
-             for line in transcription.read_text().splitlines()]
+    lines = [
+        line.replace("]: ", "]: Corrected: ", 1) if line.startswith(f"{utt} ") else line
+        for line in transcription.read_text().splitlines()
+    ]
     transcription.write_text("\n".join(lines) + "\n")
     prep.prepare_iemocap(corpus_copy, tmp_path, session_of(utt))
     assert load_splits(tmp_path)["test"][utt]["transcript"].startswith("Corrected: ")
@@ -339,16 +350,37 @@ def test_touched_label_files_keep_the_manifests(corpus_copy, four_class, tmp_pat
 def test_progress_bar_can_be_hidden(corpus, tmp_path, capfd):
     prep.prepare_iemocap(corpus, tmp_path / "quiet", 1, progressbar=False)
     assert "wav headers" not in capfd.readouterr().err
-    prep.main(["--data_folder", str(corpus), "--save_folder", str(tmp_path / "cli"), "--test_session", "1",
-               "--noprogressbar"])
+    prep.main(
+        [
+            "--data_folder",
+            str(corpus),
+            "--save_folder",
+            str(tmp_path / "cli"),
+            "--test_session",
+            "1",
+            "--noprogressbar",
+        ]
+    )
     assert "wav headers" not in capfd.readouterr().err
     prep.prepare_iemocap(corpus, tmp_path / "bar", 1)
     assert "Reading IEMOCAP wav headers" in capfd.readouterr().err
 
 
 def test_command_line(corpus, tmp_path):
-    prep.main(["--data_folder", str(corpus), "--save_folder", str(tmp_path), "--test_session", "5",
-               "--dev_split", "speaker", "--seed", "3"])
+    prep.main(
+        [
+            "--data_folder",
+            str(corpus),
+            "--save_folder",
+            str(tmp_path),
+            "--test_session",
+            "5",
+            "--dev_split",
+            "speaker",
+            "--seed",
+            "3",
+        ]
+    )
     splits = load_splits(tmp_path)
     assert {e["session"] for e in splits["test"].values()} == {5}
 

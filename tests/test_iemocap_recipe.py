@@ -55,7 +55,11 @@ def run_script(script, args, cwd, fails=False):
     """Runs a script of the recipe; it must succeed (or, with ``fails``, exit with an error)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, str(RECIPE / script), *args], cwd=cwd, env=env, capture_output=True, text=True
+        [sys.executable, str(RECIPE / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -91,14 +95,22 @@ POOLING_CONFIGS = {
     "mean_std": ["--pooling=mean_std"],
     "corr_pd0.25": ["--pooling=corr", "--channel_dropout=0.25"],
     "corr_att": ["--pooling=corr_att"],
-    "corr_att_per_head_soft": ["--pooling=corr_att", "--per_head_attention=True", "--soft_labels=True"],
+    "corr_att_per_head_soft": [
+        "--pooling=corr_att",
+        "--per_head_attention=True",
+        "--soft_labels=True",
+    ],
     "mean_uncached": ["--pooling=mean", "--use_feature_cache=False"],
 }
 
 
 @pytest.mark.parametrize("name", POOLING_CONFIGS)
 def test_every_pooling_trains_and_evaluates(assets, name):
-    run_script("train.py", recipe_args(assets, name, "--test_session=2", *POOLING_CONFIGS[name]), assets["root"])
+    run_script(
+        "train.py",
+        recipe_args(assets, name, "--test_session=2", *POOLING_CONFIGS[name]),
+        assets["root"],
+    )
     fold = assets["root"] / "results" / name / "session2"
     check_fold_outputs(fold)
     assert logged_epochs(fold) == [1, 2]
@@ -108,7 +120,9 @@ def test_interrupted_run_resumes(assets):
     args = recipe_args(assets, "resume", "--test_session=1", "--pooling=mean", epochs=40)
     fold = assets["root"] / "results" / "resume" / "session1"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env
+    )
     deadline = time.time() + 300
     while not list((fold / "save").glob("CKPT+*")) and time.time() < deadline:
         assert process.poll() is None, "the run ended before it was interrupted"
@@ -149,9 +163,17 @@ def test_a_finished_fold_refuses_other_hyperparameters(assets, finished_fold):
     """Issue #13 row 5: re-running a finished fold with --lr=0.05 --label_smoothing=0 used to
     re-evaluate the old checkpoint and rewrite hyperparams.yaml and command.txt to say lr 0.05."""
     args, fold = finished_fold
-    files = ("hyperparams.yaml", "command.txt", "experiment.json", "test_results.json", "train_log.txt")
+    files = (
+        "hyperparams.yaml",
+        "command.txt",
+        "experiment.json",
+        "test_results.json",
+        "train_log.txt",
+    )
     before = {name: (fold / name).read_bytes() for name in files}
-    result = run_script("train.py", [*args, "--lr=0.05", "--label_smoothing=0"], assets["root"], fails=True)
+    result = run_script(
+        "train.py", [*args, "--lr=0.05", "--label_smoothing=0"], assets["root"], fails=True
+    )
     assert "lr: 0.0001 -> 0.05" in result.stderr and "label_smoothing: 0.1 -> 0" in result.stderr
     assert "--overwrite_experiment=True" in result.stderr
     assert {name: (fold / name).read_bytes() for name in files} == before
@@ -165,16 +187,24 @@ def test_an_untrained_model_is_never_evaluated(assets, option):
     """Issue #13 row 4: --number_of_epochs=0 and --test_only in a fresh folder used to
     evaluate a random model and write test_results.json."""
     epochs = 0 if option == "--number_of_epochs=0" else 2
-    args = recipe_args(assets, "untrained", "--test_session=1", *([option] if epochs else []), epochs=epochs)
+    args = recipe_args(
+        assets, "untrained", "--test_session=1", *([option] if epochs else []), epochs=epochs
+    )
     result = run_script("train.py", args, assets["root"], fails=True)
-    assert ("a run trains at least one epoch" if epochs == 0 else "--test_only: no checkpoint in") in result.stderr
+    assert (
+        "a run trains at least one epoch" if epochs == 0 else "--test_only: no checkpoint in"
+    ) in result.stderr
     assert not (assets["root"] / "results" / "untrained").exists()
 
 
 @pytest.fixture(scope="module")
 def debug_fold(assets):
     """``train.py --debug`` on fold 3 of the cross-validation experiment, with its own cache."""
-    args = [*recipe_args(assets, "cv", "--pooling=corr_att", cache="debug_cache"), "--test_session=3", "--debug"]
+    args = [
+        *recipe_args(assets, "cv", "--pooling=corr_att", cache="debug_cache"),
+        "--test_session=3",
+        "--debug",
+    ]
     run_script("train.py", args, assets["root"])
     return assets["root"] / "results" / "cv" / "session3_debug"
 
@@ -185,20 +215,29 @@ def test_a_debug_run_never_looks_finished_and_caches_only_what_it_reads(assets, 
     assert not (debug_fold.parent / "session3").exists()
     record = json.loads((debug_fold / "experiment.json").read_text())
     assert record["debug"] is True and record["evaluation"]["finished"] is False
-    read = {split: json.loads((debug_fold / "debug_manifests" / f"{split}.json").read_text())
-            for split in ("train", "valid", "test")}
-    corpus = {uid for split in read for uid in json.loads((debug_fold / "manifests" / f"{split}.json").read_text())}
+    read = {
+        split: json.loads((debug_fold / "debug_manifests" / f"{split}.json").read_text())
+        for split in ("train", "valid", "test")
+    }
+    corpus = {
+        uid
+        for split in read
+        for uid in json.loads((debug_fold / "manifests" / f"{split}.json").read_text())
+    }
     cached = list((assets["root"] / "debug_cache").rglob("*.pt"))
     assert len(read["train"]) == 2 * 8  # debug_batches x batch_size
     assert len(cached) == sum(map(len, read.values())) < len(corpus)
 
 
-@pytest.mark.parametrize("option, hint", [
-    ("--output_folder={root}/cv_out", "--experiment_folder=..."),
-    ("--save_folder={root}/ckpt", "--experiment_folder=..."),
-    ("--manifest_folder={root}/manifests", "--experiment_folder=..."),
-    ("--test_session=2", "use --folds=N"),
-])
+@pytest.mark.parametrize(
+    "option, hint",
+    [
+        ("--output_folder={root}/cv_out", "--experiment_folder=..."),
+        ("--save_folder={root}/ckpt", "--experiment_folder=..."),
+        ("--manifest_folder={root}/manifests", "--experiment_folder=..."),
+        ("--test_session=2", "use --folds=N"),
+    ],
+)
 def test_cross_validation_refuses_options_that_mix_folds(assets, option, hint):
     """Issue #13 rows 1-2: with --output_folder, fold 2 was "already done" with fold 1's results;
     with --save_folder, fold 2 resumed from fold 1's checkpoint, trained on its test data."""
@@ -207,7 +246,10 @@ def test_cross_validation_refuses_options_that_mix_folds(assets, option, hint):
     result = run_script("cross_validate.py", args, assets["root"], fails=True)
     assert f"{option.split('=')[0]}:" in result.stderr and hint in result.stderr
     assert not (assets["root"] / "results" / "cv_mixed").exists()
-    assert not any(path.exists() for path in (assets["root"] / name for name in ("cv_out", "ckpt", "manifests")))
+    assert not any(
+        path.exists()
+        for path in (assets["root"] / name for name in ("cv_out", "ckpt", "manifests"))
+    )
 
 
 def test_cross_validation_runs_five_folds_and_resumes(assets, debug_fold):
@@ -233,7 +275,9 @@ def test_cross_validation_runs_five_folds_and_resumes(assets, debug_fold):
     assert "already done" in again.stderr
     assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
     # Other hyperparameters on the same folders: no fold is "done", and train.py refuses them.
-    other = run_script("cross_validate.py", [*args, "--folds=3", "--lr=0.05"], assets["root"], fails=True)
+    other = run_script(
+        "cross_validate.py", [*args, "--folds=3", "--lr=0.05"], assets["root"], fails=True
+    )
     assert "already done" not in other.stderr and "lr: 0.0001 -> 0.05" in other.stderr
     assert "Fold 3: train.py failed" in other.stderr
     assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
@@ -263,13 +307,32 @@ def test_frozen_ssl_hparams_load_with_every_pooling(assets):
 
 
 VOCABULARY = (
-    "results_folder", "experiment_group", "experiment_name", "experiment_folder", "output_folder", "save_folder", "manifest_folder",
-    "train_log", "lr", "max_grad_norm", "max_duration", "long_utterance", "number_of_epochs", "batch_size",
-    "grad_accumulation_factor", "precision", "num_workers", "emotions", "model", "modules",
+    "results_folder",
+    "experiment_group",
+    "experiment_name",
+    "experiment_folder",
+    "output_folder",
+    "save_folder",
+    "manifest_folder",
+    "train_log",
+    "lr",
+    "max_grad_norm",
+    "max_duration",
+    "long_utterance",
+    "number_of_epochs",
+    "batch_size",
+    "grad_accumulation_factor",
+    "precision",
+    "num_workers",
+    "emotions",
+    "model",
+    "modules",
 )
 
 
-@pytest.mark.parametrize("path", sorted((RECIPE / "hparams").glob("*.yaml")), ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "path", sorted((RECIPE / "hparams").glob("*.yaml")), ids=lambda path: path.stem
+)
 def test_hparams_files_speak_one_vocabulary(path):
     """The keys every IEMOCAP hparams file has, everything written under results_folder, and
     model = a ModuleDict of trained modules named as in modules (same order)."""
@@ -278,11 +341,18 @@ def test_hparams_files_speak_one_vocabulary(path):
     assert [key for key in VOCABULARY if key not in document] == []
     assert "model_lr" not in document
     assert document["results_folder"] == "results"
-    assert document["experiment_folder"].value == "<results_folder>/<experiment_group>/<experiment_name>/seed<seed>"
+    assert (
+        document["experiment_folder"].value
+        == "<results_folder>/<experiment_group>/<experiment_name>/seed<seed>"
+    )
     for key in ("ssl_folder", "bert_folder", "feature_cache_folder"):
         if key in document:
             assert str(document[key].value).startswith("<results_folder>/"), key
-    model = re.search(r"^model: !new:torch.nn.ModuleDict\n    modules:\n((?:        \w+: !ref <\w+>\n)+)", text, re.M)
+    model = re.search(
+        r"^model: !new:torch.nn.ModuleDict\n    modules:\n((?:        \w+: !ref <\w+>\n)+)",
+        text,
+        re.M,
+    )
     names = re.findall(r"^        (\w+): !ref <(\w+)>", model.group(1), flags=re.M)
     assert all(name == target for name, target in names)
     modules = [name for name in document["modules"]]
@@ -298,18 +368,31 @@ def test_results_path_names_a_local_upstream_by_its_folder(assets):
     finally:
         sys.path.remove(str(RECIPE))
     root = assets["root"] / "vocabulary"
-    args = [f"--data_folder={assets['corpus']}", f"--ssl_hub={assets['ssl']}", f"--results_folder={root}"]
+    args = [
+        f"--data_folder={assets['corpus']}",
+        f"--ssl_hub={assets['ssl']}",
+        f"--results_folder={root}",
+    ]
     resolved = cross_validate.resolved_hparams(str(HPARAMS), args, session=4)
     expected = root / Path(assets["ssl"]).name / "corr_att_pd0.25" / "seed1986"
     assert Path(str(resolved["output_folder"])) == expected / "session4"
     assert str(resolved["feature_cache_folder"]) == f"{root}/feature_cache"
-    overrides = {"data_folder": str(assets["corpus"]), "ssl_hub": str(assets["ssl"]), "results_folder": str(root),
-                 "ssl_folder": str(assets["root"] / "hf_cache")}
+    overrides = {
+        "data_folder": str(assets["corpus"]),
+        "ssl_hub": str(assets["ssl"]),
+        "results_folder": str(root),
+        "ssl_folder": str(assets["root"] / "hf_cache"),
+    }
     with open(HPARAMS) as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     assert Path(hparams["experiment_folder"]) == expected
     assert list(hparams["model"]) == ["layer_sum", "projector", "pooling_layer", "classifier"]
-    trained = [p for name, module in hparams["modules"].items() if name != "ssl" for p in module.parameters()]
+    trained = [
+        p
+        for name, module in hparams["modules"].items()
+        if name != "ssl"
+        for p in module.parameters()
+    ]
     assert [id(p) for p in hparams["model"].parameters()] == [id(p) for p in trained]
 
 
@@ -317,6 +400,10 @@ def test_recipe_log_has_no_matplotlib_or_torchvision_lines(trained_experiments):
     """log.txt of a trained fold (SpeechBrain logs at DEBUG there) holds the run, not
     matplotlib's font search nor SpeechBrain's torchvision warning."""
     lines = (trained_experiments["categorical"] / "log.txt").read_text().splitlines()
-    assert any(" - speechbrain.utils.train_logger - " in line and "test WA" in line for line in lines)
-    noise = [line for line in lines if re.search(r" - matplotlib[\w.]* - |findfont|torchvision", line)]
+    assert any(
+        " - speechbrain.utils.train_logger - " in line and "test WA" in line for line in lines
+    )
+    noise = [
+        line for line in lines if re.search(r" - matplotlib[\w.]* - |findfont|torchvision", line)
+    ]
     assert noise == []

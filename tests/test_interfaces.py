@@ -36,12 +36,23 @@ def predict_offline(export_folder, classname, savedir, manifest):
     """Predictions of the export on a manifest's files, in a process without ser_modules."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
     result = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, str(export_folder), classname, str(savedir), str(manifest)],
-        capture_output=True, text=True, env=env, cwd=savedir.parent,
+        [
+            sys.executable,
+            "-c",
+            LOAD_AND_PREDICT,
+            str(export_folder),
+            classname,
+            str(savedir),
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=savedir.parent,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULTS"))
-    return json.loads(line[len("RESULTS"):])
+    return json.loads(line[len("RESULTS") :])
 
 
 def read_rows(path):
@@ -52,7 +63,9 @@ def read_rows(path):
 def assert_classifier_matches_recipe(export, fold, tmp_path, tolerance):
     """The export, loaded offline in a fresh process, gives the recipe's test labels and
     probabilities (predictions.csv, p_<label> columns) within ``tolerance``."""
-    results = predict_offline(export, "EmotionClassifier", tmp_path / "savedir", fold / "manifests" / "test.json")
+    results = predict_offline(
+        export, "EmotionClassifier", tmp_path / "savedir", fold / "manifests" / "test.json"
+    )
     recipe = read_rows(fold / "predictions.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
@@ -61,14 +74,24 @@ def assert_classifier_matches_recipe(export, fold, tmp_path, tolerance):
             assert probability == pytest.approx(float(recipe[uid][f"p_{label}"]), abs=tolerance)
 
 
-def test_categorical_round_trip_matches_the_recipe_evaluation(trained_experiments, exported_models, tmp_path):
-    assert_classifier_matches_recipe(exported_models["categorical"], trained_experiments["categorical"], tmp_path, 1e-5)
+def test_categorical_round_trip_matches_the_recipe_evaluation(
+    trained_experiments, exported_models, tmp_path
+):
+    assert_classifier_matches_recipe(
+        exported_models["categorical"], trained_experiments["categorical"], tmp_path, 1e-5
+    )
 
 
-def test_dimensional_round_trip_matches_the_recipe_evaluation(trained_experiments, exported_models, tmp_path):
+def test_dimensional_round_trip_matches_the_recipe_evaluation(
+    trained_experiments, exported_models, tmp_path
+):
     folder = trained_experiments["dimensional"]
-    results = predict_offline(exported_models["dimensional"], "DimensionalEmotionRegressor", tmp_path / "savedir",
-                              folder / "manifests" / "test1.json")
+    results = predict_offline(
+        exported_models["dimensional"],
+        "DimensionalEmotionRegressor",
+        tmp_path / "savedir",
+        folder / "manifests" / "test1.json",
+    )
     recipe = read_rows(folder / "predictions_test1.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
@@ -82,12 +105,16 @@ def test_dimensional_round_trip_matches_the_recipe_evaluation(trained_experiment
 def classifier(exported_models, tmp_path_factory):
     from ser_modules.tools.predict import load_model
 
-    return load_model(str(exported_models["categorical"]), savedir=tmp_path_factory.mktemp("savedir"))
+    return load_model(
+        str(exported_models["categorical"]), savedir=tmp_path_factory.mktemp("savedir")
+    )
 
 
 @pytest.fixture(scope="module")
 def test_wavs(trained_experiments):
-    entries = json.loads((trained_experiments["categorical"] / "manifests" / "test.json").read_text())
+    entries = json.loads(
+        (trained_experiments["categorical"] / "manifests" / "test.json").read_text()
+    )
     return [entries[uid]["wav"] for uid in sorted(entries)][:4]
 
 
@@ -112,7 +139,9 @@ def test_predictions_are_deterministic(classifier, test_wavs):
     assert torch.equal(first, again)
 
 
-def test_files_at_another_rate_and_stereo_are_resampled_and_downmixed(classifier, test_wavs, tmp_path):
+def test_files_at_another_rate_and_stereo_are_resampled_and_downmixed(
+    classifier, test_wavs, tmp_path
+):
     signal, rate = soundfile.read(test_wavs[0], dtype="float32")
     assert rate == 16000
     upsampled = torchaudio.functional.resample(torch.from_numpy(signal), 16000, 44100).numpy()
@@ -120,7 +149,12 @@ def test_files_at_another_rate_and_stereo_are_resampled_and_downmixed(classifier
     soundfile.write(stereo, np.stack([upsampled, upsampled], axis=1), 44100, subtype="FLOAT")
     loaded = classifier.load_audio(str(stereo))
     assert loaded.dim() == 1 and abs(len(loaded) - len(signal)) <= 1
-    assert torch.corrcoef(torch.stack([loaded[: len(signal) - 1], torch.from_numpy(signal)[: len(signal) - 1]]))[0, 1] > 0.99
+    assert (
+        torch.corrcoef(
+            torch.stack([loaded[: len(signal) - 1], torch.from_numpy(signal)[: len(signal) - 1]])
+        )[0, 1]
+        > 0.99
+    )
     probabilities = classifier.classify_file(str(stereo))[0]
     reference = classifier.classify_file(test_wavs[0])[0]
     # Resampling twice (16 -> 44.1 -> 16 kHz) is not lossless: close, not equal.
@@ -158,10 +192,14 @@ def test_utterances_shorter_than_the_receptive_field_are_zero_padded(classifier,
 # --------------------------------------------------------------------------------------------
 # Upstream + downstream (Morais et al.) exports
 # --------------------------------------------------------------------------------------------
-def test_morais_stage1_round_trip_matches_the_recipe_evaluation(morais_experiments, morais_exports, tmp_path):
+def test_morais_stage1_round_trip_matches_the_recipe_evaluation(
+    morais_experiments, morais_exports, tmp_path
+):
     """Fine-tuned HuBERT (best checkpoint) -> mean pooling -> classifier, run by EmotionClassifier
     through its upstream name: the recipe's own test probabilities."""
-    assert_classifier_matches_recipe(morais_exports["ft_hubert"], morais_experiments["ft_hubert"], tmp_path, 1e-4)
+    assert_classifier_matches_recipe(
+        morais_exports["ft_hubert"], morais_experiments["ft_hubert"], tmp_path, 1e-4
+    )
 
 
 @pytest.mark.parametrize("name", ["hubert_ecapa", "fbank_ecapa"])
@@ -170,8 +208,12 @@ def test_morais_stage2_exports_load_and_predict(morais_experiments, morais_expor
     Close to the recipe, not equal: the recipe read float16 cached frames (HuBERT), and ECAPA's
     convolutions see the padding of a batch."""
     folder = morais_experiments[name]
-    results = predict_offline(morais_exports[name], "EmotionClassifier", tmp_path / "savedir",
-                              folder / "manifests" / "test.json")
+    results = predict_offline(
+        morais_exports[name],
+        "EmotionClassifier",
+        tmp_path / "savedir",
+        folder / "manifests" / "test.json",
+    )
     recipe = read_rows(folder / "predictions.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
@@ -188,7 +230,9 @@ def test_an_export_without_a_module_it_needs_is_a_clear_error(morais_exports, tm
 
     broken = shutil.copytree(morais_exports["fbank_ecapa"], tmp_path / "broken")
     text = (broken / "hyperparams.yaml").read_text()
-    (broken / "hyperparams.yaml").write_text(text.replace("upstreams: [upstream]", "upstreams: [fbank]"))
+    (broken / "hyperparams.yaml").write_text(
+        text.replace("upstreams: [upstream]", "upstreams: [fbank]")
+    )
     with pytest.raises(ValueError, match="EmotionClassifier: hyperparams.yaml has no module fbank"):
         load_model(str(broken), savedir=tmp_path / "savedir")
 
@@ -200,7 +244,9 @@ def test_an_export_without_a_module_it_needs_is_a_clear_error(morais_exports, tm
 def regressor(exported_models, tmp_path_factory):
     from ser_modules.tools.predict import load_model
 
-    return load_model(str(exported_models["dimensional"]), savedir=tmp_path_factory.mktemp("savedir"))
+    return load_model(
+        str(exported_models["dimensional"]), savedir=tmp_path_factory.mktemp("savedir")
+    )
 
 
 def test_dimensional_embeddings_are_what_the_head_regresses_from(regressor, test_wavs):
@@ -219,10 +265,14 @@ def test_dimensional_embeddings_are_what_the_head_regresses_from(regressor, test
     wavs, wav_lens = regressor.prepare_batch(padded, lengths)
     with torch.no_grad():
         hiddens, frame_lens = regressor.hidden_states(wavs, wav_lens)
-        frames = regressor.mods.selection(regressor.mods.standardizer(hiddens[regressor.hparams.ssl_layer]))
+        frames = regressor.mods.selection(
+            regressor.mods.standardizer(hiddens[regressor.hparams.ssl_layer])
+        )
         whole_head = regressor.mods.head(frames, frame_lens)
     whole_head = whole_head[0] if isinstance(whole_head, tuple) else whole_head
     expected = whole_head * regressor.hparams.label_scale + regressor.hparams.label_offset
     torch.testing.assert_close(regressor.regress_batch(padded, lengths), expected)
     values = regressor.predict_embeddings(embeddings)
-    torch.testing.assert_close(torch.tensor([[v[d] for d in regressor.hparams.dimensions] for v in values]), expected)
+    torch.testing.assert_close(
+        torch.tensor([[v[d] for d in regressor.hparams.dimensions] for v in values]), expected
+    )

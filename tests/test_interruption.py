@@ -58,7 +58,11 @@ def command(assets, name, cache):
 
 
 def run(args, cwd, kill_at=None):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(KILL_HOOKS)]), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(KILL_HOOKS)]),
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("SER_KILL_AT", None)
     if kill_at:
         env["SER_KILL_AT"] = kill_at
@@ -66,12 +70,19 @@ def run(args, cwd, kill_at=None):
 
 
 def outputs(fold):
-    return json.loads((fold / "test_results.json").read_text()), (fold / "predictions.csv").read_text()
+    return (
+        json.loads((fold / "test_results.json").read_text()),
+        (fold / "predictions.csv").read_text(),
+    )
 
 
 def epochs_logged(fold):
     log = fold / "train_log.txt"
-    return [int(e) for e in re.findall(r"^epoch: (\d+)", log.read_text(), flags=re.M)] if log.exists() else []
+    return (
+        [int(e) for e in re.findall(r"^epoch: (\d+)", log.read_text(), flags=re.M)]
+        if log.exists()
+        else []
+    )
 
 
 def killed_state(fold, cache):
@@ -91,13 +102,22 @@ def killed_state(fold, cache):
 # kill point -> SER_KILL_AT, and what the killed run must have left.
 KILL_POINTS = {
     # while valid.json is written (train.json done): no options file, a half-written temp file
-    "prepare": ("prepare:2", {"options_written": False, "manifest_tmp_files": 1, "epochs_logged": []}),
+    "prepare": (
+        "prepare:2",
+        {"options_written": False, "manifest_tmp_files": 1, "epochs_logged": []},
+    ),
     # in the second batch of files (41 in all): no checkpoint yet
-    "cache": ("cache:12", {"options_written": True, "cache_tmp_files": 1, "checkpoints_with_meta": []}),
+    "cache": (
+        "cache:12",
+        {"options_written": True, "cache_tmp_files": 1, "checkpoints_with_meta": []},
+    ),
     # second batch of epoch 2
     "batch": ("batch:6", {"epochs_logged": [1], "checkpoints_with_meta": [True]}),
     # epoch 2's checkpoint, half-way through its second file: no meta file yet
-    "checkpoint": ("checkpoint:2", {"epochs_logged": [1, 2], "checkpoints_with_meta": [True, False]}),
+    "checkpoint": (
+        "checkpoint:2",
+        {"epochs_logged": [1, 2], "checkpoints_with_meta": [True, False]},
+    ),
     # training done, test_results.json half-written
     "results": ("results:1", {"epochs_logged": [1, 2, 3], "results_written": False}),
 }
@@ -106,7 +126,9 @@ KILL_POINTS = {
 def kill_then_rerun(assets, point):
     """Runs the recipe killed at ``point``, then the same command again."""
     root = assets["root"]
-    cache = root / ("cache_killed" if point == "cache" else "cache_reference")  # only "cache" extracts
+    cache = root / (
+        "cache_killed" if point == "cache" else "cache_reference"
+    )  # only "cache" extracts
     args = command(assets, f"killed_{point}", cache.name)
     fold = root / "results" / f"killed_{point}" / "session1"
     killed = run(args, root, kill_at=KILL_POINTS[point][0])
@@ -123,7 +145,13 @@ def runs(assets):
         reference = pool.submit(run, command(assets, "reference", "cache_reference"), root)
         pending = {"cache": pool.submit(kill_then_rerun, assets, "cache")}
         reference = reference.result()
-        pending.update({point: pool.submit(kill_then_rerun, assets, point) for point in KILL_POINTS if point != "cache"})
+        pending.update(
+            {
+                point: pool.submit(kill_then_rerun, assets, point)
+                for point in KILL_POINTS
+                if point != "cache"
+            }
+        )
         results = {point: future.result() for point, future in pending.items()}
     assert reference.returncode == 0, reference.stdout[-3000:] + reference.stderr[-3000:]
     return {"reference": outputs(root / "results" / "reference" / "session1"), **results}

@@ -20,13 +20,13 @@ def naive(hidden, logits, layer_norm=False, eps=1e-5):
     w = np.exp(a - a.max())
     w /= w.sum()
     out = np.zeros(h.shape[1:])
-    for l in range(h.shape[0]):
-        layer = h[l]
+    for index in range(h.shape[0]):
+        layer = h[index]
         if layer_norm:
             mu = layer.mean(-1, keepdims=True)
             var = layer.var(-1, keepdims=True)
             layer = (layer - mu) / np.sqrt(var + eps)
-        out += w[l] * layer
+        out += w[index] * layer
     return out
 
 
@@ -97,7 +97,7 @@ def test_gradients_float64_gradcheck():
         hidden = torch.randn(3, 2, 3, 4, dtype=torch.float64, requires_grad=True)
         weights = module.weights.detach().clone().requires_grad_(True)
 
-        def fn(hidden, weights):
+        def fn(hidden, weights, module=module):
             return torch.func.functional_call(module, {"weights": weights}, (hidden,))
 
         assert fn(hidden, weights).dtype == torch.float64

@@ -86,8 +86,9 @@ def test_ccc_eps_documented_and_optional(rng):
     x = torch.tensor(rng.normal(size=20))
     y = torch.tensor(rng.normal(size=20))
     assert CCC_EPS == pytest.approx(1e-8)
-    np.testing.assert_allclose(ccc(x, y, eps=0.0).numpy(), numpy_ccc(x.numpy(), y.numpy())[0],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ccc(x, y, eps=0.0).numpy(), numpy_ccc(x.numpy(), y.numpy())[0], rtol=1e-12
+    )
 
 
 def test_ccc_half_precision_is_upcast(rng):
@@ -363,7 +364,9 @@ def test_label_smoothing_equals_torch(logits, hard, eps):
     per = EmotionCrossEntropy(label_smoothing=eps, reduction="batch")(logits, hard)
     assert torch.allclose(per, F.cross_entropy(logits, hard, label_smoothing=eps, reduction="none"))
     total = EmotionCrossEntropy(label_smoothing=eps, reduction="sum")(logits, hard)
-    assert torch.allclose(total, F.cross_entropy(logits, hard, label_smoothing=eps, reduction="sum"))
+    assert torch.allclose(
+        total, F.cross_entropy(logits, hard, label_smoothing=eps, reduction="sum")
+    )
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.2])

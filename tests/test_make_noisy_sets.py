@@ -41,8 +41,13 @@ def clean_set(tmp_path_factory):
         wav = root / "clean" / f"utt{k}.wav"
         wav.parent.mkdir(exist_ok=True)
         sf.write(wav, _speech_like(rng, rng.uniform(1.0, 2.5)), 16000, subtype="PCM_16")
-        manifest[f"utt{k}"] = {"wav": str(wav), "duration": sf.info(str(wav)).duration,
-                               "arousal": 4.0, "valence": 3.0, "dominance": 5.0}
+        manifest[f"utt{k}"] = {
+            "wav": str(wav),
+            "duration": sf.info(str(wav)).duration,
+            "arousal": 4.0,
+            "valence": 3.0,
+            "dominance": 5.0,
+        }
     path = root / "test1.json"
     path.write_text(json.dumps(manifest))
     return root, path
@@ -53,11 +58,23 @@ def generated(clean_set):
     """The sets written by the command line, with references, small generated banks."""
     root, manifest = clean_set
     out = root / "out"
-    command = [sys.executable, str(RECIPE / "make_noisy_sets.py"), "--manifest", str(manifest),
-               "--out_folder", str(out), "--write_references", "--num_rirs", "6",
-               "--noises_per_type", "1", "--noprogressbar"]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        str(RECIPE / "make_noisy_sets.py"),
+        "--manifest",
+        str(manifest),
+        "--out_folder",
+        str(out),
+        "--write_references",
+        "--num_rirs",
+        "6",
+        "--noises_per_type",
+        "1",
+        "--noprogressbar",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -65,7 +82,7 @@ def generated(clean_set):
 def measured_snr(entry, name, out):
     noisy, _ = sf.read(entry["wav"])
     reference, _ = sf.read(out / f"{name}_reference" / Path(entry["wav"]).name)
-    return 10 * math.log10(np.mean(reference ** 2) / np.mean((noisy - reference) ** 2))
+    return 10 * math.log10(np.mean(reference**2) / np.mean((noisy - reference) ** 2))
 
 
 def test_snr_measured_within_the_requested_ranges(generated, clean_set):
@@ -97,8 +114,9 @@ def test_same_noise_and_rir_in_every_range_and_seeded_per_utterance(generated, c
     subset.write_text(json.dumps({utt: clean[utt] for utt in ("utt3", "utt1")}))
     noise_csv = generated / "noise_bank_seed0" / "noises.csv"
     rir_csv = generated / "rir_bank_seed0" / "rirs.csv"
-    again = mns.make_noisy_sets(subset, tmp_path / "out", noise_csv=str(noise_csv), rir_csv=str(rir_csv),
-                                progressbar=False)
+    again = mns.make_noisy_sets(
+        subset, tmp_path / "out", noise_csv=str(noise_csv), rir_csv=str(rir_csv), progressbar=False
+    )
     for text, full in zip(RANGES, sets):
         part = json.loads(Path(again[f"test1_snr{text}"]).read_text())
         for utt, entry in part.items():
@@ -106,10 +124,18 @@ def test_same_noise_and_rir_in_every_range_and_seeded_per_utterance(generated, c
                 assert entry[key] == full[utt][key]
             # Same draws give the same signal, up to one PCM16 step (multi-threaded FFT
             # convolution is not bit-reproducible across runs).
-            np.testing.assert_allclose(sf.read(entry["wav"])[0], sf.read(full[utt]["wav"])[0], rtol=0, atol=1.5 / 32768)
+            np.testing.assert_allclose(
+                sf.read(entry["wav"])[0], sf.read(full[utt]["wav"])[0], rtol=0, atol=1.5 / 32768
+            )
     # Another seed draws other conditions.
-    other = mns.make_noisy_sets(subset, tmp_path / "seed1", noise_csv=str(noise_csv), rir_csv=str(rir_csv),
-                                seed=1, progressbar=False)
+    other = mns.make_noisy_sets(
+        subset,
+        tmp_path / "seed1",
+        noise_csv=str(noise_csv),
+        rir_csv=str(rir_csv),
+        seed=1,
+        progressbar=False,
+    )
     first = json.loads(Path(other["test1_snr0-10"]).read_text())
     assert all(first[u]["snr"] != sets[2][u]["snr"] for u in first)
 
@@ -118,8 +144,14 @@ def test_second_run_writes_nothing(generated, clean_set):
     wavs = sorted((generated / "test1_snr0-10").glob("*.wav"))
     before = {path: path.stat().st_mtime_ns for path in wavs}
     manifest_mtime = (generated / "test1_snr0-10.json").stat().st_mtime_ns
-    mns.make_noisy_sets(clean_set[1], generated, write_references=True, num_rirs=6, noises_per_type=1,
-                        progressbar=False)
+    mns.make_noisy_sets(
+        clean_set[1],
+        generated,
+        write_references=True,
+        num_rirs=6,
+        noises_per_type=1,
+        progressbar=False,
+    )
     assert {path: path.stat().st_mtime_ns for path in wavs} == before
     assert (generated / "test1_snr0-10.json").stat().st_mtime_ns == manifest_mtime
 
@@ -135,13 +167,24 @@ def test_user_lists_with_replacements_and_exclusion(clean_set, tmp_path):
     rir[100], rir[900], rir[2500] = 1.0, 0.4, 0.1
     sf.write(rir_dir / "small_room.wav", rir, 16000)
     noise_csv = tmp_path / "noise.csv"
-    noise_csv.write_text("ID,duration,wav,wav_format,wav_opts\n"
-                         "fan,1.0,$noise_folder/fan.wav,wav,\nstreet,2.5,$noise_folder/street.wav,wav,\n")
+    noise_csv.write_text(
+        "ID,duration,wav,wav_format,wav_opts\n"
+        "fan,1.0,$noise_folder/fan.wav,wav,\nstreet,2.5,$noise_folder/street.wav,wav,\n"
+    )
     rir_csv = tmp_path / "rir.csv"
-    rir_csv.write_text(f"ID,duration,wav,wav_format,wav_opts\nsmall_room,0.25,{rir_dir}/small_room.wav,wav,\n")
-    written = mns.make_noisy_sets(clean_set[1], tmp_path / "out", snr_ranges=["5-6"], noise_csv=str(noise_csv),
-                                  rir_csv=str(rir_csv), replacements={"noise_folder": str(noise_dir)},
-                                  write_references=True, progressbar=False)
+    rir_csv.write_text(
+        f"ID,duration,wav,wav_format,wav_opts\nsmall_room,0.25,{rir_dir}/small_room.wav,wav,\n"
+    )
+    written = mns.make_noisy_sets(
+        clean_set[1],
+        tmp_path / "out",
+        snr_ranges=["5-6"],
+        noise_csv=str(noise_csv),
+        rir_csv=str(rir_csv),
+        replacements={"noise_folder": str(noise_dir)},
+        write_references=True,
+        progressbar=False,
+    )
     assert list(written) == ["test1_snr5-6"]
     entries = json.loads(Path(written["test1_snr5-6"]).read_text())
     assert {e["noise"] for e in entries.values()} <= {"fan", "street"}
@@ -151,9 +194,15 @@ def test_user_lists_with_replacements_and_exclusion(clean_set, tmp_path):
         assert 4.99 <= measured_snr(entry, "test1_snr5-6", tmp_path / "out") <= 6.01
     # A test noise that is also a training augmentation noise is refused.
     with pytest.raises(ValueError, match="training augmentation"):
-        mns.make_noisy_sets(clean_set[1], tmp_path / "out2", noise_csv=str(noise_csv), rir_csv=str(rir_csv),
-                            replacements={"noise_folder": str(noise_dir)}, exclude_csv=[str(noise_csv)],
-                            progressbar=False)
+        mns.make_noisy_sets(
+            clean_set[1],
+            tmp_path / "out2",
+            noise_csv=str(noise_csv),
+            rir_csv=str(rir_csv),
+            replacements={"noise_folder": str(noise_dir)},
+            exclude_csv=[str(noise_csv)],
+            progressbar=False,
+        )
 
 
 def test_generated_noises_and_rooms():
@@ -178,15 +227,25 @@ def test_generated_noises_and_rooms():
 def test_rir_bank_is_reproducible_and_records_its_simulator(generated, tmp_path):
     bank = generated / "rir_bank_seed0"
     record = json.loads((bank / "rooms.json").read_text())
-    assert record["simulator"] == mns.RIR_SIMULATOR and sorted(record["rooms"]) == [f"room{k:03d}" for k in range(6)]
+    assert record["simulator"] == mns.RIR_SIMULATOR and sorted(record["rooms"]) == [
+        f"room{k:03d}" for k in range(6)
+    ]
     again = mns.build_rir_bank(tmp_path / "bank", seed=0, count=2)
     for uid in ("room000", "room001"):
-        np.testing.assert_array_equal(sf.read(tmp_path / "bank" / f"{uid}.wav")[0], sf.read(bank / f"{uid}.wav")[0])
-    assert [line.split(",")[0] for line in again.read_text().splitlines()] == ["ID", "room000", "room001"]
+        np.testing.assert_array_equal(
+            sf.read(tmp_path / "bank" / f"{uid}.wav")[0], sf.read(bank / f"{uid}.wav")[0]
+        )
+    assert [line.split(",")[0] for line in again.read_text().splitlines()] == [
+        "ID",
+        "room000",
+        "room001",
+    ]
     # A bank made by another simulator (or an older record) is simulated again.
     stale = tmp_path / "bank" / "room000.wav"
     sf.write(stale, np.zeros(100), 16000, subtype="FLOAT")
-    (tmp_path / "bank" / "rooms.json").write_text(json.dumps({"simulator": "hand-written", "rooms": record["rooms"]}))
+    (tmp_path / "bank" / "rooms.json").write_text(
+        json.dumps({"simulator": "hand-written", "rooms": record["rooms"]})
+    )
     mns.build_rir_bank(tmp_path / "bank", seed=0, count=2)
     np.testing.assert_array_equal(sf.read(stale)[0], sf.read(bank / "room000.wav")[0])
 

@@ -43,7 +43,10 @@ def stamp_of(folder):
 # The stamp
 # --------------------------------------------------------------------------------------------
 def test_stamp_content_holds_options_sorted_names_and_optional_inputs():
-    assert stamp_content(OPTIONS, ["valid", "train"]) == {**OPTIONS, "manifests": ["train", "valid"]}
+    assert stamp_content(OPTIONS, ["valid", "train"]) == {
+        **OPTIONS,
+        "manifests": ["train", "valid"],
+    }
     fingerprint = {"labels.csv": [1234, 1700000000123456789], "audio": [500, 987654]}
     assert stamp_content(OPTIONS, ["train"], inputs=fingerprint)["inputs"] == fingerprint
     assert "inputs" not in stamp_content(OPTIONS, ["train"])
@@ -53,8 +56,12 @@ def test_stamp_content_holds_options_sorted_names_and_optional_inputs():
 def test_write_manifests_writes_json_and_the_stamp(tmp_path):
     write_manifests(tmp_path / "out", MANIFESTS, OPTIONS, "Demo")
     folder = tmp_path / "out"
-    assert sorted(p.name for p in folder.iterdir()) == ["prepare_options.json", "test.json", "train.json",
-                                                       "valid.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "prepare_options.json",
+        "test.json",
+        "train.json",
+        "valid.json",
+    ]
     for name, entries in MANIFESTS.items():
         assert json.loads((folder / f"{name}.json").read_text()) == entries
     # same bytes as json.dump(indent=2) + newline: what the preparations always wrote
@@ -66,7 +73,11 @@ def test_write_manifests_writes_json_and_the_stamp(tmp_path):
 def test_manifests_are_written_in_order_and_the_stamp_last(tmp_path, monkeypatch):
     written = []
     real = plumbing.write_json_atomic
-    monkeypatch.setattr(plumbing, "write_json_atomic", lambda obj, path: (written.append(path.name), real(obj, path)))
+    monkeypatch.setattr(
+        plumbing,
+        "write_json_atomic",
+        lambda obj, path: (written.append(path.name), real(obj, path)),
+    )
     write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
     assert written == ["train.json", "valid.json", "test.json", OPTIONS_FILE]
 
@@ -93,7 +104,11 @@ def test_stale_manifests_are_removed_and_logged(tmp_path, caplog):
     (tmp_path / "notes.json").write_text("{}")  # not a manifest of the stamp: left alone
     with caplog.at_level(logging.INFO, logger=plumbing.logger.name):
         write_manifests(tmp_path, {"train": MANIFESTS["train"]}, OPTIONS, "Demo")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "prepare_options.json", "train.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.json",
+        "prepare_options.json",
+        "train.json",
+    ]
     assert f"Demo: removing stale manifest {tmp_path / 'test.json'}" in caplog.text
     assert f"Demo manifests train written to {tmp_path}" in caplog.text
 
@@ -126,7 +141,9 @@ def test_the_input_fingerprint_takes_part_in_the_check(tmp_path):
     assert not manifests_up_to_date(tmp_path, OPTIONS, inputs={"labels.csv": [121, 1700000000]})
 
 
-@pytest.mark.parametrize("content", ["", "{truncated", "[1, 2]", '{"seed": 0}', '{"manifests": "train"}'])
+@pytest.mark.parametrize(
+    "content", ["", "{truncated", "[1, 2]", '{"seed": 0}', '{"manifests": "train"}']
+)
 def test_unreadable_or_malformed_stamp_means_not_done(tmp_path, content):
     write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
     (tmp_path / OPTIONS_FILE).write_text(content)
@@ -162,7 +179,9 @@ def test_wav_entries_log_the_files_that_are_converted_when_read(tmp_path, caplog
     soundfile.write(tmp_path / "ok.wav", np.zeros(1600), 16000)
     soundfile.write(tmp_path / "stereo8k.wav", np.zeros((800, 2)), 8000)
     with caplog.at_level(logging.WARNING):
-        entries = wav_entries({tmp_path / "ok.wav": "l:2", tmp_path / "stereo8k.wav": "l:3"}, "Demo train")
+        entries = wav_entries(
+            {tmp_path / "ok.wav": "l:2", tmp_path / "stereo8k.wav": "l:3"}, "Demo train"
+        )
     assert entries[tmp_path / "stereo8k.wav"]["duration"] == 0.1
     assert "Demo train: 1 audio files are not mono at 16000 Hz" in caplog.text
     assert f"{tmp_path / 'stereo8k.wav'} (8000 Hz, 2 channels)" in caplog.text
@@ -174,20 +193,28 @@ class DemoFormatError(ValueError):
 
 def test_wav_entries_errors_name_the_wav_and_the_label_line(tmp_path):
     missing = tmp_path / "missing.wav"
-    with pytest.raises(FileNotFoundError, match=rf"Missing wav {re.escape(str(missing))} \(named by labels.csv:7\)"):
+    with pytest.raises(
+        FileNotFoundError, match=rf"Missing wav {re.escape(str(missing))} \(named by labels.csv:7\)"
+    ):
         wav_entries({missing: "labels.csv:7"}, "Demo", DemoFormatError)
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
-    with pytest.raises(DemoFormatError, match=rf"corrupt wav {re.escape(str(corrupt))} \(named by labels.csv:9\)"):
+    with pytest.raises(
+        DemoFormatError, match=rf"corrupt wav {re.escape(str(corrupt))} \(named by labels.csv:9\)"
+    ):
         wav_entries({corrupt: "labels.csv:9"}, "Demo", DemoFormatError)
     with pytest.raises(AudioFileError, match=re.escape(str(corrupt))):
         wav_entries({corrupt: "labels.csv:9"}, "Demo")
 
 
 def test_describe_split_counts_labels_durations_and_hours():
-    entries = {f"u{i}": {"duration": 900.0 + i, "emo": emo} for i, emo in enumerate(["neu", "sad", "neu"])}
-    assert describe_split(entries, "emo", ("neu", "hap", "sad")) == (
-        "3 utterances (neu 2, hap 0, sad 1), 900.00 s to 902.00 s, 0.75 h")
+    entries = {
+        f"u{i}": {"duration": 900.0 + i, "emo": emo} for i, emo in enumerate(["neu", "sad", "neu"])
+    }
+    assert (
+        describe_split(entries, "emo", ("neu", "hap", "sad"))
+        == "3 utterances (neu 2, hap 0, sad 1), 900.00 s to 902.00 s, 0.75 h"
+    )
     assert describe_split(entries) == "3 utterances, 900.00 s to 902.00 s, 0.75 h"
     assert describe_split({}, "emo", ("neu",)) == "0 utterances (neu 0)"
 
@@ -201,7 +228,9 @@ def test_label_fingerprint_follows_the_content_not_the_time(tmp_path):
     labels.write_text("FileName,EmoAct\na.wav,4.0\n")
     first = label_fingerprint([labels], tmp_path)
     assert list(first) == ["Labels/labels.csv"]
-    os.utime(labels, ns=(0, 10**9))  # touched (e.g. copied without -p): same content, same fingerprint
+    os.utime(
+        labels, ns=(0, 10**9)
+    )  # touched (e.g. copied without -p): same content, same fingerprint
     assert label_fingerprint([labels], tmp_path) == first
     labels.write_text("FileName,EmoAct\na.wav,4.5\n")  # same size, another value
     assert label_fingerprint([labels], tmp_path) != first
@@ -224,23 +253,35 @@ def test_files_fingerprint_follows_names_sizes_and_times(tmp_path):
 
 
 def test_stale_reasons_name_what_changed(tmp_path):
-    inputs = {"labels": {"Labels/a.csv": "sha1:1", "Labels/b.csv": "sha1:2"}, "audio": {"files": 4, "sha1": "x"}}
+    inputs = {
+        "labels": {"Labels/a.csv": "sha1:1", "Labels/b.csv": "sha1:2"},
+        "audio": {"files": 4, "sha1": "x"},
+    }
     assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == [
-        "no finished preparation (no prepare_options.json)"]
+        "no finished preparation (no prepare_options.json)"
+    ]
     write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo", inputs=inputs)
     assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == []
-    changed = {"labels": {"Labels/a.csv": "sha1:9", "Labels/c.csv": "sha1:3"}, "audio": {"files": 3, "sha1": "y"}}
+    changed = {
+        "labels": {"Labels/a.csv": "sha1:9", "Labels/c.csv": "sha1:3"},
+        "audio": {"files": 3, "sha1": "y"},
+    }
     assert stale_reasons(tmp_path, dict(OPTIONS, seed=2), list(MANIFESTS), changed) == [
         "option seed: 0 -> 2",
         "audio changed: 4 -> 3 files (names, sizes or modification times)",
-        "labels changed: Labels/a.csv", "labels added: Labels/c.csv", "labels removed: Labels/b.csv",
+        "labels changed: Labels/a.csv",
+        "labels added: Labels/c.csv",
+        "labels removed: Labels/b.csv",
     ]
     (tmp_path / "valid.json").unlink()
-    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == ["missing manifest(s) valid.json"]
+    assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == [
+        "missing manifest(s) valid.json"
+    ]
     # a stamp written before the inputs were fingerprinted: rebuilt once
     write_manifests(tmp_path, MANIFESTS, OPTIONS, "Demo")
     assert stale_reasons(tmp_path, OPTIONS, list(MANIFESTS), inputs) == [
-        "the previous preparation recorded no input fingerprint"]
+        "the previous preparation recorded no input fingerprint"
+    ]
 
 
 def test_log_rebuild_warns_when_finished_work_is_redone(caplog):
@@ -248,10 +289,17 @@ def test_log_rebuild_warns_when_finished_work_is_redone(caplog):
         log_rebuild("Demo", "prep", ["no finished preparation (no prepare_options.json)"])
         log_rebuild("Demo", "prep", ["labels changed: Labels/a.csv", "option seed: 0 -> 2"])
     first, again = caplog.records
-    assert first.levelno == logging.INFO and first.getMessage() == (
-        "Demo: writing the manifests in prep: no finished preparation (no prepare_options.json)")
-    assert again.levelno == logging.WARNING and again.getMessage() == (
-        "Demo: rebuilding the manifests in prep: labels changed: Labels/a.csv; option seed: 0 -> 2")
+    assert (
+        first.levelno == logging.INFO
+        and first.getMessage()
+        == "Demo: writing the manifests in prep: no finished preparation (no prepare_options.json)"
+    )
+    assert (
+        again.levelno == logging.WARNING
+        and again.getMessage()
+        == "Demo: rebuilding the manifests in prep: labels changed: Labels/a.csv; option seed: 0"
+        " -> 2"
+    )
 
 
 def truncate_wav(wav, keep=1 / 3):
@@ -266,9 +314,14 @@ def test_wav_entries_refuse_a_truncated_wav_with_an_intact_header(tmp_path):
     wav = tmp_path / "cut.wav"
     soundfile.write(wav, 0.1 * np.ones(int(4.15 * 16000)), 16000, subtype="PCM_16")
     truncate_wav(wav)
-    assert soundfile.info(wav).duration == pytest.approx(1.383, abs=1e-3)  # what libsndfile reads, silently
-    with pytest.raises(DemoFormatError, match=rf"Truncated wav {re.escape(str(wav))} \(named by labels.csv:4\): "
-                                              r"its header declares 4.15 s of audio, the file holds 1.38 s"):
+    assert soundfile.info(wav).duration == pytest.approx(
+        1.383, abs=1e-3
+    )  # what libsndfile reads, silently
+    with pytest.raises(
+        DemoFormatError,
+        match=rf"Truncated wav {re.escape(str(wav))} \(named by labels.csv:4\): "
+        r"its header declares 4.15 s of audio, the file holds 1.38 s",
+    ):
         wav_entries({wav: "labels.csv:4"}, "Demo", DemoFormatError)
 
 

@@ -12,7 +12,11 @@ def old_pooling_counts(lengths, num_frames):  # pooling.length_mask, fusion.fram
 
 
 def old_tc_gru_counts(lengths, num_frames):  # tc_gru.valid_frame_counts
-    return torch.round(lengths.to(torch.float64) * num_frames).to(torch.int64).clamp(min=1, max=num_frames)
+    return (
+        torch.round(lengths.to(torch.float64) * num_frames)
+        .to(torch.int64)
+        .clamp(min=1, max=num_frames)
+    )
 
 
 def old_sample_mask(lengths, num_samples):  # ssl_encoder.valid_sample_mask
@@ -28,15 +32,25 @@ def _relative_lengths(dtype):
     """n / N for every n <= N < 80, exact halves of frames and random values, in ``dtype``."""
     exact = [n / big for big in range(1, 80) for n in range(1, big + 1)]
     g = torch.Generator().manual_seed(0)
-    return torch.cat([torch.tensor(exact, dtype=torch.float64), torch.rand(500, generator=g, dtype=torch.float64)]).to(dtype)
+    return torch.cat(
+        [
+            torch.tensor(exact, dtype=torch.float64),
+            torch.rand(500, generator=g, dtype=torch.float64),
+        ]
+    ).to(dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
 def test_every_layer_keeps_its_rounding(dtype):
     lengths = _relative_lengths(dtype)
     for num_frames in (1, 3, 15, 49, 101, 998, 16000):
-        assert torch.equal(frame_counts(lengths, num_frames), old_pooling_counts(lengths, num_frames))
-        assert torch.equal(frame_counts(lengths, num_frames, dtype=torch.float64), old_tc_gru_counts(lengths, num_frames))
+        assert torch.equal(
+            frame_counts(lengths, num_frames), old_pooling_counts(lengths, num_frames)
+        )
+        assert torch.equal(
+            frame_counts(lengths, num_frames, dtype=torch.float64),
+            old_tc_gru_counts(lengths, num_frames),
+        )
         mask, _ = length_mask(lengths, num_frames)
         if dtype != torch.float16 or num_frames <= 2048:  # the old mask compared sample indices
             assert torch.equal(mask, old_sample_mask(lengths, num_frames))  # in float16: inexact
@@ -66,7 +80,11 @@ def test_length_mask_rounding_and_clamp():
 def test_frame_counts_round_and_clamp():
     assert frame_counts(torch.tensor([1.0, 0.49, 0.0]), 10).tolist() == [10, 5, 1]
     assert frame_counts(None, 7, batch_size=3).tolist() == [7, 7, 7]
-    assert frame_counts(torch.tensor([0.04, 0.5, 1.0]), 10, dtype=torch.float64).tolist() == [1, 5, 10]
+    assert frame_counts(torch.tensor([0.04, 0.5, 1.0]), 10, dtype=torch.float64).tolist() == [
+        1,
+        5,
+        10,
+    ]
     assert frame_counts(torch.tensor([1, 0]), 4).tolist() == [4, 1]  # integer lengths: float32
 
 

@@ -128,18 +128,54 @@ def _missing_classes_case(seed):
 # sklearn.metrics (commit 0ce5eb0): (WA, UA, F1, F1 over range(6)), recall, confusion.
 NAN = float("nan")
 BEFORE_SKLEARN = {
-    0: ((0.4788732394366197, 0.4916666666666667, 0.36335447498238194, 0.3027953958186516),
+    0: (
+        (0.4788732394366197, 0.4916666666666667, 0.36335447498238194, 0.3027953958186516),
         [0.8666666666666667, 0.6, 0.5, NAN, 0.0, NAN],
-        [[13, 0, 0, 2, 0, 0], [2, 9, 0, 4, 0, 0], [5, 2, 12, 5, 0, 0], [0] * 6, [8, 7, 0, 2, 0, 0], [0] * 6]),
-    1: ((0.2916666666666667, 0.26666666666666666, 0.17983193277310922, 0.14985994397759103),
+        [
+            [13, 0, 0, 2, 0, 0],
+            [2, 9, 0, 4, 0, 0],
+            [5, 2, 12, 5, 0, 0],
+            [0] * 6,
+            [8, 7, 0, 2, 0, 0],
+            [0] * 6,
+        ],
+    ),
+    1: (
+        (0.2916666666666667, 0.26666666666666666, 0.17983193277310922, 0.14985994397759103),
         [0.6666666666666666, 0.4, 0.0, NAN, 0.0, NAN],
-        [[8, 4, 0, 0, 0, 0], [4, 6, 0, 5, 0, 0], [2, 2, 0, 2, 0, 0], [0] * 6, [8, 1, 0, 6, 0, 0], [0] * 6]),
-    2: ((0.4142857142857143, 0.3961538461538462, 0.31979906173454564, 0.26649921811212135),
+        [
+            [8, 4, 0, 0, 0, 0],
+            [4, 6, 0, 5, 0, 0],
+            [2, 2, 0, 2, 0, 0],
+            [0] * 6,
+            [8, 1, 0, 6, 0, 0],
+            [0] * 6,
+        ],
+    ),
+    2: (
+        (0.4142857142857143, 0.3961538461538462, 0.31979906173454564, 0.26649921811212135),
         [0.38461538461538464, 0.65, 0.55, NAN, 0.0, NAN],
-        [[5, 6, 0, 2, 0, 0], [3, 13, 0, 4, 0, 0], [2, 1, 11, 6, 0, 0], [0] * 6, [14, 2, 0, 1, 0, 0], [0] * 6]),
-    3: ((0.47058823529411764, 0.4444444444444444, 0.3477676825761932, 0.2898064021468277),
+        [
+            [5, 6, 0, 2, 0, 0],
+            [3, 13, 0, 4, 0, 0],
+            [2, 1, 11, 6, 0, 0],
+            [0] * 6,
+            [14, 2, 0, 1, 0, 0],
+            [0] * 6,
+        ],
+    ),
+    3: (
+        (0.47058823529411764, 0.4444444444444444, 0.3477676825761932, 0.2898064021468277),
         [0.8333333333333334, 0.5555555555555556, 0.3888888888888889, NAN, 0.0, NAN],
-        [[15, 2, 0, 1, 0, 0], [2, 10, 0, 6, 0, 0], [3, 4, 7, 4, 0, 0], [0] * 6, [9, 3, 0, 2, 0, 0], [0] * 6]),
+        [
+            [15, 2, 0, 1, 0, 0],
+            [2, 10, 0, 6, 0, 0],
+            [3, 4, 7, 4, 0, 0],
+            [0] * 6,
+            [9, 3, 0, 2, 0, 0],
+            [0] * 6,
+        ],
+    ),
 }
 # ClassificationMetrics.summarize() of the same cases: (WA, UA, F1) in percent.
 BEFORE_SKLEARN_PERCENT = {
@@ -154,8 +190,12 @@ BEFORE_SKLEARN_PERCENT = {
 def test_same_numbers_as_the_hand_written_metrics(seed):
     predictions, targets = _missing_classes_case(seed)
     scores, recall, confusion = BEFORE_SKLEARN[seed]
-    got = (weighted_accuracy(predictions, targets), unweighted_accuracy(predictions, targets),
-           macro_f1(predictions, targets), macro_f1(predictions, targets, labels=range(6)))
+    got = (
+        weighted_accuracy(predictions, targets),
+        unweighted_accuracy(predictions, targets),
+        macro_f1(predictions, targets),
+        macro_f1(predictions, targets, labels=range(6)),
+    )
     assert got == scores  # bit-identical, not approximately equal
     np.testing.assert_array_equal(per_class_recall(predictions, targets, 6), recall)
     np.testing.assert_array_equal(confusion_matrix(predictions, targets, 6), confusion)
@@ -247,13 +287,26 @@ def test_classification_errors():
 
 def test_predictions_csv_has_probability_columns_when_given(tmp_path):
     metrics = ClassificationMetrics(["a", "b"])
-    metrics.append(["u1"], torch.tensor([[2.0, 1.0]]), torch.tensor([0]), probabilities=torch.tensor([[0.7, 0.3]]))
-    metrics.append(["u2"], torch.tensor([[0.0, 1.0]]), torch.tensor([0]), probabilities=torch.tensor([[0.25, 0.75]]))
+    metrics.append(
+        ["u1"],
+        torch.tensor([[2.0, 1.0]]),
+        torch.tensor([0]),
+        probabilities=torch.tensor([[0.7, 0.3]]),
+    )
+    metrics.append(
+        ["u2"],
+        torch.tensor([[0.0, 1.0]]),
+        torch.tensor([0]),
+        probabilities=torch.tensor([[0.25, 0.75]]),
+    )
     metrics.write_predictions(str(tmp_path / "p.csv"))
     with open(tmp_path / "p.csv", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows == [["id", "target", "prediction", "p_a", "p_b"], ["u1", "a", "a", "0.700000", "0.300000"],
-                    ["u2", "a", "b", "0.250000", "0.750000"]]
+    assert rows == [
+        ["id", "target", "prediction", "p_a", "p_b"],
+        ["u1", "a", "a", "0.700000", "0.300000"],
+        ["u2", "a", "b", "0.250000", "0.750000"],
+    ]
     metrics.append(["u3"], torch.tensor([1]), torch.tensor([1]))  # one batch without: no columns
     metrics.write_predictions(str(tmp_path / "q.csv"))
     assert (tmp_path / "q.csv").read_text().splitlines()[0] == "id,target,prediction"
@@ -267,8 +320,12 @@ def test_classification_outputs(tmp_path):
     with open(csv_path, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["id", "target", "prediction"]
-    assert rows[1:] == [["u1", "neu", "neu"], ["u2", "hap", "hap"], ["u3", "sad", "hap"],
-                        ["u4", "exc", "exc"]]
+    assert rows[1:] == [
+        ["u1", "neu", "neu"],
+        ["u2", "hap", "hap"],
+        ["u3", "sad", "hap"],
+        ["u4", "exc", "exc"],
+    ]
     for normalize in (True, False):
         png = tmp_path / f"cm_{normalize}.png"
         metrics.plot_confusion_matrix(str(png), normalize=normalize)
@@ -290,12 +347,15 @@ def test_ccc_metrics_whole_split_matches_numpy(rng):
     metrics = CCCMetrics()
     for start in range(0, 300, 64):  # uneven last batch
         sl = slice(start, start + 64)
-        metrics.append([f"u{i}" for i in range(start, min(start + 64, 300))],
-                       torch.tensor(pred[sl], dtype=torch.float32),
-                       torch.tensor(target[sl], dtype=torch.float32))
+        metrics.append(
+            [f"u{i}" for i in range(start, min(start + 64, 300))],
+            torch.tensor(pred[sl], dtype=torch.float32),
+            torch.tensor(target[sl], dtype=torch.float32),
+        )
     stats = metrics.summarize()
-    ref = numpy_ccc(pred.astype(np.float32).astype(np.float64),
-                    target.astype(np.float32).astype(np.float64))
+    ref = numpy_ccc(
+        pred.astype(np.float32).astype(np.float64), target.astype(np.float32).astype(np.float64)
+    )
     for k, dim in enumerate(DIMENSIONS):
         assert stats[f"ccc_{dim}"] == pytest.approx(ref[k], rel=1e-6)
     assert stats["ccc_mean"] == pytest.approx(ref.mean(), rel=1e-6)
@@ -356,8 +416,9 @@ def _naive_mse_bins(pred, target, bins=range(1, 8)):
 
 
 def test_mse_per_label_bin(rng):
-    target = np.concatenate([rng.uniform(0.5, 7.4, size=(80, 3)),
-                             np.array([[4.5, 1.5, 0.2], [2.5, 7.0, 7.6]])])
+    target = np.concatenate(
+        [rng.uniform(0.5, 7.4, size=(80, 3)), np.array([[4.5, 1.5, 0.2], [2.5, 7.0, 7.6]])]
+    )
     target[:, 0] = np.clip(target[:, 0], 1.0, 4.9)  # arousal: bins 6 and 7 empty
     pred = target + rng.normal(scale=0.5, size=target.shape)
     metrics = CCCMetrics()
@@ -399,11 +460,19 @@ def test_ccc_outputs(tmp_path, rng):
     metrics.write_predictions(str(csv_path))
     with open(csv_path, newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["id", "pred_arousal", "pred_valence", "pred_dominance",
-                       "target_arousal", "target_valence", "target_dominance"]
+    assert rows[0] == [
+        "id",
+        "pred_arousal",
+        "pred_valence",
+        "pred_dominance",
+        "target_arousal",
+        "target_valence",
+        "target_dominance",
+    ]
     assert len(rows) == 41 and rows[1][0] == "utt0"
-    np.testing.assert_allclose([float(v) for v in rows[5][1:]],
-                               np.concatenate([pred[4], target[4]]))
+    np.testing.assert_allclose(
+        [float(v) for v in rows[5][1:]], np.concatenate([pred[4], target[4]])
+    )
     stream = io.StringIO()
     metrics.write_stats(stream)
     assert "CCC mean" in stream.getvalue() and "MSE per target bin" in stream.getvalue()

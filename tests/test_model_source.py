@@ -6,7 +6,9 @@ from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.model_source import check_model_source, looks_like_local_path
 
 
-@pytest.mark.parametrize("source", ["microsoft/wavlm-large", "facebook/hubert-large-ll60k", "bert-base-uncased"])
+@pytest.mark.parametrize(
+    "source", ["microsoft/wavlm-large", "facebook/hubert-large-ll60k", "bert-base-uncased"]
+)
 def test_hub_ids_are_not_local(tmp_path, monkeypatch, source):
     monkeypatch.chdir(tmp_path)
     assert not looks_like_local_path(source)
@@ -25,7 +27,9 @@ def test_home_folder_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "wavlm").mkdir()
     assert check_model_source("~/wavlm") == str(tmp_path / "wavlm")
-    with pytest.raises(FileNotFoundError, match=f"~/hubert: no such folder \\({tmp_path / 'hubert'}\\)"):
+    with pytest.raises(
+        FileNotFoundError, match=f"~/hubert: no such folder \\({tmp_path / 'hubert'}\\)"
+    ):
         check_model_source("~/hubert")
 
 

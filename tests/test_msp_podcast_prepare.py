@@ -30,6 +30,7 @@ RECIPE = REPO / "recipes" / "MSP-Podcast"
 sys.path.insert(0, str(RECIPE))
 
 import msp_podcast_prepare as prep  # noqa: E402
+
 from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
 
 synthetic = pytest.importorskip("ser_modules.testing.synthetic")
@@ -41,8 +42,14 @@ EXPECTED_MANIFESTS = {
     "1.6": {"train", "valid", "test1", "eval1.3"},
 }
 EVAL13_FILE = Path("Previous_releases_information") / "Partitions_1.3.txt"
-SPLIT_TO_MANIFEST = {"Train": "train", "Development": "valid", "Validation": "valid",
-                     "Test1": "test1", "Test2": "test2", "Test3": "test3"}
+SPLIT_TO_MANIFEST = {
+    "Train": "train",
+    "Development": "valid",
+    "Validation": "valid",
+    "Test1": "test1",
+    "Test2": "test2",
+    "Test3": "test3",
+}
 ATTRS = {"arousal": "EmoAct", "valence": "EmoVal", "dominance": "EmoDom"}
 # Independent of the module under test: the three ratings at the end of EmoDetail.
 RATINGS_RE = re.compile(r"A:(\d+(?:\.\d+)?); V:(\d+(?:\.\d+)?); D:(\d+(?:\.\d+)?);$")
@@ -55,10 +62,15 @@ RATINGS_RE = re.compile(r"A:(\d+(?:\.\d+)?); V:(\d+(?:\.\d+)?); D:(\d+(?:\.\d+)?
 def corpora(tmp_path_factory):
     """{release: root} of two small synthetic releases (shared, read-only)."""
     return {
-        release: Path(synthetic.generate_msp_podcast(
-            tmp_path_factory.mktemp(f"msp{release}"), release=release, seed=0, size=SIZE,
-            progress=False,
-        ))
+        release: Path(
+            synthetic.generate_msp_podcast(
+                tmp_path_factory.mktemp(f"msp{release}"),
+                release=release,
+                seed=0,
+                size=SIZE,
+                progress=False,
+            )
+        )
         for release in RELEASES
     }
 
@@ -97,8 +109,6 @@ def consensus_path(root):
         if (root / "Labels" / name).is_file():
             return root / "Labels" / name
     raise AssertionError(f"no consensus file in {root}")
-
-
 
 
 def read_ratings(root, release):
@@ -194,7 +204,9 @@ def partition_manifests(manifests):
 
 
 def test_every_labelled_utterance_once_in_its_split(prepared, references, release):
-    seen = Counter(utt for manifest in partition_manifests(prepared[release]).values() for utt in manifest)
+    seen = Counter(
+        utt for manifest in partition_manifests(prepared[release]).values() for utt in manifest
+    )
     assert set(seen) == set(references[release])
     assert set(seen.values()) == {1}
     for name, manifest in partition_manifests(prepared[release]).items():
@@ -206,8 +218,16 @@ def test_consensus_and_metadata_values(prepared, references, release):
     for manifest in prepared[release].values():
         for utt, entry in manifest.items():
             expected = references[release][utt]
-            for key in ("arousal", "valence", "dominance", "speaker", "gender", "split",
-                        "emo_class", "wav"):
+            for key in (
+                "arousal",
+                "valence",
+                "dominance",
+                "speaker",
+                "gender",
+                "split",
+                "emo_class",
+                "wav",
+            ):
                 assert entry[key] == expected[key], (utt, key)
             for attr in ATTRS:
                 assert isinstance(entry[attr], float) and 1.0 <= entry[attr] <= 7.0
@@ -247,7 +267,9 @@ def test_unknown_speakers_are_kept(prepared, references, release):
     expected = sorted(u for u, r in references[release].items() if r["speaker"] == "Unknown")
     assert expected, "the synthetic corpus should contain Unknown speakers"
     found = sorted(
-        utt for manifest in prepared[release].values() for utt, entry in manifest.items()
+        utt
+        for manifest in prepared[release].values()
+        for utt, entry in manifest.items()
         if entry["speaker"] == "Unknown"
     )
     assert found == expected
@@ -265,8 +287,20 @@ def test_transcripts(prepared, corpora):
 def test_entries_have_the_same_keys(prepared, release):
     keys = {frozenset(e) for m in prepared[release].values() for e in m.values()}
     assert len(keys) == 1
-    required = {"wav", "duration", "arousal", "valence", "dominance", "arousal_std",
-                "valence_std", "dominance_std", "n_raters", "speaker", "gender", "emo_class"}
+    required = {
+        "wav",
+        "duration",
+        "arousal",
+        "valence",
+        "dominance",
+        "arousal_std",
+        "valence_std",
+        "dominance_std",
+        "n_raters",
+        "speaker",
+        "gender",
+        "emo_class",
+    }
     assert required <= set(next(iter(keys)))
 
 
@@ -360,9 +394,17 @@ def test_invalid_options(corpora, tmp_path):
 def test_command_line(corpora, prepared, tmp_path):
     save = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, str(RECIPE / "msp_podcast_prepare.py"),
-         "--data_folder", str(corpora["1.6"]), "--save_folder", str(save)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(RECIPE / "msp_podcast_prepare.py"),
+            "--data_folder",
+            str(corpora["1.6"]),
+            "--save_folder",
+            str(save),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "v1.6 layout" in result.stderr
@@ -375,10 +417,16 @@ def test_command_line(corpora, prepared, tmp_path):
 def release_13_test_files(root):
     """Utterance ids of the Test lines of the release 1.3 partitions, parsed independently."""
     lines = (root / EVAL13_FILE).read_text().splitlines()
-    return {name.strip()[:-4] for split, name in (line.split(";") for line in lines) if split.strip() == "Test"}
+    return {
+        name.strip()[:-4]
+        for split, name in (line.split(";") for line in lines)
+        if split.strip() == "Test"
+    }
 
 
-def test_eval13_holds_the_release_13_test_files_with_this_releases_labels(prepared, corpora, references, release):
+def test_eval13_holds_the_release_13_test_files_with_this_releases_labels(
+    prepared, corpora, references, release
+):
     expected = release_13_test_files(corpora[release])
     assert expected and expected < set(prepared[release]["test1"])  # Eval1.3 is a part of Eval1.6
     eval13 = prepared[release]["eval1.3"]
@@ -391,20 +439,28 @@ def test_eval13_holds_the_release_13_test_files_with_this_releases_labels(prepar
 def test_eval13_from_a_given_list(corpora, references, tmp_path, caplog):
     chosen = sorted(u for u, r in references["1.11"].items() if r["manifest"] == "train")[:3]
     listing = tmp_path / "eval13.txt"
-    listing.write_text("".join(f"{utt}.wav\n" for utt in chosen) + "Test; MSP-PODCAST_9999_0001.wav\n")
+    listing.write_text(
+        "".join(f"{utt}.wav\n" for utt in chosen) + "Test; MSP-PODCAST_9999_0001.wav\n"
+    )
     with caplog.at_level(logging.WARNING, logger=prep.logger.name):
-        paths = prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=listing)
+        paths = prep.prepare_msp_podcast(
+            corpora["1.11"], tmp_path / "prep", eval13_partitions=listing
+        )
     assert list(load_manifests(tmp_path / "prep")["eval1.3"]) == chosen
     assert Path(paths["eval1.3"]).name == "eval1.3.json"
-    assert (f"MSP-Podcast eval1.3: 1 of the 4 files listed in {listing} are left out: 1 have no row and 0 no "
-            "complete consensus value in this release, e.g. MSP-PODCAST_9999_0001") in caplog.text
+    assert (
+        f"MSP-Podcast eval1.3: 1 of the 4 files listed in {listing} are left out: 1 have no row and"
+        " 0 no complete consensus value in this release, e.g. MSP-PODCAST_9999_0001" in caplog.text
+    )
     stamp = json.loads((tmp_path / "prep" / prep.OPTIONS_FILE).read_text())
     assert stamp["eval13_partitions"] == str(listing) and str(listing) in stamp["inputs"]["labels"]
     listing.write_text(f"{chosen[0]}.wav\n")  # another list: rebuilt
     prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=listing)
     assert list(load_manifests(tmp_path / "prep")["eval1.3"]) == chosen[:1]
     with pytest.raises(FileNotFoundError, match="eval13_partitions not found: .*nowhere.txt"):
-        prep.prepare_msp_podcast(corpora["1.11"], tmp_path / "prep", eval13_partitions=tmp_path / "nowhere.txt")
+        prep.prepare_msp_podcast(
+            corpora["1.11"], tmp_path / "prep", eval13_partitions=tmp_path / "nowhere.txt"
+        )
 
 
 def test_no_eval13_without_the_release_13_partitions(corpora, tmp_path):
@@ -412,15 +468,21 @@ def test_no_eval13_without_the_release_13_partitions(corpora, tmp_path):
     shutil.rmtree(root / "Previous_releases_information")
     paths = prep.prepare_msp_podcast(root, tmp_path / "prep")
     assert set(paths) == EXPECTED_MANIFESTS["1.6"] - {"eval1.3"}
-    with pytest.raises(ValueError, match=r"splits \['eval1.3'\] not found .*give them with eval13_partitions"):
+    with pytest.raises(
+        ValueError, match=r"splits \['eval1.3'\] not found .*give them with eval13_partitions"
+    ):
         prep.prepare_msp_podcast(root, tmp_path / "prep", splits=["test1", "eval1.3"])
 
 
 def test_eval13_can_be_chosen_or_left_out_with_splits(corpora, prepared, tmp_path):
     paths = prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "a", splits=["eval1.3"])
-    assert set(paths) == {"eval1.3"} and load_manifests(tmp_path / "a")["eval1.3"] == prepared["1.6"]["eval1.3"]
-    assert set(prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "b", splits=["train", "test1"])) == {
-        "train", "test1"}
+    assert (
+        set(paths) == {"eval1.3"}
+        and load_manifests(tmp_path / "a")["eval1.3"] == prepared["1.6"]["eval1.3"]
+    )
+    assert set(
+        prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "b", splits=["train", "test1"])
+    ) == {"train", "test1"}
 
 
 @pytest.mark.parametrize("line", ["Test; ", "Test; a.wav; b.wav", "; MSP-PODCAST_0001_0001.wav"])
@@ -429,22 +491,32 @@ def test_malformed_release_13_partition_line(corpora, tmp_path, line):
     path = root / EVAL13_FILE
     n_lines = len(path.read_text().splitlines())
     path.write_text(path.read_text() + line + "\n")
-    with pytest.raises(prep.MSPPodcastFormatError, match=re.escape(f"{path}:{n_lines + 1}: expected")):
+    with pytest.raises(
+        prep.MSPPodcastFormatError, match=re.escape(f"{path}:{n_lines + 1}: expected")
+    ):
         prep.prepare_msp_podcast(root, tmp_path / "prep")
 
 
 def test_release_13_partitions_without_test_files(corpora, tmp_path):
     root = copy_corpus(corpora, "1.11", tmp_path)
     path = root / EVAL13_FILE
-    path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if not line.startswith("Test")))
-    with pytest.raises(prep.MSPPodcastFormatError, match=re.escape(f"{path}: no Test partition line")):
+    path.write_text(
+        "".join(
+            line + "\n" for line in path.read_text().splitlines() if not line.startswith("Test")
+        )
+    )
+    with pytest.raises(
+        prep.MSPPodcastFormatError, match=re.escape(f"{path}: no Test partition line")
+    ):
         prep.prepare_msp_podcast(root, tmp_path / "prep")
 
 
 # --------------------------------------------------------------------------
 # A changed release is noticed (the stamp fingerprints the inputs)
 # --------------------------------------------------------------------------
-def test_fixed_label_file_rebuilds_the_manifests_and_says_why(corpora, references, release, tmp_path, caplog):
+def test_fixed_label_file_rebuilds_the_manifests_and_says_why(
+    corpora, references, release, tmp_path, caplog
+):
     root = copy_corpus(corpora, release, tmp_path)
     save = tmp_path / "prep"
     prep.prepare_msp_podcast(root, save)
@@ -457,7 +529,10 @@ def test_fixed_label_file_rebuilds_the_manifests_and_says_why(corpora, reference
         prep.prepare_msp_podcast(root, save)
     assert load_manifests(save)["train"][utt]["arousal"] == float(row["EmoAct"])
     relative = consensus_path(root).relative_to(root).as_posix()
-    assert f"MSP-Podcast: rebuilding the manifests in {save}: labels changed: {relative}" in caplog.text
+    assert (
+        f"MSP-Podcast: rebuilding the manifests in {save}: labels changed: {relative}"
+        in caplog.text
+    )
     assert "up to date" not in caplog.text
 
 
@@ -493,7 +568,15 @@ def test_touched_label_files_keep_the_manifests(corpora, tmp_path):
 def test_progress_bars_can_be_hidden(corpora, tmp_path, capfd):
     prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "quiet", progressbar=False)
     assert "wav headers" not in capfd.readouterr().err
-    prep.main(["--data_folder", str(corpora["1.6"]), "--save_folder", str(tmp_path / "cli"), "--noprogressbar"])
+    prep.main(
+        [
+            "--data_folder",
+            str(corpora["1.6"]),
+            "--save_folder",
+            str(tmp_path / "cli"),
+            "--noprogressbar",
+        ]
+    )
     assert "wav headers" not in capfd.readouterr().err
     prep.prepare_msp_podcast(corpora["1.6"], tmp_path / "bar")
     assert "Reading MSP-Podcast train wav headers" in capfd.readouterr().err
@@ -502,8 +585,7 @@ def test_progress_bars_can_be_hidden(corpora, tmp_path, capfd):
 # --------------------------------------------------------------------------
 # Label edge cases (on copies)
 # --------------------------------------------------------------------------
-def test_file_without_detailed_ratings_kept_with_zero_raters(corpora, references, tmp_path,
-                                                              caplog):
+def test_file_without_detailed_ratings_kept_with_zero_raters(corpora, references, tmp_path, caplog):
     root = copy_corpus(corpora, "1.11", tmp_path)
     utt = first_utt(references, "1.11")
     path = root / "Labels" / "labels_detailed.csv"
@@ -525,8 +607,9 @@ def test_nan_and_repeated_ratings_are_left_out(corpora, references, tmp_path, ca
     header, rows = read_csv(path)
     first = next(row for row in rows if row["FileName"] == f"{utt}.wav")
     worker = first["EmoDetail"].split(";")[0]
-    rows.append({"FileName": f"{utt}.wav",
-                 "EmoDetail": "WORKER99999999; Sad; ; A:nan; V:2.0; D:2.0;"})
+    rows.append(
+        {"FileName": f"{utt}.wav", "EmoDetail": "WORKER99999999; Sad; ; A:nan; V:2.0; D:2.0;"}
+    )
     rows.append({"FileName": f"{utt}.wav", "EmoDetail": f"{worker}; Sad; A:7.0; V:7.0; D:7.0;"})
     write_csv(path, header, rows)
     with caplog.at_level(logging.WARNING, logger=prep.logger.name):
@@ -573,15 +656,28 @@ def test_labelled_test3_gets_its_manifest(corpora, tmp_path):
     root = copy_corpus(corpora, "1.11", tmp_path)
     path = consensus_path(root)
     header, rows = read_csv(path)
-    rows.append(dict(FileName="MSP-PODCAST_test3_0001.wav", EmoClass="N", EmoAct="4.0",
-                     EmoVal="3.5", EmoDom="4.5", SpkrID="Unknown", Gender="Unknown",
-                     Split_Set="Test3"))
+    rows.append(
+        dict(
+            FileName="MSP-PODCAST_test3_0001.wav",
+            EmoClass="N",
+            EmoAct="4.0",
+            EmoVal="3.5",
+            EmoDom="4.5",
+            SpkrID="Unknown",
+            Gender="Unknown",
+            Split_Set="Test3",
+        )
+    )
     write_csv(path, header, rows)
     detailed = root / "Labels" / "labels_detailed.csv"
     header, rows = read_csv(detailed)
     for worker, a, v, d in (("WORKER1", 3, 3, 4), ("WORKER2", 5, 4, 5)):
-        rows.append({"FileName": "MSP-PODCAST_test3_0001.wav",
-                     "EmoDetail": f"{worker}; Neutral; ; A:{a}.0; V:{v}.0; D:{d}.0;"})
+        rows.append(
+            {
+                "FileName": "MSP-PODCAST_test3_0001.wav",
+                "EmoDetail": f"{worker}; Neutral; ; A:{a}.0; V:{v}.0; D:{d}.0;",
+            }
+        )
     write_csv(detailed, header, rows)
     paths = prep.prepare_msp_podcast(root, tmp_path / "prep")
     assert set(paths) == EXPECTED_MANIFESTS["1.11"] | {"test3"}
@@ -593,8 +689,18 @@ def test_unlabelled_test3_is_skipped_with_a_log_line(corpora, tmp_path, caplog):
     root = copy_corpus(corpora, "1.11", tmp_path)
     path = consensus_path(root)
     header, rows = read_csv(path)
-    rows.append(dict(FileName="MSP-PODCAST_test3_0001.wav", EmoClass="", EmoAct="", EmoVal="",
-                     EmoDom="", SpkrID="Unknown", Gender="Unknown", Split_Set="Test3"))
+    rows.append(
+        dict(
+            FileName="MSP-PODCAST_test3_0001.wav",
+            EmoClass="",
+            EmoAct="",
+            EmoVal="",
+            EmoDom="",
+            SpkrID="Unknown",
+            Gender="Unknown",
+            Split_Set="Test3",
+        )
+    )
     write_csv(path, header, rows)
     with caplog.at_level(logging.INFO, logger=prep.logger.name):
         paths = prep.prepare_msp_podcast(root, tmp_path / "prep")
@@ -614,8 +720,11 @@ def test_missing_data_folder(tmp_path):
 @pytest.mark.parametrize("label_file", ["consensus", "detailed"])
 def test_missing_label_file(corpora, release, tmp_path, label_file):
     root = copy_corpus(corpora, release, tmp_path)
-    victim = consensus_path(root) if label_file == "consensus" else next(
-        (root / "Labels").glob("labels_detailed.*"))
+    victim = (
+        consensus_path(root)
+        if label_file == "consensus"
+        else next((root / "Labels").glob("labels_detailed.*"))
+    )
     victim.unlink()
     with pytest.raises(FileNotFoundError, match=re.escape(str(victim))):
         prep.prepare_msp_podcast(root, tmp_path / "prep")
@@ -632,7 +741,9 @@ def test_label_folder_spelled_as_no_release_does(corpora, tmp_path):
     """Every release has ``Labels/``; other spellings are not guessed, the error names the paths tried."""
     root = copy_corpus(corpora, "1.11", tmp_path)
     (root / "Labels").rename(root / "labels")
-    with pytest.raises(FileNotFoundError, match=re.escape(str(root / "Labels" / "labels_consensus.csv"))):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(str(root / "Labels" / "labels_consensus.csv"))
+    ):
         prep.prepare_msp_podcast(root, tmp_path / "prep")
 
 
@@ -676,11 +787,14 @@ def test_corrupt_wav(corpora, references, release, tmp_path):
         prep.prepare_msp_podcast(root, tmp_path / "prep")
 
 
-@pytest.mark.parametrize("detail", [
-    "WORKER00000001; Sad; A:3.0; D:3.0;",          # no valence
-    "WORKER00000001; Sad; ; A:three; V:2.0; D:2.0;",  # not a number
-    "Sad; Depressed",                              # no ratings at all
-])
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "WORKER00000001; Sad; A:3.0; D:3.0;",  # no valence
+        "WORKER00000001; Sad; ; A:three; V:2.0; D:2.0;",  # not a number
+        "Sad; Depressed",  # no ratings at all
+    ],
+)
 def test_malformed_emodetail(corpora, references, tmp_path, detail):
     root = copy_corpus(corpora, "1.11", tmp_path)
     utt = first_utt(references, "1.11", "test2")

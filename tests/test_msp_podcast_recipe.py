@@ -20,8 +20,8 @@ from ser_modules.data.text import normalize_text
 from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.ctc_asr import CTCTranscriber
 from ser_modules.nn.multimodal import MultimodalTCGRU
-from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
+from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.testing.tiny_bert import save_random_bert_model
 from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc, save_random_ssl_model
 from ser_modules.training.feature_cache import module_fingerprint
@@ -32,7 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
 HPARAMS = RECIPE / "hparams" / "hubert_tcgru.yaml"
 NOISY = ("test1_snr20-30", "test1_snr10-20", "test1_snr0-10")
-HEAD = ["--conv_channels=8", "--gru_size=8", "--embedding_size=8", "--conv_stride=4", "--batch_size=16"]
+HEAD = [
+    "--conv_channels=8",
+    "--gru_size=8",
+    "--embedding_size=8",
+    "--conv_stride=4",
+    "--batch_size=16",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +71,19 @@ def recipe_args(assets, experiment, release="1.11", *extra):
 
 
 def with_epochs(args, epochs):
-    return [arg for arg in args if not arg.startswith("--number_of_epochs=")] + [f"--number_of_epochs={epochs}"]
+    return [arg for arg in args if not arg.startswith("--number_of_epochs=")] + [
+        f"--number_of_epochs={epochs}"
+    ]
 
 
 def run_recipe(args, cwd):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True
+        [sys.executable, str(RECIPE / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -123,29 +135,50 @@ def check_outputs(folder, assets, splits, method, mode, keep):
         assert (folder / png).stat().st_size > 0
     # The fitted selection, saved once: method, kept dimensions, reused by the checkpointed model.
     save = folder / "save"
-    assert sorted(path.name for path in save.iterdir() if not path.name.startswith("CKPT+")) == ["feature_selection.json"]
+    assert sorted(path.name for path in save.iterdir() if not path.name.startswith("CKPT+")) == [
+        "feature_selection.json"
+    ]
     info = json.loads((save / "feature_selection.json").read_text())
     assert info["method"] == method and info["input_size"] == 32
     assert info["output_size"] == (32 if method == "none" else round(keep * 32))
     size = json.loads((folder / "model_size.json").read_text())
-    head = TCGRU(info["output_size"], conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8,
-                 predict_spread=mode in ("aux", "kl_gauss"))
+    head = TCGRU(
+        info["output_size"],
+        conv_channels=8,
+        conv_stride=4,
+        gru_size=8,
+        embedding_size=8,
+        predict_spread=mode in ("aux", "kl_gauss"),
+    )
     assert size["head_parameters"] == count_parameters(head)
     assert (size["relative_size_reduction_percent"] > 0) == (info["output_size"] < 32)
     checkpoint = next(save.glob("CKPT+*"))
     state = torch.load(checkpoint / "model.ckpt", map_location="cpu", weights_only=True)
-    buffers = {"ccs": ["indices"], "mis": ["indices"], "pca": ["mean", "components"], "none": []}[method]
-    assert {key.split(".")[0] for key in state} == {"standardizer", "head", *(["selection"] if buffers else [])}
+    buffers = {"ccs": ["indices"], "mis": ["indices"], "pca": ["mean", "components"], "none": []}[
+        method
+    ]
+    assert {key.split(".")[0] for key in state} == {
+        "standardizer",
+        "head",
+        *(["selection"] if buffers else []),
+    }
     for name in buffers:  # the selection is in the checkpoint, as fitted
-        assert torch.equal(state[f"selection.{name}"], torch.tensor(info[name], dtype=state[f"selection.{name}"].dtype))
-    assert torch.equal(state["standardizer.mean"], torch.tensor(info["frame_mean"], dtype=torch.float32))
+        assert torch.equal(
+            state[f"selection.{name}"],
+            torch.tensor(info[name], dtype=state[f"selection.{name}"].dtype),
+        )
+    assert torch.equal(
+        state["standardizer.mean"], torch.tensor(info["frame_mean"], dtype=torch.float32)
+    )
     return results
 
 
 @pytest.fixture(scope="module")
 def ccs_run(assets):
     """CCS + kl_gauss on v1.11, with the noisy + reverberant test sets."""
-    args = recipe_args(assets, "ccs_kl", "1.11", "--saliency=ccs", "--keep_fraction=0.8", "--loss_mode=kl_gauss")
+    args = recipe_args(
+        assets, "ccs_kl", "1.11", "--saliency=ccs", "--keep_fraction=0.8", "--loss_mode=kl_gauss"
+    )
     result = run_recipe(args, assets["root"])
     return args, assets["root"] / "results" / "ccs_kl", result
 
@@ -156,7 +189,9 @@ def test_ccs_kl_gauss_with_noisy_sets(assets, ccs_run):
     check_outputs(folder, assets, splits, "ccs", "kl_gauss", 0.8)
     assert logged_epochs(folder) == [1, 2]
     assert "| test1_snr0-10 |" in result.stdout  # the table is printed
-    assert re.search(r"Downstream model: \d+ parameters \([\d.]+ MB fp32\)", result.stderr + result.stdout)
+    assert re.search(
+        r"Downstream model: \d+ parameters \([\d.]+ MB fp32\)", result.stderr + result.stdout
+    )
     clean = manifest_of(folder, "test1", assets)
     for name in NOISY:
         low, high = map(float, name.split("snr")[1].split("-"))
@@ -182,7 +217,14 @@ def test_resume_then_test_only_reuse_the_selection(assets, ccs_run):
     assert logged_epochs(folder) == [1, 2]
     for split, before in first.items():
         again = split_results(folder, split)
-        for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean", "num_samples", "epoch"):
+        for key in (
+            "ccc_arousal",
+            "ccc_valence",
+            "ccc_dominance",
+            "ccc_mean",
+            "num_samples",
+            "epoch",
+        ):
             assert again[key] == before[key], (split, key)
 
 
@@ -194,24 +236,43 @@ def test_a_finished_run_refuses_other_hyperparameters(assets, ccs_run):
     record = json.loads((folder / "experiment.json").read_text())
     assert record["training"]["completed"] is True and record["evaluation"]["finished"] is True
     assert "results.md" in record["evaluation"]["results"]
-    before = {name: (folder / name).read_bytes() for name in ("hyperparams.yaml", "command.txt", "results.md")}
+    before = {
+        name: (folder / name).read_bytes()
+        for name in ("hyperparams.yaml", "command.txt", "results.md")
+    }
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for extra in (with_epochs(args, 3), [*args, "--lr=0.05"]):
-        result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *extra], cwd=assets["root"], env=env,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, str(RECIPE / "train.py"), *extra],
+            cwd=assets["root"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode != 0 and "was made by another command" in result.stderr
     assert {name: (folder / name).read_bytes() for name in before} == before
     fresh = [*recipe_args(assets, "never_trained", "1.11", "--noisy_test_splits=[]"), "--test_only"]
-    result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *fresh], cwd=assets["root"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), *fresh],
+        cwd=assets["root"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "--test_only: no checkpoint in" in result.stderr
     assert not (assets["root"] / "results" / "never_trained").exists()
 
 
 def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets):
-    args = [*recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"), "--debug", "--debug_batches=1",
-            f"--feature_cache_folder={assets['root'] / 'debug_cache'}"]
-    args = [arg for arg in args if arg != f"--feature_cache_folder={assets['root'] / 'feature_cache'}"]
+    args = [
+        *recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"),
+        "--debug",
+        "--debug_batches=1",
+        f"--feature_cache_folder={assets['root'] / 'debug_cache'}",
+    ]
+    args = [
+        arg for arg in args if arg != f"--feature_cache_folder={assets['root'] / 'feature_cache'}"
+    ]
     run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "debug_debug"
     assert not (assets["root"] / "results" / "debug").exists()
@@ -219,19 +280,34 @@ def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets
     assert record["debug"] is True and record["evaluation"]["finished"] is False
     read = [json.loads(path.read_text()) for path in (folder / "debug_manifests").glob("*.json")]
     assert len(json.loads((folder / "debug_manifests" / "train.json").read_text())) == 16  # 1 batch
-    corpus = sum(len(json.loads((folder / "manifests" / f"{split}.json").read_text()))
-                 for split in ("train", "valid", "test1", "test2"))
-    wavs = {entry["wav"] for manifest in read for entry in manifest.values()}  # eval1.3 is part of test1
+    corpus = sum(
+        len(json.loads((folder / "manifests" / f"{split}.json").read_text()))
+        for split in ("train", "valid", "test1", "test2")
+    )
+    wavs = {
+        entry["wav"] for manifest in read for entry in manifest.values()
+    }  # eval1.3 is part of test1
     assert len(list((assets["root"] / "debug_cache").rglob("*.pt"))) == len(wavs) < corpus
 
 
 def test_mis_aux_on_the_v16_layout(assets):
-    args = recipe_args(assets, "mis_aux_v16", "1.6", "--saliency=mis", "--keep_fraction=0.6",
-                       "--loss_mode=aux", "--noisy_test_splits=[]")
+    args = recipe_args(
+        assets,
+        "mis_aux_v16",
+        "1.6",
+        "--saliency=mis",
+        "--keep_fraction=0.6",
+        "--loss_mode=aux",
+        "--noisy_test_splits=[]",
+    )
     run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "mis_aux_v16"
     assert json.loads((folder / "manifests" / "prepare_options.json").read_text())["manifests"] == [
-        "eval1.3", "test1", "train", "valid"]
+        "eval1.3",
+        "test1",
+        "train",
+        "valid",
+    ]
     results = check_outputs(folder, assets, ("test1",), "mis", "aux", 0.6)
     assert all(-1 <= v <= 1 for v in results["test1"]["spread_ccc"].values())
     # Eval1.3 (the release 1.3 test set) is evaluated beside Eval1.6 (test1), in the table too.
@@ -242,16 +318,28 @@ def test_mis_aux_on_the_v16_layout(assets):
 
 
 def test_pca_sample(assets):
-    args = recipe_args(assets, "pca_sample", "1.11", "--saliency=pca", "--keep_fraction=0.4",
-                       "--loss_mode=sample", "--noisy_test_splits=[]", "--readout=last")
+    args = recipe_args(
+        assets,
+        "pca_sample",
+        "1.11",
+        "--saliency=pca",
+        "--keep_fraction=0.4",
+        "--loss_mode=sample",
+        "--noisy_test_splits=[]",
+        "--readout=last",
+    )
     run_recipe(args, assets["root"])
-    check_outputs(assets["root"] / "results" / "pca_sample", assets, ("test1", "test2"), "pca", "sample", 0.4)
+    check_outputs(
+        assets["root"] / "results" / "pca_sample", assets, ("test1", "test2"), "pca", "sample", 0.4
+    )
 
 
 def test_full_input_ccc_loss_reuses_the_noisy_sets(assets, ccs_run):
     noisy_wav = next((assets["root"] / "noisy_sets" / "test1_snr0-10").glob("*.wav"))
     written = noisy_wav.stat().st_mtime_ns
-    args = recipe_args(assets, "none_none", "1.11", "--saliency=none", "--keep_fraction=1.0", "--loss_mode=none")
+    args = recipe_args(
+        assets, "none_none", "1.11", "--saliency=none", "--keep_fraction=1.0", "--loss_mode=none"
+    )
     result = run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "none_none"
     check_outputs(folder, assets, ("test1", "test2", *NOISY), "none", "none", 1.0)
@@ -265,7 +353,10 @@ def multimodal_assets(assets):
     """A tiny random HubertForCTC (HuBERT_A) and a tiny BERT knowing the corpus's words."""
     texts = [path.read_text() for path in (Path(assets["1.11"]) / "Transcripts").glob("*.txt")]
     root = assets["root"]
-    return {"ctc": build_tiny_hubert_ctc(root / "tiny_ctc"), "bert": save_random_bert_model(root / "tiny_bert", texts)}
+    return {
+        "ctc": build_tiny_hubert_ctc(root / "tiny_ctc"),
+        "bert": save_random_bert_model(root / "tiny_bert", texts),
+    }
 
 
 def test_hparams_file_loads_and_is_documented(assets, multimodal_assets):
@@ -288,9 +379,16 @@ def test_hparams_file_loads_and_is_documented(assets, multimodal_assets):
         assert "checkpointer" in hparams and "head" in hparams
         # The shared vocabulary: one results root, the trained part declared as a ModuleDict.
         results = hparams["results_folder"]
-        for key in ("feature_cache_folder", "noisy_folder", "output_folder"):  # ssl_folder is overridden here
+        for key in (
+            "feature_cache_folder",
+            "noisy_folder",
+            "output_folder",
+        ):  # ssl_folder is overridden here
             assert str(hparams[key]).startswith(f"{results}/"), key
-        assert hparams["upstream_tag"] == Path(assets["ssl"]).name and hparams["experiment_group"] == hparams["upstream_tag"]
+        assert (
+            hparams["upstream_tag"] == Path(assets["ssl"]).name
+            and hparams["experiment_group"] == hparams["upstream_tag"]
+        )
         assert hparams["output_folder"] == hparams["experiment_folder"]
         assert hparams["max_grad_norm"] == 5.0 and hparams["grad_accumulation_factor"] == 1
         assert hparams["max_duration"] is None and hparams["long_utterance"] == "crop"
@@ -299,7 +397,11 @@ def test_hparams_file_loads_and_is_documented(assets, multimodal_assets):
         assert hparams["checkpointer"].recoverables["model"] is hparams["model"]
         selection = hparams["model"]["selection"]
         assert selection.input_size == 32 * len(hparams.get("acoustic_streams") or [hparams["ssl"]])
-        assert hparams["head"]().input_size == selection.output_size == round(0.8 * selection.input_size)
+        assert (
+            hparams["head"]().input_size
+            == selection.output_size
+            == round(0.8 * selection.input_size)
+        )
 
 
 def multimodal_args(assets, models, experiment, release, *extra):
@@ -307,23 +409,39 @@ def multimodal_args(assets, models, experiment, release, *extra):
     return [
         str(RECIPE / "hparams" / "mitra_multimodal.yaml"),
         f"--data_folder={assets[release]}",
-        f"--ssl_hub={assets['ssl']}", f"--asr_hub={models['ctc']}", "--ssl_layer=2", "--asr_layer=2",
-        f"--bert_hub={models['bert']}", "--bert_layer=2", "--lexical_size=32",
+        f"--ssl_hub={assets['ssl']}",
+        f"--asr_hub={models['ctc']}",
+        "--ssl_layer=2",
+        "--asr_layer=2",
+        f"--bert_hub={models['bert']}",
+        "--bert_layer=2",
+        "--lexical_size=32",
         f"--output_folder={root / 'results' / experiment}",
-        f"--ssl_folder={root / 'hf_cache'}", f"--bert_folder={root / 'hf_cache'}",
+        f"--ssl_folder={root / 'hf_cache'}",
+        f"--bert_folder={root / 'hf_cache'}",
         f"--feature_cache_folder={root / 'feature_cache'}",
         f"--transcript_cache_folder={root / 'transcript_cache'}",
         f"--text_embedding_cache_folder={root / 'text_cache'}",
-        "--noisy_test_splits=[]", "--number_of_epochs=2", "--noprogressbar",
-        *HEAD, *extra,
+        "--noisy_test_splits=[]",
+        "--number_of_epochs=2",
+        "--noprogressbar",
+        *HEAD,
+        *extra,
     ]
 
 
 def test_multimodal_model(assets, multimodal_assets):
     """HuBERT_L + HuBERT_A frames (CCS over both), BERT of the CTC and the release transcripts
     joined before the embedding layer: trained, evaluated, and every part recorded."""
-    args = multimodal_args(assets, multimodal_assets, "multimodal", "1.11",
-                           "--saliency=ccs", "--keep_fraction=0.6", "--loss_mode=aux")
+    args = multimodal_args(
+        assets,
+        multimodal_assets,
+        "multimodal",
+        "1.11",
+        "--saliency=ccs",
+        "--keep_fraction=0.6",
+        "--loss_mode=aux",
+    )
     run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "multimodal"
     for split in ("test1", "test2"):
@@ -332,28 +450,64 @@ def test_multimodal_model(assets, multimodal_assets):
         with open(folder / f"predictions_{split}.csv") as handle:
             assert {row["id"] for row in csv.DictReader(handle)} == set(manifest)
     table = (folder / "results.md").read_text()
-    assert table.startswith("# MSP-Podcast: multimodal") and "| test2 | w (aux) | CCS | 59% (38/64) |" in table
+    assert (
+        table.startswith("# MSP-Podcast: multimodal")
+        and "| test2 | w (aux) | CCS | 59% (38/64) |" in table
+    )
     # The selection is over the two acoustic streams; the lexical statistics are those of the
     # BERT embeddings of the normalised CTC and release transcripts of train, in this order.
     info = json.loads((folder / "save" / "feature_selection.json").read_text())
     assert (info["input_size"], info["output_size"]) == (64, 38)
-    ctc = TranscriptCache(assets["root"] / "transcript_cache", transcriber_fingerprint(CTCTranscriber(str(multimodal_assets["ctc"]))))
+    ctc = TranscriptCache(
+        assets["root"] / "transcript_cache",
+        transcriber_fingerprint(CTCTranscriber(str(multimodal_assets["ctc"]))),
+    )
     bert = BertEncoder(str(multimodal_assets["bert"]), freeze=True)
     texts = TextEmbeddingCache(assets["root"] / "text_cache", module_fingerprint(bert))
     train = json.loads((folder / "manifests" / "train.json").read_text()).values()
-    lexical = torch.stack([
-        torch.cat([texts.load(normalize_text(ctc.load(e["wav"]))), texts.load(normalize_text(e["transcript"]))])
-        for e in train
-    ]).double()
-    assert torch.allclose(torch.tensor(info["lexical_mean"], dtype=torch.float64), lexical.mean(0), atol=1e-6)
-    assert torch.allclose(torch.tensor(info["lexical_std"], dtype=torch.float64), lexical.std(0, unbiased=False), atol=1e-6)
+    lexical = torch.stack(
+        [
+            torch.cat(
+                [
+                    texts.load(normalize_text(ctc.load(e["wav"]))),
+                    texts.load(normalize_text(e["transcript"])),
+                ]
+            )
+            for e in train
+        ]
+    ).double()
+    assert torch.allclose(
+        torch.tensor(info["lexical_mean"], dtype=torch.float64), lexical.mean(0), atol=1e-6
+    )
+    assert torch.allclose(
+        torch.tensor(info["lexical_std"], dtype=torch.float64),
+        lexical.std(0, unbiased=False),
+        atol=1e-6,
+    )
     assert all(ctc.load(e["wav"]) for e in train)  # every file was transcribed (random letters)
     # The checkpoint holds the whole model; the recorded size is that of the multimodal head.
-    state = torch.load(next((folder / "save").glob("CKPT+*")) / "model.ckpt", map_location="cpu", weights_only=True)
-    assert {key.split(".")[0] for key in state} == {"standardizer", "selection", "lexical_standardizer", "head"}
+    state = torch.load(
+        next((folder / "save").glob("CKPT+*")) / "model.ckpt", map_location="cpu", weights_only=True
+    )
+    assert {key.split(".")[0] for key in state} == {
+        "standardizer",
+        "selection",
+        "lexical_standardizer",
+        "head",
+    }
     assert tuple(state["head.embedding.weight"].shape) == (8, 8 + 2 * 32)
-    assert torch.equal(state["lexical_standardizer.mean"], torch.tensor(info["lexical_mean"], dtype=torch.float32))
-    head = MultimodalTCGRU(38, [32, 32], conv_channels=8, conv_stride=4, gru_size=8, embedding_size=8, predict_spread=True)
+    assert torch.equal(
+        state["lexical_standardizer.mean"], torch.tensor(info["lexical_mean"], dtype=torch.float32)
+    )
+    head = MultimodalTCGRU(
+        38,
+        [32, 32],
+        conv_channels=8,
+        conv_stride=4,
+        gru_size=8,
+        embedding_size=8,
+        predict_spread=True,
+    )
     size = json.loads((folder / "model_size.json").read_text())
     assert size["head_parameters"] == count_parameters(head)
 
@@ -363,15 +517,24 @@ def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_asset
     extracted, naming the manifest and the way out."""
     args = multimodal_args(assets, multimodal_assets, "multimodal_v16", "1.6")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), *args],
+        cwd=assets["root"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "ValueError: " in output, output[-3000:]
     message = re.search(r"ValueError: (.*)", output).group(1)
     assert "multimodal_v16/manifests/" in message and "have no transcript field" in message
     assert "--second_transcripts=<CTC model id or folder>" in message
-    assert "feature cache:" not in output and "transcripts:" not in output  # nothing extracted or transcribed
-    assert not (assets["root"] / "results" / "multimodal_v16" / "save" / "feature_selection.json").exists()
+    assert (
+        "feature cache:" not in output and "transcripts:" not in output
+    )  # nothing extracted or transcribed
+    assert not (
+        assets["root"] / "results" / "multimodal_v16" / "save" / "feature_selection.json"
+    ).exists()
 
 
 def test_a_resumed_multimodal_run_checks_its_lexical_streams(tmp_path):
@@ -386,18 +549,38 @@ def test_a_resumed_multimodal_run_checks_its_lexical_streams(tmp_path):
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
     hparams = {
-        "save_folder": str(tmp_path), "saliency": "ccs", "keep_fraction": 0.5, "lexical_streams": ["asr", "release"],
-        "lexical_size": 2, "bert_hub": "bert-base-uncased",
-        "model": torch.nn.ModuleDict({"standardizer": InputStandardizer(), "selection": FeatureSelection(4, "ccs", 0.5),
-                                      "lexical_standardizer": InputStandardizer()}),
+        "save_folder": str(tmp_path),
+        "saliency": "ccs",
+        "keep_fraction": 0.5,
+        "lexical_streams": ["asr", "release"],
+        "lexical_size": 2,
+        "bert_hub": "bert-base-uncased",
+        "model": torch.nn.ModuleDict(
+            {
+                "standardizer": InputStandardizer(),
+                "selection": FeatureSelection(4, "ccs", 0.5),
+                "lexical_standardizer": InputStandardizer(),
+            }
+        ),
     }
-    record = {"method": "ccs", "keep_fraction": 0.5, "input_size": 4, "output_size": 2, "indices": [1, 3],
-              "frame_mean": [0.0] * 4, "frame_std": [1.0] * 4}
+    record = {
+        "method": "ccs",
+        "keep_fraction": 0.5,
+        "input_size": 4,
+        "output_size": 2,
+        "indices": [1, 3],
+        "frame_mean": [0.0] * 4,
+        "frame_std": [1.0] * 4,
+    }
     path = tmp_path / train.SELECTION_FILE
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match="has no lexical statistics"):
         train.load_input_transforms(hparams)
-    record.update(lexical_mean=[1.0, 2.0, 3.0, 4.0], lexical_std=[1.0] * 4, lexical_identity=train.lexical_identity(hparams))
+    record.update(
+        lexical_mean=[1.0, 2.0, 3.0, 4.0],
+        lexical_std=[1.0] * 4,
+        lexical_identity=train.lexical_identity(hparams),
+    )
     path.write_text(json.dumps(record))
     train.load_input_transforms(hparams)
     assert hparams["model"]["lexical_standardizer"].mean.tolist() == [1.0, 2.0, 3.0, 4.0]

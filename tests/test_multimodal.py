@@ -50,7 +50,7 @@ def test_both_modalities_reach_the_outputs():
     net.train()
     net(x, lengths, text).sum().backward()
     assert net.conv.weight.grad.abs().sum() > 0
-    lexical_columns = net.embedding.weight.grad[:, SMALL["gru_size"]:]
+    lexical_columns = net.embedding.weight.grad[:, SMALL["gru_size"] :]
     assert lexical_columns.shape == (6, 8) and lexical_columns.abs().sum() > 0
 
 
@@ -75,11 +75,24 @@ def test_the_audio_only_head_is_unchanged():
     audio = TCGRU(12, **SMALL)
     multimodal = MultimodalTCGRU(12, lexical_sizes=[5, 3], **SMALL)
     shapes = {name: tuple(p.shape) for name, p in audio.named_parameters()}
-    assert list(shapes) == ["conv.weight", "conv.bias", *(f"gru.{k}_{l}" for l in ("l0", "l1") for k in
-                            ("weight_ih", "weight_hh", "bias_ih", "bias_hh")), "embedding.weight", "embedding.bias",
-                            "output.weight", "output.bias"]
+    assert list(shapes) == [
+        "conv.weight",
+        "conv.bias",
+        *(
+            f"gru.{k}_{layer}"
+            for layer in ("l0", "l1")
+            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        ),
+        "embedding.weight",
+        "embedding.bias",
+        "output.weight",
+        "output.bias",
+    ]
     assert shapes["embedding.weight"] == (6, 8)
-    assert {name: tuple(p.shape) for name, p in multimodal.named_parameters()} == {**shapes, "embedding.weight": (6, 16)}
+    assert {name: tuple(p.shape) for name, p in multimodal.named_parameters()} == {
+        **shapes,
+        "embedding.weight": (6, 16),
+    }
     assert count_parameters(multimodal) - count_parameters(audio) == 6 * 8
 
 

@@ -63,7 +63,12 @@ def pins(file_name):
 
 def code_files(folders):
     """The Python files under ``folders`` (the frozen export fixtures aside)."""
-    return sorted(path for folder in folders for path in (ROOT / folder).rglob("*.py") if "fixtures" not in path.parts)
+    return sorted(
+        path
+        for folder in folders
+        for path in (ROOT / folder).rglob("*.py")
+        if "fixtures" not in path.parts
+    )
 
 
 def imported_modules(folders):
@@ -86,7 +91,11 @@ def imported_modules(folders):
 def third_party(modules):
     """The imported modules that are neither the standard library nor the repository's own."""
     own = {"ser_modules"} | {path.stem for path in code_files(RUNTIME_CODE + TEST_CODE)}
-    return {module: where for module, where in modules.items() if module not in sys.stdlib_module_names | own}
+    return {
+        module: where
+        for module, where in modules.items()
+        if module not in sys.stdlib_module_names | own
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,49 +116,83 @@ def test_python_requires_admits_only_versions_the_pinned_releases_support(metada
     for file_name in ("requirements.txt", "requirements-test.txt"):
         for name, version in pins(file_name).items():
             installed = importlib.metadata.metadata(name)
-            assert installed["Version"] == version, f"{name} {installed['Version']} installed, {version} pinned: run make setup"
+            assert installed["Version"] == version, (
+                f"{name} {installed['Version']} installed, {version} pinned: run make setup"
+            )
             theirs = SpecifierSet(installed.get("Requires-Python") or "")
-            wrong += [f"{name}=={version} needs Python {theirs}, python_requires admits 3.{minor}"
-                      for minor in range(6, 16) if ours.contains(f"3.{minor}") and not theirs.contains(f"3.{minor}")]
+            wrong += [
+                f"{name}=={version} needs Python {theirs}, python_requires admits 3.{minor}"
+                for minor in range(6, 16)
+                if ours.contains(f"3.{minor}") and not theirs.contains(f"3.{minor}")
+            ]
     assert wrong == []
 
 
 def test_install_requires_are_ranges_with_a_lower_bound(metadata):
-    for name, requirement in requirements(metadata["install_requires"]).items():
+    for requirement in requirements(metadata["install_requires"]).values():
         operators = {specifier.operator for specifier in requirement.specifier}
-        assert not operators & {"==", "==="}, f"setup.py pins {requirement} exactly: pins go to requirements.txt"
+        assert not operators & {
+            "==",
+            "===",
+        }, f"setup.py pins {requirement} exactly: pins go to requirements.txt"
         assert operators & {">=", ">", "~="}, f"setup.py: {requirement} has no lower bound"
 
 
 def test_every_imported_distribution_is_declared(metadata):
     runtime = requirements(metadata["install_requires"])
     extras = {name for extra in metadata["extras_require"].values() for name in requirements(extra)}
-    missing = [f"{where} imports {module} ({', '.join(sorted(distributions_of(module)))})"
-               for module, where in sorted(third_party(imported_modules(RUNTIME_CODE)).items())
-               if not distributions_of(module) & (set(runtime) | extras)]
-    assert missing == [], "not declared in setup.py (install_requires or an extra): " + "; ".join(missing)
+    missing = [
+        f"{where} imports {module} ({', '.join(sorted(distributions_of(module)))})"
+        for module, where in sorted(third_party(imported_modules(RUNTIME_CODE)).items())
+        if not distributions_of(module) & (set(runtime) | extras)
+    ]
+    assert missing == [], "not declared in setup.py (install_requires or an extra): " + "; ".join(
+        missing
+    )
     test_tools = requirements(metadata["extras_require"]["test"])
-    missing = [f"{where} imports {module}"
-               for module, where in sorted(third_party(imported_modules(TEST_CODE)).items())
-               if not distributions_of(module) & (set(runtime) | set(test_tools))]
-    assert missing == [], "the tests import what neither install_requires nor the [test] extra declares: " + "; ".join(missing)
+    missing = [
+        f"{where} imports {module}"
+        for module, where in sorted(third_party(imported_modules(TEST_CODE)).items())
+        if not distributions_of(module) & (set(runtime) | set(test_tools))
+    ]
+    assert missing == [], (
+        "the tests import what neither install_requires nor the [test] extra declares: "
+        + "; ".join(missing)
+    )
 
 
 def test_every_declared_runtime_distribution_is_imported_and_test_tools_are_not_runtime(metadata):
-    imported = {dist for module in third_party(imported_modules(RUNTIME_CODE)) for dist in distributions_of(module)}
+    imported = {
+        dist
+        for module in third_party(imported_modules(RUNTIME_CODE))
+        for dist in distributions_of(module)
+    }
     runtime = set(requirements(metadata["install_requires"]))
     assert sorted(runtime - imported) == [], "declared in install_requires but imported by no code"
     assert runtime & set(requirements(metadata["extras_require"]["test"])) == set()
-    assert {"pytest", "packaging", "tensorboard"} <= set(requirements(metadata["extras_require"]["test"]))
+    assert {"pytest", "packaging", "tensorboard"} <= set(
+        requirements(metadata["extras_require"]["test"])
+    )
 
 
-@pytest.mark.parametrize(("file_name", "declared"), [("requirements.txt", None), ("requirements-test.txt", "test")])
-def test_requirements_files_pin_each_declared_distribution_within_its_range(metadata, file_name, declared):
-    ranges = requirements(metadata["install_requires"] if declared is None else metadata["extras_require"][declared])
+@pytest.mark.parametrize(
+    ("file_name", "declared"), [("requirements.txt", None), ("requirements-test.txt", "test")]
+)
+def test_requirements_files_pin_each_declared_distribution_within_its_range(
+    metadata, file_name, declared
+):
+    ranges = requirements(
+        metadata["install_requires"] if declared is None else metadata["extras_require"][declared]
+    )
     pinned = pins(file_name)
-    assert sorted(pinned) == sorted(ranges), f"{file_name} and setup.py name different distributions"
-    outside = [f"{name}=={version} not in {ranges[name].specifier}"
-               for name, version in pinned.items() if not ranges[name].specifier.contains(version)]
+    assert sorted(pinned) == sorted(ranges), (
+        f"{file_name} and setup.py name different distributions"
+    )
+    outside = [
+        f"{name}=={version} not in {ranges[name].specifier}"
+        for name, version in pinned.items()
+        if not ranges[name].specifier.contains(version)
+    ]
     assert outside == []
 
 
@@ -166,10 +209,24 @@ def test_entry_points_resolve_and_are_documented(metadata):
 def setup_commands(tmp_path, *make_args):
     """The commands ``make setup`` would run for a new environment (DRY_RUN=1 prints them)."""
     result = subprocess.run(
-        ["make", "--no-print-directory", "setup", f"VENV={tmp_path / 'venv'}", "DRY_RUN=1", *make_args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,  # a dry run takes a second
+        [
+            "make",
+            "--no-print-directory",
+            "setup",
+            f"VENV={tmp_path / 'venv'}",
+            "DRY_RUN=1",
+            *make_args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a dry run takes a second
     )
-    return result.returncode, [line[2:] for line in result.stdout.splitlines() if line.startswith("+ ")], result.stderr
+    return (
+        result.returncode,
+        [line[2:] for line in result.stdout.splitlines() if line.startswith("+ ")],
+        result.stderr,
+    )
 
 
 def test_make_setup_installs_pypi_torch_or_the_cpu_wheels(tmp_path):
@@ -180,8 +237,10 @@ def test_make_setup_installs_pypi_torch_or_the_cpu_wheels(tmp_path):
     assert returncode == 0 and everything in commands and f"{pip} --no-deps -e ." in commands
     assert not [command for command in commands if "--index-url" in command]  # PyPI's torch (CI)
     returncode, cpu_commands, _ = setup_commands(tmp_path, "TORCH=cpu")
-    cpu_torch = (f"{pip} --index-url https://download.pytorch.org/whl/cpu "
-                 f"torch=={pinned['torch']} torchaudio=={pinned['torchaudio']}")
+    cpu_torch = (
+        f"{pip} --index-url https://download.pytorch.org/whl/cpu "
+        f"torch=={pinned['torch']} torchaudio=={pinned['torchaudio']}"
+    )
     assert returncode == 0 and cpu_commands.index(cpu_torch) < cpu_commands.index(everything)
     assert not (tmp_path / "venv").exists()  # a dry run
     # an environment made with TORCH=cpu keeps the choice when make test / make demo set it up
@@ -206,7 +265,9 @@ KEBAB = re.compile(r"--[a-z0-9]+(-[a-z0-9]+)*")
 FLAG_STYLES = {  # README, "Command-line conventions"
     "recipes (SpeechBrain's --snake_case)": (sorted((ROOT / "recipes").rglob("*.py")), SNAKE),
     "installed commands and developer tools (--kebab-case)": (
-        code_files(("ser_modules/tools", "ser_modules/testing", "scripts", "benchmarks")), KEBAB),
+        code_files(("ser_modules/tools", "ser_modules/testing", "scripts", "benchmarks")),
+        KEBAB,
+    ),
 }
 
 
@@ -220,7 +281,9 @@ def test_one_flag_style_per_tool_family(family):
 
 def test_readme_cpu_only_command_installs_the_pinned_torch():
     pinned = pins("requirements.txt")
-    command = (f"pip install torch=={pinned['torch']} torchaudio=={pinned['torchaudio']} "
-               "--index-url https://download.pytorch.org/whl/cpu")
+    command = (
+        f"pip install torch=={pinned['torch']} torchaudio=={pinned['torchaudio']} "
+        "--index-url https://download.pytorch.org/whl/cpu"
+    )
     readme = (ROOT / "README.md").read_text()
     assert command in readme and "make setup TORCH=cpu" in readme

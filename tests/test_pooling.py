@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from ser_modules.nn.masking import length_mask
 from ser_modules.nn.pooling import (
     AttentiveCorrelationPooling,
     CorrelationPooling,
@@ -11,7 +12,6 @@ from ser_modules.nn.pooling import (
     MeanStdPooling,
     pooling_output_size,
 )
-from ser_modules.nn.masking import length_mask
 
 C = 6
 EPS = 1e-6
@@ -21,7 +21,7 @@ EPS = 1e-6
 # Naive references: loops over utterances, valid frames only, float64 numpy.
 # ----------------------------------------------------------------------------
 def counts_of(lengths, T):
-    return [max(1, min(T, int(np.round(float(l) * T)))) for l in lengths]
+    return [max(1, min(T, int(np.round(float(length) * T)))) for length in lengths]
 
 
 def ref_mean(x, lengths):
@@ -58,9 +58,15 @@ def ref_corr(x, lengths, eps=EPS):
 
 def ref_attentive(pool, x, lengths, eps=EPS):
     x = x.detach().double().numpy()
-    W1, b1, W2, b2 = [p.detach().double().numpy() for p in (
-        pool.attention_hidden.weight, pool.attention_hidden.bias,
-        pool.attention_out.weight, pool.attention_out.bias)]
+    W1, b1, W2, b2 = [
+        p.detach().double().numpy()
+        for p in (
+            pool.attention_hidden.weight,
+            pool.attention_hidden.bias,
+            pool.attention_out.weight,
+            pool.attention_out.bias,
+        )
+    ]
     out = []
     for i, n in enumerate(counts_of(lengths, x.shape[1])):
         v = x[i, :n]
@@ -155,8 +161,10 @@ pool_dim: !apply:ser_modules.nn.pooling.pooling_output_size
 def test_index_buffers_not_persistent():
     pool = AttentiveCorrelationPooling(C, num_heads=2)
     assert set(pool.state_dict()) == {
-        "attention_hidden.weight", "attention_hidden.bias",
-        "attention_out.weight", "attention_out.bias",
+        "attention_hidden.weight",
+        "attention_hidden.bias",
+        "attention_out.weight",
+        "attention_out.bias",
     }
     assert CorrelationPooling(C).state_dict() == {}
     rows, cols = torch.triu_indices(C, C, offset=1)
@@ -254,8 +262,8 @@ def test_padding_invariance(poolings, batch, name, garbage):
     out = pool(padded, lengths)
     assert torch.isfinite(out).all()
     for i, n in enumerate(counts):
-        single = pool(x[i:i + 1, :n])  # unpadded utterance alone
-        torch.testing.assert_close(out[i:i + 1], single, atol=1e-6, rtol=1e-6)
+        single = pool(x[i : i + 1, :n])  # unpadded utterance alone
+        torch.testing.assert_close(out[i : i + 1], single, atol=1e-6, rtol=1e-6)
     # No garbage in the gradients: zero on padding, finite elsewhere (also params).
     pool.zero_grad()
     (out * torch.randn_like(out)).sum().backward()

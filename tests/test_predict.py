@@ -16,7 +16,9 @@ from ser_modules.tools.predict import PredictionInputError, collect_inputs, main
 
 @pytest.fixture(scope="module")
 def session_folder(trained_experiments):
-    folders = sorted((trained_experiments["iemocap_corpus"] / "Session1" / "sentences" / "wav").iterdir())
+    folders = sorted(
+        (trained_experiments["iemocap_corpus"] / "Session1" / "sentences" / "wav").iterdir()
+    )
     return next(folder for folder in folders if not folder.name.startswith("."))
 
 
@@ -32,9 +34,21 @@ def long_recording(session_folder, tmp_path_factory):
 
 
 def test_folder_to_csv_and_jsonl(exported_models, session_folder, tmp_path):
-    wavs = sorted(p for p in session_folder.glob("*.wav") if not p.name.startswith("._"))  # macOS metadata
-    main([str(session_folder), "--model", str(exported_models["categorical"]), "--batch-size", "3",
-          "--output", str(tmp_path / "out.csv"), "--no-progress"])
+    wavs = sorted(
+        p for p in session_folder.glob("*.wav") if not p.name.startswith("._")
+    )  # macOS metadata
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models["categorical"]),
+            "--batch-size",
+            "3",
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--no-progress",
+        ]
+    )
     with open(tmp_path / "out.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["id"] for row in rows] == [p.stem for p in wavs]
@@ -42,27 +56,63 @@ def test_folder_to_csv_and_jsonl(exported_models, session_folder, tmp_path):
         probabilities = [float(row[f"p_{label}"]) for label in ("neu", "hap", "ang", "sad")]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
         assert row["label"] == ("neu", "hap", "ang", "sad")[int(np.argmax(probabilities))]
-        assert float(row["duration"]) == pytest.approx(soundfile.info(row["file"]).duration, abs=1e-3)
-    main([str(session_folder), "--model", str(exported_models["categorical"]), "--batch-size", "1",
-          "--output", str(tmp_path / "out.jsonl"), "--no-progress"])
+        assert float(row["duration"]) == pytest.approx(
+            soundfile.info(row["file"]).duration, abs=1e-3
+        )
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models["categorical"]),
+            "--batch-size",
+            "1",
+            "--output",
+            str(tmp_path / "out.jsonl"),
+            "--no-progress",
+        ]
+    )
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [r["label"] for r in records] == [row["label"] for row in rows]  # batch size does not matter
+    assert [r["label"] for r in records] == [
+        row["label"] for row in rows
+    ]  # batch size does not matter
     for record, row in zip(records, rows):
         assert record["probabilities"]["hap"] == pytest.approx(float(row["p_hap"]), abs=1e-5)
 
 
 def test_manifest_with_the_dimensional_model(trained_experiments, exported_models, tmp_path):
     manifest = trained_experiments["dimensional"] / "manifests" / "test1.json"
-    main([str(manifest), "--model", str(exported_models["dimensional"]), "--output", str(tmp_path / "o.jsonl"),
-          "--no-progress"])
+    main(
+        [
+            str(manifest),
+            "--model",
+            str(exported_models["dimensional"]),
+            "--output",
+            str(tmp_path / "o.jsonl"),
+            "--no-progress",
+        ]
+    )
     records = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == list(json.loads(manifest.read_text()))
     assert all({"arousal", "valence", "dominance"} <= set(r) for r in records)
 
 
 def test_sliding_windows_on_a_60_second_recording(exported_models, long_recording, tmp_path):
-    main([str(long_recording), "--model", str(exported_models["categorical"]), "--window", "4", "--hop", "2",
-          "--output", str(tmp_path / "timeline.csv"), "--plot", str(tmp_path / "timeline.png"), "--no-progress"])
+    main(
+        [
+            str(long_recording),
+            "--model",
+            str(exported_models["categorical"]),
+            "--window",
+            "4",
+            "--hop",
+            "2",
+            "--output",
+            str(tmp_path / "timeline.csv"),
+            "--plot",
+            str(tmp_path / "timeline.png"),
+            "--no-progress",
+        ]
+    )
     with open(tmp_path / "timeline.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     starts = [float(row["start"]) for row in rows]
@@ -85,31 +135,63 @@ def test_bad_inputs_are_named(exported_models, tmp_path, capsys):
     with pytest.raises(PredictionInputError, match="empty_folder holds no audio file"):
         collect_inputs([tmp_path / "empty_folder"])
     (tmp_path / "bad.json").write_text(json.dumps({"u1": {"path": "x.wav"}}))
-    with pytest.raises(PredictionInputError, match="bad.json: every entry of a manifest needs a 'wav' field"):
+    with pytest.raises(
+        PredictionInputError, match="bad.json: every entry of a manifest needs a 'wav' field"
+    ):
         collect_inputs([tmp_path / "bad.json"])
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF not really a wav")
     capsys.readouterr()
-    with pytest.raises(SystemExit) as stop:  # the file's record holds the error; the exit status says it failed
-        main([str(tmp_path / "corrupt.wav"), "--model", str(exported_models["categorical"]), "--no-progress"])
+    with pytest.raises(
+        SystemExit
+    ) as stop:  # the file's record holds the error; the exit status says it failed
+        main(
+            [
+                str(tmp_path / "corrupt.wav"),
+                "--model",
+                str(exported_models["categorical"]),
+                "--no-progress",
+            ]
+        )
     assert stop.value.code not in (0, None)
-    assert json.loads(capsys.readouterr().out)["error"].startswith(f"{tmp_path / 'corrupt.wav'} (input corrupt) cannot be read as audio")
+    assert json.loads(capsys.readouterr().out)["error"].startswith(
+        f"{tmp_path / 'corrupt.wav'} (input corrupt) cannot be read as audio"
+    )
     with pytest.raises(PredictionInputError, match="expected key=value"):
         parse_overrides(["ssl_hub"])
     with pytest.raises(SystemExit):
-        main([str(tmp_path / "corrupt.wav"), "--model", "x", "--plot", "t.png"])  # --plot needs --window
+        main(
+            [str(tmp_path / "corrupt.wav"), "--model", "x", "--plot", "t.png"]
+        )  # --plot needs --window
     with pytest.raises(SystemExit):
         main([str(tmp_path / "corrupt.wav"), "--model", "x", "--window", "0"])
 
 
-def test_manifest_with_a_morais_model_after_the_others(exported_models, morais_exports, morais_experiments, tmp_path):
+def test_manifest_with_a_morais_model_after_the_others(
+    exported_models, morais_exports, morais_experiments, tmp_path
+):
     """One process loads exports of three kinds in turn (each custom_interface.py holds only its
     model's code): each runs its own."""
     manifest = morais_experiments["fbank_ecapa"] / "manifests" / "test.json"
     outputs = {}
-    for name, model in (("categorical", exported_models["categorical"]), ("dimensional", exported_models["dimensional"]),
-                        ("fbank", morais_exports["fbank_ecapa"]), ("again", exported_models["categorical"])):
-        main([str(manifest), "--model", str(model), "--output", str(tmp_path / f"{name}.jsonl"), "--no-progress"])
-        outputs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    for name, model in (
+        ("categorical", exported_models["categorical"]),
+        ("dimensional", exported_models["dimensional"]),
+        ("fbank", morais_exports["fbank_ecapa"]),
+        ("again", exported_models["categorical"]),
+    ):
+        main(
+            [
+                str(manifest),
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / f"{name}.jsonl"),
+                "--no-progress",
+            ]
+        )
+        outputs[name] = [
+            json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()
+        ]
     assert [r["id"] for r in outputs["fbank"]] == list(json.loads(manifest.read_text()))
     assert all(set(r["probabilities"]) == {"neu", "hap", "ang", "sad"} for r in outputs["fbank"])
     assert all({"arousal", "valence", "dominance"} <= set(r) for r in outputs["dimensional"])
@@ -124,8 +206,10 @@ CLASSES = ("neu", "hap", "ang", "sad")
 
 def strict_json_lines(path):
     """Records of a JSON lines file; bare NaN / Infinity (not JSON) fail the test."""
+
     def reject(constant):
         raise AssertionError(f"{path}: {constant} is not JSON")
+
     return [json.loads(line, parse_constant=reject) for line in Path(path).read_text().splitlines()]
 
 
@@ -148,14 +232,26 @@ def four_inputs(session_folder, tmp_path):
     return folder
 
 
-def test_a_file_that_is_not_audio_is_recorded_and_the_others_predicted(exported_models, four_inputs, tmp_path):
+def test_a_file_that_is_not_audio_is_recorded_and_the_others_predicted(
+    exported_models, four_inputs, tmp_path
+):
     """Issue #13 row 6: the last of 4 batches fails; the 3 predictions and the error are written."""
     from ser_modules.tools import predict
 
     output = tmp_path / "out.csv"
     with pytest.raises(SystemExit) as stop:
-        main([str(four_inputs), "--model", str(exported_models["categorical"]), "--batch-size", "1",
-              "--output", str(output), "--no-progress"])
+        main(
+            [
+                str(four_inputs),
+                "--model",
+                str(exported_models["categorical"]),
+                "--batch-size",
+                "1",
+                "--output",
+                str(output),
+                "--no-progress",
+            ]
+        )
     assert stop.value.code == predict.EXIT_SOME_INPUTS_FAILED != 0
     rows = read_csv(output)
     assert [row["id"] for row in rows] == ["a", "b", "c", "d"]
@@ -165,7 +261,9 @@ def test_a_file_that_is_not_audio_is_recorded_and_the_others_predicted(exported_
     assert not (tmp_path / "out.csv.partial.jsonl").exists()
 
 
-def test_finished_batches_are_kept_when_the_run_stops(exported_models, four_inputs, tmp_path, monkeypatch):
+def test_finished_batches_are_kept_when_the_run_stops(
+    exported_models, four_inputs, tmp_path, monkeypatch
+):
     """A run interrupted at its third batch leaves the records of the first two on disk."""
     from ser_modules.tools import predict
 
@@ -181,24 +279,46 @@ def test_finished_batches_are_kept_when_the_run_stops(exported_models, four_inpu
             if len(calls) == 3:
                 raise KeyboardInterrupt
             return original(*a, **k)
+
         model.predict_signals = predict_signals
         return model
 
     monkeypatch.setattr(predict, "load_model", load_then_stop_at_the_third_batch)
     output = tmp_path / "out.csv"
     with pytest.raises(KeyboardInterrupt):
-        main([str(four_inputs), "--model", str(exported_models["categorical"]), "--batch-size", "1",
-              "--output", str(output), "--no-progress"])
+        main(
+            [
+                str(four_inputs),
+                "--model",
+                str(exported_models["categorical"]),
+                "--batch-size",
+                "1",
+                "--output",
+                str(output),
+                "--no-progress",
+            ]
+        )
     assert not output.exists()  # never a table that looks complete
     kept = strict_json_lines(tmp_path / "out.csv.partial.jsonl")
     assert len(kept) == 2 and {r["id"] for r in kept} < {"a", "b", "c"}
     assert all(r["label"] in CLASSES and r["error"] is None for r in kept)
-    with pytest.raises(SystemExit, match="out.csv.partial.jsonl holds the records of an unfinished run"):
-        main([str(four_inputs), "--model", str(exported_models["categorical"]), "--output", str(output)])
+    with pytest.raises(
+        SystemExit, match="out.csv.partial.jsonl holds the records of an unfinished run"
+    ):
+        main(
+            [
+                str(four_inputs),
+                "--model",
+                str(exported_models["categorical"]),
+                "--output",
+                str(output),
+            ]
+        )
 
 
 def test_nan_or_infinite_audio_is_an_error_for_that_file_and_json_stays_strict(
-        exported_models, session_folder, tmp_path):
+    exported_models, session_folder, tmp_path
+):
     """Issue #13 row 7: a float wav with one NaN sample gave NaN probabilities and bare NaN."""
     wav = sorted(p for p in session_folder.glob("*.wav") if not p.name.startswith("._"))[0]
     signal = soundfile.read(wav, dtype="float32")[0]
@@ -210,16 +330,34 @@ def test_nan_or_infinite_audio_is_an_error_for_that_file_and_json_stays_strict(
             damaged[len(damaged) // 2] = bad
         soundfile.write(folder / f"{name}.wav", damaged, 16000, subtype="FLOAT")
     with pytest.raises(SystemExit) as stop:
-        main([str(folder), "--model", str(exported_models["categorical"]), "--output", str(tmp_path / "o.jsonl"),
-              "--no-progress"])
+        main(
+            [
+                str(folder),
+                "--model",
+                str(exported_models["categorical"]),
+                "--output",
+                str(tmp_path / "o.jsonl"),
+                "--no-progress",
+            ]
+        )
     assert stop.value.code not in (0, None)
     nan, inf, fine = strict_json_lines(tmp_path / "o.jsonl")
-    assert "a_nan.wav" in nan["error"] and "1 NaN and 0 infinite" in nan["error"] and "label" not in nan
-    assert "b_inf.wav" in inf["error"] and "0 NaN and 1 infinite" in inf["error"] and "label" not in inf
+    assert (
+        "a_nan.wav" in nan["error"]
+        and "1 NaN and 0 infinite" in nan["error"]
+        and "label" not in nan
+    )
+    assert (
+        "b_inf.wav" in inf["error"]
+        and "0 NaN and 1 infinite" in inf["error"]
+        and "label" not in inf
+    )
     assert fine["error"] is None and fine["label"] in CLASSES
 
 
-def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(exported_models, session_folder, tmp_path):
+def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(
+    exported_models, session_folder, tmp_path
+):
     wav = sorted(p for p in session_folder.glob("*.wav") if not p.name.startswith("._"))[0]
     signal = soundfile.read(wav, dtype="float32")[0]
     assert len(signal) > 16000
@@ -231,15 +369,46 @@ def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(exported_models
     model = str(exported_models["dimensional"])
     main([str(folder), "--model", model, "--output", str(tmp_path / "o.jsonl"), "--no-progress"])
     speech, silent, short = strict_json_lines(tmp_path / "o.jsonl")
-    unclipped = [[flag for flag in record["flags"] if flag != "clipped"] for record in (speech, silent, short)]
-    assert unclipped == [[], ["silent"], ["short"]]  # (the tiny random model's ratings may leave the scale)
+    unclipped = [
+        [flag for flag in record["flags"] if flag != "clipped"]
+        for record in (speech, silent, short)
+    ]
+    assert unclipped == [
+        [],
+        ["silent"],
+        ["short"],
+    ]  # (the tiny random model's ratings may leave the scale)
     # Predictions pushed far above the scale (label_offset 1000) are clipped to 7 and flagged; --no-clip keeps them.
-    main([str(folder), "--model", model, "--override", "label_offset=1000", "--output", str(tmp_path / "high.csv"),
-          "--no-progress"])
-    main([str(folder), "--model", model, "--override", "label_offset=1000", "--no-clip",
-          "--output", str(tmp_path / "raw.csv"), "--no-progress"])
+    main(
+        [
+            str(folder),
+            "--model",
+            model,
+            "--override",
+            "label_offset=1000",
+            "--output",
+            str(tmp_path / "high.csv"),
+            "--no-progress",
+        ]
+    )
+    main(
+        [
+            str(folder),
+            "--model",
+            model,
+            "--override",
+            "label_offset=1000",
+            "--no-clip",
+            "--output",
+            str(tmp_path / "raw.csv"),
+            "--no-progress",
+        ]
+    )
     for clipped, raw in zip(read_csv(tmp_path / "high.csv"), read_csv(tmp_path / "raw.csv")):
-        assert all(float(raw[d]) > 7 and float(clipped[d]) == 7.0 for d in ("arousal", "valence", "dominance"))
+        assert all(
+            float(raw[d]) > 7 and float(clipped[d]) == 7.0
+            for d in ("arousal", "valence", "dominance")
+        )
         assert "clipped" in clipped["flags"].split(";") and "clipped" not in raw["flags"].split(";")
 
 
@@ -257,7 +426,17 @@ def test_bad_options_are_clear_and_fast(exported_models, session_folder, tmp_pat
     with pytest.raises(SystemExit, match="hyperparams.yaml is a file: give the export folder"):
         main([wav, "--model", str(exported_models["categorical"] / "hyperparams.yaml")])
     with pytest.raises(SystemExit, match="--precision fp16 needs a GPU"):
-        main([wav, "--model", str(exported_models["categorical"]), "--device", "cpu", "--precision", "fp16"])
+        main(
+            [
+                wav,
+                "--model",
+                str(exported_models["categorical"]),
+                "--device",
+                "cpu",
+                "--precision",
+                "fp16",
+            ]
+        )
 
 
 def test_every_option_is_kebab_case():
@@ -279,13 +458,16 @@ def test_device_auto_takes_the_gpu_when_there_is_one(monkeypatch):
     assert resolve_device("cuda:1") == "cuda:1"
 
 
-def test_batches_are_sorted_by_length_and_outputs_kept_in_input_order(exported_models, session_folder, tmp_path,
-                                                                      monkeypatch):
+def test_batches_are_sorted_by_length_and_outputs_kept_in_input_order(
+    exported_models, session_folder, tmp_path, monkeypatch
+):
     from ser_modules.tools import predict
 
     wavs = sorted(p for p in session_folder.glob("*.wav") if not p.name.startswith("._"))
     lengths = [soundfile.info(p).frames for p in wavs]
-    assert lengths != sorted(lengths, reverse=True), "the test needs inputs not already sorted by length"
+    assert lengths != sorted(lengths, reverse=True), (
+        "the test needs inputs not already sorted by length"
+    )
     load, batches = predict.load_model, []
 
     def recording_batches(*args, **kwargs):
@@ -295,25 +477,50 @@ def test_batches_are_sorted_by_length_and_outputs_kept_in_input_order(exported_m
         def predict_signals(signals, *a, **k):
             batches.append([len(signal) for signal in signals])
             return original(signals, *a, **k)
+
         model.predict_signals = predict_signals
         return model
 
     monkeypatch.setattr(predict, "load_model", recording_batches)
-    main([str(session_folder), "--model", str(exported_models["categorical"]), "--batch-size", "2",
-          "--device", "auto", "--output", str(tmp_path / "sorted.jsonl"), "--no-progress"])
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models["categorical"]),
+            "--batch-size",
+            "2",
+            "--device",
+            "auto",
+            "--output",
+            str(tmp_path / "sorted.jsonl"),
+            "--no-progress",
+        ]
+    )
     flat = [n for batch in batches for n in batch]
     assert flat == sorted(lengths, reverse=True) and max(map(len, batches)) == 2
     records = strict_json_lines(tmp_path / "sorted.jsonl")
     assert [r["id"] for r in records] == [p.stem for p in wavs]
     assert [round(r["duration"] * 16000) for r in records] == lengths
-    main([str(session_folder), "--model", str(exported_models["categorical"]), "--batch-size", "1",
-          "--output", str(tmp_path / "one.jsonl"), "--no-progress"])
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models["categorical"]),
+            "--batch-size",
+            "1",
+            "--output",
+            str(tmp_path / "one.jsonl"),
+            "--no-progress",
+        ]
+    )
     for record, alone in zip(records, strict_json_lines(tmp_path / "one.jsonl")):
         assert record["label"] == alone["label"]
         assert record["score"] == pytest.approx(alone["score"], abs=1e-5)
 
 
-def test_progress_is_shown_inside_a_long_file(exported_models, long_recording, tmp_path, monkeypatch):
+def test_progress_is_shown_inside_a_long_file(
+    exported_models, long_recording, tmp_path, monkeypatch
+):
     from ser_modules.tools import predict
 
     bars = []
@@ -336,68 +543,163 @@ def test_progress_is_shown_inside_a_long_file(exported_models, long_recording, t
             pass
 
     monkeypatch.setattr(predict, "tqdm", RecordingBar)
-    main([str(long_recording), "--model", str(exported_models["categorical"]), "--window", "4", "--hop", "2",
-          "--batch-size", "10", "--output", str(tmp_path / "timeline.jsonl")])
+    main(
+        [
+            str(long_recording),
+            "--model",
+            str(exported_models["categorical"]),
+            "--window",
+            "4",
+            "--hop",
+            "2",
+            "--batch-size",
+            "10",
+            "--output",
+            str(tmp_path / "timeline.jsonl"),
+        ]
+    )
     assert [(bar.total, bar.updates) for bar in bars if bar.total == 29] == [(29, [10, 10, 9])]
     assert len(strict_json_lines(tmp_path / "timeline.jsonl")) == 29
 
 
 @pytest.mark.parametrize("kind", ["categorical", "dimensional"])
-def test_embeddings_are_written_with_the_predictions(exported_models, session_folder, tmp_path, kind):
+def test_embeddings_are_written_with_the_predictions(
+    exported_models, session_folder, tmp_path, kind
+):
     import torch
 
     from ser_modules.tools.predict import load_model
 
-    main([str(session_folder), "--model", str(exported_models[kind]), "--embeddings", "--batch-size", "3",
-          "--output", str(tmp_path / "e.jsonl"), "--no-progress"])
-    main([str(session_folder), "--model", str(exported_models[kind]), "--embeddings",
-          "--output", str(tmp_path / "e.csv"), "--no-progress"])
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models[kind]),
+            "--embeddings",
+            "--batch-size",
+            "3",
+            "--output",
+            str(tmp_path / "e.jsonl"),
+            "--no-progress",
+        ]
+    )
+    main(
+        [
+            str(session_folder),
+            "--model",
+            str(exported_models[kind]),
+            "--embeddings",
+            "--output",
+            str(tmp_path / "e.csv"),
+            "--no-progress",
+        ]
+    )
     records, rows = strict_json_lines(tmp_path / "e.jsonl"), read_csv(tmp_path / "e.csv")
     model = load_model(str(exported_models[kind]), savedir=tmp_path / "savedir")
     expected = model.encode_batch(model.load_audio(records[0]["file"]).unsqueeze(0))[0]
     size = len(records[0]["embedding"])
     assert size == expected.shape[0]
-    torch.testing.assert_close(torch.tensor(records[0]["embedding"]), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        torch.tensor(records[0]["embedding"]), expected, atol=1e-5, rtol=1e-4
+    )
     # The embedding is what the head predicts from: the head alone gives the record's predictions.
     from_embedding = model.predict_embeddings(torch.tensor(records[0]["embedding"]).unsqueeze(0))[0]
     if kind == "dimensional":
         assert size == 8  # --embedding_size=8 of the tiny TC-GRU
-        assert [min(max(from_embedding[d], 1.0), 7.0) for d in ("arousal", "valence", "dominance")] == pytest.approx(
-            [records[0][d] for d in ("arousal", "valence", "dominance")], abs=1e-5)
+        assert [
+            min(max(from_embedding[d], 1.0), 7.0) for d in ("arousal", "valence", "dominance")
+        ] == pytest.approx([records[0][d] for d in ("arousal", "valence", "dominance")], abs=1e-5)
     else:
         assert from_embedding["label"] == records[0]["label"]
-        assert from_embedding["probabilities"] == pytest.approx(records[0]["probabilities"], abs=1e-5)
+        assert from_embedding["probabilities"] == pytest.approx(
+            records[0]["probabilities"], abs=1e-5
+        )
     for record, row in zip(records, rows):
         assert len(record["embedding"]) == size
-        assert [float(row[f"emb_{i}"]) for i in range(size)] == pytest.approx(record["embedding"], abs=1e-5)
+        assert [float(row[f"emb_{i}"]) for i in range(size)] == pytest.approx(
+            record["embedding"], abs=1e-5
+        )
 
 
 def test_msp_challenge_submission_format(trained_experiments, exported_models, tmp_path):
     manifest = trained_experiments["dimensional"] / "manifests" / "test1.json"
-    main([str(manifest), "--model", str(exported_models["dimensional"]), "--format", "msp-challenge",
-          "--output", str(tmp_path / "submission.csv"), "--no-progress"])
-    main([str(manifest), "--model", str(exported_models["dimensional"]), "--output", str(tmp_path / "all.jsonl"),
-          "--no-progress"])
+    main(
+        [
+            str(manifest),
+            "--model",
+            str(exported_models["dimensional"]),
+            "--format",
+            "msp-challenge",
+            "--output",
+            str(tmp_path / "submission.csv"),
+            "--no-progress",
+        ]
+    )
+    main(
+        [
+            str(manifest),
+            "--model",
+            str(exported_models["dimensional"]),
+            "--output",
+            str(tmp_path / "all.jsonl"),
+            "--no-progress",
+        ]
+    )
     header = (tmp_path / "submission.csv").read_text().splitlines()[0]
     assert header == "FileName,EmoAct,EmoVal,EmoDom"
     rows, records = read_csv(tmp_path / "submission.csv"), strict_json_lines(tmp_path / "all.jsonl")
     assert [row["FileName"] for row in rows] == [Path(r["file"]).name for r in records]
-    assert all(row["FileName"].startswith("MSP-PODCAST_") and row["FileName"].endswith(".wav") for row in rows)
+    assert all(
+        row["FileName"].startswith("MSP-PODCAST_") and row["FileName"].endswith(".wav")
+        for row in rows
+    )
     for row, record in zip(rows, records):
         assert [float(row[c]) for c in ("EmoAct", "EmoVal", "EmoDom")] == pytest.approx(
-            [record["arousal"], record["valence"], record["dominance"]], abs=1e-6)
-    with pytest.raises(SystemExit, match="msp-challenge format holds arousal, valence and dominance"):
-        main([str(manifest), "--model", str(exported_models["categorical"]), "--format", "msp-challenge",
-              "--output", str(tmp_path / "no.csv"), "--no-progress"])
+            [record["arousal"], record["valence"], record["dominance"]], abs=1e-6
+        )
+    with pytest.raises(
+        SystemExit, match="msp-challenge format holds arousal, valence and dominance"
+    ):
+        main(
+            [
+                str(manifest),
+                "--model",
+                str(exported_models["categorical"]),
+                "--format",
+                "msp-challenge",
+                "--output",
+                str(tmp_path / "no.csv"),
+                "--no-progress",
+            ]
+        )
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a GPU")
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_half_precision_on_a_gpu_is_close_to_fp32(exported_models, session_folder, tmp_path, precision):
+def test_half_precision_on_a_gpu_is_close_to_fp32(
+    exported_models, session_folder, tmp_path, precision
+):
     for name in ("fp32", precision):
-        main([str(session_folder), "--model", str(exported_models["categorical"]), "--device", "cuda",
-              "--precision", name, "--output", str(tmp_path / f"{name}.jsonl"), "--no-progress"])
-    for full, half in zip(strict_json_lines(tmp_path / "fp32.jsonl"), strict_json_lines(tmp_path / f"{precision}.jsonl")):
+        main(
+            [
+                str(session_folder),
+                "--model",
+                str(exported_models["categorical"]),
+                "--device",
+                "cuda",
+                "--precision",
+                name,
+                "--output",
+                str(tmp_path / f"{name}.jsonl"),
+                "--no-progress",
+            ]
+        )
+    for full, half in zip(
+        strict_json_lines(tmp_path / "fp32.jsonl"),
+        strict_json_lines(tmp_path / f"{precision}.jsonl"),
+    ):
         assert half["error"] is None
         for label in CLASSES:
-            assert half["probabilities"][label] == pytest.approx(full["probabilities"][label], abs=0.02)
+            assert half["probabilities"][label] == pytest.approx(
+                full["probabilities"][label], abs=0.02
+            )

@@ -20,7 +20,6 @@ from huggingface_hub import ModelCard
 from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules.tools import publish
-from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.tools.bundle import bundle_source
 from ser_modules.tools.publish import (
     PublishError,
@@ -30,6 +29,7 @@ from ser_modules.tools.publish import (
     push,
     read_resolved_hparams,
 )
+from ser_modules.training.checkpointing import AtomicCheckpointer
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_YAMLS = sorted(ROOT.glob("recipes/*/hparams/*.yaml"))
@@ -43,7 +43,13 @@ def best_model_state(folder, key):
 @pytest.mark.parametrize("kind,key", [("categorical", "UA"), ("dimensional", "ccc_mean")])
 def test_export_writes_a_hub_ready_folder(trained_experiments, exported_models, kind, key):
     out, folder = exported_models[kind], trained_experiments[kind]
-    for name in ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md", "example.wav"):
+    for name in (
+        "hyperparams.yaml",
+        "custom_interface.py",
+        "model.ckpt",
+        "README.md",
+        "example.wav",
+    ):
         assert (out / name).stat().st_size > 0, name
     exported = torch.load(out / "model.ckpt", weights_only=True)
     for name, tensor in best_model_state(folder, key).items():
@@ -70,7 +76,9 @@ def test_categorical_card_reports_the_fold_results(trained_experiments, exported
 
 
 def test_dimensional_card_reports_ccc_and_the_selection(trained_experiments, exported_models):
-    results = json.loads((trained_experiments["dimensional"] / "test_test1_results.json").read_text())
+    results = json.loads(
+        (trained_experiments["dimensional"] / "test_test1_results.json").read_text()
+    )
     card = (exported_models["dimensional"] / "README.md").read_text()
     assert f"{results['ccc_mean']:.3f}" in card
     selection = json.loads((exported_models["dimensional"] / "feature_selection.json").read_text())
@@ -78,18 +86,30 @@ def test_dimensional_card_reports_ccc_and_the_selection(trained_experiments, exp
     assert state["selection.indices"].tolist() == selection["indices"]
 
 
-def test_cross_validation_folder_needs_a_fold_and_its_table_goes_in_the_card(trained_experiments, tmp_path):
+def test_cross_validation_folder_needs_a_fold_and_its_table_goes_in_the_card(
+    trained_experiments, tmp_path
+):
     cv_folder = trained_experiments["categorical"].parent
     with pytest.raises(PublishError, match="holds the folds session2: choose one with --fold 2"):
         export(cv_folder, tmp_path / "no_fold")
-    with pytest.raises(PublishError, match="--fold 7: .* has no trained fold session7; its trained folds are session2: "
-                                           "use --fold 2"):
+    with pytest.raises(
+        PublishError,
+        match=(
+            "--fold 7: .* has no trained fold session7; its trained folds are session2: "
+            "use --fold 2"
+        ),
+    ):
         export(cv_folder, tmp_path / "out_of_range", fold=7)
-    with pytest.raises(PublishError, match="--fold 2: .*session2 is the folder of one trained model .*: drop --fold"):
+    with pytest.raises(
+        PublishError,
+        match="--fold 2: .*session2 is the folder of one trained model .*: drop --fold",
+    ):
         export(trained_experiments["categorical"], tmp_path / "fold_of_a_fold", fold=2)
     with pytest.raises(PublishError, match="--fold 1: .* holds no trained fold .*without --fold"):
         export(tmp_path, tmp_path / "not_a_cv_folder", fold=1)
-    (cv_folder / "results.md").write_text("# corr_att\n\n| experiment | UA mean (std) |\n| --- | --- |\n| corr_att | 61.00 (2.00) |\n")
+    (cv_folder / "results.md").write_text(
+        "# corr_att\n\n| experiment | UA mean (std) |\n| --- | --- |\n| corr_att | 61.00 (2.00) |\n"
+    )
     try:
         out = export(cv_folder, tmp_path / "fold2", fold=2, no_sample_wav=True)
     finally:
@@ -111,8 +131,12 @@ def test_export_errors_name_the_folder(tmp_path):
     (tmp_path / "exp" / "hyperparams.yaml").write_text("upstreams: [hubert]\ncheckpoint_key: WA\n")
     with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing"):
         export(tmp_path / "exp", tmp_path / "out")
-    (tmp_path / "exp" / "hyperparams.yaml").write_text("pooling: corr_att\nlayer_norm_hidden_states: False\n")
-    with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing: did the experiment"):
+    (tmp_path / "exp" / "hyperparams.yaml").write_text(
+        "pooling: corr_att\nlayer_norm_hidden_states: False\n"
+    )
+    with pytest.raises(
+        PublishError, match="test_results.json, save/label_encoder.txt missing: did the experiment"
+    ):
         export(tmp_path / "exp", tmp_path / "out")
 
 
@@ -124,7 +148,9 @@ def test_average_of_the_best_checkpoints(tmp_path):
         torch.nn.init.constant_(layer.weight, float(step))
         weights.append(layer.weight.detach().clone())
         checkpointer.save_checkpoint(meta={"UA": score}, name=f"step{step}")
-    next(tmp_path.glob("*step3*")).joinpath("model.ckpt").unlink()  # an incomplete checkpoint (interrupted run) is ignored
+    next(tmp_path.glob("*step3*")).joinpath(
+        "model.ckpt"
+    ).unlink()  # an incomplete checkpoint (interrupted run) is ignored
     state, note = checkpoint_state(tmp_path, "UA", average=2)
     assert torch.equal(state["weight"], (weights[1] + weights[2]) / 2)
     assert "average of the 2 best" in note and "step1" in note and "step2" in note
@@ -134,7 +160,8 @@ def test_average_of_the_best_checkpoints(tmp_path):
 
 def copy_with_checkpoints(folder, destination, key, shifts):
     """A copy of an experiment whose save/ holds its best checkpoint and, per ``shifts`` entry
-    ``(name, weight shift, key value)``, a copy of it with every float weight of ``model`` shifted."""
+    ``(name, weight shift, key value)``, a copy of it with every float weight of ``model`` shifted.
+    """
     copy = shutil.copytree(folder, destination, ignore=shutil.ignore_patterns("manifests"))
     checkpointer = Checkpointer(copy / "save")
     best = checkpointer.find_checkpoint(max_key=key)
@@ -144,7 +171,10 @@ def copy_with_checkpoints(folder, destination, key, shifts):
     for name, shift, value in shifts:
         fabricated = shutil.copytree(best.path, best.path.parent / f"CKPT+{name}")
         state = torch.load(fabricated / "model.ckpt", weights_only=True)
-        torch.save({k: v + shift if v.is_floating_point() else v for k, v in state.items()}, fabricated / "model.ckpt")
+        torch.save(
+            {k: v + shift if v.is_floating_point() else v for k, v in state.items()},
+            fabricated / "model.ckpt",
+        )
         meta = yaml.safe_load((fabricated / "CKPT.yaml").read_text())
         (fabricated / "CKPT.yaml").write_text(yaml.dump({**meta, key: value}))
     return copy, torch.load(best.paramfiles["model"], weights_only=True), best.meta[key]
@@ -154,9 +184,12 @@ def test_msp_export_averages_its_checkpoints(trained_experiments, exported_model
     """Issue #13 row 8: ``export <MSP experiment> --average 2``: float weights averaged, the
     fitted integer indices kept as they are (int64, as the selection record), and the model loads
     and predicts."""
-    folder, best, best_ccc = copy_with_checkpoints(trained_experiments["dimensional"], tmp_path / "msp",
-                                                   "ccc_mean", [("second", 1.0, -5.0)])
-    out = export(folder, tmp_path / "averaged", average=2, repo_id="someone/dimensional", no_sample_wav=True)
+    folder, best, best_ccc = copy_with_checkpoints(
+        trained_experiments["dimensional"], tmp_path / "msp", "ccc_mean", [("second", 1.0, -5.0)]
+    )
+    out = export(
+        folder, tmp_path / "averaged", average=2, repo_id="someone/dimensional", no_sample_wav=True
+    )
     state = torch.load(out / "model.ckpt", weights_only=True)
     assert set(state) == set(best)
     for key, value in best.items():
@@ -165,24 +198,45 @@ def test_msp_export_averages_its_checkpoints(trained_experiments, exported_model
     selection = json.loads((out / "feature_selection.json").read_text())
     assert state["selection.indices"].tolist() == selection["indices"]
     record = json.loads((out / "export.json").read_text())["checkpoint"]
-    assert record.startswith("average of the 2 best checkpoints on valid ccc_mean") and "CKPT+second" in record
+    assert (
+        record.startswith("average of the 2 best checkpoints on valid ccc_mean")
+        and "CKPT+second" in record
+    )
     from ser_modules.tools.predict import load_model
 
-    wav = next(iter(json.loads((trained_experiments["dimensional"] / "manifests" / "test1.json").read_text()).values()))
+    wav = next(
+        iter(
+            json.loads(
+                (trained_experiments["dimensional"] / "manifests" / "test1.json").read_text()
+            ).values()
+        )
+    )
     [prediction] = load_model(str(out), savedir=tmp_path / "load").predict_files([wav["wav"]])
-    values = torch.tensor([prediction[dimension] for dimension in ("arousal", "valence", "dominance")])
+    values = torch.tensor(
+        [prediction[dimension] for dimension in ("arousal", "valence", "dominance")]
+    )
     assert torch.isfinite(values).all()
-    with pytest.raises(PublishError, match=r"--average 3 asks for the 3 best checkpoints on valid ccc_mean, but it keeps "
-                                           r"2 \(.*\): use --average 2 or less, or note that recipes/MSP-Podcast/train.py "
-                                           r"keeps only the best and the newest"):
+    with pytest.raises(
+        PublishError,
+        match=r"--average 3 asks for the 3 best checkpoints on valid ccc_mean, but it keeps "
+        r"2 \(.*\): use --average 2 or less, or note that recipes/MSP-Podcast/train.py "
+        r"keeps only the best and the newest",
+    ):
         export(folder, tmp_path / "too_many", average=3, no_sample_wav=True)
     for average in (0, -1):
-        with pytest.raises(PublishError, match=rf"--average {average}: give how many of the best checkpoints to average, 1 or more"):
+        with pytest.raises(
+            PublishError,
+            match=(
+                rf"--average {average}: give how many of the best checkpoints to average, 1 or more"
+            ),
+        ):
             export(folder, tmp_path / "zero", average=average)
 
 
 def test_iemocap_export_says_which_option_keeps_more_checkpoints(trained_experiments, tmp_path):
-    with pytest.raises(PublishError, match=r"--average 5 .* but it keeps [12] .*--keep_checkpoints=N"):
+    with pytest.raises(
+        PublishError, match=r"--average 5 .* but it keeps [12] .*--keep_checkpoints=N"
+    ):
         export(trained_experiments["categorical"], tmp_path / "out", average=5, no_sample_wav=True)
 
 
@@ -192,8 +246,14 @@ def test_a_full_disk_is_named_with_the_export_folder(trained_experiments, tmp_pa
 
     monkeypatch.setattr(torch, "save", disk_full)
     out = tmp_path / "exported"
-    with pytest.raises(PublishError, match=rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*writing .*model\.ckpt.*\): "
-                                           "free space there or choose another folder"):
+    with pytest.raises(
+        PublishError,
+        match=(
+            rf"No space left on the device of {re.escape(str(out))} \(ENOSPC.*writing"
+            r" .*model\.ckpt.*\): "
+            "free space there or choose another folder"
+        ),
+    ):
         export(trained_experiments["categorical"], out, no_sample_wav=True)
     assert not (out / "model.ckpt").exists() and not (out / "export.json").exists()
 
@@ -206,7 +266,11 @@ def test_card_metadata_is_what_the_hub_indexes(trained_experiments, exported_mod
     folder, out = trained_experiments[kind], exported_models[kind]
     card = ModelCard.load(out / "README.md")
     data = card.data.to_dict()
-    assert data["license"] == "other" and data["license_link"] == "LICENSE.md" and data["inference"] is False
+    assert (
+        data["license"] == "other"
+        and data["license_link"] == "LICENSE.md"
+        and data["inference"] is False
+    )
     corpus = "IEMOCAP" if kind == "categorical" else "MSP-Podcast"
     assert data["license_name"] == f"{corpus.lower()}-research-only"
     licence = (out / "LICENSE.md").read_text()
@@ -220,21 +284,30 @@ def test_card_metadata_is_what_the_hub_indexes(trained_experiments, exported_mod
     if kind == "categorical":
         assert data["pipeline_tag"] == "audio-classification"
         expected = json.loads((folder / "test_results.json").read_text())
-        assert {(r.dataset_type, r.dataset_split, r.task_type) for r in results} == {("iemocap", "session2", "audio-classification")}
-        assert {r.metric_type: r.metric_value for r in results} == {key: expected[key] for key in ("UA", "WA", "F1")}
+        assert {(r.dataset_type, r.dataset_split, r.task_type) for r in results} == {
+            ("iemocap", "session2", "audio-classification")
+        }
+        assert {r.metric_type: r.metric_value for r in results} == {
+            key: expected[key] for key in ("UA", "WA", "F1")
+        }
     else:
         assert "pipeline_tag" not in data
         splits = {}
         for path in folder.glob("test_*_results.json"):
             result = json.loads(path.read_text())
-            splits[result["split"]] = {key: result[key] for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean")}
+            splits[result["split"]] = {
+                key: result[key]
+                for key in ("ccc_arousal", "ccc_valence", "ccc_dominance", "ccc_mean")
+            }
         found = {}
         for r in results:
             found.setdefault(r.dataset_split, {})[r.metric_type] = r.metric_value
         assert found == splits and {"test1", "test2"} <= set(found)
 
 
-def test_upstream_commit_is_pinned_when_known_and_the_card_says_when_not(trained_experiments, tmp_path):
+def test_upstream_commit_is_pinned_when_known_and_the_card_says_when_not(
+    trained_experiments, tmp_path
+):
     """A Hub upstream downloaded into ssl_folder: base_model is its id, the exported hyperparams
     record its commit after ssl_hub; without the download the card says it is unpinned."""
     sha = "0123456789abcdef0123456789abcdef01234567"
@@ -242,12 +315,16 @@ def test_upstream_commit_is_pinned_when_known_and_the_card_says_when_not(trained
     cache = tmp_path / "pretrained_ssl"
     text = (folder / "hyperparams.yaml").read_text()
     text = re.sub(r"^ssl_hub: .*$", "ssl_hub: microsoft/wavlm-large", text, count=1, flags=re.M)
-    (folder / "hyperparams.yaml").write_text(re.sub(r"^ssl_folder: .*$", f"ssl_folder: {cache}", text, count=1, flags=re.M))
+    (folder / "hyperparams.yaml").write_text(
+        re.sub(r"^ssl_folder: .*$", f"ssl_folder: {cache}", text, count=1, flags=re.M)
+    )
     (cache / "models--microsoft--wavlm-large" / "refs").mkdir(parents=True)
     (cache / "models--microsoft--wavlm-large" / "refs" / "main").write_text(sha)
     pinned = export(folder, tmp_path / "pinned", repo_id="someone/x", no_sample_wav=True)
     hparams = (pinned / "hyperparams.yaml").read_text()
-    assert re.search(rf"^ssl_hub: microsoft/wavlm-large\nssl_revision: {sha}  # ", hparams, flags=re.M)
+    assert re.search(
+        rf"^ssl_hub: microsoft/wavlm-large\nssl_revision: {sha}  # ", hparams, flags=re.M
+    )
     card = ModelCard.load(pinned / "README.md")
     assert card.data.base_model == "microsoft/wavlm-large" and f"at commit `{sha}`" in card.text
     shutil.rmtree(cache)
@@ -258,10 +335,14 @@ def test_upstream_commit_is_pinned_when_known_and_the_card_says_when_not(trained
 
 def test_bundle_refuses_two_different_definitions_of_a_name(tmp_path, monkeypatch):
     (tmp_path / "first_mod.py").write_text("def helper():\n    return 1\n")
-    (tmp_path / "second_mod.py").write_text("from ser_modules.nn.pooling import MeanPooling\n\ndef helper():\n    return 2\n")
+    (tmp_path / "second_mod.py").write_text(
+        "from ser_modules.nn.pooling import MeanPooling\n\ndef helper():\n    return 2\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
-    with pytest.raises(PublishError, match="helper is defined differently in first_mod and second_mod"):
+    with pytest.raises(
+        PublishError, match="helper is defined differently in first_mod and second_mod"
+    ):
         bundle_source([("first_mod", "helper"), ("second_mod", "helper")])
     source = bundle_source([("second_mod", "helper")])
     assert "from ser_modules" not in source and "return 2" in source
@@ -270,14 +351,34 @@ def test_bundle_refuses_two_different_definitions_of_a_name(tmp_path, monkeypatc
 # What each exported model's custom_interface.py must hold, and what it must not: the modules of
 # the interfaces and of the objects its template names, with their ser_modules imports, only.
 BUNDLED = {
-    "categorical": (["EmotionClassifier", "SSLEncoder", "WeightedLayerSum", "build_pooling", "AttentiveCorrelationPooling"],
-                    ["TCGRU", "InputStandardizer", "FeatureSelection", "EcapaAggregator", "EarlyFusion"]),
-    "dimensional": (["DimensionalEmotionRegressor", "SSLEncoder", "TCGRU", "InputStandardizer", "FeatureSelection"],
-                    ["build_pooling", "WeightedLayerSum", "EcapaAggregator", "no_autocast"]),
-    "ft_hubert": (["EmotionClassifier", "SSLEncoder", "EarlyFusion", "build_aggregator", "EcapaAggregator"],
-                  ["WeightedLayerSum", "TCGRU", "FeatureSelection"]),
-    "fbank_ecapa": (["EmotionClassifier", "FbankUpstream", "EarlyFusion", "EcapaAggregator"],
-                    ["SSLEncoder", "TCGRU", "WeightedLayerSum", "FeatureSelection"]),
+    "categorical": (
+        [
+            "EmotionClassifier",
+            "SSLEncoder",
+            "WeightedLayerSum",
+            "build_pooling",
+            "AttentiveCorrelationPooling",
+        ],
+        ["TCGRU", "InputStandardizer", "FeatureSelection", "EcapaAggregator", "EarlyFusion"],
+    ),
+    "dimensional": (
+        [
+            "DimensionalEmotionRegressor",
+            "SSLEncoder",
+            "TCGRU",
+            "InputStandardizer",
+            "FeatureSelection",
+        ],
+        ["build_pooling", "WeightedLayerSum", "EcapaAggregator", "no_autocast"],
+    ),
+    "ft_hubert": (
+        ["EmotionClassifier", "SSLEncoder", "EarlyFusion", "build_aggregator", "EcapaAggregator"],
+        ["WeightedLayerSum", "TCGRU", "FeatureSelection"],
+    ),
+    "fbank_ecapa": (
+        ["EmotionClassifier", "FbankUpstream", "EarlyFusion", "EcapaAggregator"],
+        ["SSLEncoder", "TCGRU", "WeightedLayerSum", "FeatureSelection"],
+    ),
 }
 MAX_LINES = 1000
 # Training and fitting code that an inference bundle must not hold.
@@ -301,7 +402,9 @@ def test_custom_interface_is_self_contained_inference_code(all_exports, kind):
     assert imported and not [name for name in imported if name and name.startswith("ser_modules")]
     assert len(source.splitlines()) <= MAX_LINES
     assert not FITTING_CODE.findall(source), FITTING_CODE.findall(source)
-    assert re.search(r"ser-recipes \S+\s+\(git \w+\)", source), "the header names the version and commit"
+    assert re.search(r"ser-recipes \S+\s+\(git \w+\)", source), (
+        "the header names the version and commit"
+    )
     namespace = {"__name__": "custom_interface_under_test"}
     exec(compile(source, "custom_interface.py", "exec"), namespace)
     bundled, absent = BUNDLED[kind]
@@ -319,20 +422,39 @@ def test_autograd_functions_are_bundled_forward_only():
     namespace = {"__name__": "bundle_under_test"}
     exec(bundle_source([("ser_modules.nn.pooling", "AttentiveCorrelationPooling")]), namespace)
     torch.manual_seed(0)
-    module, bundled = AttentiveCorrelationPooling(6, num_heads=2), namespace["AttentiveCorrelationPooling"](6, num_heads=2)
+    module, bundled = (
+        AttentiveCorrelationPooling(6, num_heads=2),
+        namespace["AttentiveCorrelationPooling"](6, num_heads=2),
+    )
     bundled.load_state_dict(module.state_dict())
     x, lengths = torch.randn(3, 20, 6), torch.tensor([1.0, 0.55, 0.2])
     with torch.no_grad():
         assert torch.equal(bundled.eval()(x, lengths), module.eval()(x, lengths))
 
 
-def test_exported_hparams_are_the_filled_template(trained_experiments, all_exports, morais_experiments):
+def test_exported_hparams_are_the_filled_template(
+    trained_experiments, all_exports, morais_experiments
+):
     experiments = {**trained_experiments, **morais_experiments}
     expected_values = {  # overrides of the conftest runs, and sizes read from the weights
-        "categorical": ["projector_dim: 16", "pooling: corr_att", "num_classes: 4", "ssl_folder: pretrained_ssl"],
-        "dimensional": ["ssl_layer: 2", "conv_channels: 8", "conv_stride: 4", "predict_spread: false"],
+        "categorical": [
+            "projector_dim: 16",
+            "pooling: corr_att",
+            "num_classes: 4",
+            "ssl_folder: pretrained_ssl",
+        ],
+        "dimensional": [
+            "ssl_layer: 2",
+            "conv_channels: 8",
+            "conv_stride: 4",
+            "predict_spread: false",
+        ],
         "ft_hubert": ["pooling: mean", "upstreams: [upstream]", "num_classes: 4"],
-        "fbank_ecapa": ["ecapa_channels: [16, 16, 16, 16, 48]", "ecapa_lin_neurons: 16", "n_mels: 80"],
+        "fbank_ecapa": [
+            "ecapa_channels: [16, 16, 16, 16, 48]",
+            "ecapa_lin_neurons: 16",
+            "n_mels: 80",
+        ],
     }
     for kind, values in expected_values.items():
         folder, out = experiments[kind], all_exports[kind]
@@ -343,17 +465,25 @@ def test_exported_hparams_are_the_filled_template(trained_experiments, all_expor
         hparams = read_resolved_hparams(folder / "hyperparams.yaml")
         state = torch.load(out / "model.ckpt", weights_only=True)
         assert body == fill_template(template, hparams, state, f"someone/{kind}")
-        assert "!new:ser_modules" not in body and "!name:ser_modules" not in body and "!apply:ser_modules" not in body
+        assert (
+            "!new:ser_modules" not in body
+            and "!name:ser_modules" not in body
+            and "!apply:ser_modules" not in body
+        )
         for value in values:
             assert re.search(rf"^{re.escape(value)}(\s|$)", body, flags=re.M), (kind, value)
 
 
-def test_an_experiment_trained_before_templates_were_copied_uses_the_recipe_template(trained_experiments,
-                                                                                   exported_models, tmp_path):
+def test_an_experiment_trained_before_templates_were_copied_uses_the_recipe_template(
+    trained_experiments, exported_models, tmp_path
+):
     folder = shutil.copytree(trained_experiments["categorical"], tmp_path / "session2")
     (folder / "inference_template.yaml").unlink()
     out = export(folder, tmp_path / "out", repo_id="someone/categorical", no_sample_wav=True)
-    new, old = ((path / "hyperparams.yaml").read_text().split("\n", 2)[2] for path in (out, exported_models["categorical"]))
+    new, old = (
+        (path / "hyperparams.yaml").read_text().split("\n", 2)[2]
+        for path in (out, exported_models["categorical"])
+    )
     assert new == old
     (folder / "command.txt").unlink()
     with pytest.raises(PublishError, match="cannot tell which inference template"):
@@ -364,7 +494,10 @@ def reorder_model_state(path):
     """Rewrites a saved ModuleDict state with its modules in reverse order (same tensors)."""
     state = torch.load(path, weights_only=True)
     modules = list(dict.fromkeys(key.split(".", 1)[0] for key in state))[::-1]
-    torch.save({key: state[key] for module in modules for key in state if key.split(".", 1)[0] == module}, path)
+    torch.save(
+        {key: state[key] for module in modules for key in state if key.split(".", 1)[0] == module},
+        path,
+    )
     return modules
 
 
@@ -374,9 +507,13 @@ def test_modules_are_found_by_name_not_by_position(trained_experiments, exported
     block = re.search(r"^model: .*\n  modules:\n((?:    .*\n)+)", hparams, flags=re.M)
     entries = block.group(1).splitlines(keepends=True)
     assert len(entries) == 4, block.group(0)
-    (folder / "hyperparams.yaml").write_text(hparams.replace(block.group(1), "".join(entries[::-1])))
+    (folder / "hyperparams.yaml").write_text(
+        hparams.replace(block.group(1), "".join(entries[::-1]))
+    )
     orders = [reorder_model_state(path) for path in (folder / "save").glob("CKPT+*/model.ckpt")]
-    assert orders and all(order == ["classifier", "pooling_layer", "projector", "layer_sum"] for order in orders)
+    assert orders and all(
+        order == ["classifier", "pooling_layer", "projector", "layer_sum"] for order in orders
+    )
     out = export(folder, tmp_path / "reordered", repo_id="someone/categorical", no_sample_wav=True)
     reordered = torch.load(out / "model.ckpt", weights_only=True)
     original = torch.load(exported_models["categorical"] / "model.ckpt", weights_only=True)
@@ -386,35 +523,52 @@ def test_modules_are_found_by_name_not_by_position(trained_experiments, exported
 
     manifest = json.loads((folder / "manifests" / "test.json").read_text())
     wavs = [entry["wav"] for entry in manifest.values()][:3]
-    predictions = [load_model(str(path), savedir=tmp_path / name).predict_files(wavs)
-                   for name, path in (("a", exported_models["categorical"]), ("b", out))]
+    predictions = [
+        load_model(str(path), savedir=tmp_path / name).predict_files(wavs)
+        for name, path in (("a", exported_models["categorical"]), ("b", out))
+    ]
     assert predictions[0] == predictions[1]
 
 
 # --------------------------------------------------------------------------------------------
 # Upstream + downstream (Morais et al.) experiments
 # --------------------------------------------------------------------------------------------
-def test_stage1_export_holds_the_best_checkpoint_with_its_fine_tuned_upstream(morais_experiments, morais_exports):
+def test_stage1_export_holds_the_best_checkpoint_with_its_fine_tuned_upstream(
+    morais_experiments, morais_exports
+):
     folder = morais_experiments["ft_hubert"]
     assert json.loads((folder / "test_results.json").read_text())["reported_model"] == "best"
     best = Checkpointer(folder / "save").find_checkpoint(max_key="WA")
     exported = torch.load(morais_exports["ft_hubert"] / "model.ckpt", weights_only=True)
     expected = {
         **torch.load(best.paramfiles["model"], weights_only=True),
-        **{f"upstream.{k}": v for k, v in torch.load(best.paramfiles["upstream"], weights_only=True).items()},
+        **{
+            f"upstream.{k}": v
+            for k, v in torch.load(best.paramfiles["upstream"], weights_only=True).items()
+        },
     }
-    assert set(exported) == set(expected) and any(key.startswith("upstream.model.encoder.") for key in exported)
+    assert set(exported) == set(expected) and any(
+        key.startswith("upstream.model.encoder.") for key in exported
+    )
     assert all(torch.equal(exported[key], value) for key, value in expected.items())
     card = (morais_exports["ft_hubert"] / "README.md").read_text()
-    assert "Morais et al., ICASSP 2022" in card and "morais2022speech" in card and "best checkpoint" in card
+    assert (
+        "Morais et al., ICASSP 2022" in card
+        and "morais2022speech" in card
+        and "best checkpoint" in card
+    )
 
 
-def test_stage2_export_holds_the_average_and_the_stage1_upstream(morais_experiments, morais_exports):
+def test_stage2_export_holds_the_average_and_the_stage1_upstream(
+    morais_experiments, morais_exports
+):
     folder = morais_experiments["hubert_ecapa"]
     assert json.loads((folder / "test_results.json").read_text())["reported_model"] == "average"
     exported = torch.load(morais_exports["hubert_ecapa"] / "model.ckpt", weights_only=True)
     averaged = torch.load(folder / "save" / "averaged_model.ckpt", weights_only=True)
-    stage1 = torch.load(morais_experiments["ft_hubert"] / "save" / "averaged_upstream.ckpt", weights_only=True)
+    stage1 = torch.load(
+        morais_experiments["ft_hubert"] / "save" / "averaged_upstream.ckpt", weights_only=True
+    )
     expected = {**averaged, **{f"upstream.{k}": v for k, v in stage1.items()}}
     assert set(exported) == set(expected)
     for key, value in expected.items():
@@ -422,16 +576,25 @@ def test_stage2_export_holds_the_average_and_the_stage1_upstream(morais_experime
     fbank = torch.load(morais_exports["fbank_ecapa"] / "model.ckpt", weights_only=True)
     assert {key.split(".", 1)[0] for key in fbank} == {"downstream", "classifier"}
     record = json.loads((morais_exports["hubert_ecapa"] / "export.json").read_text())
-    assert "average of the 2 best checkpoints on valid WA" in record["checkpoint"] and "(frozen)" in record["checkpoint"]
+    assert (
+        "average of the 2 best checkpoints on valid WA" in record["checkpoint"]
+        and "(frozen)" in record["checkpoint"]
+    )
 
 
-@pytest.mark.parametrize("name", ["morais_ft_bert", "morais_bert_ecapa", "morais_fbank_bert_late_fusion"])
+@pytest.mark.parametrize(
+    "name", ["morais_ft_bert", "morais_bert_ecapa", "morais_fbank_bert_late_fusion"]
+)
 def test_text_based_experiments_are_refused(tmp_path, name):
     training = read_resolved_hparams(ROOT / "recipes" / "IEMOCAP" / "hparams" / f"{name}.yaml")
     (tmp_path / "exp" / "save").mkdir(parents=True)
     (tmp_path / "exp" / "hyperparams.yaml").write_text(
-        f"upstreams: {json.dumps(training['upstreams'])}\nbert_hub: {training['bert_hub']}\ninference_template: null\n")
-    with pytest.raises(PublishError, match="reads the transcripts.*experiments with BERT cannot be exported"):
+        f"upstreams: {json.dumps(training['upstreams'])}\nbert_hub:"
+        f" {training['bert_hub']}\ninference_template: null\n"
+    )
+    with pytest.raises(
+        PublishError, match="reads the transcripts.*experiments with BERT cannot be exported"
+    ):
         export(tmp_path / "exp", tmp_path / "out")
 
 
@@ -457,15 +620,27 @@ def test_every_training_yaml_names_a_template_that_matches_it(path):
     assert template_path.parent.name == "inference" and template_path.is_file()
     text = template_path.read_text()
     template = read_resolved_hparams(template_path)
-    assert re.search(r"^# Load the exported folder with\n#   speechbrain.inference.interfaces.foreign_class", text, flags=re.M)
+    assert re.search(
+        r"^# Load the exported folder with\n#   speechbrain.inference.interfaces.foreign_class",
+        text,
+        flags=re.M,
+    )
     assert template["interface_class"] in ("EmotionClassifier", "DimensionalEmotionRegressor")
     # the trained modules, objects of the training yaml by their names (fine-tuned upstreams added)
     assert module_names(hparams, "model") <= module_names(template, "model") <= set(hparams)
-    family = [other for other in map(read_resolved_hparams, TRAINING_YAMLS)
-              if other.get("inference_template") == hparams["inference_template"]]
-    known = set().union(*family) | set(publish.STATE_FACTS) | {"pretrained_path", "interface_class", "sample_rate",
-                                                               "dimensions"}
-    assert set(plain_keys(text)) - known == set(), "template keys that no training yaml of the family has"
+    family = [
+        other
+        for other in map(read_resolved_hparams, TRAINING_YAMLS)
+        if other.get("inference_template") == hparams["inference_template"]
+    ]
+    known = (
+        set().union(*family)
+        | set(publish.STATE_FACTS)
+        | {"pretrained_path", "interface_class", "sample_rate", "dimensions"}
+    )
+    assert set(plain_keys(text)) - known == set(), (
+        "template keys that no training yaml of the family has"
+    )
 
 
 @pytest.fixture
@@ -476,8 +651,16 @@ def export_copy(exported_models, tmp_path):
 def test_push_creates_the_repo_and_uploads_the_folder(export_copy, monkeypatch):
     calls = []
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: calls.append(("create", repo_id, kw)) or f"https://huggingface.co/{repo_id}")
-    monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: calls.append(("upload", kw["repo_id"], kw)))
+    monkeypatch.setattr(
+        huggingface_hub,
+        "create_repo",
+        lambda repo_id, **kw: (
+            calls.append(("create", repo_id, kw)) or f"https://huggingface.co/{repo_id}"
+        ),
+    )
+    monkeypatch.setattr(
+        huggingface_hub, "upload_folder", lambda **kw: calls.append(("upload", kw["repo_id"], kw))
+    )
     url = push(export_copy, "alice/ser-wavlm", private=True, token="hf_test")
     assert url == "https://huggingface.co/alice/ser-wavlm"
     (_, repo, create), (_, uploaded, upload) = calls
@@ -486,7 +669,10 @@ def test_push_creates_the_repo_and_uploads_the_folder(export_copy, monkeypatch):
     assert upload["folder_path"] == str(export_copy) and upload["token"] == "hf_test"
     assert "pretrained_path: alice/ser-wavlm\n" in (export_copy / "hyperparams.yaml").read_text()
     assert 'foreign_class(source="alice/ser-wavlm"' in (export_copy / "README.md").read_text()
-    assert ModelCard.load(export_copy / "README.md").data.to_dict()["model-index"][0]["name"] == "ser-wavlm"
+    assert (
+        ModelCard.load(export_copy / "README.md").data.to_dict()["model-index"][0]["name"]
+        == "ser-wavlm"
+    )
 
 
 def test_push_warns_before_publishing_local_paths(export_copy, monkeypatch, caplog):
@@ -494,15 +680,23 @@ def test_push_warns_before_publishing_local_paths(export_copy, monkeypatch, capl
     training command and the hyperparams name them, and the push says so before uploading."""
     order = []
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kw: order.append("create") or "url")
+    monkeypatch.setattr(
+        huggingface_hub, "create_repo", lambda repo_id, **kw: order.append("create") or "url"
+    )
     monkeypatch.setattr(huggingface_hub, "upload_folder", lambda **kw: order.append("upload"))
     monkeypatch.setattr(publish.logger, "warning", lambda *args: order.append(args[0] % args[1:]))
     push(export_copy, "alice/ser-wavlm", token="hf_test")
     warnings = order[: order.index("create")]
-    ssl_hub = re.search(r"^ssl_hub: (.*)$", (export_copy / "hyperparams.yaml").read_text(), flags=re.M)[1]
+    ssl_hub = re.search(
+        r"^ssl_hub: (.*)$", (export_copy / "hyperparams.yaml").read_text(), flags=re.M
+    )[1]
     assert any("README.md would publish" in w for w in warnings), warnings
-    assert any("hyperparams.yaml would publish" in w and ssl_hub.split()[0] in w for w in warnings), warnings
-    assert not publish.local_paths("ssl_hub: microsoft/wavlm-large\nsee https://huggingface.co/a/b and results/x/y\n")
+    assert any(
+        "hyperparams.yaml would publish" in w and ssl_hub.split()[0] in w for w in warnings
+    ), warnings
+    assert not publish.local_paths(
+        "ssl_hub: microsoft/wavlm-large\nsee https://huggingface.co/a/b and results/x/y\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["export", "push"])
@@ -517,7 +711,9 @@ def test_command_line_options_are_kebab_case_and_named_after_the_installed_comma
 
 
 def test_readme_documents_the_declared_ser_publish_command():
-    assert re.search(r"[\"']ser-publish=ser_modules\.tools\.publish:main[\"']", (ROOT / "setup.py").read_text())
+    assert re.search(
+        r"[\"']ser-publish=ser_modules\.tools\.publish:main[\"']", (ROOT / "setup.py").read_text()
+    )
     readme = (ROOT / "README.md").read_text()
     assert "ser-publish export " in readme and "ser-publish push " in readme
     section = readme.split("## Using a trained model")[1].split("\n## ")[0]

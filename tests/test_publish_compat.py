@@ -19,14 +19,18 @@ def run_export(folder, ssl_hub, savedir):
     """Outputs of an export folder, computed in a fresh process that cannot import ser_modules."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["HF_HUB_OFFLINE"] = "1"
-    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
-            "import importlib.util; assert importlib.util.find_spec('ser_modules') is None; "
-            f"sys.argv = ['run_export.py', {str(folder)!r}, {str(ssl_hub)!r}, {str(savedir)!r}]; "
-            f"exec(open({str(FIXTURES / 'run_export.py')!r}).read())")
-    result = subprocess.run([sys.executable, "-c", code], cwd=savedir, env=env, capture_output=True, text=True)
+    code = (
+        "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in"
+        " repr(f).lower()]; import importlib.util; assert importlib.util.find_spec('ser_modules')"
+        f" is None; sys.argv = ['run_export.py', {str(folder)!r}, {str(ssl_hub)!r},"
+        f" {str(savedir)!r}]; exec(open({str(FIXTURES / 'run_export.py')!r}).read())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=savedir, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 @pytest.mark.parametrize("kind", ["categorical", "dimensional"])

@@ -11,12 +11,24 @@ def test_debug_manifests_hold_debug_batches_of_each_split(tmp_path):
     manifests = {}
     for split, size in (("train", 30), ("valid", 5), ("test1", 20)):
         manifests[split] = str(tmp_path / f"{split}.json")
-        write_json_atomic({f"{split}_{i}": {"wav": f"{i}.wav"} for i in range(size)}, manifests[split])
-    hparams = {"output_folder": str(tmp_path / "exp"), "batch_size": 8, "test_dataloader_opts": {"batch_size": 3}}
+        write_json_atomic(
+            {f"{split}_{i}": {"wav": f"{i}.wav"} for i in range(size)}, manifests[split]
+        )
+    hparams = {
+        "output_folder": str(tmp_path / "exp"),
+        "batch_size": 8,
+        "test_dataloader_opts": {"batch_size": 3},
+    }
     used = debug_manifests(hparams, {"debug": True, "debug_batches": 2}, manifests)
-    assert {split: len(read_json(path)) for split, path in used.items()} == {"train": 16, "valid": 5, "test1": 6}
+    assert {split: len(read_json(path)) for split, path in used.items()} == {
+        "train": 16,
+        "valid": 5,
+        "test1": 6,
+    }
     assert list(read_json(used["train"])) == [f"train_{i}" for i in range(16)]
-    assert all(os.path.dirname(path) == str(tmp_path / "exp" / "debug_manifests") for path in used.values())
+    assert all(
+        os.path.dirname(path) == str(tmp_path / "exp" / "debug_manifests") for path in used.values()
+    )
     assert debug_manifests(hparams, {"debug": False}, manifests) == manifests
 
 

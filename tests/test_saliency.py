@@ -281,7 +281,9 @@ def test_select_top_fraction_ties_prefer_lower_index():
     assert select_top_fraction(np.zeros(4), 0.5).tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.0001, 2, float("nan"), float("inf"), True, "0.5", None])
+@pytest.mark.parametrize(
+    "bad", [0, 0.0, -0.1, 1.0001, 2, float("nan"), float("inf"), True, "0.5", None]
+)
 def test_select_top_fraction_invalid_fraction(bad):
     with pytest.raises(ValueError, match="fraction"):
         select_top_fraction(np.arange(4.0), bad)
@@ -302,7 +304,9 @@ def test_select_top_fraction_invalid_scores():
 def _selection_of(fitted):
     """The run-time FeatureSelection holding a fitted result."""
     selection = FeatureSelection(fitted["input_size"], fitted["method"], fitted["keep_fraction"])
-    selection.load_state_dict({name: torch.as_tensor(fitted[name]) for name in selection.state_dict()})
+    selection.load_state_dict(
+        {name: torch.as_tensor(fitted[name]) for name in selection.state_dict()}
+    )
     return selection
 
 
@@ -311,7 +315,13 @@ def test_fit_selection_methods_and_errors():
     assert fit_selection("CCS", X, Y, 0.5)["method"] == "ccs"
     assert fit_selection("mis", X, Y, 0.5, seed=3)["seed"] == 3
     none = fit_selection(None, X, None, 0.8)
-    assert none == {"method": "none", "keep_fraction": 0.8, "seed": 0, "input_size": 4, "output_size": 4}
+    assert none == {
+        "method": "none",
+        "keep_fraction": 0.8,
+        "seed": 0,
+        "input_size": 4,
+        "output_size": 4,
+    }
     with pytest.raises(ValueError, match="unknown"):
         fit_selection("lda", X, Y, 0.5)
     with pytest.raises(ValueError, match="fraction"):
@@ -328,8 +338,10 @@ def test_fit_selection_keeps_the_most_salient_dimensions(method):
     fitted = fit_selection(method, X, Y, keep_fraction=0.3, seed=0)
     assert fitted["input_size"] == 10 and fitted["output_size"] == 3
     assert fitted["indices"].dtype == np.int64 and fitted["indices"].tolist() == [1, 5, 8]
-    fn = cross_correlation_saliency if method == "ccs" else (
-        lambda a, b: mutual_information_saliency(a, b, seed=0)
+    fn = (
+        cross_correlation_saliency
+        if method == "ccs"
+        else (lambda a, b: mutual_information_saliency(a, b, seed=0))
     )
     np.testing.assert_array_equal(fitted["scores"], fn(X, Y))
     x = torch.randn(4, 7, 10)
@@ -364,7 +376,9 @@ def test_pca_matches_sklearn_and_keeps_variance():
 
 def test_pca_refuses_more_components_than_utterances():
     X = np.random.default_rng(0).normal(size=(5, 20))
-    with pytest.raises(ValueError, match="5 utterances of 20 dimensions can keep 1 to 5 components, not 16"):
+    with pytest.raises(
+        ValueError, match="5 utterances of 20 dimensions can keep 1 to 5 components, not 16"
+    ):
         fit_selection("pca", X, None, keep_fraction=0.8)
     assert fit_selection("pca", X, None, keep_fraction=0.01)["components"].shape == (1, 20)
     assert principal_components(X, 5)["components"].shape == (5, 20)
@@ -388,10 +402,16 @@ def test_fitted_result_round_trips_through_json_exactly(method):
     """The recipe saves the fitted result in feature_selection.json and rebuilds the module from it."""
     X, Y = _planted(n=120, d=8, signal=(0, 3, 6), seed=4)
     fitted = fit_selection(method, X, Y, keep_fraction=0.5, seed=3)
-    record = json.loads(json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fitted.items()}))
+    record = json.loads(
+        json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in fitted.items()})
+    )
     selection = FeatureSelection(record["input_size"], record["method"], record["keep_fraction"])
-    selection.load_state_dict({name: torch.tensor(record[name], dtype=buffer.dtype)
-                               for name, buffer in selection.state_dict().items()})
+    selection.load_state_dict(
+        {
+            name: torch.tensor(record[name], dtype=buffer.dtype)
+            for name, buffer in selection.state_dict().items()
+        }
+    )
     direct = _selection_of(fitted)
     for name, buffer in direct.state_dict().items():
         assert torch.equal(selection.state_dict()[name], buffer), name

@@ -18,25 +18,39 @@ def indices_selection(indices, input_size=10, method="ccs"):
 def pca_selection(input_size=6, kept=3, seed=0):
     """A selection projecting on ``kept`` random orthonormal components around a random mean."""
     g = torch.Generator().manual_seed(seed)
-    components = torch.linalg.qr(torch.randn(input_size, input_size, generator=g, dtype=torch.float64))[0][:kept]
+    components = torch.linalg.qr(
+        torch.randn(input_size, input_size, generator=g, dtype=torch.float64)
+    )[0][:kept]
     selection = FeatureSelection(input_size, "pca", keep_fraction=kept / input_size)
-    selection.load_state_dict({"mean": torch.randn(input_size, generator=g, dtype=torch.float64),
-                               "components": components.contiguous()})
+    selection.load_state_dict(
+        {
+            "mean": torch.randn(input_size, generator=g, dtype=torch.float64),
+            "components": components.contiguous(),
+        }
+    )
     return selection
 
 
 def test_sizes_follow_the_method_and_the_fraction():
     assert [kept_size(1024, f) for f in (1.0, 0.8, 0.6, 0.4)] == [1024, 819, 614, 410]
     assert kept_size(5, 0.5) == 2 and kept_size(10, 1e-9) == 1  # round half to even, at least 1
-    for method, buffers in (("ccs", {"indices": (3,)}), ("mis", {"indices": (3,)}),
-                            ("pca", {"mean": (10,), "components": (3, 10)}), ("none", {})):
+    for method, buffers in (
+        ("ccs", {"indices": (3,)}),
+        ("mis", {"indices": (3,)}),
+        ("pca", {"mean": (10,), "components": (3, 10)}),
+        ("none", {}),
+    ):
         selection = FeatureSelection(10, method, keep_fraction=0.3)
-        assert selection.input_size == 10 and selection.output_size == (10 if method == "none" else 3)
+        assert selection.input_size == 10 and selection.output_size == (
+            10 if method == "none" else 3
+        )
         assert {name: tuple(b.shape) for name, b in selection.state_dict().items()} == buffers
     assert FeatureSelection(4, "CCS", 0.5).method == "ccs" and selection_method(None) == "none"
 
 
-@pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.0001, 2, float("nan"), float("inf"), True, "0.5", None])
+@pytest.mark.parametrize(
+    "bad", [0, 0.0, -0.1, 1.0001, 2, float("nan"), float("inf"), True, "0.5", None]
+)
 def test_invalid_fraction_is_refused(bad):
     with pytest.raises(ValueError, match="keep_fraction must be a number in \\(0, 1\\]"):
         FeatureSelection(4, "ccs", keep_fraction=bad)
@@ -83,17 +97,27 @@ def test_wrong_input_size_names_the_expected_shape(method):
         selection(torch.randn(2, 5))
 
 
-@pytest.mark.parametrize("make", [lambda: indices_selection([0, 3, 6, 9]), pca_selection], ids=["ccs", "pca"])
+@pytest.mark.parametrize(
+    "make", [lambda: indices_selection([0, 3, 6, 9]), pca_selection], ids=["ccs", "pca"]
+)
 def test_state_loads_strictly_into_a_fresh_module_and_in_a_model(make):
     selection = make()
-    fresh = FeatureSelection(selection.input_size, selection.method, selection.output_size / selection.input_size)
+    fresh = FeatureSelection(
+        selection.input_size, selection.method, selection.output_size / selection.input_size
+    )
     fresh.load_state_dict(selection.state_dict())  # strict: same names, shapes and dtypes
     for name, buffer in selection.state_dict().items():
-        assert fresh.state_dict()[name].dtype == buffer.dtype and torch.equal(fresh.state_dict()[name], buffer)
+        assert fresh.state_dict()[name].dtype == buffer.dtype and torch.equal(
+            fresh.state_dict()[name], buffer
+        )
     x = torch.randn(2, 9, selection.input_size)
     assert torch.equal(fresh(x), selection(x))
-    model = torch.nn.ModuleDict({"selection": selection, "head": torch.nn.Linear(selection.output_size, 1)})
-    again = torch.nn.ModuleDict({"selection": fresh, "head": torch.nn.Linear(selection.output_size, 1)})
+    model = torch.nn.ModuleDict(
+        {"selection": selection, "head": torch.nn.Linear(selection.output_size, 1)}
+    )
+    again = torch.nn.ModuleDict(
+        {"selection": fresh, "head": torch.nn.Linear(selection.output_size, 1)}
+    )
     again.load_state_dict(model.state_dict())
     assert sorted(model.state_dict()) == sorted(again.state_dict())
 
@@ -111,12 +135,19 @@ def test_speechbrain_checkpointer_recovers_the_selection(tmp_path):
     selection = pca_selection(seed=3)
     Checkpointer(tmp_path, recoverables={"selection": selection}).save_checkpoint()
     fresh = FeatureSelection(6, "pca", 0.5)
-    assert Checkpointer(tmp_path, recoverables={"selection": fresh}).recover_if_possible() is not None
-    assert torch.equal(fresh.components, selection.components) and torch.equal(fresh.mean, selection.mean)
+    assert (
+        Checkpointer(tmp_path, recoverables={"selection": fresh}).recover_if_possible() is not None
+    )
+    assert torch.equal(fresh.components, selection.components) and torch.equal(
+        fresh.mean, selection.mean
+    )
 
 
-@pytest.mark.parametrize("make", [lambda: indices_selection([0, 2, 4], 6), pca_selection,
-                                  lambda: FeatureSelection(6)], ids=["ccs", "pca", "none"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: indices_selection([0, 2, 4], 6), pca_selection, lambda: FeatureSelection(6)],
+    ids=["ccs", "pca", "none"],
+)
 def test_moving_the_model_keeps_the_selection(make):
     selection = make()
     before = {name: buffer.clone() for name, buffer in selection.state_dict().items()}

@@ -36,7 +36,9 @@ def test_batched_features_equal_single_utterance_features(encoder):
     lens = torch.tensor([9000 / 16000, 1.0])
     batched = encoder(batch, lens)
     alone = encoder(short[None], torch.ones(1))
-    frames = int(torch.round(encoder.frame_lengths(lens, 16000, batched.shape[2])[0] * batched.shape[2]))
+    frames = int(
+        torch.round(encoder.frame_lengths(lens, 16000, batched.shape[2])[0] * batched.shape[2])
+    )
     assert frames == alone.shape[2] == (9000 - 400) // 320 + 1
     assert torch.allclose(batched[:, 0, :frames], alone[:, 0], atol=1e-4)
 
@@ -81,15 +83,29 @@ def test_last_hidden_state_is_after_the_final_layer_norm(tmp_path, kind):
     assert torch.allclose(hiddens[-1], final, atol=1e-5)
     mask, _ = length_mask(lens, wavs.shape[1])
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", MISMATCHED_MASKS_WARNING, UserWarning)  # WavLM, see SSLEncoder
-        raw = every.model(normalize_waveforms(wavs, mask), attention_mask=mask.long(), output_hidden_states=True)
+        warnings.filterwarnings(
+            "ignore", MISMATCHED_MASKS_WARNING, UserWarning
+        )  # WavLM, see SSLEncoder
+        raw = every.model(
+            normalize_waveforms(wavs, mask), attention_mask=mask.long(), output_hidden_states=True
+        )
     assert torch.allclose(hiddens[:-1], torch.stack(raw.hidden_states[:-1]), atol=1e-5)
-    assert torch.allclose(hiddens[-1], every.model.encoder.layer_norm(raw.hidden_states[-1]), atol=1e-5)
+    assert torch.allclose(
+        hiddens[-1], every.model.encoder.layer_norm(raw.hidden_states[-1]), atol=1e-5
+    )
     assert (raw.hidden_states[-1] - hiddens[-1]).abs().max() > 0.1
 
 
-@pytest.mark.parametrize("source", ["/no/such/folder/wavlm", "./missing_wavlm", "~/no_such_folder_ser/wavlm",
-                                    "models/missing/wavlm", "models/missing_wavlm"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/no/such/folder/wavlm",
+        "./missing_wavlm",
+        "~/no_such_folder_ser/wavlm",
+        "models/missing/wavlm",
+        "models/missing_wavlm",
+    ],
+)
 def test_missing_local_source_is_named(tmp_path, monkeypatch, source):
     """A local path that is no folder fails at once, naming it (not as a Hub repo id, nor
     after a wait for the network: "models/missing_wavlm" is local since ./models exists)."""

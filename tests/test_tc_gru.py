@@ -28,8 +28,16 @@ def _batch(lengths, dim, garbage):
 @pytest.mark.parametrize("garbage", ["random", float("nan"), float("inf")])
 def test_outputs_do_not_depend_on_padding(readout, stride, garbage):
     torch.manual_seed(0)
-    head = TCGRU(12, conv_channels=10, conv_stride=stride, gru_size=8, embedding_size=6,
-                 predict_spread=True, readout=readout, dropout=0.3).eval()
+    head = TCGRU(
+        12,
+        conv_channels=10,
+        conv_stride=stride,
+        gru_size=8,
+        embedding_size=6,
+        predict_spread=True,
+        readout=readout,
+        dropout=0.3,
+    ).eval()
     lengths = [37, 5, 20, 36, 1, 2]
     utterances, batch, rel = _batch(lengths, 12, garbage)
     means, spreads = head(batch, rel)
@@ -71,7 +79,11 @@ def test_output_frames_and_lengths():
     expected = torch.tensor([head.conv(torch.zeros(1, 4, int(n))).shape[-1] for n in counts])
     assert torch.equal(head.output_frame_counts(counts), expected)
     # TCGRU rounds relative lengths in float64 (see ser_modules.nn.masking).
-    assert frame_counts(torch.tensor([0.04, 0.5, 1.0]), 10, dtype=torch.float64).tolist() == [1, 5, 10]
+    assert frame_counts(torch.tensor([0.04, 0.5, 1.0]), 10, dtype=torch.float64).tolist() == [
+        1,
+        5,
+        10,
+    ]
     with pytest.raises(ValueError, match="lengths must be given"):
         head(torch.zeros(2, 10, 4), None)
 

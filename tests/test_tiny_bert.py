@@ -52,7 +52,9 @@ def test_save_is_idempotent_and_redone_for_other_texts(tiny_bert):
 def test_command_line(tmp_path, capsys):
     folder = tmp_path / "Session1" / "dialog" / "transcriptions"
     folder.mkdir(parents=True)
-    (folder / "Ses01F_impro01.txt").write_text("Ses01F_impro01_F000 [006.29-008.23]: Hello there.\n")
+    (folder / "Ses01F_impro01.txt").write_text(
+        "Ses01F_impro01_F000 [006.29-008.23]: Hello there.\n"
+    )
     main(["--out", str(tmp_path / "bert"), "--iemocap", str(tmp_path)])
     assert "bert" in capsys.readouterr().out
     vocab = (tmp_path / "bert" / "vocab.txt").read_text().split()

@@ -32,7 +32,9 @@ def wavs(tmp_path_factory):
     paths = []
     for i, seconds in enumerate((1.0, 0.6, 0.8, 0.3, 1.2)):
         path = folder / f"utt{i}.wav"
-        soundfile.write(path, (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32), 16000)
+        soundfile.write(
+            path, (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32), 16000
+        )
         paths.append(str(path))
     return paths
 
@@ -44,7 +46,11 @@ def reference_transcript(asr, wav):
     with torch.no_grad():
         ids = asr.model(inputs["input_values"]).logits[0].argmax(-1).tolist()
     merged = [token for i, token in enumerate(ids) if i == 0 or token != ids[i - 1]]
-    letters = [CTC_VOCABULARY[token] for token in merged if CTC_VOCABULARY[token] not in ("<pad>", "<s>", "</s>", "<unk>")]
+    letters = [
+        CTC_VOCABULARY[token]
+        for token in merged
+        if CTC_VOCABULARY[token] not in ("<pad>", "<s>", "</s>", "<unk>")
+    ]
     return " ".join("".join(letters).replace("|", " ").split())
 
 
@@ -57,11 +63,17 @@ def test_greedy_ctc_transcripts_alone_and_in_a_batch(asr):
         alone = batch[i, : int(round(float(lengths[i]) * 16000))]
         assert text == reference_transcript(asr, alone)
         assert text == asr.transcribe(alone[None], torch.ones(1))[0]
-    assert all(re.fullmatch(r"[A-Z' ]+", text) for text in texts)  # random weights: letters, no specials
+    assert all(
+        re.fullmatch(r"[A-Z' ]+", text) for text in texts
+    )  # random weights: letters, no specials
 
 
 def test_both_transcript_sources_are_normalised_alike():
-    assert normalize_text("WELL I DIDN'T KNOW") == normalize_text("Well, I didn't know...") == "well i didn't know"
+    assert (
+        normalize_text("WELL I DIDN'T KNOW")
+        == normalize_text("Well, I didn't know...")
+        == "well i didn't know"
+    )
     assert normalize_text("“Hello” — she said; ‘bye’") == "hello she said bye"
 
 
@@ -88,7 +100,10 @@ def test_transcript_cache_is_keyed_resumable_and_sharded(asr, wavs, tmp_path):
     assert counting.files == 2 and {wav: full.load(wav) for wav in wavs} == expected
     # Two DDP shards write disjoint halves of the same entries.
     sharded = TranscriptCache(tmp_path / "shards", fingerprint)
-    done = [sharded.build(Counting(), wavs, batch_size=2, progressbar=False, shard=(rank, 2)) for rank in (0, 1)]
+    done = [
+        sharded.build(Counting(), wavs, batch_size=2, progressbar=False, shard=(rank, 2))
+        for rank in (0, 1)
+    ]
     assert done == [3, 2] and {wav: sharded.load(wav) for wav in wavs} == expected
     # Another model (or vocabulary) is another cache; a rewritten audio file is a new entry.
     other = CTCTranscriber(asr.source)
@@ -107,7 +122,9 @@ def test_text_embeddings_are_token_means_cached_once(tmp_path):
     assert cache.build(bert, texts + ["hi"], batch_size=2, progressbar=False) == 3
     for text in texts:
         tokens = bert.tokenize(text)[None]
-        expected = bert(tokens, torch.ones(1))[0].mean(dim=0)  # every token, [CLS] and [SEP] included
+        expected = bert(tokens, torch.ones(1))[0].mean(
+            dim=0
+        )  # every token, [CLS] and [SEP] included
         assert torch.allclose(cache.load(text), expected, atol=1e-5)
     assert cache.build(bert, texts, progressbar=False) == 0
     assert not torch.allclose(cache.load("hi"), cache.load("hello there"))

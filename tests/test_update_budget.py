@@ -33,11 +33,21 @@ def run(folder, limit):
     counter = EpochCounter(10)
     checkpointer = Checkpointer(folder, {"linear": linear, "counter": counter})
     hparams = {"epoch_counter": counter, "trained_epochs": [], "optimizer_step_limit": limit}
-    brain = TinyBrain({"linear": linear}, lambda params: torch.optim.SGD(params, lr=0.1), hparams,
-                      run_opts={"device": "cpu", "noprogressbar": True}, checkpointer=checkpointer)
+    brain = TinyBrain(
+        {"linear": linear},
+        lambda params: torch.optim.SGD(params, lr=0.1),
+        hparams,
+        run_opts={"device": "cpu", "noprogressbar": True},
+        checkpointer=checkpointer,
+    )
     data = [torch.randn(2, 3) for _ in range(4)]  # 4 updates per epoch
-    brain.fit(counter, data, data[:1], train_loader_kwargs={"batch_size": None},
-              valid_loader_kwargs={"batch_size": None})
+    brain.fit(
+        counter,
+        data,
+        data[:1],
+        train_loader_kwargs={"batch_size": None},
+        valid_loader_kwargs={"batch_size": None},
+    )
     return brain, counter
 
 

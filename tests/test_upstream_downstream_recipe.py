@@ -18,11 +18,11 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from ser_modules.data.audio import load_audio
-from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
 from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.testing.synthetic import generate_iemocap
 from ser_modules.testing.tiny_bert import iemocap_transcripts, save_random_bert_model
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -93,11 +93,15 @@ def overrides_for(name, assets):
     if name == "morais_ft_bert":
         values.update(bert)
     elif name.startswith("morais_ft_"):
-        values.update(ssl, ssl_hub=str(assets[name[len("morais_ft_"):]]))
+        values.update(ssl, ssl_hub=str(assets[name[len("morais_ft_") :]]))
     else:
         values.update(TINY_ECAPA)
         if "fusion_ecapa" in name:
-            values.update({**ssl, **cache}, wav2vec2_hub=str(assets["wav2vec2"]), hubert_hub=str(assets["hubert"]))
+            values.update(
+                {**ssl, **cache},
+                wav2vec2_hub=str(assets["wav2vec2"]),
+                hubert_hub=str(assets["hubert"]),
+            )
         elif name.startswith(("morais_wav2vec2", "morais_hubert")):
             values.update({**ssl, **cache}, ssl_hub=str(assets[name.split("_")[1]]))
         if "bert" in name.split("_"):
@@ -142,7 +146,7 @@ def run_python(args, cwd, log_name):
 
 
 def fold_folder(assets, name, session=1):
-    experiment = name[len("morais_"):]
+    experiment = name[len("morais_") :]
     return assets["root"] / "results" / "morais" / experiment / "seed1986" / f"session{session}"
 
 
@@ -254,14 +258,19 @@ def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
     # The same command again: both folds are finished runs of it (the driver and train.py
     # agree on the identity, --grad_accumulation_factor included), nothing is trained.
     args = recipe_args("morais_ft_wav2vec2", assets)
-    again = run_python([str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
-                       assets["root"], "cross_validation_again")
+    again = run_python(
+        [str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
+        assets["root"],
+        "cross_validation_again",
+    )
     assert again.count("already done") == 2
     # Issue #14 item 3: any stored evaluation is summarised without retraining, beside the
     # reported one (rows 3-4 of Morais et al. read as stage 1's own averaged model).
     summary = markdown
     for report, key in (("average", "average"), ("best_single", "best_single")):
-        output = run_python([*driver_args(args), f"--report={report}"], assets["root"], f"report_{report}")
+        output = run_python(
+            [*driver_args(args), f"--report={report}"], assets["root"], f"report_{report}"
+        )
         assert output.count("already done") == 2 and f"evaluation: {report}" in output
         with open(folder / f"results_{report}.csv") as handle:
             rows = list(csv.reader(handle))
@@ -278,10 +287,23 @@ def driver_args(args):
 
 def test_an_untrained_model_is_never_evaluated(assets):
     """Issue #13 row 4 for train_upstream_downstream.py: --number_of_epochs=0 is an error."""
-    args = recipe_args("morais_fbank_ecapa", assets, number_of_epochs=0, results_folder=assets["root"] / "untrained")
-    result = subprocess.run([sys.executable, str(SCRIPT), *args], cwd=assets["root"], env=environment(),
-                            capture_output=True, text=True)
-    assert result.returncode != 0 and "number_of_epochs=0: a run trains at least one epoch" in result.stderr
+    args = recipe_args(
+        "morais_fbank_ecapa",
+        assets,
+        number_of_epochs=0,
+        results_folder=assets["root"] / "untrained",
+    )
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=assets["root"],
+        env=environment(),
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        result.returncode != 0
+        and "number_of_epochs=0: a run trains at least one epoch" in result.stderr
+    )
     assert not (assets["root"] / "untrained").exists()
 
 
@@ -304,7 +326,9 @@ def test_checkpoint_average_is_the_parameter_mean_of_the_n_best(assets, stage1_w
     # averaged files == mean of the checkpoint files, upstream and downstream
     for module in ("upstream", "model"):
         average = torch.load(folder / "save" / f"averaged_{module}.ckpt")
-        states = [torch.load(folder / "save" / row["checkpoint"] / f"{module}.ckpt") for row in averaged]
+        states = [
+            torch.load(folder / "save" / row["checkpoint"] / f"{module}.ckpt") for row in averaged
+        ]
         assert set(average) == set(states[0])
         differs = False
         for key, value in average.items():
@@ -329,8 +353,10 @@ def test_averaged_model_is_the_one_evaluated(assets, stage1_wav2vec2):
         module.eval()
     manifest = json.loads((folder / "manifests" / "test.json").read_text())
     scores = {
-        model: {row["id"]: [float(v) for k, v in row.items() if k != "id"]
-                for row in read_csv(folder / f"test_scores_{model}.csv")}
+        model: {
+            row["id"]: [float(v) for k, v in row.items() if k != "id"]
+            for row in read_csv(folder / f"test_scores_{model}.csv")
+        }
         for model in ("best", "average")
     }
     max_gap = 0.0
@@ -365,7 +391,9 @@ def test_experiment2_fine_tuning_resumes_with_its_schedulers(assets, stage1_hube
     for group, lr0 in (("upstream", UPSTREAM_LR), ("model", MODEL_LR)):
         logged = {
             int(epoch): float(lr)
-            for epoch, lr in re.findall(rf"^epoch: (\d+), .*lr_{group}: ([0-9.e+-]+)", log, flags=re.M)
+            for epoch, lr in re.findall(
+                rf"^epoch: (\d+), .*lr_{group}: ([0-9.e+-]+)", log, flags=re.M
+            )
         }
         for epoch, lr in logged.items():
             step = epoch * steps_per_epoch
@@ -396,11 +424,18 @@ def downstream_runs(assets, stage1):
     speech SSL experiments (which share the feature caches) and the others."""
     groups = {
         "ssl": [name for name in STAGE2 if re.search(r"wav2vec2|hubert|fusion_ecapa", name)],
-        "fbank_bert": [name for name in STAGE2 if not re.search(r"wav2vec2|hubert|fusion_ecapa", name)],
+        "fbank_bert": [
+            name for name in STAGE2 if not re.search(r"wav2vec2|hubert|fusion_ecapa", name)
+        ],
     }
     processes = [
         start_python(
-            ["-c", RUNNER, str(RECIPE), json.dumps([recipe_args(n, assets, test_session=1) for n in names])],
+            [
+                "-c",
+                RUNNER,
+                str(RECIPE),
+                json.dumps([recipe_args(n, assets, test_session=1) for n in names]),
+            ],
             assets["root"],
             f"downstream_{group}",
         )
@@ -417,11 +452,15 @@ def test_downstream_experiments(assets, downstream_runs, name):
     results = check_fold_outputs(folder, reported=reported)
     assert logged_epochs(folder) == list(range(1, EPOCHS + 1))
     with open(RECIPE / "hparams" / f"{name}.yaml") as handle:
-        stage1 = set(re.findall(r"^(?:\w+_)?stage1_experiment: ([\w/]+)", handle.read(), flags=re.M))
+        stage1 = set(
+            re.findall(r"^(?:\w+_)?stage1_experiment: ([\w/]+)", handle.read(), flags=re.M)
+        )
     pretrained = results["pretrained_upstreams"]
     assert len(pretrained) == len(stage1)
     for path in pretrained.values():  # stage 1's averaged upstream of the same fold
-        parts = Path(path).parts  # <results>/morais/<stage1 experiment>/seed<seed>/session1/save/<file>
+        parts = Path(
+            path
+        ).parts  # <results>/morais/<stage1 experiment>/seed<seed>/session1/save/<file>
         assert parts[-6] == "morais" and parts[-5] in stage1 and parts[-3] == "session1"
         assert Path(path).name == "averaged_upstream.ckpt" and Path(path).exists()
     model = torch.load(folder / "save" / "averaged_model.ckpt")
@@ -436,15 +475,24 @@ def test_downstream_experiments(assets, downstream_runs, name):
 def test_stage2_features_come_from_the_averaged_stage1_upstream(assets, downstream_runs):
     """The feature cache of experiments 3-8 is keyed by the averaged upstream's weights."""
     for kind in ("wav2vec2", "hubert"):
-        encoder = SSLEncoder(str(assets[kind]), save_path=str(assets["root"] / "hf_cache"), output_all_hiddens=False)
+        encoder = SSLEncoder(
+            str(assets[kind]), save_path=str(assets["root"] / "hf_cache"), output_all_hiddens=False
+        )
         stage1 = fold_folder(assets, f"morais_ft_{kind}") / "save" / "averaged_upstream.ckpt"
         encoder.load_state_dict(torch.load(stage1))
-        cache = FeatureCache(assets["root"] / "feature_cache", f"{module_fingerprint(encoder)}:last_hidden_state")
+        cache = FeatureCache(
+            assets["root"] / "feature_cache", f"{module_fingerprint(encoder)}:last_hidden_state"
+        )
         manifests = fold_folder(assets, f"morais_{kind}_mean") / "manifests"
-        utterances = sum(len(json.loads((manifests / f"{s}.json").read_text())) for s in ("train", "valid", "test"))
+        utterances = sum(
+            len(json.loads((manifests / f"{s}.json").read_text()))
+            for s in ("train", "valid", "test")
+        )
         assert len(list(cache.folder.glob("*/*.pt"))) == utterances > 0
         # The stage-2 folder records the weights it started from (a retrained stage 1 is noticed).
-        record = json.loads((fold_folder(assets, f"morais_{kind}_mean") / "experiment.json").read_text())
+        record = json.loads(
+            (fold_folder(assets, f"morais_{kind}_mean") / "experiment.json").read_text()
+        )
         assert record["inputs"]["pretrained_upstream"] == module_fingerprint(encoder)
 
 
@@ -452,8 +500,14 @@ def test_early_and_late_fusion_use_both_upstreams(assets, downstream_runs):
     for name in ("morais_early_fusion_ecapa", "morais_late_fusion_ecapa"):
         results = json.loads((fold_folder(assets, name) / "test_results.json").read_text())
         assert set(results["pretrained_upstreams"]) == {"hubert", "wav2vec2"}
-    early = torch.load(fold_folder(assets, "morais_early_fusion_ecapa") / "save" / "averaged_model.ckpt")
-    first_conv = [v for k, v in early.items() if k.startswith("downstream.aggregator.ecapa.blocks.0.conv") and k.endswith("weight")]
+    early = torch.load(
+        fold_folder(assets, "morais_early_fusion_ecapa") / "save" / "averaged_model.ckpt"
+    )
+    first_conv = [
+        v
+        for k, v in early.items()
+        if k.startswith("downstream.aggregator.ecapa.blocks.0.conv") and k.endswith("weight")
+    ]
     assert first_conv[0].shape[1] == 64  # 32 + 32 channels, concatenated
 
 
@@ -487,10 +541,17 @@ def test_missing_stage1_upstream_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="stage 1"):
         recipe.load_pretrained_upstreams(hparams, {"upstream": torch.nn.Linear(2, 2)})
     with pytest.raises(ValueError, match="not an upstream"):
-        recipe.load_pretrained_upstreams({"pretrained_upstreams": {"other": "x"}}, {"upstream": None})
+        recipe.load_pretrained_upstreams(
+            {"pretrained_upstreams": {"other": "x"}}, {"upstream": None}
+        )
     options = {"train_dataloader_opts": {"batch_size": 4, "drop_last": True}, "number_of_epochs": 3}
     assert recipe.optimizer_steps(options, 26, 1) == 18
     assert recipe.optimizer_steps(options, 26, 4) == 3
     # Under DDP each process steps on its shard: 13 of 26 (drop_last), 13 of 25 (padded).
     assert recipe.optimizer_steps(options, 26, 1, world_size=2) == 3 * 3
-    assert recipe.optimizer_steps({**options, "train_dataloader_opts": {"batch_size": 4}}, 25, 1, world_size=2) == 3 * 4
+    assert (
+        recipe.optimizer_steps(
+            {**options, "train_dataloader_opts": {"batch_size": 4}}, 25, 1, world_size=2
+        )
+        == 3 * 4
+    )

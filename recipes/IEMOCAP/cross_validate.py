@@ -75,8 +75,12 @@ def parse_args(argv):
     parser.add_argument("hparams_file")
     parser.add_argument("--folds", default="1,2,3,4,5", help="held-out sessions, e.g. 1,3")
     parser.add_argument("--train_script", default=os.path.join(HERE, "train.py"))
-    parser.add_argument("--report", choices=sorted(REPORTS), default="reported",
-                        help="which stored evaluation of the folds to summarise (module docstring)")
+    parser.add_argument(
+        "--report",
+        choices=sorted(REPORTS),
+        default="reported",
+        help="which stored evaluation of the folds to summarise (module docstring)",
+    )
     args, train_args = parser.parse_known_args(argv)
     args.folds = [int(fold) for fold in args.folds.split(",")]
     if not args.folds or any(fold not in range(1, 6) for fold in args.folds):
@@ -96,22 +100,27 @@ def check_train_args(hparams_file, train_args):
     a folder, so that a fold is "done" with another one's results, or resumes from another
     fold's checkpoint, trained on its test data).
     """
-    _, run_opts, overrides = sb.parse_arguments([hparams_file, *pop_overwrite_option(train_args)[0]])
+    _, run_opts, overrides = sb.parse_arguments(
+        [hparams_file, *pop_overwrite_option(train_args)[0]]
+    )
     overrides = dict(YAML(typ="safe").load(overrides) or {})
     problems = []
     if "test_session" in overrides:
         problems.append(
-            "--test_session: cross_validate.py gives each fold its test session; use --folds=N to run fold N only"
+            "--test_session: cross_validate.py gives each fold its test session; use --folds=N to"
+            " run fold N only"
         )
     if run_opts.get("debug"):
         problems.append(
-            "--debug: a debug run is never a result to summarise; run train.py --debug on one fold instead"
+            "--debug: a debug run is never a result to summarise; run train.py --debug on one fold"
+            " instead"
         )
     for key in per_fold_overrides(hparams_file, overrides):
         problems.append(
-            f"--{key}: its value depends on the fold in {hparams_file}, so one value for every fold would "
-            f"mix the folds. Use --experiment_folder=... (fold k goes to <experiment_folder>/session<k>) "
-            f"or --results_folder=... to choose where the experiment goes"
+            f"--{key}: its value depends on the fold in {hparams_file}, so one value for every fold"
+            " would mix the folds. Use --experiment_folder=... (fold k goes to"
+            " <experiment_folder>/session<k>) or --results_folder=... to choose where the"
+            " experiment goes"
         )
     return problems
 
@@ -131,7 +140,10 @@ def per_fold_overrides(hparams_file, overrides):
     for key in [key for key in overrides if key != "test_session"]:
         others = {k: v for k, v in overrides.items() if k not in (key, "test_session")}
         try:
-            values = [resolve(hparams_file, {**others, "test_session": session}).get(key) for session in (1, 2)]
+            values = [
+                resolve(hparams_file, {**others, "test_session": session}).get(key)
+                for session in (1, 2)
+            ]
         except ValueError:  # a !PLACEHOLDER: no default value, so none that depends on the fold
             continue
         if values[0] != values[1]:
@@ -158,7 +170,9 @@ def run_fold(args, train_args, session):
     fold's results."""
     folder = str(resolved_hparams(args.hparams_file, train_args, session)["output_folder"])
     fold_args = [*train_args, f"--test_session={session}"]
-    identity = command_identity(args.hparams_file, pop_overwrite_option(fold_args)[0], args.train_script)
+    identity = command_identity(
+        args.hparams_file, pop_overwrite_option(fold_args)[0], args.train_script
+    )
     done, why = finished_run(folder, identity)
     if done:
         logger.info("Fold %d already done (%s): skipped", session, folder)
@@ -166,11 +180,18 @@ def run_fold(args, train_args, session):
         logger.info("Fold %d: training (%s: %s)", session, folder, why)
         command = [sys.executable, args.train_script, args.hparams_file, *fold_args]
         if subprocess.run(command).returncode != 0:
-            raise FoldError(f"Fold {session}: {os.path.basename(args.train_script)} failed (its messages are above)")
+            raise FoldError(
+                f"Fold {session}: {os.path.basename(args.train_script)} failed (its messages are"
+                " above)"
+            )
         done, why = finished_run(folder, identity)
         if not done:
             raise FoldError(f"Fold {session}: {folder} is not finished after its run ({why})")
-    return {"fold": session, "folder": folder, **read_json(os.path.join(folder, "test_results.json"))}
+    return {
+        "fold": session,
+        "folder": folder,
+        **read_json(os.path.join(folder, "test_results.json")),
+    }
 
 
 def select_evaluation(result, report):
@@ -192,9 +213,9 @@ def select_evaluation(result, report):
         return result
     if key not in result:
         raise FoldError(
-            f"Fold {result['fold']}: {os.path.join(result['folder'], 'test_results.json')} holds no {key!r} "
-            "evaluation (only train_upstream_downstream.py folds evaluate both the best checkpoint and the "
-            "average): use --report reported"
+            f"Fold {result['fold']}: {os.path.join(result['folder'], 'test_results.json')} holds no"
+            f" {key!r} evaluation (only train_upstream_downstream.py folds evaluate both the best"
+            " checkpoint and the average): use --report reported"
         )
     return {"fold": result["fold"], "folder": result["folder"], **result[key]}
 
@@ -211,7 +232,9 @@ def write_csv(fold_results, path):
         writer = csv.writer(handle)
         writer.writerow(["fold", "num_test", *METRICS])
         for result in fold_results:
-            writer.writerow([result["fold"], result["num_samples"], *(f"{result[m]:.2f}" for m in METRICS)])
+            writer.writerow(
+                [result["fold"], result["num_samples"], *(f"{result[m]:.2f}" for m in METRICS)]
+            )
         stats = [mean_std([r[m] for r in fold_results]) for m in METRICS]
         writer.writerow(["mean", "", *(f"{mean:.2f}" for mean, _ in stats)])
         writer.writerow(["std", "", *(f"{std:.2f}" for _, std in stats)])
@@ -225,11 +248,16 @@ def write_markdown(fold_results, hparams, path, report="reported"):
     upstream = hparams.get("ssl_hub", "-")
     pooling = hparams.get("pooling", "-")
     lines = [
-        f"# {hparams['experiment_name']} ({upstream})" + ("" if report == "reported" else f", evaluation: {report}"),
+        f"# {hparams['experiment_name']} ({upstream})"
+        + ("" if report == "reported" else f", evaluation: {report}"),
         "",
-        "| experiment | upstream | pooling | p_d | folds | UA mean (std) | WA mean (std) | macro-F1 mean (std) |",
+        (
+            "| experiment | upstream | pooling | p_d | folds | UA mean (std) | WA mean (std) |"
+            " macro-F1 mean (std) |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| {hparams['experiment_name']} | {upstream} | {pooling} | {hparams.get('channel_dropout', '-')} | {folds} | "
+        f"| {hparams['experiment_name']} | {upstream} | {pooling} |"
+        f" {hparams.get('channel_dropout', '-')} | {folds} | "
         + " | ".join(f"{stats[m][0]:.2f} ({stats[m][1]:.2f})" for m in ("UA", "WA", "F1"))
         + " |",
         "",
@@ -237,7 +265,9 @@ def write_markdown(fold_results, hparams, path, report="reported"):
         "| --- | --- | --- | --- | --- |",
     ]
     for r in fold_results:
-        lines.append(f"| {r['fold']} | {r['num_samples']} | {r['WA']:.2f} | {r['UA']:.2f} | {r['F1']:.2f} |")
+        lines.append(
+            f"| {r['fold']} | {r['num_samples']} | {r['WA']:.2f} | {r['UA']:.2f} | {r['F1']:.2f} |"
+        )
     lines += ["", "Percent; std = sample standard deviation over folds (ddof=1)."]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -257,8 +287,10 @@ def fold_predictions(folder, labels, report):
     predictions = [labels.index(row["prediction"]) for row in rows]
     _, scores_file = REPORTS[report]
     if scores_file is not None:
-        scores = {row["id"]: [float(row[f"logp_{label}"]) for label in labels]
-                  for row in read_csv(os.path.join(folder, scores_file))}
+        scores = {
+            row["id"]: [float(row[f"logp_{label}"]) for label in labels]
+            for row in read_csv(os.path.join(folder, scores_file))
+        }
         predictions = [int(np.argmax(scores[row["id"]])) for row in rows]
     return [row["id"] for row in rows], predictions, [labels.index(row["target"]) for row in rows]
 
@@ -268,16 +300,23 @@ def plot_pooled_confusion(fold_results, labels, path, report="reported"):
     pooled = ClassificationMetrics(labels)
     for result in fold_results:
         pooled.append(*fold_predictions(result["folder"], labels, report))
-    pooled.plot_confusion_matrix(path, title="All folds" if report == "reported" else f"All folds ({report})")
+    pooled.plot_confusion_matrix(
+        path, title="All folds" if report == "reported" else f"All folds ({report})"
+    )
 
 
 def summary_paths(folder, report):
     """``results.md``, ``results.csv``, ``confusion_matrix.png`` (``results_<report>.md``...
     for another evaluation than the reported one)."""
     suffix = "" if report == "reported" else f"_{report}"
-    return {key: os.path.join(folder, f"{stem}{suffix}.{ext}")
-            for key, stem, ext in (("markdown", "results", "md"), ("csv", "results", "csv"),
-                                   ("confusion_matrix", "confusion_matrix", "png"))}
+    return {
+        key: os.path.join(folder, f"{stem}{suffix}.{ext}")
+        for key, stem, ext in (
+            ("markdown", "results", "md"),
+            ("csv", "results", "csv"),
+            ("confusion_matrix", "confusion_matrix", "png"),
+        )
+    }
 
 
 def main(argv):
@@ -293,7 +332,9 @@ def main(argv):
     paths = summary_paths(str(hparams["experiment_folder"]), args.report)
     write_csv(fold_results, paths["csv"])
     table = write_markdown(fold_results, hparams, paths["markdown"], args.report)
-    plot_pooled_confusion(fold_results, list(hparams["emotions"]), paths["confusion_matrix"], args.report)
+    plot_pooled_confusion(
+        fold_results, list(hparams["emotions"]), paths["confusion_matrix"], args.report
+    )
     print(table)
     print("\nResults written to " + ", ".join(paths.values()))
 

@@ -67,17 +67,31 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
-from ser_modules.data.manifests import (describe_split, files_fingerprint, label_fingerprint, log_rebuild,
-                                        manifest_paths, stale_reasons, wav_entries, write_manifests)
+from ser_modules.data.manifests import (
+    OPTIONS_FILE,  # noqa: F401 (the stamp, read by the tests)
+    describe_split,
+    files_fingerprint,
+    label_fingerprint,
+    log_rebuild,
+    manifest_paths,
+    stale_reasons,
+    wav_entries,
+    write_manifests,
+)
 from ser_modules.utils.constants import IEMOCAP_EMOTIONS
 
 logger = logging.getLogger(__name__)
 
 LABEL_MAP = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 EXCLUDED_LABELS = ("fru", "sur", "fea", "dis", "oth", "xxx")
-CATEGORY_MAP = {"neutral state": "neu", "neutral": "neu", "happiness": "hap", "excited": "hap",
-                "anger": "ang", "sadness": "sad"}
+CATEGORY_MAP = {
+    "neutral state": "neu",
+    "neutral": "neu",
+    "happiness": "hap",
+    "excited": "hap",
+    "anger": "ang",
+    "sadness": "sad",
+}
 OTHER_CATEGORIES = ("frustration", "surprise", "fear", "disgust", "other")  # no 4-class vote
 SESSIONS = (1, 2, 3, 4, 5)
 DEV_SPLITS = ("random", "speaker")
@@ -92,7 +106,9 @@ TURN_LINE = re.compile(
 )
 UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_(?P<rest>.+)_(?P<gender>[FM])\d{3}$")
 EVALUATOR_LINE = re.compile(r"^C-E\d+:(?P<body>.*)$")
-CATEGORICAL_LINE = re.compile(r"^C-[EFM]\d+:")  # evaluators (E) and the actors' self-assessments (F, M)
+CATEGORICAL_LINE = re.compile(
+    r"^C-[EFM]\d+:"
+)  # evaluators (E) and the actors' self-assessments (F, M)
 TRANSCRIPT_LINE = re.compile(r"^(?P<utt>\S+)\s+\[[^\]]*\]:\s?(?P<text>.*)$")
 
 
@@ -100,8 +116,16 @@ class IEMOCAPFormatError(ValueError):
     """A file of the IEMOCAP release does not have the expected format."""
 
 
-def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev_split="random", seed=0,
-                    duration_tolerance=DURATION_TOLERANCE, progressbar=True):
+def prepare_iemocap(
+    data_folder,
+    save_folder,
+    test_session,
+    valid_ratio=0.2,
+    dev_split="random",
+    seed=0,
+    duration_tolerance=DURATION_TOLERANCE,
+    progressbar=True,
+):
     """Writes ``train.json``, ``valid.json`` and ``test.json`` for one fold.
 
     Arguments
@@ -142,7 +166,9 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
     -------
     >>> prepare_iemocap("IEMOCAP_full_release", "prep", 1)  # doctest: +SKIP
     """
-    options = make_options(data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance)
+    options = make_options(
+        data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance
+    )
     session_dirs = find_session_dirs(Path(options["data_folder"]))
     inputs = input_fingerprint(session_dirs, options["data_folder"])
     reasons = stale_reasons(save_folder, options, SPLITS, inputs)
@@ -150,11 +176,17 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
         logger.info("IEMOCAP manifests in %s are up to date, skipping", save_folder)
         return manifest_paths(save_folder, SPLITS)
     log_rebuild("IEMOCAP", save_folder, reasons)
-    turns = [turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)]
+    turns = [
+        turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)
+    ]
     log_wavs_without_turn(session_dirs, turns)
     log_unknown_categories(turns)
-    entries = build_entries(select_four_class(turns, options["data_folder"]), session_dirs,
-                            duration_tolerance, progressbar)
+    entries = build_entries(
+        select_four_class(turns, options["data_folder"]),
+        session_dirs,
+        duration_tolerance,
+        progressbar,
+    )
     splits = make_splits(entries, test_session, valid_ratio, dev_split, seed)
     for split, split_entries in splits.items():
         logger.info("IEMOCAP %s: %s", split, describe_split(split_entries, "emo", IEMOCAP_EMOTIONS))
@@ -162,7 +194,9 @@ def prepare_iemocap(data_folder, save_folder, test_session, valid_ratio=0.2, dev
     return manifest_paths(save_folder, SPLITS)
 
 
-def make_options(data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance=DURATION_TOLERANCE):
+def make_options(
+    data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance=DURATION_TOLERANCE
+):
     """Validates the options and returns them as a JSON-serialisable dict.
 
     Example
@@ -184,10 +218,14 @@ def make_options(data_folder, test_session, valid_ratio, dev_split, seed, durati
     if not is_int(seed):
         raise ValueError(f"seed must be an int, got {seed!r}")
     if duration_tolerance is not None:
-        is_real = isinstance(duration_tolerance, numbers.Real) and not isinstance(duration_tolerance, bool)
+        is_real = isinstance(duration_tolerance, numbers.Real) and not isinstance(
+            duration_tolerance, bool
+        )
         if not (is_real and math.isfinite(duration_tolerance) and duration_tolerance >= 0):
-            raise ValueError(f"duration_tolerance must be None or a number of seconds >= 0, "
-                             f"got {duration_tolerance!r}")
+            raise ValueError(
+                "duration_tolerance must be None or a number of seconds >= 0, "
+                f"got {duration_tolerance!r}"
+            )
         duration_tolerance = float(duration_tolerance)
     return {
         "data_folder": os.path.abspath(os.fspath(data_folder)),
@@ -231,8 +269,10 @@ def find_session_dirs(data_folder):
         session_dir = data_folder / f"Session{session}"
         for needed in (session_dir, evaluation_dir(session_dir), session_dir / "sentences" / "wav"):
             if not needed.is_dir():
-                raise FileNotFoundError(f"Missing folder {needed} (data_folder must be the "
-                                        "IEMOCAP_full_release folder holding Session1..Session5)")
+                raise FileNotFoundError(
+                    f"Missing folder {needed} (data_folder must be the "
+                    "IEMOCAP_full_release folder holding Session1..Session5)"
+                )
         session_dirs[session] = session_dir
     return session_dirs
 
@@ -252,8 +292,11 @@ def list_evaluation_files(session_dir):
     """The sorted ``<dialog>.txt`` files of a session's EmoEvaluation folder (subfolders such
     as Categorical/Attribute/Self-evaluation and hidden AppleDouble ``._*`` files skipped)."""
     folder = evaluation_dir(session_dir)
-    files = sorted(path for path in folder.iterdir()
-                   if path.is_file() and path.suffix == ".txt" and not path.name.startswith("."))
+    files = sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix == ".txt" and not path.name.startswith(".")
+    )
     if not files:
         raise IEMOCAPFormatError(f"No evaluation file (<dialog>.txt) in {folder}")
     return files
@@ -261,7 +304,11 @@ def list_evaluation_files(session_dir):
 
 def sentence_wavs(session_dir):
     """The utterance wavs ``sentences/wav/<dialog>/<utt>.wav`` of a session (hidden files aside)."""
-    return [wav for wav in (session_dir / "sentences" / "wav").glob("*/*.wav") if not wav.name.startswith(".")]
+    return [
+        wav
+        for wav in (session_dir / "sentences" / "wav").glob("*/*.wav")
+        if not wav.name.startswith(".")
+    ]
 
 
 def input_fingerprint(session_dirs, data_folder):
@@ -272,9 +319,14 @@ def input_fingerprint(session_dirs, data_folder):
     for folder in session_dirs.values():
         transcripts = folder / "dialog" / "transcriptions"
         if transcripts.is_dir():
-            labels += sorted(path for path in transcripts.glob("*.txt") if not path.name.startswith("."))
+            labels += sorted(
+                path for path in transcripts.glob("*.txt") if not path.name.startswith(".")
+            )
     wavs = [wav for folder in session_dirs.values() for wav in sentence_wavs(folder)]
-    return {"labels": label_fingerprint(labels, data_folder), "audio": files_fingerprint(wavs, data_folder)}
+    return {
+        "labels": label_fingerprint(labels, data_folder),
+        "audio": files_fingerprint(wavs, data_folder),
+    }
 
 
 def log_wavs_without_turn(session_dirs, turns):
@@ -284,12 +336,19 @@ def log_wavs_without_turn(session_dirs, turns):
     evaluation file, whose lost utterances are not used.
     """
     named = {turn["utt"] for turn in turns}
-    unnamed = sorted(str(wav) for session_dir in session_dirs.values()
-                     for wav in sentence_wavs(session_dir) if wav.stem not in named)
+    unnamed = sorted(
+        str(wav)
+        for session_dir in session_dirs.values()
+        for wav in sentence_wavs(session_dir)
+        if wav.stem not in named
+    )
     if unnamed:
-        logger.warning("IEMOCAP: %d wavs are named by no turn line of the evaluation files "
-                       "(truncated evaluation file?) and are not used, e.g. %s",
-                       len(unnamed), ", ".join(unnamed[:N_EXAMPLES]))
+        logger.warning(
+            "IEMOCAP: %d wavs are named by no turn line of the evaluation files "
+            "(truncated evaluation file?) and are not used, e.g. %s",
+            len(unnamed),
+            ", ".join(unnamed[:N_EXAMPLES]),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,8 +356,11 @@ def log_wavs_without_turn(session_dirs, turns):
 # --------------------------------------------------------------------------------------------
 def parse_session(session_dir, session):
     """The turns (see :func:`parse_turn_line`) of every evaluation file of one session."""
-    return [turn for path in list_evaluation_files(session_dir)
-            for turn in parse_evaluation_file(path, session)]
+    return [
+        turn
+        for path in list_evaluation_files(session_dir)
+        for turn in parse_evaluation_file(path, session)
+    ]
 
 
 def parse_evaluation_file(path, session):
@@ -330,14 +392,20 @@ def parse_evaluation_file(path, session):
             turns.append(parse_turn_line(line, path, line_no, session))
         elif line[:2].upper() == "C-":
             if not CATEGORICAL_LINE.match(line):
-                raise IEMOCAPFormatError(f"{path}:{line_no}: malformed evaluator line {line!r} (expected "
-                                         "'C-E<n>:<TAB>Category; ...;<TAB>(comment)'): restore the file")
+                raise IEMOCAPFormatError(
+                    f"{path}:{line_no}: malformed evaluator line {line!r} (expected "
+                    "'C-E<n>:<TAB>Category; ...;<TAB>(comment)'): restore the file"
+                )
             if not turns:
-                raise IEMOCAPFormatError(f"{path}:{line_no}: evaluator line before any turn line: {line!r}")
+                raise IEMOCAPFormatError(
+                    f"{path}:{line_no}: evaluator line before any turn line: {line!r}"
+                )
             if EVALUATOR_LINE.match(line):
                 categories = parse_categories(line)
                 if not categories:
-                    raise IEMOCAPFormatError(f"{path}:{line_no}: evaluator line without any category: {line!r}")
+                    raise IEMOCAPFormatError(
+                        f"{path}:{line_no}: evaluator line without any category: {line!r}"
+                    )
                 turns[-1]["categories"].append(categories)
     if not turns:
         raise IEMOCAPFormatError(f"{path}: no turn line ('[start - end] utt label [v, a, d]')")
@@ -378,12 +446,16 @@ def parse_turn_line(line, path, line_no, session):
     utt = match["utt"]
     id_match = UTTERANCE_ID.match(utt)
     if id_match is None or int(id_match["session"]) != session:
-        raise IEMOCAPFormatError(f"{where}: utterance id {utt!r} is not of the form "
-                                 f"Ses{session:02d}<F|M>_<dialog>_<F|M><3 digits>")
+        raise IEMOCAPFormatError(
+            f"{where}: utterance id {utt!r} is not of the form "
+            f"Ses{session:02d}<F|M>_<dialog>_<F|M><3 digits>"
+        )
     label = match["label"].lower()
     if label not in LABEL_MAP and label not in EXCLUDED_LABELS:
         known = ", ".join([*LABEL_MAP, *EXCLUDED_LABELS])
-        raise IEMOCAPFormatError(f"{where}: unknown emotion label {label!r} of {utt} (known: {known})")
+        raise IEMOCAPFormatError(
+            f"{where}: unknown emotion label {label!r} of {utt} (known: {known})"
+        )
     return {
         "utt": utt,
         "label": label,
@@ -416,8 +488,10 @@ def parse_attributes(text, where):
     except ValueError:
         values = []
     if len(values) != 3 or not all(map(math.isfinite, values)):
-        raise IEMOCAPFormatError(f"{where}: malformed [valence, arousal, dominance]: [{text}] "
-                                 "(three finite numbers expected)")
+        raise IEMOCAPFormatError(
+            f"{where}: malformed [valence, arousal, dominance]: [{text}] "
+            "(three finite numbers expected)"
+        )
     return dict(zip(("valence", "arousal", "dominance"), values))
 
 
@@ -450,12 +524,24 @@ def is_known_category(category):
 def log_unknown_categories(turns):
     """Warns once with the evaluator categories that are not IEMOCAP's (e.g. a typo): they
     count in ``n_votes`` but give no class vote."""
-    unknown = [(category, turn["source"]) for turn in turns for categories in turn["categories"]
-               for category in categories if not is_known_category(category)]
+    unknown = [
+        (category, turn["source"])
+        for turn in turns
+        for categories in turn["categories"]
+        for category in categories
+        if not is_known_category(category)
+    ]
     if unknown:
-        examples = ", ".join(f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES])
-        logger.warning("IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
-                       "vote; e.g. %s", len(unknown), format_counts(Counter(c for c, _ in unknown)), examples)
+        examples = ", ".join(
+            f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES]
+        )
+        logger.warning(
+            "IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
+            "vote; e.g. %s",
+            len(unknown),
+            format_counts(Counter(c for c, _ in unknown)),
+            examples,
+        )
 
 
 def count_votes(category_lists):
@@ -480,14 +566,24 @@ def select_four_class(turns, data_folder):
     seen = {}
     for turn in turns:
         if turn["utt"] in seen:
-            raise IEMOCAPFormatError(f"{turn['source']}: duplicate utterance id {turn['utt']} "
-                                     f"(first seen at {seen[turn['utt']]})")
+            raise IEMOCAPFormatError(
+                f"{turn['source']}: duplicate utterance id {turn['utt']} "
+                f"(first seen at {seen[turn['utt']]})"
+            )
         seen[turn["utt"]] = turn["source"]
-    kept = [dict(turn, emo=LABEL_MAP[turn["label"]]) for turn in turns if turn["label"] in LABEL_MAP]
+    kept = [
+        dict(turn, emo=LABEL_MAP[turn["label"]]) for turn in turns if turn["label"] in LABEL_MAP
+    ]
     excluded = Counter(turn["label"] for turn in turns if turn["label"] not in LABEL_MAP)
     n_exc = sum(turn["label"] == "exc" for turn in turns)
-    logger.info("IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
-                len(turns), len(kept), n_exc, sum(excluded.values()), format_counts(excluded))
+    logger.info(
+        "IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
+        len(turns),
+        len(kept),
+        n_exc,
+        sum(excluded.values()),
+        format_counts(excluded),
+    )
     if not kept:
         raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
     return kept
@@ -529,10 +625,16 @@ def read_transcripts(session_dir, dialog):
 def build_entries(turns, session_dirs, duration_tolerance=DURATION_TOLERANCE, progressbar=True):
     """``{utt: entry}`` of the kept turns (see the module docstring); reads the wav headers and
     checks their lengths against the turns (:func:`check_turn_durations`)."""
-    wavs = [session_dirs[turn["session"]] / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
-            for turn in turns]
-    audio = wav_entries({wav: turn["source"] for wav, turn in zip(wavs, turns)}, "IEMOCAP",
-                        IEMOCAPFormatError, progressbar=progressbar)
+    wavs = [
+        session_dirs[turn["session"]] / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
+        for turn in turns
+    ]
+    audio = wav_entries(
+        {wav: turn["source"] for wav, turn in zip(wavs, turns)},
+        "IEMOCAP",
+        IEMOCAPFormatError,
+        progressbar=progressbar,
+    )
     check_turn_durations(turns, [audio[wav] for wav in wavs], duration_tolerance)
     transcripts = {}
     entries = {}
@@ -557,7 +659,9 @@ def build_entries(turns, session_dirs, duration_tolerance=DURATION_TOLERANCE, pr
             "dominance": turn["dominance"],
             "transcript": transcripts[key].get(turn["utt"], ""),
         }
-    missing = sum(turn["utt"] not in transcripts[(turn["session"], turn["dialog"])] for turn in turns)
+    missing = sum(
+        turn["utt"] not in transcripts[(turn["session"], turn["dialog"])] for turn in turns
+    )
     if missing:
         logger.warning("IEMOCAP: no transcript found for %d utterances", missing)
     return entries
@@ -579,15 +683,21 @@ def check_turn_durations(turns, audio, tolerance):
     """
     if tolerance is None:
         return
-    bad = [(entry["wav"], entry["duration"], turn["end"] - turn["start"], turn["source"])
-           for turn, entry in zip(turns, audio) if abs(entry["duration"] - (turn["end"] - turn["start"])) > tolerance]
+    bad = [
+        (entry["wav"], entry["duration"], turn["end"] - turn["start"], turn["source"])
+        for turn, entry in zip(turns, audio)
+        if abs(entry["duration"] - (turn["end"] - turn["start"])) > tolerance
+    ]
     if bad:
-        examples = "; ".join(f"{wav} holds {held:.2f} s, {source} says {span:.2f} s"
-                             for wav, held, span, source in bad[:N_EXAMPLES])
+        examples = "; ".join(
+            f"{wav} holds {held:.2f} s, {source} says {span:.2f} s"
+            for wav, held, span, source in bad[:N_EXAMPLES]
+        )
         raise IEMOCAPFormatError(
-            f"{len(bad)} wavs differ from the span of their turn line by more than duration_tolerance="
-            f"{tolerance:g} s (truncated or wrong files?), e.g. {examples}. Restore the files (or pass "
-            "duration_tolerance=None to accept them)")
+            f"{len(bad)} wavs differ from the span of their turn line by more than"
+            f" duration_tolerance={tolerance:g} s (truncated or wrong files?), e.g. {examples}."
+            " Restore the files (or pass duration_tolerance=None to accept them)"
+        )
 
 
 def make_splits(entries, test_session, valid_ratio, dev_split, seed):
@@ -676,9 +786,15 @@ def parse_args(argv=None):
     parser.add_argument("--valid_ratio", type=float, default=0.2)
     parser.add_argument("--dev_split", choices=DEV_SPLITS, default="random")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--duration_tolerance", type=float, default=DURATION_TOLERANCE,
-                        help="largest difference (s) between a turn's end - start and its wav's length; "
-                             "a negative value turns the check off")
+    parser.add_argument(
+        "--duration_tolerance",
+        type=float,
+        default=DURATION_TOLERANCE,
+        help=(
+            "largest difference (s) between a turn's end - start and its wav's length; "
+            "a negative value turns the check off"
+        ),
+    )
     parser.add_argument("--noprogressbar", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
@@ -688,9 +804,16 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     tolerance = args.duration_tolerance if args.duration_tolerance >= 0 else None
-    prepare_iemocap(args.data_folder, args.save_folder, args.test_session, valid_ratio=args.valid_ratio,
-                    dev_split=args.dev_split, seed=args.seed, duration_tolerance=tolerance,
-                    progressbar=not args.noprogressbar)
+    prepare_iemocap(
+        args.data_folder,
+        args.save_folder,
+        args.test_session,
+        valid_ratio=args.valid_ratio,
+        dev_split=args.dev_split,
+        seed=args.seed,
+        duration_tolerance=tolerance,
+        progressbar=not args.noprogressbar,
+    )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ class EmotionBrain(ClassificationBrain):
             feats, lengths = batch.feats
             return feats.float().permute(2, 0, 1, 3), lengths
         wavs, wav_lens = batch.sig
-        hiddens = check_finite(self.modules.ssl(wavs, wav_lens), f"Hidden states of {', '.join(batch.id)}")
+        hiddens = check_finite(
+            self.modules.ssl(wavs, wav_lens), f"Hidden states of {', '.join(batch.id)}"
+        )
         return hiddens, self.modules.ssl.frame_lengths(wav_lens, wavs.shape[1], hiddens.shape[2])
 
     def on_fit_batch_start(self, batch, should_step):
@@ -100,7 +102,10 @@ def dataio_prepare(hparams, manifests, cache):
     if cache is None:
         inputs, key = audio_pipeline(hparams["max_duration"]), "sig"
     else:
-        inputs, key = cached_feature_pipeline(cache, max_frames(hparams["max_duration"], hparams["ssl"])), "feats"
+        inputs, key = (
+            cached_feature_pipeline(cache, max_frames(hparams["max_duration"], hparams["ssl"])),
+            "feats",
+        )
     return classification_datasets(manifests, hparams["emotions"], [inputs], [key])
 
 
@@ -113,7 +118,9 @@ def main(argv):
     manifests = debug_manifests(hparams, run_opts, manifests)
     cache = None
     if hparams["use_feature_cache"]:  # the frozen upstream's hidden states, extracted once
-        cache = build_feature_cache(hparams, hparams["ssl"], splits_to_extract(manifests, run_opts).values())
+        cache = build_feature_cache(
+            hparams, hparams["ssl"], splits_to_extract(manifests, run_opts).values()
+        )
     datasets = dataio_prepare(hparams, manifests, cache)
 
     brain = EmotionBrain(

@@ -105,7 +105,9 @@ class UpstreamDownstreamBrain(ClassificationBrain):
     def __init__(self, upstreams, feature_caches, train_size, hparams, run_opts):
         self.upstreams = upstreams
         self.feature_caches = feature_caches
-        self.trainable_upstreams = [name for name, module in upstreams.items() if is_trainable(module)]
+        self.trainable_upstreams = [
+            name for name, module in upstreams.items() if is_trainable(module)
+        ]
         self.averaged_recoverables = [*self.trainable_upstreams, "model"]
         for name in self.trainable_upstreams:
             hparams["checkpointer"].add_recoverable(name, upstreams[name])
@@ -117,7 +119,9 @@ class UpstreamDownstreamBrain(ClassificationBrain):
             checkpointer=hparams["checkpointer"],
         )
         _, world_size = process_group()
-        self.total_optimizer_steps = optimizer_steps(hparams, train_size, self.grad_accumulation_factor, world_size)
+        self.total_optimizer_steps = optimizer_steps(
+            hparams, train_size, self.grad_accumulation_factor, world_size
+        )
 
     def compute_forward(self, batch, stage):
         """Features of every upstream -> downstream embedding -> class logits."""
@@ -164,7 +168,12 @@ class UpstreamDownstreamBrain(ClassificationBrain):
         upstream one (``upstream_opt_class``) the trainable parameters of the trainable
         upstreams (none when they are all frozen).
         """
-        groups = {"model": (self.opt_class, [p for p in self.hparams.model.parameters() if p.requires_grad])}
+        groups = {
+            "model": (
+                self.opt_class,
+                [p for p in self.hparams.model.parameters() if p.requires_grad],
+            )
+        }
         upstream_params = [
             param
             for name in self.trainable_upstreams
@@ -192,7 +201,9 @@ class UpstreamDownstreamBrain(ClassificationBrain):
                 self.checkpointer.add_recoverable(f"{group}_scheduler", scheduler)
         logger.info(
             "Optimisers: %s; %d optimiser steps, %d of warm-up",
-            ", ".join(f"{g} (lr {o.param_groups[0]['lr']:g})" for g, o in self.optimizers_dict.items()),
+            ", ".join(
+                f"{g} (lr {o.param_groups[0]['lr']:g})" for g, o in self.optimizers_dict.items()
+            ),
             total,
             warmup,
         )
@@ -206,7 +217,10 @@ class UpstreamDownstreamBrain(ClassificationBrain):
     def stats_meta(self, stage, epoch):
         """The epoch and the current learning rate of each optimiser, or what was evaluated."""
         if stage == sb.Stage.VALID:
-            rates = {f"lr_{group}": opt.param_groups[0]["lr"] for group, opt in self.optimizers_dict.items()}
+            rates = {
+                f"lr_{group}": opt.param_groups[0]["lr"]
+                for group, opt in self.optimizers_dict.items()
+            }
             return {"epoch": epoch, **rates}
         return {"evaluated": self.evaluated_description()}
 
@@ -305,7 +319,11 @@ class UpstreamDownstreamBrain(ClassificationBrain):
             "pretrained_upstreams": dict(self.hparams.pretrained_upstreams),
         }
         for model, run in self.test_runs.items():
-            write_scores(run["log_probs"], self.hparams.emotions, os.path.join(out, f"test_scores_{model}.csv"))
+            write_scores(
+                run["log_probs"],
+                self.hparams.emotions,
+                os.path.join(out, f"test_scores_{model}.csv"),
+            )
         write_test_outputs(out, self.test_runs[reported]["metrics"], results)
 
 
@@ -351,7 +369,9 @@ def check_upstreams(hparams):
             raise ValueError(f"Upstream {name!r} is not a key of modules")
         module = hparams["modules"][name]
         if isinstance(module, SSLEncoder) and module.output_all_hiddens:
-            raise ValueError(f"Upstream {name!r}: set output_all_hiddens: False (last hidden state)")
+            raise ValueError(
+                f"Upstream {name!r}: set output_all_hiddens: False (last hidden state)"
+            )
         upstreams[name] = module
     return upstreams
 
@@ -377,7 +397,11 @@ def is_trainable(module):
 
 def build_feature_caches(hparams, upstreams, manifests):
     """Caches the last hidden state of every frozen SSL upstream (``use_feature_cache``)."""
-    frozen = {name: up for name, up in upstreams.items() if isinstance(up, SSLEncoder) and not is_trainable(up)}
+    frozen = {
+        name: up
+        for name, up in upstreams.items()
+        if isinstance(up, SSLEncoder) and not is_trainable(up)
+    }
     if not frozen or not hparams["use_feature_cache"]:
         return {}
     return {
@@ -395,7 +419,9 @@ def dataio_prepare(hparams, manifests, upstreams, caches):
     """Train, valid and test datasets: labels, and the audio, cached features or tokens the
     upstreams need (audio and cached frames cropped to ``max_duration``)."""
     pipelines, keys = [], []
-    if any(name not in caches and not isinstance(up, BertEncoder) for name, up in upstreams.items()):
+    if any(
+        name not in caches and not isinstance(up, BertEncoder) for name, up in upstreams.items()
+    ):
         pipelines.append(audio_pipeline(hparams["max_duration"]))
         keys.append("sig")
     for name, cache in caches.items():
@@ -429,10 +455,15 @@ def main(argv):
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
     # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is noticed).
-    pretrained = {f"pretrained_{name}": module_fingerprint(upstreams[name]) for name in hparams["pretrained_upstreams"]}
+    pretrained = {
+        f"pretrained_{name}": module_fingerprint(upstreams[name])
+        for name in hparams["pretrained_upstreams"]
+    }
     record_inputs(hparams, manifests, pretrained)
     manifests = debug_manifests(hparams, run_opts, manifests)
-    caches = build_feature_caches(hparams, upstreams, splits_to_extract(manifests, run_opts).values())
+    caches = build_feature_caches(
+        hparams, upstreams, splits_to_extract(manifests, run_opts).values()
+    )
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
 
     brain = UpstreamDownstreamBrain(upstreams, caches, len(datasets["train"]), hparams, run_opts)

@@ -47,6 +47,7 @@ from msp_podcast_prepare import (  # noqa: E402
     read_partitions,
     utterance_id,
 )
+
 from ser_modules.utils.constants import DIMENSIONS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -84,14 +85,19 @@ def check_release(data_folder, eval13_partitions=None):
     ratings = read_detailed(layout.detailed)
     labelled = [row for row in rows if None not in row["values"].values()]
     findings = {
-        "consensus_mismatches": consensus_mismatches(labelled, rater_statistics(labelled, ratings, layout.detailed)),
+        "consensus_mismatches": consensus_mismatches(
+            labelled, rater_statistics(labelled, ratings, layout.detailed)
+        ),
         "partition_conflicts": partition_conflicts(rows, partitions),
         "partitions_without_labels": partitions_without_labels(partitions, rows),
         "unlabelled_wavs": unlabelled_wavs(layout.audio_dir, rows),
         "ratings_without_labels": sorted(set(ratings) - {row["utt"] for row in labelled}),
         "unexpected_partitions": unexpected_partitions(rows, partitions),
-        "eval13_without_labels": (sorted(set(read_eval13(layout.eval13)) - {row["utt"] for row in labelled})
-                                  if layout.eval13 else []),
+        "eval13_without_labels": (
+            sorted(set(read_eval13(layout.eval13)) - {row["utt"] for row in labelled})
+            if layout.eval13
+            else []
+        ),
     }
     log_findings(findings, layout, len(labelled))
     return findings
@@ -108,7 +114,7 @@ def agreement_tolerance(text):
     0.01
     """
     decimals = len(text.split(".", 1)[1]) if "." in text else None
-    half_unit = 0.5 * 10.0 ** -decimals if decimals is not None else 0.0
+    half_unit = 0.5 * 10.0**-decimals if decimals is not None else 0.0
     return AGREEMENT_TOLERANCE + half_unit
 
 
@@ -141,8 +147,16 @@ def consensus_mismatches(rows, stats):
         for attr in DIMENSIONS if summary["n_raters"] else ():
             gap = abs(row["values"][attr] - summary[f"{attr}_mean"])
             if gap > agreement_tolerance(row["texts"][attr]):
-                mismatches.append((gap, row["file_name"], attr, row["values"][attr],
-                                   summary[f"{attr}_mean"], summary["n_raters"]))
+                mismatches.append(
+                    (
+                        gap,
+                        row["file_name"],
+                        attr,
+                        row["values"][attr],
+                        summary[f"{attr}_mean"],
+                        summary["n_raters"],
+                    )
+                )
     return sorted(mismatches, key=lambda item: (-item[0], item[1], item[2]))
 
 
@@ -157,7 +171,9 @@ def partition_conflicts(rows, partitions):
     return [
         (row["file_name"], partitions[row["utt"]], row["split_set"])
         for row in rows
-        if partitions.get(row["utt"]) and row["split_set"] and partitions[row["utt"]] != row["split_set"]
+        if partitions.get(row["utt"])
+        and row["split_set"]
+        and partitions[row["utt"]] != row["split_set"]
     ]
 
 
@@ -170,7 +186,9 @@ def partitions_without_labels(partitions, rows):
     {'Test2': 1}
     """
     known = {row["utt"] for row in rows}
-    return dict(sorted(Counter(split for utt, split in partitions.items() if utt not in known).items()))
+    return dict(
+        sorted(Counter(split for utt, split in partitions.items() if utt not in known).items())
+    )
 
 
 def unexpected_partitions(rows, partitions):
@@ -183,7 +201,11 @@ def unexpected_partitions(rows, partitions):
     {'Dev': 1, 'Test 1': 1}
     """
     names = Counter(partitions.get(row["utt"]) or row["split_set"] for row in rows)
-    return {name: count for name, count in sorted(names.items()) if name and not is_expected_partition(name)}
+    return {
+        name: count
+        for name, count in sorted(names.items())
+        if name and not is_expected_partition(name)
+    }
 
 
 def unlabelled_wavs(audio_dir, rows):
@@ -202,7 +224,8 @@ def unlabelled_wavs(audio_dir, rows):
     return sorted(
         entry.name
         for entry in os.scandir(audio_dir)
-        if entry.name.lower().endswith(".wav") and not entry.name.startswith(".")
+        if entry.name.lower().endswith(".wav")
+        and not entry.name.startswith(".")
         and utterance_id(entry.name) not in named
     )
 
@@ -211,46 +234,89 @@ def log_findings(findings, layout, n_labelled):
     """Logs each finding: count and the first (or worst) few."""
     mismatches = findings["consensus_mismatches"]
     if mismatches:
-        worst = "; ".join(f"{name} {attr} consensus {value:g} vs mean {mean:.4f} of {n} raters"
-                          for _, name, attr, value, mean, n in mismatches[:N_EXAMPLES])
-        logger.warning("MSP-Podcast: %d of %d files (%d values) have a consensus in %s that differs "
-                       "from the mean of their ratings in %s (the preparation keeps the consensus); "
-                       "worst: %s", len({item[1] for item in mismatches}), n_labelled, len(mismatches),
-                       layout.consensus, layout.detailed, worst)
+        worst = "; ".join(
+            f"{name} {attr} consensus {value:g} vs mean {mean:.4f} of {n} raters"
+            for _, name, attr, value, mean, n in mismatches[:N_EXAMPLES]
+        )
+        logger.warning(
+            "MSP-Podcast: %d of %d files (%d values) have a consensus in %s that differs "
+            "from the mean of their ratings in %s (the preparation keeps the consensus); "
+            "worst: %s",
+            len({item[1] for item in mismatches}),
+            n_labelled,
+            len(mismatches),
+            layout.consensus,
+            layout.detailed,
+            worst,
+        )
     else:
-        logger.info("MSP-Podcast: the consensus of all %d files equals the mean of their detailed "
-                    "ratings", n_labelled)
+        logger.info(
+            "MSP-Podcast: the consensus of all %d files equals the mean of their detailed ratings",
+            n_labelled,
+        )
     if findings["partition_conflicts"]:
-        examples = "; ".join(f"{name} ({listed} vs {split_set})"
-                             for name, listed, split_set in findings["partition_conflicts"][:N_EXAMPLES])
-        logger.warning("MSP-Podcast: %d files have another partition in %s than in the Split_Set "
-                       "column of %s (the preparation uses %s), e.g. %s",
-                       len(findings["partition_conflicts"]), layout.partitions, layout.consensus,
-                       layout.partitions.name, examples)
+        examples = "; ".join(
+            f"{name} ({listed} vs {split_set})"
+            for name, listed, split_set in findings["partition_conflicts"][:N_EXAMPLES]
+        )
+        logger.warning(
+            "MSP-Podcast: %d files have another partition in %s than in the Split_Set "
+            "column of %s (the preparation uses %s), e.g. %s",
+            len(findings["partition_conflicts"]),
+            layout.partitions,
+            layout.consensus,
+            layout.partitions.name,
+            examples,
+        )
     for split, count in findings["partitions_without_labels"].items():
-        logger.info("MSP-Podcast: %d files of %s in %s have no consensus label (not used)",
-                    count, split, layout.partitions)
+        logger.info(
+            "MSP-Podcast: %d files of %s in %s have no consensus label (not used)",
+            count,
+            split,
+            layout.partitions,
+        )
     if findings["unlabelled_wavs"]:
-        logger.info("MSP-Podcast: %d wavs in %s have no consensus label (e.g. Test3) and are not "
-                    "used, e.g. %s", len(findings["unlabelled_wavs"]), layout.audio_dir,
-                    ", ".join(findings["unlabelled_wavs"][:N_EXAMPLES]))
+        logger.info(
+            "MSP-Podcast: %d wavs in %s have no consensus label (e.g. Test3) and are not "
+            "used, e.g. %s",
+            len(findings["unlabelled_wavs"]),
+            layout.audio_dir,
+            ", ".join(findings["unlabelled_wavs"][:N_EXAMPLES]),
+        )
     for name, count in findings["unexpected_partitions"].items():
-        logger.warning("MSP-Podcast: unexpected partition name %r (%d files in %s / %s): not evaluated as a test "
-                       "split by the recipe", name, count, layout.consensus, layout.partitions or "no Partitions.txt")
+        logger.warning(
+            "MSP-Podcast: unexpected partition name %r (%d files in %s / %s): not evaluated as a"
+            " test split by the recipe",
+            name,
+            count,
+            layout.consensus,
+            layout.partitions or "no Partitions.txt",
+        )
     if findings["eval13_without_labels"]:
-        logger.warning("MSP-Podcast: %d Eval1.3 files of %s have no complete consensus value in %s (left out "
-                       "of eval1.3.json), e.g. %s", len(findings["eval13_without_labels"]), layout.eval13,
-                       layout.consensus, ", ".join(findings["eval13_without_labels"][:N_EXAMPLES]))
+        logger.warning(
+            "MSP-Podcast: %d Eval1.3 files of %s have no complete consensus value in %s (left out "
+            "of eval1.3.json), e.g. %s",
+            len(findings["eval13_without_labels"]),
+            layout.eval13,
+            layout.consensus,
+            ", ".join(findings["eval13_without_labels"][:N_EXAMPLES]),
+        )
     if findings["ratings_without_labels"]:
-        logger.info("MSP-Podcast: %d rated files of %s have no consensus value in %s (not used)",
-                    len(findings["ratings_without_labels"]), layout.detailed, layout.consensus)
+        logger.info(
+            "MSP-Podcast: %d rated files of %s have no consensus value in %s (not used)",
+            len(findings["ratings_without_labels"]),
+            layout.detailed,
+            layout.consensus,
+        )
 
 
 def main(argv=None):
     """Runs :func:`check_release` from the command line (findings go to the log)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="root of the MSP-Podcast release")
-    parser.add_argument("--eval13_partitions", default=None, help="release 1.3 partitions (default: looked up)")
+    parser.add_argument(
+        "--eval13_partitions", default=None, help="release 1.3 partitions (default: looked up)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     check_release(args.data_folder, args.eval13_partitions)

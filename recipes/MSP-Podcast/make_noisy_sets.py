@@ -185,11 +185,16 @@ def _music(rng, num, sample_rate=SAMPLE_RATE):
         for degree in degrees:
             midi = root + scale[degree] + 12 * rng.integers(0, 2)
             f0 = 440.0 * 2 ** ((midi - 69) / 12)
-            tone = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi)) / k
-                       for k in range(1, 7) if k * f0 < sample_rate / 2)
-            out[time:time + len(t)] += tone * np.exp(-t * rng.uniform(2.0, 6.0))
+            tone = sum(
+                np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi)) / k
+                for k in range(1, 7)
+                if k * f0 < sample_rate / 2
+            )
+            out[time : time + len(t)] += tone * np.exp(-t * rng.uniform(2.0, 6.0))
         burst = min(len(t), int(0.03 * sample_rate))
-        out[time:time + burst] += 0.5 * rng.standard_normal(burst) * np.exp(-np.arange(burst) / (0.005 * sample_rate))
+        out[time : time + burst] += (
+            0.5 * rng.standard_normal(burst) * np.exp(-np.arange(burst) / (0.005 * sample_rate))
+        )
         time += length
     return out
 
@@ -197,14 +202,16 @@ def _music(rng, num, sample_rate=SAMPLE_RATE):
 def _clatter(rng, num, sample_rate=SAMPLE_RATE):
     """Sparse decaying noise bursts (dishes, keyboard, steps) over a low pink floor."""
     out = 0.05 * _shaped_noise(rng, num, lambda f: 1 / np.sqrt(f))
-    out /= np.sqrt(np.mean(out ** 2)) + 1e-12
+    out /= np.sqrt(np.mean(out**2)) + 1e-12
     out *= 0.05
     count = rng.poisson(3.0 * num / sample_rate)
     for start in rng.integers(0, num, count):
         length = int(rng.uniform(0.01, 0.12) * sample_rate)
         burst = rng.standard_normal(length) * np.exp(-np.arange(length) / (length / 5))
         centre = rng.uniform(500, 6000)
-        burst = np.convolve(burst, np.sin(2 * np.pi * centre * np.arange(16) / sample_rate) * np.hanning(16), "same")
+        burst = np.convolve(
+            burst, np.sin(2 * np.pi * centre * np.arange(16) / sample_rate) * np.hanning(16), "same"
+        )
         stop = min(num, start + length)
         out[start:stop] += rng.uniform(0.3, 1.0) * burst[: stop - start]
     return out
@@ -248,15 +255,19 @@ def generate_noise(kind, rng, seconds=NOISE_SECONDS, sample_rate=SAMPLE_RATE):
         # Shape of a long-term average speech spectrum: rising to ~500 Hz, then about
         # -9 dB per octave (no speech is used).
         signal = _shaped_noise(
-            rng, num, lambda f: np.minimum(f / 500.0, 1.0) ** 1.5 * np.minimum(500.0 / f, 1.0) ** 1.5
+            rng,
+            num,
+            lambda f: np.minimum(f / 500.0, 1.0) ** 1.5 * np.minimum(500.0 / f, 1.0) ** 1.5,
         )
     elif kind == "hum":
         t = np.arange(num) / sample_rate
         f0 = rng.choice([50.0, 60.0]) * (1 + rng.uniform(-0.005, 0.005))
-        signal = sum(rng.uniform(0.3, 1.0) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
-                     for k in range(1, 20))
+        signal = sum(
+            rng.uniform(0.3, 1.0) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+            for k in range(1, 20)
+        )
         floor = _shaped_noise(rng, num, lambda f: 1 / np.sqrt(f))
-        signal = signal / np.sqrt(np.mean(signal ** 2)) + 0.1 * floor / np.sqrt(np.mean(floor ** 2))
+        signal = signal / np.sqrt(np.mean(signal**2)) + 0.1 * floor / np.sqrt(np.mean(floor**2))
     elif kind == "modulated":
         base = _shaped_noise(rng, num, lambda f: 1 / np.maximum(f, 50.0) ** rng.uniform(0.5, 1.0))
         signal = base * (0.2 + _smooth_envelope(rng, num, rng.uniform(0.2, 2.0)))
@@ -267,7 +278,7 @@ def generate_noise(kind, rng, seconds=NOISE_SECONDS, sample_rate=SAMPLE_RATE):
     else:
         raise ValueError(f"unknown noise type {kind!r}; expected one of {NOISE_TYPES}")
     signal = signal - signal.mean()
-    return (NOISE_RMS * signal / (np.sqrt(np.mean(signal ** 2)) + 1e-12)).astype(np.float32)
+    return (NOISE_RMS * signal / (np.sqrt(np.mean(signal**2)) + 1e-12)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,7 +319,10 @@ def shoebox_rir(room, source, mic, rt60, sample_rate=SAMPLE_RATE):
     """
     absorption, max_order = pyroomacoustics.inverse_sabine(rt60, room)
     simulation = pyroomacoustics.ShoeBox(
-        list(room), fs=sample_rate, materials=pyroomacoustics.Material(absorption), max_order=max_order
+        list(room),
+        fs=sample_rate,
+        materials=pyroomacoustics.Material(absorption),
+        max_order=max_order,
     )
     simulation.add_source(list(source))
     simulation.add_microphone(list(mic))
@@ -343,7 +357,12 @@ def random_room(rng):
         source[2], mic[2] = rng.uniform(1.2, 1.9), rng.uniform(0.8, 1.6)
         if np.linalg.norm(source - mic) >= 0.7:
             break
-    return {"room": room.tolist(), "source": source.tolist(), "mic": mic.tolist(), "rt60": float(rng.uniform(0.2, 0.8))}
+    return {
+        "room": room.tolist(),
+        "source": source.tolist(),
+        "mic": mic.tolist(),
+        "rt60": float(rng.uniform(0.2, 0.8)),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,7 +406,9 @@ def read_sb_csv(path, replacements=None):
     try:
         rows = load_data_csv(str(path), replacements or {})
     except KeyError as error:
-        raise ValueError(f"{path}: {error.args[0]} (SpeechBrain CSV: ID,duration,wav,...)") from error
+        raise ValueError(
+            f"{path}: {error.args[0]} (SpeechBrain CSV: ID,duration,wav,...)"
+        ) from error
     if any("wav" not in row for row in rows.values()):
         raise ValueError(f"{path}: missing column 'wav' (SpeechBrain CSV: ID,duration,wav,...)")
     if not rows:
@@ -420,7 +441,11 @@ def build_noise_bank(folder, seed=0, per_type=2):
             uid = f"{kind}_{k}"
             path = folder / f"{uid}.wav"
             if not path.exists():
-                write_wav_atomic(generate_noise(kind, seeded_rng(seed, "test-noise-bank", uid)), path, SAMPLE_RATE)
+                write_wav_atomic(
+                    generate_noise(kind, seeded_rng(seed, "test-noise-bank", uid)),
+                    path,
+                    SAMPLE_RATE,
+                )
             rows.append((uid, str(path.resolve()), NOISE_SECONDS))
     write_sb_csv(csv_path, rows)
     return csv_path
@@ -447,7 +472,10 @@ def build_rir_bank(folder, seed=0, count=40):
         The CSV file.
     """
     folder = Path(folder)
-    rooms = {f"room{k:03d}": random_room(seeded_rng(seed, "test-rir-bank", f"room{k:03d}")) for k in range(count)}
+    rooms = {
+        f"room{k:03d}": random_room(seeded_rng(seed, "test-rir-bank", f"room{k:03d}"))
+        for k in range(count)
+    }
     record = {"simulator": RIR_SIMULATOR, "rooms": rooms}
     record_path = folder / "rooms.json"
     stale = not record_path.exists() or read_json(record_path) != record
@@ -484,8 +512,11 @@ def check_disjoint(noises, rirs, exclude_csvs, replacements=None):
         for uid, wav in read_sb_csv(path, replacements):
             excluded_ids.add(uid)
             excluded_files.add(os.path.realpath(wav))
-    shared = [uid for uid, wav in list(noises) + list(rirs)
-              if uid in excluded_ids or os.path.realpath(wav) in excluded_files]
+    shared = [
+        uid
+        for uid, wav in list(noises) + list(rirs)
+        if uid in excluded_ids or os.path.realpath(wav) in excluded_files
+    ]
     if shared:
         raise ValueError(
             f"{len(shared)} test noise/RIR file(s) also used for training augmentation "
@@ -539,7 +570,9 @@ def degrade(clean, rir, noise, snr):
     reverb = _FixedReverb()
     reverb.rir = rir
     reverberant = reverb(clean[None, :])
-    noisifier = AddNoise(snr_low=float(snr), snr_high=float(snr), noise_funct=lambda wav: noise[None, :].to(wav))
+    noisifier = AddNoise(
+        snr_low=float(snr), snr_high=float(snr), noise_funct=lambda wav: noise[None, :].to(wav)
+    )
     lengths = torch.ones(1)
     mixture = noisifier(reverberant, lengths)
     # AddNoise scales the speech by (1 - f) with f = 1 / (10^(SNR/20) + 1).
@@ -726,7 +759,13 @@ def make_noisy_sets(
     entries = json.loads(manifest.read_text(encoding="utf-8"))
     audio = _AudioCache()
     outputs = {r: {} for r in ranges}
-    logger.info("Writing %d x %d degraded utterances of %s into %s", len(entries), len(ranges), manifest, out_folder)
+    logger.info(
+        "Writing %d x %d degraded utterances of %s into %s",
+        len(entries),
+        len(ranges),
+        manifest,
+        out_folder,
+    )
     for utt, entry in tqdm(sorted(entries.items()), desc=f"noisy {split}", disable=not progressbar):
         clean = load_audio(entry["wav"], SAMPLE_RATE)
         choice = seeded_rng(seed, utt, "rir-noise")
@@ -769,15 +808,27 @@ def make_noisy_sets(
 def parse_args(argv):
     """Command line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--manifest", required=True, help="clean SpeechBrain JSON manifest (e.g. test1.json)")
+    parser.add_argument(
+        "--manifest", required=True, help="clean SpeechBrain JSON manifest (e.g. test1.json)"
+    )
     parser.add_argument("--out_folder", required=True)
-    parser.add_argument("--noise_csv", default=None, help="SpeechBrain CSV of noises (default: generated)")
-    parser.add_argument("--rir_csv", default=None, help="SpeechBrain CSV of RIRs (default: simulated)")
+    parser.add_argument(
+        "--noise_csv", default=None, help="SpeechBrain CSV of noises (default: generated)"
+    )
+    parser.add_argument(
+        "--rir_csv", default=None, help="SpeechBrain CSV of RIRs (default: simulated)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--snr_ranges", nargs="+", default=["20-30", "10-20", "0-10"])
-    parser.add_argument("--replacements", nargs="*", default=[], help="key=value: $key in the CSVs -> value")
-    parser.add_argument("--exclude_csv", nargs="*", default=[], help="training augmentation lists to keep disjoint")
-    parser.add_argument("--write_references", action="store_true", help="also write the speech components")
+    parser.add_argument(
+        "--replacements", nargs="*", default=[], help="key=value: $key in the CSVs -> value"
+    )
+    parser.add_argument(
+        "--exclude_csv", nargs="*", default=[], help="training augmentation lists to keep disjoint"
+    )
+    parser.add_argument(
+        "--write_references", action="store_true", help="also write the speech components"
+    )
     parser.add_argument("--noises_per_type", type=int, default=2)
     parser.add_argument("--num_rirs", type=int, default=40)
     parser.add_argument("--noprogressbar", action="store_true")

@@ -57,8 +57,15 @@ def model_sizes(acoustic_size, lexical_sizes=(), keep_fractions=KEEP_FRACTIONS, 
         else:
             head = TCGRU(kept, **head_options)
         params = count_parameters(head)
-        rows.append({"keep": keep, "kept": kept, "parameters": params, "mb_fp32": params * 4 / 1e6,
-                     "mb_fp16": params * 2 / 1e6})
+        rows.append(
+            {
+                "keep": keep,
+                "kept": kept,
+                "parameters": params,
+                "mb_fp32": params * 4 / 1e6,
+                "mb_fp16": params * 2 / 1e6,
+            }
+        )
     for row in rows:
         row["reduction_percent"] = 100.0 * (1 - row["parameters"] / rows[0]["parameters"])
     return rows
@@ -67,14 +74,18 @@ def model_sizes(acoustic_size, lexical_sizes=(), keep_fractions=KEEP_FRACTIONS, 
 def markdown_table(rows):
     """The rows as a markdown table, with the paper's reductions beside ours."""
     lines = [
-        "| % input reps. | acoustic dims | parameters | MB (fp32) | MB (fp16) | ↓ % rel. model size | paper |",
+        (
+            "| % input reps. | acoustic dims | parameters | MB (fp32) | MB (fp16) | ↓ % rel. model"
+            " size | paper |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         reduction = "-" if row is rows[0] else f"{row['reduction_percent']:.1f}%"
         lines.append(
-            f"| {100 * row['keep']:.0f}% | {row['kept']} | {row['parameters']:,} | {row['mb_fp32']:.1f} | "
-            f"{row['mb_fp16']:.1f} | {reduction} | {PAPER_REDUCTION.get(row['keep'], '')} |"
+            f"| {100 * row['keep']:.0f}% | {row['kept']} | {row['parameters']:,} |"
+            f" {row['mb_fp32']:.1f} | {row['mb_fp16']:.1f} | {reduction} |"
+            f" {PAPER_REDUCTION.get(row['keep'], '')} |"
         )
     return "\n".join(lines)
 
@@ -87,9 +98,16 @@ def main(argv=None):
     parser.add_argument("--embedding_size", type=int, default=128)
     parser.add_argument("--keep_fractions", type=float, nargs="+", default=list(KEEP_FRACTIONS))
     args = parser.parse_args(argv)
-    options = {"conv_channels": args.conv_channels, "gru_size": args.gru_size, "embedding_size": args.embedding_size}
+    options = {
+        "conv_channels": args.conv_channels,
+        "gru_size": args.gru_size,
+        "embedding_size": args.embedding_size,
+    }
     keep = tuple(args.keep_fractions)
-    print("Multimodal (hparams/mitra_multimodal.yaml): 2 x 1024 acoustic + 2 x 768 lexical dimensions\n")
+    print(
+        "Multimodal (hparams/mitra_multimodal.yaml): 2 x 1024 acoustic + 2 x 768 lexical"
+        " dimensions\n"
+    )
     print(markdown_table(model_sizes(2048, (768, 768), keep, **options)))
     print("\nAudio only (hparams/hubert_tcgru.yaml): 1024 acoustic dimensions\n")
     print(markdown_table(model_sizes(1024, (), keep, **options)))

@@ -73,14 +73,26 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-from ser_modules.data.manifests import OPTIONS_FILE  # noqa: F401 (the stamp, read by the tests)
-from ser_modules.data.manifests import (describe_split, files_fingerprint, label_fingerprint, log_rebuild,
-                                        manifest_paths, read_stamp, stale_reasons, wav_entries,
-                                        write_manifests)
 from ser_modules.data.label_files import find_first, read_csv_rows
-from ser_modules.utils.constants import DIMENSIONS, EVAL13_SPLIT, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
+from ser_modules.data.manifests import (
+    OPTIONS_FILE,  # noqa: F401 (the stamp, read by the tests)
+    describe_split,
+    files_fingerprint,
+    label_fingerprint,
+    log_rebuild,
+    manifest_paths,
+    read_stamp,
+    stale_reasons,
+    wav_entries,
+    write_manifests,
+)
+from ser_modules.utils.constants import (
+    DIMENSIONS,
+    EVAL13_SPLIT,
+    MSP_RATING_COLUMNS,
+    TEST_SPLIT_PATTERN,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +106,12 @@ DETAILED_FILES = ("labels_detailed.csv", "labels_detailed.json")  # v1.11+, v1.6
 PARTITIONS_FILE = "Partitions.txt"
 TRANSCRIPTS_DIR = "Transcripts"
 PREVIOUS_RELEASES_DIR = "Previous_releases_information"
-EVAL13_FILES = ("Partitions_1.3.txt", "Partitions_v1.3.txt", "1.3/Partitions.txt", "v1.3/Partitions.txt")
+EVAL13_FILES = (
+    "Partitions_1.3.txt",
+    "Partitions_v1.3.txt",
+    "1.3/Partitions.txt",
+    "v1.3/Partitions.txt",
+)
 EVAL13 = EVAL13_SPLIT  # manifest name of the test set of release 1.3
 VALID_NAMES = ("development", "validation")
 RATING_RANGE = (1.0, 7.0)
@@ -129,19 +146,27 @@ class Layout:
     audio_dir: Path
     consensus: Path
     detailed: Path
-    partitions: Optional[Path]
-    transcripts: Optional[Path]
-    eval13: Optional[Path] = None
+    partitions: Path | None
+    transcripts: Path | None
+    eval13: Path | None = None
 
     @property
     def name(self):
         """``v1.11+``, ``v1.6`` or ``mixed`` (for the log)."""
         parts = (self.audio_dir.name, self.detailed.suffix, self.partitions is not None)
-        return {("Audios", ".csv", False): "v1.11+", ("Audio", ".json", True): "v1.6"}.get(parts, "mixed")
+        return {("Audios", ".csv", False): "v1.11+", ("Audio", ".json", True): "v1.6"}.get(
+            parts, "mixed"
+        )
 
 
-def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0, eval13_partitions=None,
-                        progressbar=True):
+def prepare_msp_podcast(
+    data_folder,
+    save_folder,
+    splits=None,
+    min_duration=0.0,
+    eval13_partitions=None,
+    progressbar=True,
+):
     """Writes one manifest per labelled partition of an MSP-Podcast release.
 
     Arguments
@@ -188,12 +213,20 @@ def prepare_msp_podcast(data_folder, save_folder, splits=None, min_duration=0.0,
     if layout.eval13 is not None and (options["splits"] is None or EVAL13 in options["splits"]):
         groups[EVAL13] = eval13_rows(layout.eval13, labelled, rows)
     ratings = read_detailed(layout.detailed)
-    stats = rater_statistics(list({row["utt"]: row for group in groups.values() for row in group}.values()),
-                             ratings, layout.detailed)
-    manifests = {name: build_entries(group, stats, layout, name, progressbar) for name, group in groups.items()}
+    stats = rater_statistics(
+        list({row["utt"]: row for group in groups.values() for row in group}.values()),
+        ratings,
+        layout.detailed,
+    )
+    manifests = {
+        name: build_entries(group, stats, layout, name, progressbar)
+        for name, group in groups.items()
+    }
     manifests = drop_short(manifests, options["min_duration"])
     for name, entries in manifests.items():
-        logger.info("MSP-Podcast %s: %s; %s", name, describe_split(entries), speakers_and_raters(entries))
+        logger.info(
+            "MSP-Podcast %s: %s; %s", name, describe_split(entries), speakers_and_raters(entries)
+        )
     write_manifests(save_folder, manifests, options, "MSP-Podcast", inputs=inputs)
     return manifest_paths(save_folder, manifests)
 
@@ -219,9 +252,13 @@ def make_options(data_folder, splits, min_duration, eval13_partitions=None):
         raise ValueError(f"min_duration must be a number >= 0, got {min_duration!r}")
     if eval13_partitions is not None:
         eval13_partitions = os.path.abspath(os.fspath(eval13_partitions))
-    return {"data_folder": os.path.abspath(os.fspath(data_folder)), "splits": splits,
-            "min_duration": float(min_duration), "eval13_partitions": eval13_partitions,
-            "prep_version": PREP_VERSION}
+    return {
+        "data_folder": os.path.abspath(os.fspath(data_folder)),
+        "splits": splits,
+        "min_duration": float(min_duration),
+        "eval13_partitions": eval13_partitions,
+        "prep_version": PREP_VERSION,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,17 +280,24 @@ def detect_layout(data_folder, eval13_partitions=None):
     partitions, transcripts = data_folder / PARTITIONS_FILE, data_folder / TRANSCRIPTS_DIR
     layout = Layout(
         audio_dir=find_first(data_folder, AUDIO_DIRS, "MSP-Podcast audio folder", want_dir=True),
-        consensus=find_first(data_folder / LABEL_DIR, CONSENSUS_FILES, "MSP-Podcast consensus label file"),
-        detailed=find_first(data_folder / LABEL_DIR, DETAILED_FILES, "MSP-Podcast detailed label file"),
+        consensus=find_first(
+            data_folder / LABEL_DIR, CONSENSUS_FILES, "MSP-Podcast consensus label file"
+        ),
+        detailed=find_first(
+            data_folder / LABEL_DIR, DETAILED_FILES, "MSP-Podcast detailed label file"
+        ),
         partitions=partitions if partitions.is_file() else None,
         transcripts=transcripts if transcripts.is_dir() else None,
         eval13=find_eval13(data_folder, eval13_partitions),
     )
-    found = [f"{layout.audio_dir.name}/", layout.consensus.relative_to(data_folder).as_posix(),
-             layout.detailed.relative_to(data_folder).as_posix(),
-             PARTITIONS_FILE if layout.partitions else f"no {PARTITIONS_FILE}",
-             f"{TRANSCRIPTS_DIR}/" if layout.transcripts else f"no {TRANSCRIPTS_DIR}/",
-             f"Eval1.3 partitions {layout.eval13}" if layout.eval13 else "no release 1.3 partitions"]
+    found = [
+        f"{layout.audio_dir.name}/",
+        layout.consensus.relative_to(data_folder).as_posix(),
+        layout.detailed.relative_to(data_folder).as_posix(),
+        PARTITIONS_FILE if layout.partitions else f"no {PARTITIONS_FILE}",
+        f"{TRANSCRIPTS_DIR}/" if layout.transcripts else f"no {TRANSCRIPTS_DIR}/",
+        f"Eval1.3 partitions {layout.eval13}" if layout.eval13 else "no release 1.3 partitions",
+    ]
     logger.info("MSP-Podcast %s layout in %s: %s", layout.name, data_folder, ", ".join(found))
     return layout
 
@@ -283,11 +327,19 @@ def input_fingerprint(layout, data_folder):
     """What the manifests are made of, for the stamp: the SHA-1 of the label and partition
     files, and digests of the names, sizes and modification times of the wavs and of the
     transcripts (see ``ser_modules.data.manifests``)."""
-    labels = [path for path in (layout.consensus, layout.detailed, layout.partitions, layout.eval13) if path]
-    inputs = {"labels": label_fingerprint(labels, data_folder),
-              "audio": files_fingerprint(list_files(layout.audio_dir, ".wav"), data_folder)}
+    labels = [
+        path
+        for path in (layout.consensus, layout.detailed, layout.partitions, layout.eval13)
+        if path
+    ]
+    inputs = {
+        "labels": label_fingerprint(labels, data_folder),
+        "audio": files_fingerprint(list_files(layout.audio_dir, ".wav"), data_folder),
+    }
     if layout.transcripts is not None:
-        inputs["transcripts"] = files_fingerprint(list_files(layout.transcripts, ".txt"), data_folder)
+        inputs["transcripts"] = files_fingerprint(
+            list_files(layout.transcripts, ".txt"), data_folder
+        )
     return inputs
 
 
@@ -299,8 +351,13 @@ def list_files(folder, suffix):
     >>> list_files(Path(__file__).parent, ".py") != []
     True
     """
-    return [Path(entry.path) for entry in os.scandir(folder)
-            if entry.name.lower().endswith(suffix) and not entry.name.startswith(".") and entry.is_file()]
+    return [
+        Path(entry.path)
+        for entry in os.scandir(folder)
+        if entry.name.lower().endswith(suffix)
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,8 +372,10 @@ def read_consensus(path):
     for line, raw in raw_rows:
         row = parse_consensus_row(raw, path, line, "EmoClass" in columns)
         if row["utt"] in seen:
-            raise MSPPodcastFormatError(f"{path}:{line}: duplicate file {row['file_name']} "
-                                        f"(first at line {seen[row['utt']]})")
+            raise MSPPodcastFormatError(
+                f"{path}:{line}: duplicate file {row['file_name']} "
+                f"(first at line {seen[row['utt']]})"
+            )
         seen[row["utt"]] = line
         rows.append(row)
     return rows
@@ -339,12 +398,21 @@ def parse_consensus_row(raw, path, line, has_class):
         raise MSPPodcastFormatError(f"{path}:{line}: empty FileName")
     field = {column: (value or "").strip() for column, value in raw.items()}
     texts = {attr: field[column] for attr, column in MSP_RATING_COLUMNS.items()}
-    values = {attr: parse_label_value(text, f"{path}:{line}", file_name, MSP_RATING_COLUMNS[attr])
-              for attr, text in texts.items()}
-    return {"utt": utterance_id(file_name), "file_name": file_name, "line": line, "values": values,
-            "texts": texts, "speaker": field["SpkrID"], "gender": field["Gender"],
-            "split_set": field.get("Split_Set") or None,
-            "emo_class": field["EmoClass"] if has_class else None}
+    values = {
+        attr: parse_label_value(text, f"{path}:{line}", file_name, MSP_RATING_COLUMNS[attr])
+        for attr, text in texts.items()
+    }
+    return {
+        "utt": utterance_id(file_name),
+        "file_name": file_name,
+        "line": line,
+        "values": values,
+        "texts": texts,
+        "speaker": field["SpkrID"],
+        "gender": field["Gender"],
+        "split_set": field.get("Split_Set") or None,
+        "emo_class": field["EmoClass"] if has_class else None,
+    }
 
 
 def parse_label_value(text, where, file_name, column):
@@ -366,7 +434,9 @@ def parse_label_value(text, where, file_name, column):
     try:
         value = float(text)
     except ValueError:
-        raise MSPPodcastFormatError(f"{where}: {column} of {file_name} is not a number: {text!r}") from None
+        raise MSPPodcastFormatError(
+            f"{where}: {column} of {file_name} is not a number: {text!r}"
+        ) from None
     if math.isnan(value):
         return None
     if not RATING_RANGE[0] <= value <= RATING_RANGE[1]:
@@ -394,10 +464,14 @@ def read_partitions(path):
             continue
         parts = [part.strip() for part in line.split(";")]
         if len(parts) != 2 or not all(parts):
-            raise MSPPodcastFormatError(f"{path}:{line_no}: expected '<Split>; <FileName>', got {line!r}")
+            raise MSPPodcastFormatError(
+                f"{path}:{line_no}: expected '<Split>; <FileName>', got {line!r}"
+            )
         utt = utterance_id(parts[1])
         if utt in partitions and partitions[utt] != parts[0]:
-            raise MSPPodcastFormatError(f"{path}:{line_no}: {parts[1]} listed in both {partitions[utt]} and {parts[0]}")
+            raise MSPPodcastFormatError(
+                f"{path}:{line_no}: {parts[1]} listed in both {partitions[utt]} and {parts[0]}"
+            )
         partitions[utt] = parts[0]
     return partitions
 
@@ -423,13 +497,16 @@ def read_eval13(path):
             continue
         parts = [part.strip() for part in line.split(";")]
         if len(parts) > 2 or not all(parts):
-            raise MSPPodcastFormatError(f"{path}:{line_no}: expected '<Split>; <FileName>' or '<FileName>', "
-                                        f"got {line!r}")
+            raise MSPPodcastFormatError(
+                f"{path}:{line_no}: expected '<Split>; <FileName>' or '<FileName>', got {line!r}"
+            )
         if len(parts) == 1 or TEST_SPLIT_PATTERN.match(parts[0].lower()):
             utts.setdefault(utterance_id(parts[-1]), line_no)
     if not utts:
-        raise MSPPodcastFormatError(f"{path}: no Test partition line ('Test; <FileName>') nor file name: "
-                                    "not a list of the Eval1.3 files")
+        raise MSPPodcastFormatError(
+            f"{path}: no Test partition line ('Test; <FileName>') nor file name: "
+            "not a list of the Eval1.3 files"
+        )
     return list(utts)
 
 
@@ -465,8 +542,10 @@ def parse_emo_detail(detail, where, file_name):
     match = EMO_DETAIL.match(detail)
     if match is None:
         raise MSPPodcastFormatError(f"{where}: malformed EmoDetail of {file_name}: {detail!r}")
-    values = [parse_label_value(match[attr], where, file_name, field)
-              for attr, field in zip(DIMENSIONS, EMO_DETAIL_FIELDS)]
+    values = [
+        parse_label_value(match[attr], where, file_name, field)
+        for attr, field in zip(DIMENSIONS, EMO_DETAIL_FIELDS)
+    ]
     return (match["worker"], *values)
 
 
@@ -481,9 +560,12 @@ def read_detailed_json(path):
     ratings = {}
     for file_name, workers in data.items():
         if not isinstance(workers, dict):
-            raise MSPPodcastFormatError(f"{path}: entry of {file_name} is not an object of workers: {workers!r:.80}")
-        ratings[utterance_id(file_name)] = [parse_json_rating(worker, rating, path, file_name)
-                                            for worker, rating in workers.items()]
+            raise MSPPodcastFormatError(
+                f"{path}: entry of {file_name} is not an object of workers: {workers!r:.80}"
+            )
+        ratings[utterance_id(file_name)] = [
+            parse_json_rating(worker, rating, path, file_name) for worker, rating in workers.items()
+        ]
     return ratings
 
 
@@ -501,8 +583,10 @@ def parse_json_rating(worker, rating, path, file_name):
     missing = [col for col in MSP_RATING_COLUMNS.values() if col not in rating]
     if missing:
         raise MSPPodcastFormatError(f"{where}: missing field(s) {', '.join(missing)}")
-    values = [parse_label_value("" if rating[col] is None else str(rating[col]), where, file_name, col)
-              for col in MSP_RATING_COLUMNS.values()]
+    values = [
+        parse_label_value("" if rating[col] is None else str(rating[col]), where, file_name, col)
+        for col in MSP_RATING_COLUMNS.values()
+    ]
     return (worker, *values)
 
 
@@ -546,14 +630,27 @@ def rater_statistics(rows, ratings, path):
             unrated.append(row["file_name"])
         stats[row["utt"]] = summarize_ratings(valid)
     if incomplete:
-        logger.warning("MSP-Podcast: %d rating rows of %s have a NaN/empty rating and are left out "
-                       "of the rater statistics", incomplete, path)
+        logger.warning(
+            "MSP-Podcast: %d rating rows of %s have a NaN/empty rating and are left out "
+            "of the rater statistics",
+            incomplete,
+            path,
+        )
     if repeated:
-        logger.warning("MSP-Podcast: %d rating rows of %s repeat a worker already rating the same "
-                       "file; the first rating is used", repeated, path)
+        logger.warning(
+            "MSP-Podcast: %d rating rows of %s repeat a worker already rating the same "
+            "file; the first rating is used",
+            repeated,
+            path,
+        )
     if unrated:
-        logger.warning("MSP-Podcast: %d labelled files have no rating in %s: kept with n_raters 0 "
-                       "and *_std 0.0, e.g. %s", len(unrated), path, ", ".join(unrated[:N_EXAMPLES]))
+        logger.warning(
+            "MSP-Podcast: %d labelled files have no rating in %s: kept with n_raters 0 "
+            "and *_std 0.0, e.g. %s",
+            len(unrated),
+            path,
+            ", ".join(unrated[:N_EXAMPLES]),
+        )
     return stats
 
 
@@ -568,7 +665,9 @@ def assign_partitions(rows, layout):
         row["partition"] = partitions.get(row["utt"]) or row["split_set"]
         if not row["partition"]:
             source = f" nor in {layout.partitions}" if layout.partitions else ""
-            raise MSPPodcastFormatError(f"{layout.consensus}:{row['line']}: no Split_Set for {row['file_name']}{source}")
+            raise MSPPodcastFormatError(
+                f"{layout.consensus}:{row['line']}: no Split_Set for {row['file_name']}{source}"
+            )
 
 
 def manifest_name(partition):
@@ -602,12 +701,19 @@ def is_expected_partition(partition):
 
 def log_unexpected_partitions(rows):
     """One warning per distinct unexpected partition name, with its number of files."""
-    counts = Counter(row["partition"] for row in rows if not is_expected_partition(row["partition"]))
+    counts = Counter(
+        row["partition"] for row in rows if not is_expected_partition(row["partition"])
+    )
     for partition, count in sorted(counts.items()):
-        logger.warning("MSP-Podcast: unexpected partition name %r (%d files; expected Train, Development, "
-                       "Validation or Test<k>): written as %s.json, which the recipe does not evaluate as a "
-                       "test split. Fix Split_Set / %s if it is a misspelt partition", partition, count,
-                       manifest_name(partition), PARTITIONS_FILE)
+        logger.warning(
+            "MSP-Podcast: unexpected partition name %r (%d files; expected Train, Development, "
+            "Validation or Test<k>): written as %s.json, which the recipe does not evaluate as a "
+            "test split. Fix Split_Set / %s if it is a misspelt partition",
+            partition,
+            count,
+            manifest_name(partition),
+            PARTITIONS_FILE,
+        )
 
 
 def select_labelled(rows, path):
@@ -620,14 +726,23 @@ def select_labelled(rows, path):
     for partition, members in sorted(by_partition.items()):
         complete = [row for row in members if None not in row["values"].values()]
         if not complete:
-            logger.info("MSP-Podcast: partition %s (%d files) has no labels in %s: skipped",
-                        partition, len(members), path)
+            logger.info(
+                "MSP-Podcast: partition %s (%d files) has no labels in %s: skipped",
+                partition,
+                len(members),
+                path,
+            )
             continue
         incomplete = [row["file_name"] for row in members if None in row["values"].values()]
         if incomplete:
-            logger.warning("MSP-Podcast: %d files of %s lack EmoAct/EmoVal/EmoDom in %s and are "
-                           "left out, e.g. %s", len(incomplete), partition, path,
-                           ", ".join(incomplete[:N_EXAMPLES]))
+            logger.warning(
+                "MSP-Podcast: %d files of %s lack EmoAct/EmoVal/EmoDom in %s and are "
+                "left out, e.g. %s",
+                len(incomplete),
+                partition,
+                path,
+                ", ".join(incomplete[:N_EXAMPLES]),
+            )
         kept.extend(complete)
     return kept
 
@@ -643,10 +758,16 @@ def group_by_manifest(rows, wanted, has_eval13=False):
     if wanted is not None:
         unknown = sorted(set(wanted) - set(groups) - ({EVAL13} if has_eval13 else set()))
         if unknown:
-            hint = (f" (no release 1.3 partitions in {PREVIOUS_RELEASES_DIR}/: give them with eval13_partitions)"
-                    if EVAL13 in unknown else "")
-            raise ValueError(f"splits {unknown} not found among the labelled partitions "
-                             f"{sorted(groups)} of this release{hint}")
+            hint = (
+                f" (no release 1.3 partitions in {PREVIOUS_RELEASES_DIR}/: give them with"
+                " eval13_partitions)"
+                if EVAL13 in unknown
+                else ""
+            )
+            raise ValueError(
+                f"splits {unknown} not found among the labelled partitions "
+                f"{sorted(groups)} of this release{hint}"
+            )
         groups = {name: groups[name] for name in wanted if name != EVAL13}
     return {name: sorted(group, key=lambda r: r["utt"]) for name, group in sorted(groups.items())}
 
@@ -662,13 +783,28 @@ def eval13_rows(path, labelled, rows):
     absent = [utt for utt in wanted if utt not in known]
     unlabelled = [utt for utt in wanted if utt in known and utt not in by_utt]
     if absent or unlabelled:
-        logger.warning("MSP-Podcast %s: %d of the %d files listed in %s are left out: %d have no row and %d "
-                       "no complete consensus value in this release, e.g. %s", EVAL13, len(absent) + len(unlabelled),
-                       len(wanted), path, len(absent), len(unlabelled), ", ".join((absent + unlabelled)[:N_EXAMPLES]))
+        logger.warning(
+            "MSP-Podcast %s: %d of the %d files listed in %s are left out: %d have no row and %d "
+            "no complete consensus value in this release, e.g. %s",
+            EVAL13,
+            len(absent) + len(unlabelled),
+            len(wanted),
+            path,
+            len(absent),
+            len(unlabelled),
+            ", ".join((absent + unlabelled)[:N_EXAMPLES]),
+        )
     if not kept:
-        raise MSPPodcastFormatError(f"{path}: none of its {len(wanted)} Eval1.3 files has a consensus label in "
-                                    "this release (another corpus's list?)")
-    logger.info("MSP-Podcast %s: %d files of %s, labelled with this release's consensus", EVAL13, len(kept), path)
+        raise MSPPodcastFormatError(
+            f"{path}: none of its {len(wanted)} Eval1.3 files has a consensus label in "
+            "this release (another corpus's list?)"
+        )
+    logger.info(
+        "MSP-Podcast %s: %d files of %s, labelled with this release's consensus",
+        EVAL13,
+        len(kept),
+        path,
+    )
     return kept
 
 
@@ -677,15 +813,23 @@ def eval13_rows(path, labelled, rows):
 # --------------------------------------------------------------------------------------------
 def build_entries(rows, stats, layout, name, progressbar=True):
     """``{utt: entry}`` of one partition (see the module docstring); reads the wav headers."""
-    named_by = {layout.audio_dir / f"{row['utt']}.wav": f"{layout.consensus}:{row['line']}" for row in rows}
-    audio = wav_entries(named_by, f"MSP-Podcast {name}", MSPPodcastFormatError, progressbar=progressbar)
+    named_by = {
+        layout.audio_dir / f"{row['utt']}.wav": f"{layout.consensus}:{row['line']}" for row in rows
+    }
+    audio = wav_entries(
+        named_by, f"MSP-Podcast {name}", MSPPodcastFormatError, progressbar=progressbar
+    )
     entries, no_transcript = {}, 0
     for row, wav in zip(rows, named_by):
         summary = stats[row["utt"]]
         entry = dict(audio[wav], **row["values"])
         entry.update({f"{attr}_std": summary[f"{attr}_std"] for attr in DIMENSIONS})
-        entry.update(n_raters=summary["n_raters"], speaker=row["speaker"], gender=row["gender"],
-                     split=row["partition"])
+        entry.update(
+            n_raters=summary["n_raters"],
+            speaker=row["speaker"],
+            gender=row["gender"],
+            split=row["partition"],
+        )
         if row["emo_class"] is not None:
             entry["emo_class"] = row["emo_class"]
         if layout.transcripts is not None:
@@ -694,8 +838,12 @@ def build_entries(rows, stats, layout, name, progressbar=True):
             entry["transcript"] = transcript or ""
         entries[row["utt"]] = entry
     if no_transcript:
-        logger.warning('MSP-Podcast %s: %d files have no transcript in %s (written as "")', name,
-                       no_transcript, layout.transcripts)
+        logger.warning(
+            'MSP-Podcast %s: %d files have no transcript in %s (written as "")',
+            name,
+            no_transcript,
+            layout.transcripts,
+        )
     return entries
 
 
@@ -722,7 +870,12 @@ def drop_short(manifests, min_duration):
         kept[name] = {utt: e for utt, e in entries.items() if e["duration"] >= min_duration}
         dropped = len(entries) - len(kept[name])
         if dropped:
-            logger.info("MSP-Podcast %s: %d segments shorter than %g s left out", name, dropped, min_duration)
+            logger.info(
+                "MSP-Podcast %s: %d segments shorter than %g s left out",
+                name,
+                dropped,
+                min_duration,
+            )
     return kept
 
 
@@ -738,8 +891,10 @@ def speakers_and_raters(entries):
     unknown = speakers.pop("Unknown", 0)
     raters = [entry["n_raters"] for entry in entries.values()]
     mean = sum(raters) / len(raters) if raters else 0.0
-    return (f"{len(speakers)} known speakers + {unknown} utterances of Unknown speakers, "
-            f"{mean:.2f} raters per utterance")
+    return (
+        f"{len(speakers)} known speakers + {unknown} utterances of Unknown speakers, "
+        f"{mean:.2f} raters per utterance"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -750,13 +905,26 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="root of the MSP-Podcast release")
     parser.add_argument("--save_folder", required=True, help="output folder of the manifests")
-    parser.add_argument("--splits", nargs="+", default=None,
-                        help="manifests to write, e.g. train valid test1 (default: all)")
-    parser.add_argument("--min_duration", type=float, default=0.0,
-                        help="leave out segments shorter than this (seconds)")
-    parser.add_argument("--eval13_partitions", default=None,
-                        help="partitions of release 1.3 ('<Split>; <FileName>' lines, or file names) for "
-                             f"eval1.3.json (default: looked up in {PREVIOUS_RELEASES_DIR}/)")
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        default=None,
+        help="manifests to write, e.g. train valid test1 (default: all)",
+    )
+    parser.add_argument(
+        "--min_duration",
+        type=float,
+        default=0.0,
+        help="leave out segments shorter than this (seconds)",
+    )
+    parser.add_argument(
+        "--eval13_partitions",
+        default=None,
+        help=(
+            "partitions of release 1.3 ('<Split>; <FileName>' lines, or file names) for "
+            f"eval1.3.json (default: looked up in {PREVIOUS_RELEASES_DIR}/)"
+        ),
+    )
     parser.add_argument("--noprogressbar", action="store_true", help="hide the progress bars")
     return parser.parse_args(argv)
 
@@ -765,8 +933,14 @@ def main(argv=None):
     """Runs :func:`prepare_msp_podcast` from the command line."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    prepare_msp_podcast(args.data_folder, args.save_folder, splits=args.splits, min_duration=args.min_duration,
-                        eval13_partitions=args.eval13_partitions, progressbar=not args.noprogressbar)
+    prepare_msp_podcast(
+        args.data_folder,
+        args.save_folder,
+        splits=args.splits,
+        min_duration=args.min_duration,
+        eval13_partitions=args.eval13_partitions,
+        progressbar=not args.noprogressbar,
+    )
 
 
 if __name__ == "__main__":

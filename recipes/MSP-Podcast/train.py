@@ -52,7 +52,13 @@ import torch
 from speechbrain.utils.distributed import main_process_only, run_on_main
 from tqdm import tqdm
 
-from ser_modules.data.checks import apply_duration_limit, check_ratings, check_required_splits, crop, max_frames
+from ser_modules.data.checks import (
+    apply_duration_limit,
+    check_ratings,
+    check_required_splits,
+    crop,
+    max_frames,
+)
 from ser_modules.data.text import normalize_text
 from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.ctc_asr import CTCTranscriber
@@ -134,7 +140,10 @@ class DimensionalEmotionBrain(sb.Brain):
             self.checkpointer.save_and_keep_only(meta=stats, max_keys=["ccc_mean"])
             return
         self.hparams.train_logger.log_stats(
-            stats_meta={"Epoch loaded": self.hparams.epoch_counter.current, "split": self.test_split},
+            stats_meta={
+                "Epoch loaded": self.hparams.epoch_counter.current,
+                "split": self.test_split,
+            },
             test_stats=stats,
         )
         self.write_test_outputs(stats)
@@ -198,7 +207,9 @@ def prepare_manifests(hparams):
     names = options["manifests"]
     names = names if isinstance(names, list) else list(names)
     manifests = {name: str(Path(hparams["manifest_folder"]) / f"{name}.json") for name in names}
-    check_required_splits(manifests, required_splits(hparams, manifests), hparams["manifest_folder"])
+    check_required_splits(
+        manifests, required_splits(hparams, manifests), hparams["manifest_folder"]
+    )
     return apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
 
 
@@ -220,7 +231,9 @@ def required_splits(hparams, manifests):
 def evaluation_manifests(hparams, manifests):
     """The test splits to evaluate: clean partitions, noisy copies, extra manifests."""
     wanted = hparams["test_splits"]
-    clean = sorted((name for name in manifests if TEST_SPLIT_PATTERN.match(name)), key=lambda n: (len(n), n))
+    clean = sorted(
+        (name for name in manifests if TEST_SPLIT_PATTERN.match(name)), key=lambda n: (len(n), n)
+    )
     if EVAL13_SPLIT in manifests:  # the test set of release 1.3 (Eval1.3), beside Eval1.6 = test1
         clean.append(EVAL13_SPLIT)
     if wanted is not None:  # all prepared: prepare_manifests checks required_splits
@@ -281,7 +294,10 @@ def acoustic_streams(hparams):
     """``[(encoder, layer, name, layer key)]``: the yaml's ``acoustic_streams`` (entries with
     ``encoder``, ``layer``, ``name``), or the one stream ``ssl`` / ``ssl_layer``."""
     if hparams.get("acoustic_streams"):
-        return [(s["encoder"], int(s["layer"]), s["name"], "acoustic_streams layer") for s in hparams["acoustic_streams"]]
+        return [
+            (s["encoder"], int(s["layer"]), s["name"], "acoustic_streams layer")
+            for s in hparams["acoustic_streams"]
+        ]
     return [(hparams["ssl"], int(hparams["ssl_layer"]), hparams["ssl_hub"], "ssl_layer")]
 
 
@@ -292,7 +308,9 @@ def extract_features(hparams, manifest_paths):
     for ssl, layer, name, key in acoustic_streams(hparams):
         if not 0 <= layer < ssl.num_hidden_states:
             raise ValueError(f"{key}={layer}, but {name} has {ssl.num_hidden_states} hidden states")
-        cache = build_feature_cache(hparams, ssl, manifest_paths, layers=None if all_layers else [layer])
+        cache = build_feature_cache(
+            hparams, ssl, manifest_paths, layers=None if all_layers else [layer]
+        )
         ssl.to("cpu")
         streams.append((cache, layer if all_layers else 0))
     return CachedFrames(streams)
@@ -323,7 +341,15 @@ def dataio_prepare(manifests, frames, frame_limit=None, lexical=None):
     def spread_pipeline(*values):
         return torch.tensor([float(v) for v in values])
 
-    items, keys = [feature_pipeline, target_pipeline, spread_pipeline], ["id", "feats", "targets", "target_std"]
+    items, keys = (
+        [feature_pipeline, target_pipeline, spread_pipeline],
+        [
+            "id",
+            "feats",
+            "targets",
+            "target_std",
+        ],
+    )
     if lexical is not None:
 
         @sb.utils.data_pipeline.takes("wav")
@@ -333,7 +359,9 @@ def dataio_prepare(manifests, frames, frame_limit=None, lexical=None):
 
         items, keys = items + [lexical_pipeline], keys + ["lexical"]
     return {
-        split: sb.dataio.dataset.DynamicItemDataset.from_json(json_path=path, dynamic_items=items, output_keys=keys)
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=path, dynamic_items=items, output_keys=keys
+        )
         for split, path in manifests.items()
     }
 
@@ -353,17 +381,23 @@ def stream_transcripts(hparams, source, manifest_paths):
         for path in manifest_paths:
             entries = read_json(path)
             without = [utt for utt, entry in entries.items() if "transcript" not in entry]
-            empty = [utt for utt, entry in entries.items() if not str(entry.get("transcript", "x")).strip()]
+            empty = [
+                utt
+                for utt, entry in entries.items()
+                if not str(entry.get("transcript", "x")).strip()
+            ]
             if without:
                 raise ValueError(
-                    f"{path}: {len(without)} entries (e.g. {without[0]}) have no transcript field: the release has "
-                    "no Transcripts/ folder. Give a second ASR model instead: --second_transcripts=<CTC model id or folder>"
+                    f"{path}: {len(without)} entries (e.g. {without[0]}) have no transcript field:"
+                    " the release has no Transcripts/ folder. Give a second ASR model instead:"
+                    " --second_transcripts=<CTC model id or folder>"
                 )
             if empty and not hparams["allow_empty_transcripts"]:
                 raise ValueError(
-                    f"{path}: {len(empty)} entries (e.g. {empty[0]}) have an empty transcript (no Transcripts/<utt>.txt "
-                    "in the release). Add the files, use --second_transcripts=<CTC model id or folder>, or accept "
-                    "empty texts with --allow_empty_transcripts=True"
+                    f"{path}: {len(empty)} entries (e.g. {empty[0]}) have an empty transcript (no"
+                    " Transcripts/<utt>.txt in the release). Add the files, use"
+                    " --second_transcripts=<CTC model id or folder>, or accept empty texts with"
+                    " --allow_empty_transcripts=True"
                 )
             texts.update({entry["wav"]: entry["transcript"] for entry in entries.values()})
         return texts
@@ -390,18 +424,29 @@ def lexical_features(hparams, manifest_paths):
     layers = bert.model.config.num_hidden_layers
     if int(hparams["bert_layer"]) != layers:
         raise ValueError(
-            f"bert_layer={hparams['bert_layer']}, but the utterance embeddings are taken from the last layer, "
-            f"and {hparams['bert_hub']} has {layers}: set --bert_layer={layers} or use a BERT with that many layers"
+            f"bert_layer={hparams['bert_layer']}, but the utterance embeddings are taken from the"
+            f" last layer, and {hparams['bert_hub']} has {layers}: set --bert_layer={layers} or use"
+            " a BERT with that many layers"
         )
     if bert.hidden_size != int(hparams["lexical_size"]):
-        raise ValueError(f"lexical_size={hparams['lexical_size']}, but {hparams['bert_hub']} gives {bert.hidden_size}-d embeddings")
+        raise ValueError(
+            f"lexical_size={hparams['lexical_size']}, but {hparams['bert_hub']} gives"
+            f" {bert.hidden_size}-d embeddings"
+        )
     # The release's transcripts first: a missing one is an error before any transcription.
     order = sorted(range(len(sources)), key=lambda i: str(sources[i]) != RELEASE_TRANSCRIPTS)
     transcripts = {i: stream_transcripts(hparams, sources[i], manifest_paths) for i in order}
-    streams = [{wav: normalize_text(text) for wav, text in transcripts[i].items()} for i in range(len(sources))]
+    streams = [
+        {wav: normalize_text(text) for wav, text in transcripts[i].items()}
+        for i in range(len(sources))
+    ]
     for source, texts in zip(sources, streams):
-        logger.info("Lexical stream %s: %d files, %d empty after normalisation", source, len(texts),
-                    sum(not text for text in texts.values()))
+        logger.info(
+            "Lexical stream %s: %d files, %d empty after normalisation",
+            source,
+            len(texts),
+            sum(not text for text in texts.values()),
+        )
     texts = sorted({text for texts in streams for text in texts.values()})
     run_on_main(build_text_embedding_cache, args=[hparams, bert, texts])
     cache = build_text_embedding_cache(hparams, bert, texts)  # every text is cached now: reads only
@@ -437,7 +482,10 @@ def utterance_statistics(frame_source, train_manifest, progressbar=True, frame_l
     for entry in tqdm(entries.values(), desc="train utterance means", disable=not progressbar):
         feats = crop(frame_source.load(entry["wav"]), frame_limit).to(torch.float64)
         if total is None:
-            total, total_sq = torch.zeros(feats.shape[1], dtype=torch.float64), torch.zeros(feats.shape[1], dtype=torch.float64)
+            total, total_sq = (
+                torch.zeros(feats.shape[1], dtype=torch.float64),
+                torch.zeros(feats.shape[1], dtype=torch.float64),
+            )
         means.append(feats.mean(dim=0))
         total += feats.sum(dim=0)
         total_sq += (feats * feats).sum(dim=0)
@@ -457,7 +505,9 @@ def fit_input_transforms(hparams, frames, train_manifest, lexical=None):
         logger.info("Reusing the fitted input transforms of %s", path)
         return
     means, targets, frame_mean, frame_std = utterance_statistics(
-        frames, train_manifest, progressbar=not hparams["noprogressbar"],
+        frames,
+        train_manifest,
+        progressbar=not hparams["noprogressbar"],
         frame_limit=max_frames(hparams["max_duration"], hparams["ssl"]),
     )
     standardizer = hparams["model"]["standardizer"]
@@ -465,28 +515,57 @@ def fit_input_transforms(hparams, frames, train_manifest, lexical=None):
     standardized = (means - frame_mean) / standardizer.std.double().numpy()
     logger.info(
         "Fitting %s (keep %s) on %d training utterance means of %d dimensions",
-        hparams["saliency"], hparams["keep_fraction"], *standardized.shape,
+        hparams["saliency"],
+        hparams["keep_fraction"],
+        *standardized.shape,
     )
     fitted = fit_selection(
-        hparams["saliency"], standardized, targets, hparams["keep_fraction"], seed=hparams["seed"],
-        n_neighbors=hparams["mis_neighbors"], max_samples=hparams["mis_max_samples"],
-        n_jobs=hparams["mis_n_jobs"], progressbar=not hparams["noprogressbar"],
+        hparams["saliency"],
+        standardized,
+        targets,
+        hparams["keep_fraction"],
+        seed=hparams["seed"],
+        n_neighbors=hparams["mis_neighbors"],
+        max_samples=hparams["mis_max_samples"],
+        n_jobs=hparams["mis_n_jobs"],
+        progressbar=not hparams["noprogressbar"],
     )
-    record = {"num_train_utterances": int(standardized.shape[0]), **fitted, "frame_mean": frame_mean, "frame_std": frame_std}
+    record = {
+        "num_train_utterances": int(standardized.shape[0]),
+        **fitted,
+        "frame_mean": frame_mean,
+        "frame_std": frame_std,
+    }
     if lexical is not None:
-        record.update(lexical_statistics(lexical, train_manifest), lexical_identity=lexical_identity(hparams))
-    write_json_atomic({key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in record.items()}, path)
+        record.update(
+            lexical_statistics(lexical, train_manifest), lexical_identity=lexical_identity(hparams)
+        )
+    write_json_atomic(
+        {
+            key: value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in record.items()
+        },
+        path,
+    )
 
 
 def lexical_identity(hparams):
     """What the lexical vectors are made of: the transcript sources (in order) and the BERT."""
-    return {"lexical_streams": [str(source) for source in hparams["lexical_streams"]], "bert_hub": str(hparams["bert_hub"])}
+    return {
+        "lexical_streams": [str(source) for source in hparams["lexical_streams"]],
+        "bert_hub": str(hparams["bert_hub"]),
+    }
 
 
 def lexical_statistics(lexical, train_manifest):
     """Mean and (population) standard deviation of the lexical vectors of the training split."""
-    vectors = torch.stack([lexical[entry["wav"]] for entry in read_json(train_manifest).values()]).double()
-    return {"lexical_mean": vectors.mean(dim=0).numpy(), "lexical_std": vectors.std(dim=0, unbiased=False).numpy()}
+    vectors = torch.stack(
+        [lexical[entry["wav"]] for entry in read_json(train_manifest).values()]
+    ).double()
+    return {
+        "lexical_mean": vectors.mean(dim=0).numpy(),
+        "lexical_std": vectors.std(dim=0, unbiased=False).numpy(),
+    }
 
 
 def load_input_transforms(hparams):
@@ -494,26 +573,49 @@ def load_input_transforms(hparams):
     path = Path(hparams["save_folder"]) / SELECTION_FILE
     record = read_json(path)
     method, keep = selection_method(hparams["saliency"]), hparams["keep_fraction"]
-    if record["method"] != method or (method != "none" and abs(record["keep_fraction"] - keep) > 1e-9):
+    if record["method"] != method or (
+        method != "none" and abs(record["keep_fraction"] - keep) > 1e-9
+    ):
         raise ValueError(
             f"{path} holds a {record['method']} selection keeping {record['keep_fraction']}, "
             f"but the hparams ask for {method} keeping {keep}: use another output_folder"
         )
     standardizer, selection = hparams["model"]["standardizer"], hparams["model"]["selection"]
     if record["input_size"] != selection.input_size:
-        raise ValueError(f"{path} was fitted on {record['input_size']} dimensions, the upstream has {selection.input_size}")
-    standardizer.set_statistics(*(torch.tensor(record[key], dtype=torch.float64) for key in ("frame_mean", "frame_std")))
-    selection.load_state_dict({name: torch.tensor(record[name], dtype=buffer.dtype) for name, buffer in selection.state_dict().items()})
+        raise ValueError(
+            f"{path} was fitted on {record['input_size']} dimensions, the upstream has"
+            f" {selection.input_size}"
+        )
+    standardizer.set_statistics(
+        *(torch.tensor(record[key], dtype=torch.float64) for key in ("frame_mean", "frame_std"))
+    )
+    selection.load_state_dict(
+        {
+            name: torch.tensor(record[name], dtype=buffer.dtype)
+            for name, buffer in selection.state_dict().items()
+        }
+    )
     if "lexical_standardizer" in hparams["model"]:
         if "lexical_mean" not in record:
-            raise ValueError(f"{path} has no lexical statistics (an audio-only experiment): use another output_folder")
+            raise ValueError(
+                f"{path} has no lexical statistics (an audio-only experiment): use another"
+                " output_folder"
+            )
         if record["lexical_identity"] != lexical_identity(hparams):
-            raise ValueError(f"{path} was fitted on the lexical streams {record['lexical_identity']}, the hparams ask for "
-                             f"{lexical_identity(hparams)}: use another output_folder")
-        stats = [torch.tensor(record[key], dtype=torch.float64) for key in ("lexical_mean", "lexical_std")]
+            raise ValueError(
+                f"{path} was fitted on the lexical streams {record['lexical_identity']}, the"
+                f" hparams ask for {lexical_identity(hparams)}: use another output_folder"
+            )
+        stats = [
+            torch.tensor(record[key], dtype=torch.float64)
+            for key in ("lexical_mean", "lexical_std")
+        ]
         if stats[0].numel() != len(hparams["lexical_streams"]) * int(hparams["lexical_size"]):
-            raise ValueError(f"{path} holds {stats[0].numel()} lexical dimensions, the hparams ask for "
-                             f"{len(hparams['lexical_streams'])} x {hparams['lexical_size']}: use another output_folder")
+            raise ValueError(
+                f"{path} holds {stats[0].numel()} lexical dimensions, the hparams ask for"
+                f" {len(hparams['lexical_streams'])} x {hparams['lexical_size']}: use another"
+                " output_folder"
+            )
         hparams["model"]["lexical_standardizer"].set_statistics(*stats)
 
 
@@ -521,7 +623,9 @@ def model_size(hparams, head, selection, predict_spread):
     """Downstream model size, and the size of the same head on all input dimensions (that head
     is built, so it draws its initial weights from the global RNG, as it always did)."""
     params = count_parameters(head)
-    full = count_parameters(hparams["head"](input_size=selection.input_size, predict_spread=predict_spread))
+    full = count_parameters(
+        hparams["head"](input_size=selection.input_size, predict_spread=predict_spread)
+    )
     return {
         "input_size": selection.input_size,
         "kept_dimensions": selection.output_size,
@@ -543,16 +647,29 @@ def write_results_table(hparams, splits, size):
     variance = "w/o" if mode == "none" else f"w ({mode})"
     method = str(hparams["saliency"]).upper()
     default_title = f"{hparams['ssl_hub']} layer {hparams['ssl_layer']}, TC-GRU"
-    kept = f"{100 * size['kept_dimensions'] / size['input_size']:.0f}% ({size['kept_dimensions']}/{size['input_size']})"
-    reduction = "-" if size["kept_dimensions"] == size["input_size"] else f"{size['relative_size_reduction_percent']:.0f}%"
+    kept = (
+        f"{100 * size['kept_dimensions'] / size['input_size']:.0f}%"
+        f" ({size['kept_dimensions']}/{size['input_size']})"
+    )
+    reduction = (
+        "-"
+        if size["kept_dimensions"] == size["input_size"]
+        else f"{size['relative_size_reduction_percent']:.0f}%"
+    )
     lines = [
         f"# MSP-Podcast: {hparams.get('results_title') or default_title}",
         "",
-        f"Downstream model: {size['head_parameters']:,} parameters ({size['head_megabytes_fp32']:.2f} MB in float32); "
-        f"{size['kept_dimensions']} of {size['input_size']} input dimensions kept ({method}).",
+        (
+            f"Downstream model: {size['head_parameters']:,} parameters"
+            f" ({size['head_megabytes_fp32']:.2f} MB in float32); {size['kept_dimensions']} of"
+            f" {size['input_size']} input dimensions kept ({method})."
+        ),
         "CCC on the 1..7 rating scale; model selected on the validation mean CCC.",
         "",
-        "| Test set | target variance | saliency | % input reps. | ↓ % rel. model size | Act | Val | Dom | Mean |",
+        (
+            "| Test set | target variance | saliency | % input reps. | ↓ % rel. model size | Act |"
+            " Val | Dom | Mean |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     results = {}
@@ -606,13 +723,20 @@ def main(argv):
     logger.info(
         "Downstream model: %d parameters (%.2f MB fp32) on %d of %d input dimensions (%s); "
         "%.1f%% smaller than on all dimensions (%d parameters)",
-        size["head_parameters"], size["head_megabytes_fp32"], size["kept_dimensions"], size["input_size"],
-        selection.method, size["relative_size_reduction_percent"], size["full_input_head_parameters"],
+        size["head_parameters"],
+        size["head_megabytes_fp32"],
+        size["kept_dimensions"],
+        size["input_size"],
+        selection.method,
+        size["relative_size_reduction_percent"],
+        size["full_input_head_parameters"],
     )
     if sb.utils.distributed.if_main_process():
         write_json_atomic(size, os.path.join(hparams["output_folder"], "model_size.json"))
 
-    datasets = dataio_prepare(splits, frames, max_frames(hparams["max_duration"], hparams["ssl"]), lexical)
+    datasets = dataio_prepare(
+        splits, frames, max_frames(hparams["max_duration"], hparams["ssl"]), lexical
+    )
     brain = DimensionalEmotionBrain(
         modules={**model, "loss": hparams["compute_cost"]},
         opt_class=hparams["opt_class"],
@@ -630,11 +754,17 @@ def main(argv):
     record_training(hparams, brain)
     for split in tests:
         brain.test_split = split
-        brain.evaluate(datasets[split], max_key="ccc_mean", test_loader_kwargs=dict(hparams["test_dataloader_opts"]))
+        brain.evaluate(
+            datasets[split],
+            max_key="ccc_mean",
+            test_loader_kwargs=dict(hparams["test_dataloader_opts"]),
+        )
     if sb.utils.distributed.if_main_process():
         table = write_results_table(hparams, list(tests), size)
         print(table.split("\n## ")[0])
-    record_evaluation(hparams, brain, [*(f"test_{split}_results.json" for split in tests), "results.md"])
+    record_evaluation(
+        hparams, brain, [*(f"test_{split}_results.json" for split in tests), "results.md"]
+    )
     finish_experiment()
 
 

@@ -80,7 +80,9 @@ def load_audio(path, sample_rate=SAMPLE_RATE):
         raise AudioFileError(f"Audio file {path} is truncated: {problem}")
     if data.shape[0] == 0:
         raise AudioFileError(f"Audio file {path} holds no samples")
-    wav = check_finite(torch.from_numpy(data), f"Audio file {path} holds non-finite samples", AudioFileError)
+    wav = check_finite(
+        torch.from_numpy(data), f"Audio file {path} holds non-finite samples", AudioFileError
+    )
     wav = wav.mean(dim=1)
     if file_rate != sample_rate:
         logger.debug("Resampling %s from %d Hz to %d Hz", path, file_rate, sample_rate)
@@ -102,8 +104,14 @@ def pad_to_min_duration(wav, sample_rate, path):
     if len(wav) >= min_samples:
         return wav
     warn_once(
-        path, "Audio file %s holds %d samples, fewer than the %d (%g s) the SSL encoders need: "
-        "zero-padded to %d samples", path, len(wav), min_samples, MIN_DURATION, min_samples,
+        path,
+        "Audio file %s holds %d samples, fewer than the %d (%g s) the SSL encoders need: "
+        "zero-padded to %d samples",
+        path,
+        len(wav),
+        min_samples,
+        MIN_DURATION,
+        min_samples,
     )
     return torch.nn.functional.pad(wav, (0, min_samples - len(wav)))
 
@@ -234,8 +242,10 @@ def truncation(path, sample_rate=None):
     if block_align <= 0 or rate <= 0:
         return f"its header declares {declared} bytes of audio, the file holds {max(available, 0)}"
     seconds = [size / block_align / rate for size in (declared, max(available, 0))]
-    return (f"its header declares {seconds[0]:.2f} s of audio, the file holds {seconds[1]:.2f} s "
-            f"({max(available, 0)} of {declared} bytes)")
+    return (
+        f"its header declares {seconds[0]:.2f} s of audio, the file holds {seconds[1]:.2f} s "
+        f"({max(available, 0)} of {declared} bytes)"
+    )
 
 
 def wav_data_chunk(path, max_chunks=64):
@@ -258,7 +268,10 @@ def wav_data_chunk(path, max_chunks=64):
                 fmt = stream.read(16)
                 if len(fmt) < 16:
                     return None
-                rate, block_align = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+                rate, block_align = (
+                    struct.unpack("<I", fmt[4:8])[0],
+                    struct.unpack("<H", fmt[12:14])[0],
+                )
             elif chunk_id == b"data":
                 return position + 8, size, block_align, rate
             position += 8 + size + (size & 1)
@@ -298,9 +311,15 @@ def log_conversions(notes, corpus, sample_rate=SAMPLE_RATE):
     """
     converted = {path: note for path, note in notes.items() if note}
     if converted:
-        examples = "; ".join(f"{path} ({note})" for path, note in list(converted.items())[:N_EXAMPLES])
+        examples = "; ".join(
+            f"{path} ({note})" for path, note in list(converted.items())[:N_EXAMPLES]
+        )
         logger.warning(
             "%s: %d audio files are not mono at %d Hz: they are resampled to %d Hz and/or "
             "down-mixed to mono (channel average) when read, e.g. %s",
-            corpus, len(converted), sample_rate, sample_rate, examples,
+            corpus,
+            len(converted),
+            sample_rate,
+            sample_rate,
+            examples,
         )

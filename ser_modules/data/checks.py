@@ -34,7 +34,9 @@ from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 LONG_UTTERANCE_MODES = ("crop", "skip")
-KNOWN_SPLIT_PATTERN = re.compile(r"^(train|valid|test\d*|eval[\w.]*)$")  # split names the recipes know
+KNOWN_SPLIT_PATTERN = re.compile(
+    r"^(train|valid|test\d*|eval[\w.]*)$"
+)  # split names the recipes know
 SKIPPED_SPLITS = ("train",)
 N_EXAMPLES = 3
 
@@ -150,7 +152,8 @@ def check_ratings(manifest, keys, low, high):
             valid = isinstance(value, numbers.Real) and not isinstance(value, bool)
             if not (valid and math.isfinite(value) and low <= value <= high):
                 raise UnknownLabelError(
-                    f"{manifest}: utterance {utt} has {key} {value!r}, not a number in [{low:g}, {high:g}]"
+                    f"{manifest}: utterance {utt} has {key} {value!r}, not a number in [{low:g},"
+                    f" {high:g}]"
                 )
 
 
@@ -189,15 +192,21 @@ def check_required_splits(manifests, required, source):
     missing = [name for name in required if name not in manifests]
     if not missing:
         return
-    message = f"{source}: no {', '.join(missing)} manifest (manifests: {', '.join(sorted(manifests))})"
+    message = (
+        f"{source}: no {', '.join(missing)} manifest (manifests: {', '.join(sorted(manifests))})"
+    )
     unexpected = [name for name in sorted(manifests) if not KNOWN_SPLIT_PATTERN.match(name)]
     if unexpected:
         held = []
         for name in unexpected:
-            partitions = sorted({str(entry.get("split")) for entry in read_json(manifests[name]).values()})
+            partitions = sorted(
+                {str(entry.get("split")) for entry in read_json(manifests[name]).values()}
+            )
             held.append(f"{name} holds partition {', '.join(map(repr, partitions))} of the release")
-        message += (f"; {'; '.join(held)}, not a split name the recipe knows: fix the partition names of the "
-                    "release (Split_Set / Partitions.txt) and prepare again")
+        message += (
+            f"; {'; '.join(held)}, not a split name the recipe knows: fix the partition names of"
+            " the release (Split_Set / Partitions.txt) and prepare again"
+        )
     raise MissingSplitError(message)
 
 
@@ -224,10 +233,13 @@ def check_duration_limit(max_duration, long_utterance):
         number = isinstance(max_duration, numbers.Real) and not isinstance(max_duration, bool)
         if not (number and math.isfinite(max_duration) and max_duration > 0):
             raise ValueError(
-                f"max_duration must be null (no limit) or a number of seconds > 0, got {max_duration!r}"
+                "max_duration must be null (no limit) or a number of seconds > 0, got"
+                f" {max_duration!r}"
             )
     if long_utterance not in LONG_UTTERANCE_MODES:
-        raise ValueError(f"long_utterance must be one of {LONG_UTTERANCE_MODES}, got {long_utterance!r}")
+        raise ValueError(
+            f"long_utterance must be one of {LONG_UTTERANCE_MODES}, got {long_utterance!r}"
+        )
 
 
 def max_samples(max_duration, sample_rate=16000):
@@ -365,7 +377,9 @@ def write_without(manifest, entries, long, max_duration):
     manifest = Path(manifest)
     kept = {utt: entry for utt, entry in entries.items() if utt not in long}
     if not kept:
-        raise ValueError(f"{manifest}: every utterance is longer than max_duration={max_duration:g} s")
+        raise ValueError(
+            f"{manifest}: every utterance is longer than max_duration={max_duration:g} s"
+        )
     path = manifest.with_name(f"{manifest.stem}_max{max_duration:g}s.json")
     write_json_atomic(kept, path)
     return str(path)
@@ -378,8 +392,17 @@ def log_long_utterances(manifest, total, long, max_duration, skipped, listing):
         if skipped
         else f"cropped to their first {max_duration:g} s"
     )
-    examples = ", ".join(f"{utt} ({duration:.1f} s)" for utt, duration in list(long.items())[:N_EXAMPLES])
+    examples = ", ".join(
+        f"{utt} ({duration:.1f} s)" for utt, duration in list(long.items())[:N_EXAMPLES]
+    )
     logger.warning(
         "%d of %d utterances of %s are longer than max_duration=%g s and are %s; listed in %s, "
-        "e.g. %s", len(long), total, manifest, max_duration, action, listing, examples,
+        "e.g. %s",
+        len(long),
+        total,
+        manifest,
+        max_duration,
+        action,
+        listing,
+        examples,
     )

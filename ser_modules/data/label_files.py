@@ -73,9 +73,15 @@ def read_csv_rows(path, required, error=ValueError):
         columns = [name.strip() for name in reader.fieldnames or []]
         missing = [name for name in required if name not in columns]
         if missing:
-            raise error(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns) or 'no header'})")
+            raise error(
+                f"{path}: missing column(s) {', '.join(missing)} (found:"
+                f" {', '.join(columns) or 'no header'})"
+            )
         reader.fieldnames = columns
-        rows = [(reader.line_num, check_field_count(row, path, reader.line_num, error)) for row in reader]
+        rows = [
+            (reader.line_num, check_field_count(row, path, reader.line_num, error))
+            for row in reader
+        ]
     return rows, columns
 
 
@@ -90,10 +96,14 @@ def check_field_count(row, path, line, error=ValueError):
     ValueError: c.csv:9: 1 of 2 fields (no EmoAct): truncated or malformed row
     """
     if None in row:
-        raise error(f"{path}:{line}: {len(row) - 1 + len(row[None])} fields for "
-                    f"{len(row) - 1} columns: malformed row (unquoted comma?)")
+        raise error(
+            f"{path}:{line}: {len(row) - 1 + len(row[None])} fields for "
+            f"{len(row) - 1} columns: malformed row (unquoted comma?)"
+        )
     absent = [column for column, value in row.items() if value is None]
     if absent:
-        raise error(f"{path}:{line}: {len(row) - len(absent)} of {len(row)} fields "
-                    f"(no {', '.join(absent)}): truncated or malformed row")
+        raise error(
+            f"{path}:{line}: {len(row) - len(absent)} of {len(row)} fields "
+            f"(no {', '.join(absent)}): truncated or malformed row"
+        )
     return row

@@ -189,13 +189,19 @@ def stale_reasons(save_folder, options, names=None, inputs=None):
     names = stamp["manifests"] if names is None else names
     expected = stamp_content(options, names, inputs)
     unset = "(unset)"
-    reasons = [f"option {key}: {stamp.get(key, unset)} -> {expected.get(key, unset)}"
-               for key in sorted((set(stamp) | set(expected)) - {"manifests", "inputs"})
-               if (key in stamp, stamp.get(key)) != (key in expected, expected.get(key))]
+    reasons = [
+        f"option {key}: {stamp.get(key, unset)} -> {expected.get(key, unset)}"
+        for key in sorted((set(stamp) | set(expected)) - {"manifests", "inputs"})
+        if (key in stamp, stamp.get(key)) != (key in expected, expected.get(key))
+    ]
     if stamp["manifests"] != expected["manifests"]:
-        reasons.append(f"manifests {', '.join(stamp['manifests'])} -> {', '.join(expected['manifests'])}")
+        reasons.append(
+            f"manifests {', '.join(stamp['manifests'])} -> {', '.join(expected['manifests'])}"
+        )
     reasons += input_changes(stamp.get("inputs"), expected.get("inputs"))
-    missing = [path.name for path in manifest_paths(save_folder, names).values() if not path.is_file()]
+    missing = [
+        path.name for path in manifest_paths(save_folder, names).values() if not path.is_file()
+    ]
     if missing:
         reasons.append(f"missing manifest(s) {', '.join(missing)}")
     return reasons
@@ -218,23 +224,43 @@ def input_changes(recorded, current):
     if recorded == current:
         return []
     if recorded is None or current is None:
-        return ["the previous preparation recorded no input fingerprint" if recorded is None
-                else "inputs recorded but not fingerprinted now"]
+        return [
+            (
+                "the previous preparation recorded no input fingerprint"
+                if recorded is None
+                else "inputs recorded but not fingerprinted now"
+            )
+        ]
     reasons = []
     for group in sorted(set(recorded) | set(current)):
         old, new = recorded.get(group), current.get(group)
         if old == new:
             continue
-        if isinstance(old, dict) and isinstance(new, dict) and "sha1" not in old and "sha1" not in new:
-            for verb, files in (("changed", [f for f in new if f in old and new[f] != old[f]]),
-                                ("added", [f for f in new if f not in old]),
-                                ("removed", [f for f in old if f not in new])):
+        if (
+            isinstance(old, dict)
+            and isinstance(new, dict)
+            and "sha1" not in old
+            and "sha1" not in new
+        ):
+            for verb, files in (
+                ("changed", [f for f in new if f in old and new[f] != old[f]]),
+                ("added", [f for f in new if f not in old]),
+                ("removed", [f for f in old if f not in new]),
+            ):
                 if files:
-                    reasons.append(f"{group} {verb}: {', '.join(files[:N_EXAMPLES])}"
-                                   + (f" and {len(files) - N_EXAMPLES} more" if len(files) > N_EXAMPLES else ""))
+                    reasons.append(
+                        f"{group} {verb}: {', '.join(files[:N_EXAMPLES])}"
+                        + (
+                            f" and {len(files) - N_EXAMPLES} more"
+                            if len(files) > N_EXAMPLES
+                            else ""
+                        )
+                    )
         elif isinstance(old, dict) and isinstance(new, dict) and "files" in old and "files" in new:
-            reasons.append(f"{group} changed: {old['files']} -> {new['files']} files "
-                           "(names, sizes or modification times)")
+            reasons.append(
+                f"{group} changed: {old['files']} -> {new['files']} files "
+                "(names, sizes or modification times)"
+            )
         else:
             reasons.append(f"{group} changed")
     return reasons
@@ -248,8 +274,14 @@ def log_rebuild(corpus, save_folder, reasons):
     >>> log_rebuild("Demo", "prep", ["labels changed: a.txt"])  # logged
     """
     first = reasons == [f"no finished preparation (no {OPTIONS_FILE})"]
-    logger.log(logging.INFO if first else logging.WARNING, "%s: %s the manifests in %s: %s", corpus,
-               "writing" if first else "rebuilding", save_folder, "; ".join(reasons))
+    logger.log(
+        logging.INFO if first else logging.WARNING,
+        "%s: %s the manifests in %s: %s",
+        corpus,
+        "writing" if first else "rebuilding",
+        save_folder,
+        "; ".join(reasons),
+    )
 
 
 def label_fingerprint(paths, root):
@@ -406,7 +438,9 @@ def wav_entries(named_by, corpus, error=AudioFileError, progressbar=True):
     0.5
     """
     entries, notes = {}, {}
-    bar = tqdm(named_by.items(), desc=f"Reading {corpus} wav headers", unit="utt", disable=not progressbar)
+    bar = tqdm(
+        named_by.items(), desc=f"Reading {corpus} wav headers", unit="utt", disable=not progressbar
+    )
     for wav, source in bar:
         header = audio_info(wav, named_by=source, error=error)
         notes[str(wav)] = conversion_note(header)

@@ -71,7 +71,9 @@ class SERInterface(Pretrained):
     @property
     def min_input_samples(self):
         """Shortest input of the upstreams (shorter utterances are zero-padded to it)."""
-        fields = [getattr(self.mods[name], "min_input_samples", 0) for name in self.upstream_names()]
+        fields = [
+            getattr(self.mods[name], "min_input_samples", 0) for name in self.upstream_names()
+        ]
         return max(MIN_INPUT_SAMPLES, *fields)
 
     def prepare_batch(self, wavs, wav_lens=None):
@@ -81,7 +83,9 @@ class SERInterface(Pretrained):
             wavs = wavs.unsqueeze(0)
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0])
-        wavs, wav_lens = pad_short_utterances(wavs, torch.as_tensor(wav_lens), self.min_input_samples)
+        wavs, wav_lens = pad_short_utterances(
+            wavs, torch.as_tensor(wav_lens), self.min_input_samples
+        )
         return wavs.float().to(self.device), wav_lens.float().to(self.device)
 
     def upstream_features(self, name, wavs, wav_lens):
@@ -145,7 +149,11 @@ class SERInterface(Pretrained):
         """
         results = []
         for start in range(0, len(paths), batch_size):
-            results.extend(self.predict_signals([self.load_audio(str(path)) for path in paths[start : start + batch_size]]))
+            results.extend(
+                self.predict_signals(
+                    [self.load_audio(str(path)) for path in paths[start : start + batch_size]]
+                )
+            )
         return results
 
     def predict_timeline(self, wav, window, hop, batch_size=8):
@@ -174,7 +182,9 @@ class SERInterface(Pretrained):
         results = []
         for start in range(0, len(bounds), batch_size):
             chunk = bounds[start : start + batch_size]
-            for (begin, end), result in zip(chunk, self.predict_signals([wav[begin:end] for begin, end in chunk])):
+            for (begin, end), result in zip(
+                chunk, self.predict_signals([wav[begin:end] for begin, end in chunk])
+            ):
                 results.append({"start": begin / rate, "end": end / rate, **result})
         return results
 
@@ -246,7 +256,9 @@ class EmotionClassifier(SERInterface):
         """Utterance embeddings ``[batch, features]`` (the classifier's input)."""
         wavs, wav_lens = self.prepare_batch(wavs, wav_lens)
         if "downstream" in self.mods:
-            features = [self.upstream_features(name, wavs, wav_lens) for name in self.upstream_names()]
+            features = [
+                self.upstream_features(name, wavs, wav_lens) for name in self.upstream_names()
+            ]
             return self.mods.downstream(features)
         frames, lengths = self.hidden_states(wavs, wav_lens)
         for name in ("layer_sum", "projector"):

@@ -108,7 +108,9 @@ class BertEncoder(torch.nn.Module):
         torch.Tensor
             ``[batch, tokens, hidden]``.
         """
-        mask, _ = length_mask(lengths, tokens.shape[1], tokens.shape[0], device=tokens.device, dtype=torch.float32)
+        mask, _ = length_mask(
+            lengths, tokens.shape[1], tokens.shape[0], device=tokens.device, dtype=torch.float32
+        )
         pad_id = self.tokenizer.pad_token_id or 0
         tokens = tokens.masked_fill(~mask, pad_id)
         context = torch.no_grad() if self.freeze else torch.enable_grad()

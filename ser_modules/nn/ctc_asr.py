@@ -62,10 +62,13 @@ class CTCTranscriber(torch.nn.Module):
 
         self.source = str(source)
         self.processor = AutoProcessor.from_pretrained(source, cache_dir=save_path)
-        if not hasattr(self.processor, "batch_decode") or not hasattr(self.processor, "feature_extractor"):
+        if not hasattr(self.processor, "batch_decode") or not hasattr(
+            self.processor, "feature_extractor"
+        ):
             raise TypeError(
-                f"{source}: AutoProcessor gave a {type(self.processor).__name__}, not a processor with a "
-                "feature extractor and a CTC tokenizer (e.g. Wav2Vec2Processor): is it a CTC model?"
+                f"{source}: AutoProcessor gave a {type(self.processor).__name__}, not a processor"
+                " with a feature extractor and a CTC tokenizer (e.g. Wav2Vec2Processor): is it a"
+                " CTC model?"
             )
         self.model = AutoModelForCTC.from_pretrained(source, cache_dir=save_path)
         for param in self.model.parameters():
@@ -73,9 +76,13 @@ class CTCTranscriber(torch.nn.Module):
         self.sample_rate = int(self.processor.feature_extractor.sampling_rate)
         tokenizer = self.processor.tokenizer
         self.blank_id = int(tokenizer.pad_token_id)
-        delimiter = tokenizer.convert_tokens_to_ids(getattr(tokenizer, "word_delimiter_token", None) or "|")
+        delimiter = tokenizer.convert_tokens_to_ids(
+            getattr(tokenizer, "word_delimiter_token", None) or "|"
+        )
         no_character = sorted(set(tokenizer.all_special_ids) - {delimiter})
-        self.register_buffer("no_character_ids", torch.tensor(no_character, dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "no_character_ids", torch.tensor(no_character, dtype=torch.long), persistent=False
+        )
         self.train(False)
 
     @property
@@ -115,7 +122,8 @@ class CTCTranscriber(torch.nn.Module):
         device = next(self.model.parameters()).device
         mask = inputs.get("attention_mask")
         logits = self.model(
-            inputs["input_values"].to(device), attention_mask=None if mask is None else mask.to(device)
+            inputs["input_values"].to(device),
+            attention_mask=None if mask is None else mask.to(device),
         ).logits
         valid_frames = self.model._get_feat_extract_output_lengths(counts.to(device))
         valid = torch.arange(logits.shape[1], device=device)[None, :] < valid_frames[:, None]

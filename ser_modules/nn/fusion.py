@@ -112,7 +112,11 @@ class FbankUpstream(nn.Module):
             feats = self.fbank(wavs.float())
             num_frames = feats.shape[1]
             samples = frame_counts(wav_lens, wavs.shape[1], dtype=torch.float32)
-            frames = (torch.div(samples, self.hop_samples, rounding_mode="floor") + 1).clamp(1, num_frames).float()
+            frames = (
+                (torch.div(samples, self.hop_samples, rounding_mode="floor") + 1)
+                .clamp(1, num_frames)
+                .float()
+            )
             # (n - 0.5) / T: SpeechBrain's padding mask (lengths * T - 1e-6, a ceiling) then
             # keeps exactly n frames despite float32 rounding.
             feats = self.norm(feats, (frames - 0.5) / num_frames)

@@ -110,7 +110,9 @@ class MultimodalTCGRU(TCGRU):
     def __init__(self, input_size, lexical_sizes, **tcgru_options):
         self.lexical_sizes = [int(size) for size in lexical_sizes]
         if not self.lexical_sizes or min(self.lexical_sizes) < 1:
-            raise ValueError(f"lexical_sizes must be a non-empty list of positive sizes, got {lexical_sizes}")
+            raise ValueError(
+                f"lexical_sizes must be a non-empty list of positive sizes, got {lexical_sizes}"
+            )
         super().__init__(input_size, utterance_size=sum(self.lexical_sizes), **tcgru_options)
 
     @property
@@ -133,10 +135,14 @@ class MultimodalTCGRU(TCGRU):
         if isinstance(lexical, torch.Tensor):
             return lexical
         if len(lexical) != len(self.lexical_sizes):
-            raise ValueError(f"expected {len(self.lexical_sizes)} lexical embeddings, got {len(lexical)}")
+            raise ValueError(
+                f"expected {len(self.lexical_sizes)} lexical embeddings, got {len(lexical)}"
+            )
         for i, (embedding, size) in enumerate(zip(lexical, self.lexical_sizes)):
             if embedding.dim() != 2 or embedding.shape[1] != size:
-                raise ValueError(f"lexical stream {i}: expected [batch, {size}], got {tuple(embedding.shape)}")
+                raise ValueError(
+                    f"lexical stream {i}: expected [batch, {size}], got {tuple(embedding.shape)}"
+                )
         return torch.cat(list(lexical), dim=-1)
 
     def forward(self, x, lengths, lexical):

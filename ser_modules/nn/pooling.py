@@ -351,7 +351,13 @@ class _UpperCorrelation(torch.autograd.Function):
 
 def _upper_correlation(module, z, w, eps):
     return _UpperCorrelation.apply(
-        z, w, eps, module.triu_rows, module.triu_cols, module.triu_flat, module.diag_flat,
+        z,
+        w,
+        eps,
+        module.triu_rows,
+        module.triu_cols,
+        module.triu_flat,
+        module.diag_flat,
         module.sym_perm,
     )
 
@@ -576,9 +582,7 @@ class AttentiveCorrelationPooling(nn.Module):
     12
     """
 
-    def __init__(
-        self, input_size, num_heads=4, channel_dropout=0.0, per_head=False, eps=CORR_EPS
-    ):
+    def __init__(self, input_size, num_heads=4, channel_dropout=0.0, per_head=False, eps=CORR_EPS):
         super().__init__()
         if input_size < 2:
             raise ValueError("AttentiveCorrelationPooling needs at least 2 channels")

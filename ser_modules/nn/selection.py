@@ -70,7 +70,9 @@ def selection_method(method):
     """
     name = "none" if method is None else str(method).lower()
     if name not in SELECTION_METHODS:
-        raise ValueError(f"unknown feature-selection method {method!r}; expected one of {SELECTION_METHODS}")
+        raise ValueError(
+            f"unknown feature-selection method {method!r}; expected one of {SELECTION_METHODS}"
+        )
     return name
 
 
@@ -121,7 +123,9 @@ class FeatureSelection(torch.nn.Module):
             self.register_buffer("indices", torch.arange(self.output_size, dtype=torch.int64))
         elif self.method == "pca":
             self.register_buffer("mean", torch.zeros(self.input_size, dtype=torch.float64))
-            self.register_buffer("components", torch.zeros(self.output_size, self.input_size, dtype=torch.float64))
+            self.register_buffer(
+                "components", torch.zeros(self.output_size, self.input_size, dtype=torch.float64)
+            )
 
     def forward(self, x):
         """Selects or projects the last dimension of ``x``.
@@ -137,7 +141,9 @@ class FeatureSelection(torch.nn.Module):
             ``[..., output_size]``, with the dtype and device of ``x``.
         """
         if x.dim() == 0 or x.shape[-1] != self.input_size:
-            raise ValueError(f"FeatureSelection expects features [..., {self.input_size}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"FeatureSelection expects features [..., {self.input_size}], got {tuple(x.shape)}"
+            )
         if self.method in INDEX_METHODS:
             return x.index_select(-1, self.indices.to(x.device))
         if self.method == "pca":
@@ -147,4 +153,6 @@ class FeatureSelection(torch.nn.Module):
         return x
 
     def extra_repr(self):
-        return f"method={self.method!r}, input_size={self.input_size}, output_size={self.output_size}"
+        return (
+            f"method={self.method!r}, input_size={self.input_size}, output_size={self.output_size}"
+        )

@@ -220,8 +220,9 @@ class SSLEncoder(Wav2Vec2):
         """
         if wav.shape[1] < self.min_input_samples:
             raise ValueError(
-                f"Input of {wav.shape[1]} samples: the CNN feature encoder needs at least "
-                f"{self.min_input_samples} (ser_modules.data.audio.load_audio zero-pads shorter files)"
+                f"Input of {wav.shape[1]} samples: the CNN feature encoder needs at least"
+                f" {self.min_input_samples} (ser_modules.data.audio.load_audio zero-pads shorter"
+                " files)"
             )
         mask, _ = length_mask(wav_lens, wav.shape[1], batch_size=wav.shape[0], device=wav.device)
         if self.normalize_wav:

@@ -168,7 +168,10 @@ class TCGRU(torch.nn.Module):
             int64 valid output frames (``ceil(counts / conv_stride)`` for an odd kernel).
         """
         pad = self.kernel_size // 2
-        return torch.div(counts + 2 * pad - self.kernel_size, self.conv_stride, rounding_mode="floor") + 1
+        return (
+            torch.div(counts + 2 * pad - self.kernel_size, self.conv_stride, rounding_mode="floor")
+            + 1
+        )
 
     def summarize(self, x, lengths):
         """The GRU readout of the convolved frames, ``[batch, gru_size]``.
@@ -186,7 +189,9 @@ class TCGRU(torch.nn.Module):
             The readout (mean of the top layer's outputs, or its last state).
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"expected input [batch, frames, {self.input_size}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input [batch, frames, {self.input_size}], got {tuple(x.shape)}"
+            )
         if lengths is None:
             raise ValueError("lengths must be given (use torch.ones(batch) for unpadded input)")
         counts = frame_counts(lengths, x.shape[1], device=x.device, dtype=torch.float64)
@@ -227,7 +232,10 @@ class TCGRU(torch.nn.Module):
         if self.utterance_size:
             if utterance is None or tuple(utterance.shape) != (x.shape[0], self.utterance_size):
                 shape = None if utterance is None else tuple(utterance.shape)
-                raise ValueError(f"expected utterance features [{x.shape[0]}, {self.utterance_size}], got {shape}")
+                raise ValueError(
+                    f"expected utterance features [{x.shape[0]}, {self.utterance_size}], got"
+                    f" {shape}"
+                )
             summary = torch.cat([summary, utterance.to(summary.dtype)], dim=-1)
         elif utterance is not None:
             raise ValueError("utterance features given to a TCGRU built with utterance_size=0")
@@ -314,7 +322,9 @@ class InputStandardizer(torch.nn.Module):
         # Resize the buffers to the saved shapes so a fresh instance can load a state.
         for name in ("mean", "std"):
             if prefix + name in state_dict:
-                self._buffers[name] = torch.empty_like(state_dict[prefix + name], device=self._buffers[name].device)
+                self._buffers[name] = torch.empty_like(
+                    state_dict[prefix + name], device=self._buffers[name].device
+                )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x):

@@ -104,13 +104,11 @@ def ccc(pred, target, eps=CCC_EPS):
     target = _as_float(target)
     if pred.shape != target.shape:
         raise ValueError(
-            f"ccc: pred and target must have the same shape, got "
+            "ccc: pred and target must have the same shape, got "
             f"{tuple(pred.shape)} and {tuple(target.shape)}"
         )
     if pred.dim() not in (1, 2):
-        raise ValueError(
-            f"ccc: expected [N] or [N, K] inputs, got shape {tuple(pred.shape)}"
-        )
+        raise ValueError(f"ccc: expected [N] or [N, K] inputs, got shape {tuple(pred.shape)}")
     if pred.shape[0] == 0:
         raise ValueError("ccc: inputs have no rows")
     dtype = torch.promote_types(pred.dtype, target.dtype)
@@ -127,9 +125,7 @@ def _check_weights(weights, dimensions=None):
     """Validates loss weights and returns (float64 tensor, names)."""
     w = torch.as_tensor(weights, dtype=torch.float64)
     if w.dim() != 1 or w.numel() == 0:
-        raise ValueError(
-            f"weights must be a non-empty 1-D sequence, got {weights!r}"
-        )
+        raise ValueError(f"weights must be a non-empty 1-D sequence, got {weights!r}")
     if not torch.isfinite(w).all():
         raise ValueError(f"weights must be finite, got {weights!r}")
     if dimensions is None:
@@ -294,7 +290,8 @@ def gaussian_kl(mean_p, std_p, mean_q, std_q):
     """
     var_q = std_q * std_q
     return (
-        torch.log(std_q) - torch.log(std_p)
+        torch.log(std_q)
+        - torch.log(std_p)
         + (std_p * std_p + (mean_p - mean_q) ** 2) / (2.0 * var_q)
         - 0.5
     )
@@ -452,9 +449,7 @@ class VarianceAwareCCCLoss(torch.nn.Module):
     ):
         super().__init__()
         if mode not in VARIANCE_MODES:
-            raise ValueError(
-                f"unknown mode {mode!r}; valid modes: {', '.join(VARIANCE_MODES)}"
-            )
+            raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(VARIANCE_MODES)}")
         if std_floor <= 0:
             raise ValueError(f"std_floor must be > 0, got {std_floor}")
         if min_pred_std < 0:
@@ -650,8 +645,9 @@ def class_counts(labels, num_classes):
         labels = labels.detach().cpu().numpy()
     labels = np.asarray(labels).reshape(-1)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got range "
-                         f"[{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]"
+        )
     return np.bincount(labels.astype(np.int64), minlength=num_classes).astype(np.int64)
 
 

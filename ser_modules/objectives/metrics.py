@@ -56,9 +56,7 @@ def _as_indices(x, name):
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D sequence of class indices, got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must be a 1-D sequence of class indices, got shape {arr.shape}")
     if arr.size == 0:
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
@@ -87,7 +85,7 @@ def _check_pair(predictions, targets):
     targets = _as_indices(targets, "targets")
     if predictions.shape != targets.shape:
         raise ValueError(
-            f"predictions and targets must have the same length, got "
+            "predictions and targets must have the same length, got "
             f"{predictions.shape[0]} and {targets.shape[0]}"
         )
     if predictions.size == 0:
@@ -191,7 +189,9 @@ def unweighted_accuracy(predictions, targets):
     predictions, targets = _check_pair(predictions, targets)
     # balanced_accuracy_score gives the same value but warns when a class is only predicted.
     present = np.unique(targets)
-    return float(sklearn.metrics.recall_score(targets, predictions, labels=present, average="macro"))
+    return float(
+        sklearn.metrics.recall_score(targets, predictions, labels=present, average="macro")
+    )
 
 
 def macro_f1(predictions, targets, labels=None):
@@ -223,7 +223,9 @@ def macro_f1(predictions, targets, labels=None):
     """
     predictions, targets = _check_pair(predictions, targets)
     return float(
-        sklearn.metrics.f1_score(targets, predictions, labels=labels, average="macro", zero_division=0)
+        sklearn.metrics.f1_score(
+            targets, predictions, labels=labels, average="macro", zero_division=0
+        )
     )
 
 
@@ -329,7 +331,7 @@ class ClassificationMetrics:
         targets = _scores_or_indices(targets, "targets")
         if not len(ids) == predictions.shape[0] == targets.shape[0]:
             raise ValueError(
-                f"ids, predictions and targets must have the same length, got "
+                "ids, predictions and targets must have the same length, got "
                 f"{len(ids)}, {predictions.shape[0]} and {targets.shape[0]}"
             )
         for name, arr in (("predictions", predictions), ("targets", targets)):
@@ -403,7 +405,9 @@ class ClassificationMetrics:
             filestream.write(f"  {label}: {value:.2f}\n")
         width = max(len(label) for label in self.labels) + 1
         filestream.write("Confusion matrix (rows = target, columns = prediction):\n")
-        filestream.write(" " * width + " " + " ".join(f"{l:>{width}}" for l in self.labels) + "\n")
+        filestream.write(
+            " " * width + " " + " ".join(f"{name:>{width}}" for name in self.labels) + "\n"
+        )
         for label, row in zip(self.labels, stats["confusion_matrix"]):
             filestream.write(f"{label:>{width}} " + " ".join(f"{v:>{width}d}" for v in row) + "\n")
 
@@ -419,9 +423,13 @@ class ClassificationMetrics:
         with open_atomic(path) as handle:
             writer = csv.writer(handle)
             with_probabilities = len(self._probabilities) == len(self.ids) > 0
-            probability_columns = [f"p_{label}" for label in self.labels] if with_probabilities else []
+            probability_columns = (
+                [f"p_{label}" for label in self.labels] if with_probabilities else []
+            )
             writer.writerow(["id", "target", "prediction", *probability_columns])
-            for row, (uid, target, pred) in enumerate(zip(self.ids, self._targets, self._predictions)):
+            for row, (uid, target, pred) in enumerate(
+                zip(self.ids, self._targets, self._predictions)
+            ):
                 extra = [f"{p:.6f}" for p in self._probabilities[row]] if with_probabilities else []
                 writer.writerow([uid, self.labels[target], self.labels[pred], *extra])
 
@@ -461,11 +469,17 @@ class ClassificationMetrics:
         for i in range(num):
             for j in range(num):
                 text = f"{values[i, j]:.1f}" if normalize else f"{int(values[i, j])}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="white" if values[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if values[i, j] > threshold else "black",
+                )
         if title is None:
-            title = (f"N={stats['num_samples']}  WA={stats['WA']:.1f}%  "
-                     f"UA={stats['UA']:.1f}%")
+            title = f"N={stats['num_samples']}  WA={stats['WA']:.1f}%  UA={stats['UA']:.1f}%"
         ax.set_title(title)
         fig.tight_layout()
         save_figure(fig, path)
@@ -553,7 +567,7 @@ class CCCMetrics:
         targets = self._as_matrix(targets, "targets")
         if not len(ids) == predictions.shape[0] == targets.shape[0]:
             raise ValueError(
-                f"ids, predictions and targets must have the same length, got "
+                "ids, predictions and targets must have the same length, got "
                 f"{len(ids)}, {predictions.shape[0]} and {targets.shape[0]}"
             )
         self.ids.extend(ids)
@@ -644,8 +658,7 @@ class CCCMetrics:
             result["count"][dim] = count.astype(np.int64)
         return result
 
-    def plot_mse_per_bin(self, path, bins=(1, 2, 3, 4, 5, 6, 7), scale=1.0, offset=0.0,
-                         title=None):
+    def plot_mse_per_bin(self, path, bins=(1, 2, 3, 4, 5, 6, 7), scale=1.0, offset=0.0, title=None):
         """Saves a PNG of the MSE per label bin (grouped bars, one per dimension).
 
         Bars are annotated with the number of examples in the bin; empty bins
@@ -672,8 +685,13 @@ class CCCMetrics:
             shown = ~np.isnan(mse)
             bars = ax.bar(x[shown], mse[shown], width=width, label=dim)
             for bar, n in zip(bars, result["count"][dim][shown]):
-                ax.annotate(str(int(n)), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                            ha="center", va="bottom", fontsize=6)
+                ax.annotate(
+                    str(int(n)),
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                )
         ax.set_xticks(centres)
         ax.set_xlabel("Target bin (rounded rating)")
         ax.set_ylabel("MSE")
@@ -719,7 +737,8 @@ class CCCMetrics:
         with open_atomic(path) as handle:
             writer = csv.writer(handle)
             writer.writerow(
-                ["id"] + [f"pred_{d}" for d in self.dimensions]
+                ["id"]
+                + [f"pred_{d}" for d in self.dimensions]
                 + [f"target_{d}" for d in self.dimensions]
             )
             for uid, p, t in zip(self.ids, preds, targets):

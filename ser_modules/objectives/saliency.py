@@ -133,7 +133,7 @@ def _check_pair(features, targets):
     Y = _to_numpy_2d(targets, "targets")
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
-            f"features and targets must have the same number of rows (utterances), "
+            "features and targets must have the same number of rows (utterances), "
             f"got {X.shape[0]} and {Y.shape[0]}"
         )
     if X.shape[0] < 2:
@@ -351,14 +351,15 @@ def mutual_information_saliency(
     N, D = X.shape
     if N <= n_neighbors:
         raise ValueError(
-            f"mutual information needs more than n_neighbors={n_neighbors} "
-            f"utterances, got {N}"
+            f"mutual information needs more than n_neighbors={n_neighbors} utterances, got {N}"
         )
     const_x = _constant_columns(X)
     const_y = _constant_columns(Y)
 
     calls = int((~const_y).sum()) + (int((~const_x).sum()) if D > 1 else 0)
-    bar = tqdm(total=calls, desc=f"MIS ({D} dims, {N} utterances)", unit="call", disable=not progressbar)
+    bar = tqdm(
+        total=calls, desc=f"MIS ({D} dims, {N} utterances)", unit="call", disable=not progressbar
+    )
 
     def _mi(target):
         mi = mutual_info_regression(
@@ -460,8 +461,9 @@ def principal_components(features, n_components, seed=0, svd_solver="covariance_
     X = _to_numpy_2d(features, "features")
     if not 1 <= n_components <= min(X.shape):
         raise ValueError(
-            f"PCA of {X.shape[0]} utterances of {X.shape[1]} dimensions can keep 1 to "
-            f"{min(X.shape)} components, not {n_components}: lower keep_fraction or use more utterances"
+            f"PCA of {X.shape[0]} utterances of {X.shape[1]} dimensions can keep 1 to"
+            f" {min(X.shape)} components, not {n_components}: lower keep_fraction or use more"
+            " utterances"
         )
     pca = PCA(n_components=n_components, svd_solver=svd_solver, random_state=seed).fit(X)
     return {
@@ -472,7 +474,15 @@ def principal_components(features, n_components, seed=0, svd_solver="covariance_
 
 
 def fit_selection(
-    method, features, targets, keep_fraction, seed=0, n_neighbors=3, max_samples=None, n_jobs=None, progressbar=False
+    method,
+    features,
+    targets,
+    keep_fraction,
+    seed=0,
+    n_neighbors=3,
+    max_samples=None,
+    n_jobs=None,
+    progressbar=False,
 ):
     """Fits a feature selection on the training utterance means.
 
@@ -527,7 +537,12 @@ def fit_selection(
     X = _to_numpy_2d(features, "features")
     N, D = X.shape
     size = kept_size(D, keep_fraction)
-    fitted = {"method": method, "keep_fraction": float(keep_fraction), "seed": int(seed), "input_size": D}
+    fitted = {
+        "method": method,
+        "keep_fraction": float(keep_fraction),
+        "seed": int(seed),
+        "input_size": D,
+    }
     if method in INDEX_METHODS:
         if targets is None:
             raise ValueError(f"{method!r} saliency needs targets")
@@ -535,14 +550,27 @@ def fit_selection(
             scores = cross_correlation_saliency(X, targets)
         else:
             scores = mutual_information_saliency(
-                X, targets, seed, n_neighbors=n_neighbors, max_samples=max_samples, n_jobs=n_jobs,
+                X,
+                targets,
+                seed,
+                n_neighbors=n_neighbors,
+                max_samples=max_samples,
+                n_jobs=n_jobs,
                 progressbar=progressbar,
             )
-        fitted.update(output_size=size, indices=select_top_fraction(scores, keep_fraction), scores=scores)
+        fitted.update(
+            output_size=size, indices=select_top_fraction(scores, keep_fraction), scores=scores
+        )
     elif method == "pca":
         fitted.update(output_size=size, **principal_components(X, size, seed=seed))
     else:
         fitted.update(output_size=D)
-    logger.info("%s selection: kept %d of %d dimensions (keep_fraction=%s) on %d utterances",
-                method.upper(), fitted["output_size"], D, keep_fraction, N)
+    logger.info(
+        "%s selection: kept %d of %d dimensions (keep_fraction=%s) on %d utterances",
+        method.upper(),
+        fitted["output_size"],
+        D,
+        keep_fraction,
+        N,
+    )
     return fitted

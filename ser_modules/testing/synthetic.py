@@ -131,9 +131,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -196,31 +196,104 @@ def make_speaker(name: str, gender: str, variant: str, rng: np.random.Generator)
 # Sentences
 # --------------------------------------------------------------------------------------------
 SUBJECTS = (
-    "I", "We", "They", "You", "My sister", "My brother", "Our neighbor", "The manager",
-    "Your friend", "The kids", "My mother", "Everyone at work", "The landlord", "Our teacher",
-    "The doctor", "My roommate",
+    "I",
+    "We",
+    "They",
+    "You",
+    "My sister",
+    "My brother",
+    "Our neighbor",
+    "The manager",
+    "Your friend",
+    "The kids",
+    "My mother",
+    "Everyone at work",
+    "The landlord",
+    "Our teacher",
+    "The doctor",
+    "My roommate",
 )
 VERBS_PAST = (
-    "found", "bought", "lost", "fixed", "sold", "borrowed", "cleaned", "moved", "forgot",
-    "brought", "returned", "ordered", "checked", "packed", "hid", "dropped",
+    "found",
+    "bought",
+    "lost",
+    "fixed",
+    "sold",
+    "borrowed",
+    "cleaned",
+    "moved",
+    "forgot",
+    "brought",
+    "returned",
+    "ordered",
+    "checked",
+    "packed",
+    "hid",
+    "dropped",
 )
 VERBS_BASE = (
-    "find", "buy", "fix", "sell", "clean", "move", "bring", "return", "check", "pack", "hide",
-    "pick up", "carry", "keep", "look for", "take back",
+    "find",
+    "buy",
+    "fix",
+    "sell",
+    "clean",
+    "move",
+    "bring",
+    "return",
+    "check",
+    "pack",
+    "hide",
+    "pick up",
+    "carry",
+    "keep",
+    "look for",
+    "take back",
 )
 OBJECTS = (
-    "the old car", "a new phone", "the red jacket", "my keys", "the kitchen table",
-    "a ticket to Boston", "the letters", "your bicycle", "the garden chairs", "the umbrella",
-    "the blue suitcase", "those books", "the camera", "a small boat", "the wedding photos",
-    "the laptop", "the tickets for Friday", "the groceries",
+    "the old car",
+    "a new phone",
+    "the red jacket",
+    "my keys",
+    "the kitchen table",
+    "a ticket to Boston",
+    "the letters",
+    "your bicycle",
+    "the garden chairs",
+    "the umbrella",
+    "the blue suitcase",
+    "those books",
+    "the camera",
+    "a small boat",
+    "the wedding photos",
+    "the laptop",
+    "the tickets for Friday",
+    "the groceries",
 )
 TIMES = (
-    "yesterday", "last night", "this morning", "on Monday", "two weeks ago", "after lunch",
-    "before the meeting", "over the weekend", "last summer", "an hour ago",
+    "yesterday",
+    "last night",
+    "this morning",
+    "on Monday",
+    "two weeks ago",
+    "after lunch",
+    "before the meeting",
+    "over the weekend",
+    "last summer",
+    "an hour ago",
 )
 PLACES = (
-    "the station", "the airport", "the office", "the beach", "the hospital", "the market",
-    "the library", "the parking lot", "your place", "the restaurant", "the museum", "the hotel",
+    "the station",
+    "the airport",
+    "the office",
+    "the beach",
+    "the hospital",
+    "the market",
+    "the library",
+    "the parking lot",
+    "your place",
+    "the restaurant",
+    "the museum",
+    "the hotel",
 )
 EVENTS = ("the meeting", "dinner", "the game", "the party", "class", "work", "the interview")
 INTERJECTIONS = ("Well", "Listen", "You know", "Honestly", "Look", "So", "Okay")
@@ -231,8 +304,12 @@ TINT_PHRASES = {
     "hap": ("That's really nice.", "I'm so glad.", "Oh, that's lovely.", "I love that."),
     "exc": ("This is amazing!", "Wow, we did it!", "I can't wait!", "That's fantastic!"),
     "ang": ("This is ridiculous!", "Don't you dare!", "I'm sick of this!", "Get out of here!"),
-    "sad": ("I miss her so much.", "It's all gone now.", "I don't know what to do.",
-            "Nobody cares anyway."),
+    "sad": (
+        "I miss her so much.",
+        "It's all gone now.",
+        "I don't know what to do.",
+        "Nobody cares anyway.",
+    ),
     "fru": ("This never works.", "Whatever.", "Why is it always me?", "I give up."),
     "sur": ("Really?", "No way!", "Are you serious?", "I can't believe it!"),
     "fea": ("I'm scared.", "Please, help me.", "Something is wrong."),
@@ -249,7 +326,7 @@ def _lower_subject(subject: str) -> str:
     return subject if subject == "I" else subject[0].lower() + subject[1:]
 
 
-def make_sentence(rng: np.random.Generator) -> List[str]:
+def make_sentence(rng: np.random.Generator) -> list[str]:
     """Draw one English sentence from a small grammar, as a list of phrases.
 
     The phrases are spoken with a pause between them; joined with spaces they give the
@@ -286,7 +363,7 @@ def make_sentence(rng: np.random.Generator) -> List[str]:
     return templates[rng.integers(len(templates))]()
 
 
-def make_sentence_pool(rng: np.random.Generator, size: int) -> List[List[str]]:
+def make_sentence_pool(rng: np.random.Generator, size: int) -> list[list[str]]:
     """A pool of ``size`` generated sentences (lists of phrases), some of them repeated.
 
     Example:
@@ -403,7 +480,7 @@ class SynthesisJob:
     prosody: Prosody
 
 
-def espeak_waveform(espeak: str, voice: str, ssml: str) -> Tuple[np.ndarray, int]:
+def espeak_waveform(espeak: str, voice: str, ssml: str) -> tuple[np.ndarray, int]:
     """Synthesise SSML with espeak-ng; returns (float waveform, sample rate)."""
     proc = subprocess.run(
         [espeak, "-m", "-v", voice, "--stdout", ssml], capture_output=True, check=False
@@ -432,7 +509,7 @@ def post_process(wave: np.ndarray, rate: int, prosody: Prosody) -> np.ndarray:
     return np.clip(wave, -1.0, 32767 / 32768)
 
 
-def synthesize_job(job: SynthesisJob) -> Tuple[str, int]:
+def synthesize_job(job: SynthesisJob) -> tuple[str, int]:
     """Worker: write one wav file; returns (path, number of samples)."""
     wave, rate = espeak_waveform(find_espeak(), job.voice, job.ssml)
     wave = post_process(wave, rate, job.prosody)
@@ -441,11 +518,11 @@ def synthesize_job(job: SynthesisJob) -> Tuple[str, int]:
 
 
 def run_jobs(
-    jobs: Sequence[SynthesisJob], desc: str, workers: Optional[int], progress: bool
-) -> Dict[str, int]:
+    jobs: Sequence[SynthesisJob], desc: str, workers: int | None, progress: bool
+) -> dict[str, int]:
     """Synthesise all jobs with a pool of ``workers`` processes (default: all cores)."""
     workers = workers or os.cpu_count() or 1
-    results: Dict[str, int] = {}
+    results: dict[str, int] = {}
     bar = tqdm(total=len(jobs), desc=desc, unit="utt", disable=not progress)
     if workers == 1 or len(jobs) < 8:
         for job in jobs:
@@ -466,7 +543,7 @@ def run_jobs(
 # --------------------------------------------------------------------------------------------
 # Small shared helpers
 # --------------------------------------------------------------------------------------------
-def allocate_counts(shares: Dict[str, float], total: int) -> Dict[str, int]:
+def allocate_counts(shares: dict[str, float], total: int) -> dict[str, int]:
     """Split ``total`` items by ``shares`` (largest remainder), keeping the key order.
 
     Example:
@@ -482,7 +559,7 @@ def allocate_counts(shares: Dict[str, float], total: int) -> Dict[str, int]:
     return counts
 
 
-def allocate_at_least_one(shares: Dict[str, float], total: int) -> Dict[str, int]:
+def allocate_at_least_one(shares: dict[str, float], total: int) -> dict[str, int]:
     """Like :func:`allocate_counts`, but every key gets at least one item.
 
     Example:
@@ -536,8 +613,8 @@ def prepare_staging(out_dir: Path, release_name: str, marker: Path) -> Path:
     release = out_dir / release_name
     if release.exists() and not marker.exists():
         raise FileExistsError(
-            f"{release} exists but was not generated by ser_modules.testing.synthetic (no {marker.name} "
-            "beside it): refusing to overwrite it. Choose another --out."
+            f"{release} exists but was not generated by ser_modules.testing.synthetic (no"
+            f" {marker.name} beside it): refusing to overwrite it. Choose another --out."
         )
     staging = out_dir / f".{release_name}.partial"
     if staging.exists():
@@ -565,25 +642,52 @@ def log(message: str) -> None:
 # IEMOCAP
 # --------------------------------------------------------------------------------------------
 IEMOCAP_NAMES = {
-    "neu": "Neutral state", "hap": "Happiness", "exc": "Excited", "ang": "Anger",
-    "sad": "Sadness", "fru": "Frustration", "sur": "Surprise", "fea": "Fear",
-    "dis": "Disgust", "oth": "Other",
+    "neu": "Neutral state",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "ang": "Anger",
+    "sad": "Sadness",
+    "fru": "Frustration",
+    "sur": "Surprise",
+    "fea": "Fear",
+    "dis": "Disgust",
+    "oth": "Other",
 }
 # Share of each majority label (xxx: no majority) in a generated corpus.
 IEMOCAP_OUTCOME_SHARES = {
-    "neu": 0.20, "hap": 0.08, "exc": 0.12, "ang": 0.14, "sad": 0.14, "fru": 0.12,
-    "sur": 0.03, "fea": 0.01, "oth": 0.02, "xxx": 0.14,
+    "neu": 0.20,
+    "hap": 0.08,
+    "exc": 0.12,
+    "ang": 0.14,
+    "sad": 0.14,
+    "fru": 0.12,
+    "sur": 0.03,
+    "fea": 0.01,
+    "oth": 0.02,
+    "xxx": 0.14,
 }
 IEMOCAP_PROTOTYPES = {  # latent (arousal, valence, dominance) in [-1, 1]
-    "neu": (-0.15, 0.05, 0.0), "hap": (0.3, 0.65, 0.15), "exc": (0.7, 0.85, 0.35),
-    "ang": (0.75, -0.7, 0.7), "sad": (-0.75, -0.65, -0.6), "fru": (0.3, -0.5, 0.3),
-    "sur": (0.6, 0.35, -0.1), "fea": (0.45, -0.6, -0.65), "dis": (0.15, -0.7, 0.35),
+    "neu": (-0.15, 0.05, 0.0),
+    "hap": (0.3, 0.65, 0.15),
+    "exc": (0.7, 0.85, 0.35),
+    "ang": (0.75, -0.7, 0.7),
+    "sad": (-0.75, -0.65, -0.6),
+    "fru": (0.3, -0.5, 0.3),
+    "sur": (0.6, 0.35, -0.1),
+    "fea": (0.45, -0.6, -0.65),
+    "dis": (0.15, -0.7, 0.35),
 }
 IEMOCAP_CONFUSABLE = {
-    "neu": ("fru", "sad", "hap", "oth"), "hap": ("exc", "neu", "sur"),
-    "exc": ("hap", "sur", "neu"), "ang": ("fru", "dis", "exc"), "sad": ("neu", "fru", "fea"),
-    "fru": ("ang", "neu", "sad"), "sur": ("exc", "hap", "fea"), "fea": ("sad", "sur", "fru"),
-    "dis": ("ang", "fru"), "oth": ("neu", "fru", "hap"),
+    "neu": ("fru", "sad", "hap", "oth"),
+    "hap": ("exc", "neu", "sur"),
+    "exc": ("hap", "sur", "neu"),
+    "ang": ("fru", "dis", "exc"),
+    "sad": ("neu", "fru", "fea"),
+    "fru": ("ang", "neu", "sad"),
+    "sur": ("exc", "hap", "fea"),
+    "fea": ("sad", "sur", "fru"),
+    "dis": ("ang", "fru"),
+    "oth": ("neu", "fru", "hap"),
 }
 CATEGORICAL_COMMENTS = ("mainly question", "slightly", "mixed", "not sure", "short turn")
 ATTRIBUTE_COMMENTS = ("mainly question", "hard to judge", "short turn", "not sure")
@@ -597,12 +701,12 @@ class Turn:
 
     utt: str
     speaker: Speaker
-    phrases: List[str]
+    phrases: list[str]
     label: str  # majority of the categorical evaluators, "xxx" if none
     rendered: str  # the emotion actually rendered
-    avd: Tuple[float, float, float]  # latent (arousal, valence, dominance) in [-1, 1]
-    categorical: List[Tuple[str, List[str], str]]  # (evaluator, label codes, comment)
-    attribute: List[Tuple[str, Tuple[int, int, int], str]]  # (evaluator, (val, act, dom), c.)
+    avd: tuple[float, float, float]  # latent (arousal, valence, dominance) in [-1, 1]
+    categorical: list[tuple[str, list[str], str]]  # (evaluator, label codes, comment)
+    attribute: list[tuple[str, tuple[int, int, int], str]]  # (evaluator, (val, act, dom), c.)
     prosody: Prosody
     duration: float = 0.0
     start: float = 0.0
@@ -612,7 +716,7 @@ class Turn:
         return " ".join(self.phrases)
 
     @property
-    def vad_mean(self) -> Tuple[float, float, float]:
+    def vad_mean(self) -> tuple[float, float, float]:
         ratings = np.array([r for ev, r, _ in self.attribute if ev.startswith("E")], float)
         return tuple(float(x) for x in ratings.mean(axis=0))
 
@@ -623,10 +727,10 @@ class Dialog:
 
     session: int
     name: str
-    cat_evaluators: List[str]
-    attr_evaluators: List[str]
+    cat_evaluators: list[str]
+    attr_evaluators: list[str]
     self_evaluated: bool
-    turns: List[Turn] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
 
 
 def majority_label(votes: Sequence[Sequence[str]]) -> str:
@@ -647,7 +751,7 @@ def majority_label(votes: Sequence[Sequence[str]]) -> str:
     return "xxx"
 
 
-def draw_categorical_votes(outcome: str, rng: np.random.Generator) -> Tuple[str, List[List[str]]]:
+def draw_categorical_votes(outcome: str, rng: np.random.Generator) -> tuple[str, list[list[str]]]:
     """Votes of three evaluators whose majority is ``outcome``; also the rendered emotion.
 
     Example:
@@ -678,7 +782,7 @@ def draw_categorical_votes(outcome: str, rng: np.random.Generator) -> Tuple[str,
     return rendered, [votes[i] for i in order]
 
 
-def draw_iemocap_latent(rendered: str, rng: np.random.Generator) -> Tuple[float, float, float]:
+def draw_iemocap_latent(rendered: str, rng: np.random.Generator) -> tuple[float, float, float]:
     """Latent (arousal, valence, dominance) of a turn: the emotion's prototype, at a random
     intensity (mild ones come closer to neutral), plus noise."""
     neutral = np.array(IEMOCAP_PROTOTYPES["neu"])
@@ -692,7 +796,7 @@ def draw_iemocap_latent(rendered: str, rng: np.random.Generator) -> Tuple[float,
 
 def draw_attribute_ratings(
     avd: Sequence[float], spread: float, rng: np.random.Generator
-) -> Tuple[int, int, int]:
+) -> tuple[int, int, int]:
     """One evaluator's (val, act, dom) ratings on the 1..5 IEMOCAP scale."""
     a, v, d = avd
     latent = np.array([v, a, d])
@@ -705,8 +809,13 @@ def _comment(rng: np.random.Generator, options: Sequence[str]) -> str:
 
 
 def make_turn(
-    utt: str, speaker: Speaker, phrases: List[str], outcome: str, dialog: Dialog,
-    improvised: bool, rng: np.random.Generator,
+    utt: str,
+    speaker: Speaker,
+    phrases: list[str],
+    outcome: str,
+    dialog: Dialog,
+    improvised: bool,
+    rng: np.random.Generator,
 ) -> Turn:
     """Plan one IEMOCAP turn: votes, latent, ratings and rendering."""
     rendered, votes = draw_categorical_votes(outcome, rng)
@@ -727,12 +836,19 @@ def make_turn(
         categorical.append((f"{speaker.gender}1", [own], ""))
         attribute.append((f"{speaker.gender}1", draw_attribute_ratings(avd, spread, rng), ""))
     return Turn(
-        utt=utt, speaker=speaker, phrases=phrases, label=outcome, rendered=rendered, avd=avd,
-        categorical=categorical, attribute=attribute, prosody=render_prosody(avd, speaker, rng),
+        utt=utt,
+        speaker=speaker,
+        phrases=phrases,
+        label=outcome,
+        rendered=rendered,
+        avd=avd,
+        categorical=categorical,
+        attribute=attribute,
+        prosody=render_prosody(avd, speaker, rng),
     )
 
 
-def dialog_names(session: int, n_dialogs: int) -> List[Tuple[str, bool, Tuple[int, int]]]:
+def dialog_names(session: int, n_dialogs: int) -> list[tuple[str, bool, tuple[int, int]]]:
     """Names of the dialogs of a session: (name, improvised, script (number, part)).
 
     Example:
@@ -757,12 +873,12 @@ def dialog_names(session: int, n_dialogs: int) -> List[Tuple[str, bool, Tuple[in
     return names
 
 
-def script_lines(seed: int, number: int) -> List[List[str]]:
+def script_lines(seed: int, number: int) -> list[list[str]]:
     """The 60 lines of script ``number``: the same in every session, as in the real corpus."""
     return make_sentence_pool(np.random.default_rng([seed, 1, 100 + number]), 60)
 
 
-def speaker_order(n_female: int, n_male: int, rng: np.random.Generator) -> List[str]:
+def speaker_order(n_female: int, n_male: int, rng: np.random.Generator) -> list[str]:
     """Turn order of a dialog: alternating speakers, random first speaker, then the rest."""
     first, second = ("F", "M") if rng.random() < 0.5 else ("M", "F")
     left = {"F": n_female, "M": n_male}
@@ -775,7 +891,7 @@ def speaker_order(n_female: int, n_male: int, rng: np.random.Generator) -> List[
     return order
 
 
-def plan_iemocap(seed: int, per_speaker: int) -> List[Dialog]:
+def plan_iemocap(seed: int, per_speaker: int) -> list[Dialog]:
     """All dialogs and turns of a synthetic IEMOCAP (no audio yet)."""
     rng = np.random.default_rng([seed, 1])
     n_turns = 10 * per_speaker
@@ -795,7 +911,8 @@ def plan_iemocap(seed: int, per_speaker: int) -> List[Dialog]:
         per_dialog = allocate_counts({i: 1.0 for i in range(n_dialogs)}, per_speaker)
         for i, (name, improvised, (number, part)) in enumerate(dialog_names(session, n_dialogs)):
             dialog = Dialog(
-                session=session, name=name,
+                session=session,
+                name=name,
                 cat_evaluators=sorted(str(e) for e in rng.choice(evaluators, 3, replace=False)),
                 attr_evaluators=sorted(str(e) for e in rng.choice(evaluators, 2, replace=False)),
                 self_evaluated=bool(rng.random() < 0.5),
@@ -803,16 +920,27 @@ def plan_iemocap(seed: int, per_speaker: int) -> List[Dialog]:
             index = Counter()
             for line_no, gender in enumerate(speaker_order(per_dialog[i], per_dialog[i], rng)):
                 if improvised:
-                    phrases = [SHORT_TURNS[rng.integers(len(SHORT_TURNS))]] \
-                        if rng.random() < 0.08 else pool[rng.integers(len(pool))]
+                    phrases = (
+                        [SHORT_TURNS[rng.integers(len(SHORT_TURNS))]]
+                        if rng.random() < 0.08
+                        else pool[rng.integers(len(pool))]
+                    )
                 else:
                     lines = script_lines(seed, number)
                     phrases = lines[(20 * (part - 1) + line_no) % len(lines)]
                 utt = f"{name}_{gender}{index[gender]:03d}"
                 index[gender] += 1
-                dialog.turns.append(make_turn(
-                    utt, speakers[gender], list(phrases), outcomes.pop(), dialog, improvised, rng
-                ))
+                dialog.turns.append(
+                    make_turn(
+                        utt,
+                        speakers[gender],
+                        list(phrases),
+                        outcomes.pop(),
+                        dialog,
+                        improvised,
+                        rng,
+                    )
+                )
             dialogs.append(dialog)
     return dialogs
 
@@ -863,7 +991,7 @@ def write_emo_evaluation(folder: Path, dialog: Dialog) -> None:
     """``<dialog>.txt`` plus the per-evaluator Categorical/Attribute/Self-evaluation files."""
     blocks = "".join(format_turn_block(turn) + "\n" for turn in dialog.turns)
     write_text(folder / f"{dialog.name}.txt", f"{IEMOCAP_HEADER}\n\n{blocks}")
-    per_file: Dict[Path, List[str]] = {}
+    per_file: dict[Path, list[str]] = {}
     for turn in dialog.turns:
         for evaluator, codes, comment in turn.categorical:
             if evaluator.startswith("E"):
@@ -906,12 +1034,18 @@ def write_iemocap_decoys(root: Path, dialog: Dialog, rng: np.random.Generator) -
         f"{3 + 20 * i:5d} {22 + 20 * i:5d} {-1000 - 37 * i:10d} {w.upper().strip('.,?!')}"
         for i, w in enumerate(words)
     ]
-    write_text(session / "sentences" / "ForcedAlignment" / dialog.name / f"{first.utt}.wdseg",
-               "\n".join(seg) + "\n")
+    write_text(
+        session / "sentences" / "ForcedAlignment" / dialog.name / f"{first.utt}.wdseg",
+        "\n".join(seg) + "\n",
+    )
 
 
 def generate_iemocap(
-    out_dir, seed: int = 0, per_speaker: int = 40, *, workers: Optional[int] = None,
+    out_dir,
+    seed: int = 0,
+    per_speaker: int = 40,
+    *,
+    workers: int | None = None,
     progress: bool = True,
 ) -> Path:
     """Generate a synthetic IEMOCAP release in ``<out_dir>/IEMOCAP_full_release``.
@@ -954,8 +1088,12 @@ def generate_iemocap(
     out_dir = Path(out_dir)
     release = out_dir / IEMOCAP_DIRNAME
     marker = out_dir / IEMOCAP_MARKER
-    options = {"corpus": "iemocap", "seed": int(seed), "per_speaker": int(per_speaker),
-               "version": GENERATOR_VERSION}
+    options = {
+        "corpus": "iemocap",
+        "seed": int(seed),
+        "per_speaker": int(per_speaker),
+        "version": GENERATOR_VERSION,
+    }
     if marker_matches(marker, options, release):
         log(f"IEMOCAP up to date, skipping: {release}")
         return release
@@ -968,8 +1106,14 @@ def generate_iemocap(
         for turn in dialog.turns:
             path = iemocap_wav_path(staging, dialog, turn)
             path.parent.mkdir(parents=True, exist_ok=True)
-            jobs.append(SynthesisJob(str(path), turn.speaker.voice,
-                                     build_ssml(turn.phrases, turn.prosody), turn.prosody))
+            jobs.append(
+                SynthesisJob(
+                    str(path),
+                    turn.speaker.voice,
+                    build_ssml(turn.phrases, turn.prosody),
+                    turn.prosody,
+                )
+            )
             turn_of_path[str(path)] = turn
     for path, n in run_jobs(jobs, "IEMOCAP", workers, progress).items():
         turn_of_path[path].duration = n / SAMPLE_RATE
@@ -986,8 +1130,10 @@ def generate_iemocap(
     labels = Counter(t.label for d in dialogs for t in d.turns)
     stats = {"utterances": len(jobs), "labels": dict(sorted(labels.items()))}
     publish(staging, release, marker, options, stats)
-    log(f"IEMOCAP: {len(jobs)} utterances generated in {time.perf_counter() - started:.1f} s "
-        f"-> {release}")
+    log(
+        f"IEMOCAP: {len(jobs)} utterances generated in {time.perf_counter() - started:.1f} s "
+        f"-> {release}"
+    )
     return release
 
 
@@ -999,8 +1145,15 @@ MSP_SPLIT_SHARES = {
     "1.6": {"Train": 0.65, "Validation": 0.15, "Test1": 0.20},
 }
 MSP_CLASS_CODES = {
-    "Angry": "A", "Sad": "S", "Happy": "H", "Surprise": "U", "Fear": "F", "Disgust": "D",
-    "Contempt": "C", "Neutral": "N", "Other": "O",
+    "Angry": "A",
+    "Sad": "S",
+    "Happy": "H",
+    "Surprise": "U",
+    "Fear": "F",
+    "Disgust": "D",
+    "Contempt": "C",
+    "Neutral": "N",
+    "Other": "O",
 }
 MSP_SECONDARY = {
     "Angry": ("Angry", "Frustrated", "Annoyed", "Disgust"),
@@ -1021,7 +1174,7 @@ class Rating:
 
     worker: str
     primary: str
-    secondary: List[str]
+    secondary: list[str]
     act: int
     val: int
     dom: int
@@ -1036,9 +1189,9 @@ class Segment:
     speaker_id: str  # integer as text, or "Unknown"
     gender: str  # Male, Female, Unknown
     split: str
-    phrases: List[str]
+    phrases: list[str]
     prosody: Prosody
-    ratings: List[Rating]
+    ratings: list[Rating]
 
     @property
     def file_name(self) -> str:
@@ -1077,8 +1230,8 @@ def primary_emotion(act: float, val: float, dom: float, rng: np.random.Generator
 
 
 def draw_ratings(
-    latent: np.ndarray, workers: Sequence[Tuple[str, np.ndarray]], rng: np.random.Generator
-) -> List[Rating]:
+    latent: np.ndarray, workers: Sequence[tuple[str, np.ndarray]], rng: np.random.Generator
+) -> list[Rating]:
     """5 to 8 raters, each perceiving the latent (act, val, dom) with bias and noise."""
     n = int(rng.integers(5, 9))
     spread = float(rng.uniform(0.3, 1.3))  # per-utterance disagreement
@@ -1103,21 +1256,24 @@ def tint_code(act: float, val: float) -> str:
     return "neu"
 
 
-def plan_msp(seed: int, size: int, release: str) -> Tuple[List[Segment], List[Segment]]:
+def plan_msp(seed: int, size: int, release: str) -> tuple[list[Segment], list[Segment]]:
     """Labelled segments and (v1.11 only) unlabelled Test3-like segments."""
     rng = np.random.default_rng([seed, 2])
     n_podcasts = max(len(MSP_SPLIT_SHARES[release]), round(size / 8))
-    per_podcast = allocate_at_least_one(
-        {i: rng.uniform(0.5, 1.5) for i in range(n_podcasts)}, size
-    )
+    per_podcast = allocate_at_least_one({i: rng.uniform(0.5, 1.5) for i in range(n_podcasts)}, size)
     podcast_ids = sorted((1 + rng.choice(9999, n_podcasts, replace=False)).tolist())
-    splits = [s for s, n in allocate_at_least_one(MSP_SPLIT_SHARES[release], n_podcasts).items()
-              for _ in range(n)]
+    splits = [
+        s
+        for s, n in allocate_at_least_one(MSP_SPLIT_SHARES[release], n_podcasts).items()
+        for _ in range(n)
+    ]
     splits = [str(s) for s in rng.permutation(splits)]
     n_ids = max(3000, 4 * n_podcasts)
     speaker_ids = iter((1 + rng.choice(n_ids, 3 * n_podcasts, replace=False)).tolist())
-    workers = [(f"WORKER{10**5 + int(w):08d}", rng.normal(0, 0.3, 3))
-               for w in rng.choice(10**8 - 10**5, 40 + size // 5, replace=False)]
+    workers = [
+        (f"WORKER{10**5 + int(w):08d}", rng.normal(0, 0.3, 3))
+        for w in rng.choice(10**8 - 10**5, 40 + size // 5, replace=False)
+    ]
     pool = make_sentence_pool(rng, max(300, 3 * size))
     segments = []
     for p, podcast in enumerate(podcast_ids):
@@ -1131,16 +1287,37 @@ def plan_msp(seed: int, size: int, release: str) -> Tuple[List[Segment], List[Se
                 speaker = hosts[rng.integers(len(hosts))]
                 speaker_id = speaker.name
                 gender = "Female" if speaker.gender == "F" else "Male"
-            segments.append(make_segment(f"MSP-PODCAST_{podcast:04d}_{number:04d}", speaker,
-                                         speaker_id, gender, splits[p], mood, pool, workers, rng))
+            segments.append(
+                make_segment(
+                    f"MSP-PODCAST_{podcast:04d}_{number:04d}",
+                    speaker,
+                    speaker_id,
+                    gender,
+                    splits[p],
+                    mood,
+                    pool,
+                    workers,
+                    rng,
+                )
+            )
             number += int(rng.integers(1, 6))
     extras = []
     if release == "1.11":
         for k in range(max(1, size // 50)):
             speaker = new_msp_speaker("test3", rng)
-            extras.append(make_segment(f"MSP-PODCAST_test3_{k + 1:04d}", speaker, "Unknown",
-                                       "Unknown", "Test3", rng.normal(0, 0.5, 3), pool, workers,
-                                       rng))
+            extras.append(
+                make_segment(
+                    f"MSP-PODCAST_test3_{k + 1:04d}",
+                    speaker,
+                    "Unknown",
+                    "Unknown",
+                    "Test3",
+                    rng.normal(0, 0.5, 3),
+                    pool,
+                    workers,
+                    rng,
+                )
+            )
     return segments, extras
 
 
@@ -1151,8 +1328,15 @@ def new_msp_speaker(name: str, rng: np.random.Generator) -> Speaker:
 
 
 def make_segment(
-    name: str, speaker: Speaker, speaker_id: str, gender: str, split: str, mood: np.ndarray,
-    pool: List[List[str]], workers: Sequence[Tuple[str, np.ndarray]], rng: np.random.Generator,
+    name: str,
+    speaker: Speaker,
+    speaker_id: str,
+    gender: str,
+    split: str,
+    mood: np.ndarray,
+    pool: list[list[str]],
+    workers: Sequence[tuple[str, np.ndarray]],
+    rng: np.random.Generator,
 ) -> Segment:
     """Plan one segment: latent (act, val, dom) on 1..7, rendering, raters."""
     act = 4 + mood[0] + rng.normal(0, 1.0)
@@ -1163,8 +1347,16 @@ def make_segment(
     if rng.random() < 0.3:
         phrases.append(_pick(rng, TINT_PHRASES[tint_code(latent[0], latent[1])]))
     z = (latent - 4) / 3  # (arousal, valence, dominance) in [-1, 1]
-    return Segment(name, speaker, speaker_id, gender, split, phrases,
-                   render_prosody(z, speaker, rng), draw_ratings(latent, workers, rng))
+    return Segment(
+        name,
+        speaker,
+        speaker_id,
+        gender,
+        split,
+        phrases,
+        render_prosody(z, speaker, rng),
+        draw_ratings(latent, workers, rng),
+    )
 
 
 def format_emo_detail(rating: Rating, style: str) -> str:
@@ -1189,14 +1381,29 @@ def format_emo_detail(rating: Rating, style: str) -> str:
     return "; ".join(fields) + ";"
 
 
-def consensus_row(seg: Segment) -> List[str]:
-    return [seg.file_name, seg.emo_class, format_mean(seg.mean("act")),
-            format_mean(seg.mean("val")), format_mean(seg.mean("dom")), seg.speaker_id,
-            seg.gender, seg.split]
+def consensus_row(seg: Segment) -> list[str]:
+    return [
+        seg.file_name,
+        seg.emo_class,
+        format_mean(seg.mean("act")),
+        format_mean(seg.mean("val")),
+        format_mean(seg.mean("dom")),
+        seg.speaker_id,
+        seg.gender,
+        seg.split,
+    ]
 
 
-CONSENSUS_HEADER = ["FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender",
-                    "Split_Set"]
+CONSENSUS_HEADER = [
+    "FileName",
+    "EmoClass",
+    "EmoAct",
+    "EmoVal",
+    "EmoDom",
+    "SpkrID",
+    "Gender",
+    "Split_Set",
+]
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -1207,52 +1414,68 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) 
     write_text(path, buffer.getvalue())
 
 
-def write_msp_v111(root: Path, segments: List[Segment], rng: np.random.Generator) -> None:
+def write_msp_v111(root: Path, segments: list[Segment], rng: np.random.Generator) -> None:
     labels = root / "Labels"
-    write_csv(labels / "labels_consensus.csv", CONSENSUS_HEADER,
-              [consensus_row(s) for s in segments])
+    write_csv(
+        labels / "labels_consensus.csv", CONSENSUS_HEADER, [consensus_row(s) for s in segments]
+    )
     consensus = {}
     for s in segments:
         consensus[s.file_name] = {
-            "EmoClass": s.emo_class, "EmoAct": float(format_mean(s.mean("act"))),
+            "EmoClass": s.emo_class,
+            "EmoAct": float(format_mean(s.mean("act"))),
             "EmoVal": float(format_mean(s.mean("val"))),
             "EmoDom": float(format_mean(s.mean("dom"))),
             "SpkrID": int(s.speaker_id) if s.speaker_id.isdigit() else s.speaker_id,
-            "Gender": s.gender, "Split_Set": s.split,
+            "Gender": s.gender,
+            "Split_Set": s.split,
         }
     write_text(labels / "labels_consensus.json", json.dumps(consensus, indent=4) + "\n")
     styles = ("full", "empty", "missing")
     detailed = [
         [s.file_name, format_emo_detail(r, styles[rng.choice(3, p=[0.8, 0.15, 0.05])])]
-        for s in segments for r in s.ratings
+        for s in segments
+        for r in s.ratings
     ]
     write_csv(labels / "labels_detailed.csv", ["FileName", "EmoDetail"], detailed)
     for s in segments:
         write_text(root / "Transcripts" / f"{s.name}.txt", s.text + "\n")
 
 
-def write_msp_v16(root: Path, segments: List[Segment]) -> None:
-    write_csv(root / "Labels" / "labels_concensus.csv", CONSENSUS_HEADER,
-              [consensus_row(s) for s in segments])
+def write_msp_v16(root: Path, segments: list[Segment]) -> None:
+    write_csv(
+        root / "Labels" / "labels_concensus.csv",
+        CONSENSUS_HEADER,
+        [consensus_row(s) for s in segments],
+    )
     detailed = {
         s.file_name: {
-            r.worker: {"EmoClass_Major": r.primary, "EmoClass_Second": ",".join(r.secondary),
-                       "EmoAct": float(r.act), "EmoVal": float(r.val), "EmoDom": float(r.dom)}
+            r.worker: {
+                "EmoClass_Major": r.primary,
+                "EmoClass_Second": ",".join(r.secondary),
+                "EmoAct": float(r.act),
+                "EmoVal": float(r.val),
+                "EmoDom": float(r.dom),
+            }
             for r in s.ratings
         }
         for s in segments
     }
     write_text(root / "Labels" / "labels_detailed.json", json.dumps(detailed, indent=4) + "\n")
-    write_text(root / "Partitions.txt",
-               "".join(f"{s.split}; {s.file_name}\n" for s in segments))
+    write_text(root / "Partitions.txt", "".join(f"{s.split}; {s.file_name}\n" for s in segments))
 
 
 EVAL13_FILE = "Previous_releases_information/Partitions_1.3.txt"
-EVAL13_SPLITS = {"Train": "Train", "Development": "Validation", "Validation": "Validation", "Test1": "Test"}
+EVAL13_SPLITS = {
+    "Train": "Train",
+    "Development": "Validation",
+    "Validation": "Validation",
+    "Test1": "Test",
+}
 EVAL13_SHARE = 0.6
 
 
-def write_eval13_partitions(root: Path, segments: List[Segment], rng: np.random.Generator) -> None:
+def write_eval13_partitions(root: Path, segments: list[Segment], rng: np.random.Generator) -> None:
     """Writes the release 1.3 partitions: whole podcasts, about 60% of each partition's.
 
     Example:
@@ -1264,7 +1487,7 @@ def write_eval13_partitions(root: Path, segments: List[Segment], rng: np.random.
         >>> (root / EVAL13_FILE).read_text()
         'Test; MSP-PODCAST_0001_0001.wav\\n'
     """
-    podcasts: Dict[str, List[str]] = {}
+    podcasts: dict[str, list[str]] = {}
     for seg in segments:
         if seg.split in EVAL13_SPLITS:
             podcasts.setdefault(seg.split, [])
@@ -1272,17 +1495,25 @@ def write_eval13_partitions(root: Path, segments: List[Segment], rng: np.random.
             if podcast not in podcasts[seg.split]:
                 podcasts[seg.split].append(podcast)
     kept = set()
-    for split, names in podcasts.items():
+    for names in podcasts.values():
         n = max(1, round(EVAL13_SHARE * len(names)))
         kept.update(names[i] for i in sorted(rng.choice(len(names), n, replace=False)))
-    lines = [f"{EVAL13_SPLITS[s.split]}; {s.file_name}\n" for s in segments
-             if s.split in EVAL13_SPLITS and s.name.rsplit("_", 1)[0] in kept]
+    lines = [
+        f"{EVAL13_SPLITS[s.split]}; {s.file_name}\n"
+        for s in segments
+        if s.split in EVAL13_SPLITS and s.name.rsplit("_", 1)[0] in kept
+    ]
     write_text(root / EVAL13_FILE, "".join(lines))
 
 
 def generate_msp_podcast(
-    out_dir, release: str = "1.11", seed: int = 0, size: int = 500, *,
-    workers: Optional[int] = None, progress: bool = True,
+    out_dir,
+    release: str = "1.11",
+    seed: int = 0,
+    size: int = 500,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
 ) -> Path:
     """Generate a synthetic MSP-Podcast release in ``<out_dir>/MSP-Podcast``.
 
@@ -1330,8 +1561,13 @@ def generate_msp_podcast(
     out_dir = Path(out_dir)
     root = out_dir / MSP_DIRNAME
     marker = out_dir / MSP_MARKER
-    options = {"corpus": "msp-podcast", "release": release, "seed": int(seed),
-               "size": int(size), "version": MSP_GENERATOR_VERSION}
+    options = {
+        "corpus": "msp-podcast",
+        "release": release,
+        "seed": int(seed),
+        "size": int(size),
+        "version": MSP_GENERATOR_VERSION,
+    }
     if marker_matches(marker, options, root):
         log(f"MSP-Podcast {release} up to date, skipping: {root}")
         return root
@@ -1341,20 +1577,29 @@ def generate_msp_podcast(
     segments, extras = plan_msp(int(seed), int(size), release)
     audio = staging / ("Audios" if release == "1.11" else "Audio")
     audio.mkdir()
-    jobs = [SynthesisJob(str(audio / s.file_name), s.speaker.voice,
-                         build_ssml(s.phrases, s.prosody), s.prosody) for s in segments + extras]
+    jobs = [
+        SynthesisJob(
+            str(audio / s.file_name), s.speaker.voice, build_ssml(s.phrases, s.prosody), s.prosody
+        )
+        for s in segments + extras
+    ]
     run_jobs(jobs, f"MSP-Podcast {release}", workers, progress)
     if release == "1.11":
         write_msp_v111(staging, segments, np.random.default_rng([int(seed), 2, 9]))
     else:
         write_msp_v16(staging, segments)
     write_eval13_partitions(staging, segments, np.random.default_rng([int(seed), 2, 13]))
-    stats = {"segments": len(segments), "unlabelled": len(extras),
-             "splits": dict(Counter(s.split for s in segments)),
-             "classes": dict(sorted(Counter(s.emo_class for s in segments).items()))}
+    stats = {
+        "segments": len(segments),
+        "unlabelled": len(extras),
+        "splits": dict(Counter(s.split for s in segments)),
+        "classes": dict(sorted(Counter(s.emo_class for s in segments).items())),
+    }
     publish(staging, root, marker, options, stats)
-    log(f"MSP-Podcast {release}: {len(jobs)} segments generated in "
-        f"{time.perf_counter() - started:.1f} s -> {root}")
+    log(
+        f"MSP-Podcast {release}: {len(jobs)} segments generated in "
+        f"{time.perf_counter() - started:.1f} s -> {root}"
+    )
     return root
 
 
@@ -1364,15 +1609,18 @@ def generate_msp_podcast(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ser_modules.testing.synthetic",
-        description="Generate small synthetic IEMOCAP / MSP-Podcast corpora (espeak-ng speech "
-                    "with emotional prosody) in the on-disk format of the real releases.",
+        description=(
+            "Generate small synthetic IEMOCAP / MSP-Podcast corpora (espeak-ng speech "
+            "with emotional prosody) in the on-disk format of the real releases."
+        ),
     )
     sub = parser.add_subparsers(dest="corpus", required=True)
     iemocap = sub.add_parser("iemocap", help="IEMOCAP_full_release layout")
     iemocap.add_argument("--out", required=True, help="output folder")
     iemocap.add_argument("--seed", type=int, default=0)
-    iemocap.add_argument("--per-speaker", type=int, default=40,
-                         help="utterances per speaker (10 speakers)")
+    iemocap.add_argument(
+        "--per-speaker", type=int, default=40, help="utterances per speaker (10 speakers)"
+    )
     msp = sub.add_parser("msp-podcast", help="MSP-Podcast layout (release 1.11 or 1.6)")
     msp.add_argument("--out", required=True, help="output folder")
     msp.add_argument("--release", choices=MSP_RELEASES, default="1.11")
@@ -1384,16 +1632,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.corpus == "iemocap":
-            root = generate_iemocap(args.out, seed=args.seed, per_speaker=args.per_speaker,
-                                    workers=args.workers, progress=not args.no_progress)
+            root = generate_iemocap(
+                args.out,
+                seed=args.seed,
+                per_speaker=args.per_speaker,
+                workers=args.workers,
+                progress=not args.no_progress,
+            )
         else:
-            root = generate_msp_podcast(args.out, release=args.release, seed=args.seed,
-                                        size=args.size, workers=args.workers,
-                                        progress=not args.no_progress)
+            root = generate_msp_podcast(
+                args.out,
+                release=args.release,
+                seed=args.seed,
+                size=args.size,
+                workers=args.workers,
+                progress=not args.no_progress,
+            )
     except (RuntimeError, ValueError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -245,8 +245,12 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     >>> processor.batch_decode([[0, 7, 7, 0, 7, 4, 6]])  # blanks dropped, repeats merged
     ['AA T']
     """
-    from transformers import (HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor,
-                              Wav2Vec2Processor)
+    from transformers import (
+        HubertForCTC,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2Processor,
+    )
 
     folder = Path(folder)
     options = {"kind": "hubert_ctc", "size": size, "seed": seed, "vocabulary": list(CTC_VOCABULARY)}
@@ -257,14 +261,21 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     vocab_file = folder / "vocab.json"
     vocab_file.write_text(json.dumps({token: i for i, token in enumerate(CTC_VOCABULARY)}))
     tokenizer = Wav2Vec2CTCTokenizer(
-        str(vocab_file), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|", do_lower_case=False
+        str(vocab_file),
+        unk_token="<unk>",
+        pad_token="<pad>",
+        word_delimiter_token="|",
+        do_lower_case=False,
     )
     config = build_ssl_config("hubert", size)
     config.vocab_size = len(CTC_VOCABULARY)
     config.pad_token_id = tokenizer.pad_token_id
     config.ctc_loss_reduction = "mean"
     extractor = Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
         return_attention_mask=config.feat_extract_norm == "layer",
     )
     torch.manual_seed(seed)

@@ -36,7 +36,9 @@ def template_objects(text):
     match = re.search(r"^interface_class:\s*(\w+)", text, flags=re.M)
     if not match:
         raise PublishError("the inference template names no interface_class")
-    return [(INTERFACES, match[1])] + [(found[2], found[3]) for found in OBJECT_REFERENCE.finditer(text)]
+    return [(INTERFACES, match[1])] + [
+        (found[2], found[3]) for found in OBJECT_REFERENCE.finditer(text)
+    ]
 
 
 def module_tree(name):
@@ -49,8 +51,14 @@ def module_tree(name):
 
 def _is_internal(node):
     """An import of this project's package (``from ser_modules.x import y``)."""
-    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])]
-    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(n.startswith("ser_modules") for n in names)
+    names = (
+        [node.module or ""]
+        if isinstance(node, ast.ImportFrom)
+        else [a.name for a in getattr(node, "names", [])]
+    )
+    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+        n.startswith("ser_modules") for n in names
+    )
 
 
 def bundled_modules(objects):
@@ -64,8 +72,13 @@ def bundled_modules(objects):
         tree = module_tree(name)
         for node in tree.body:
             if _is_internal(node):
-                if not isinstance(node, ast.ImportFrom) or any(alias.asname for alias in node.names):
-                    raise PublishError(f"{name}:{node.lineno}: write 'from ser_modules.x import y' (no alias) to be bundled")
+                if not isinstance(node, ast.ImportFrom) or any(
+                    alias.asname for alias in node.names
+                ):
+                    raise PublishError(
+                        f"{name}:{node.lineno}: write 'from ser_modules.x import y' (no alias) to"
+                        " be bundled"
+                    )
                 visit(node.module)
         trees[name] = tree
 
@@ -99,25 +112,44 @@ def forward_only(node):
     forward = copy.deepcopy(forward)
     for parent in ast.walk(forward):
         if isinstance(getattr(parent, "body", None), list):
-            parent.body = [s for s in parent.body if not ast.unparse(s).startswith("ctx.save_for_backward(")]
-    if any(isinstance(child, ast.Name) and child.id == "ctx" for statement in forward.body for child in ast.walk(statement)):
-        raise PublishError(f"{node.name}.forward uses ctx beyond save_for_backward: it cannot run alone")
-    apply = ast.parse(f"@staticmethod\ndef apply(*args):\n    return {node.name}.forward(None, *args)").body[0]
+            parent.body = [
+                s for s in parent.body if not ast.unparse(s).startswith("ctx.save_for_backward(")
+            ]
+    if any(
+        isinstance(child, ast.Name) and child.id == "ctx"
+        for statement in forward.body
+        for child in ast.walk(statement)
+    ):
+        raise PublishError(
+            f"{node.name}.forward uses ctx beyond save_for_backward: it cannot run alone"
+        )
+    apply = ast.parse(
+        f"@staticmethod\ndef apply(*args):\n    return {node.name}.forward(None, *args)"
+    ).body[0]
     summary = (ast.get_docstring(node) or node.name).split("\n", 1)[0]
     plain = copy.copy(node)
     plain.bases, plain.keywords = [], []
-    plain.body = [ast.Expr(ast.Constant(f"{summary} (its forward pass only: inference)")), apply, forward]
+    plain.body = [
+        ast.Expr(ast.Constant(f"{summary} (its forward pass only: inference)")),
+        apply,
+        forward,
+    ]
     return plain
 
 
 def inference_code(node):
     """A top-level statement as bundled: docstrings cut to their first line, autograd functions
     forward only."""
-    if isinstance(node, ast.ClassDef) and {ast.unparse(base) for base in node.bases} & AUTOGRAD_FUNCTION:
+    if (
+        isinstance(node, ast.ClassDef)
+        and {ast.unparse(base) for base in node.bases} & AUTOGRAD_FUNCTION
+    ):
         node = forward_only(node)
     node = copy.deepcopy(node)
     for child in ast.walk(node):
-        docstring = ast.get_docstring(child) if isinstance(child, (ast.FunctionDef, ast.ClassDef)) else None
+        docstring = (
+            ast.get_docstring(child) if isinstance(child, (ast.FunctionDef, ast.ClassDef)) else None
+        )
         if docstring is not None:
             child.body[0] = ast.Expr(ast.Constant(docstring.split("\n", 1)[0]))
     return node
@@ -148,7 +180,9 @@ def bundle_source(objects):
             text = ast.unparse(inference_code(node))
             for name in names:
                 if meanings.setdefault(name, (text, module))[0] != text:
-                    raise PublishError(f"{name} is defined differently in {meanings[name][1]} and {module}")
+                    raise PublishError(
+                        f"{name} is defined differently in {meanings[name][1]} and {module}"
+                    )
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 imports.setdefault(text)
             else:
@@ -162,9 +196,10 @@ def custom_interface_source(template_text):
     objects = template_objects(template_text)
     modules = ", ".join(bundled_modules(objects))
     origin = textwrap.fill(
-        f"Generated by ``python -m ser_modules.tools.publish export`` from ser-recipes {package_version()} "
-        f"(git {git_commit()}), modules {modules} (docstrings cut to their first line). Inference code only "
-        "(no training, no fitting); needs only ``speechbrain`` (and the packages it installs).",
+        "Generated by ``python -m ser_modules.tools.publish export`` from ser-recipes"
+        f" {package_version()} (git {git_commit()}), modules {modules} (docstrings cut to their"
+        " first line). Inference code only (no training, no fitting); needs only ``speechbrain``"
+        " (and the packages it installs).",
         width=100,
     )
     return f'''"""Inference code of a ser-recipes model, self-contained for SpeechBrain's ``foreign_class``.

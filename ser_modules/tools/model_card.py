@@ -36,7 +36,9 @@ def package_version():
 def git_commit():
     try:
         root = Path(__file__).resolve().parents[1]
-        result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        result = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
         return result.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -56,7 +58,10 @@ def experiment_name(folder):
 
 def versions():
     """Versions of the packages the model was exported with."""
-    found = {"ser-recipes": f"{package_version()} (git {git_commit()})", "python": platform.python_version()}
+    found = {
+        "ser-recipes": f"{package_version()} (git {git_commit()})",
+        "python": platform.python_version(),
+    }
     for package in ("speechbrain", "torch", "torchaudio", "transformers"):
         try:
             found[package] = importlib.metadata.version(package)
@@ -66,31 +71,39 @@ def versions():
 
 
 CITATIONS = {
-    "categorical": """@inproceedings{kakouros2023attentive,
+    "categorical": (
+        """@inproceedings{kakouros2023attentive,
   title     = {Speech-Based Emotion Recognition with Self-Supervised Models Using Attentive Channel-Wise Correlations and Label Smoothing},
   author    = {Kakouros, Sofoklis and Stafylakis, Themos and Mo{\\v{s}}ner, Ladislav and Burget, Luk{\\'a}{\\v{s}}},
   booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
   year      = {2023}
-}""",
-    "upstream_downstream": """@inproceedings{morais2022speech,
+}"""
+    ),
+    "upstream_downstream": (
+        """@inproceedings{morais2022speech,
   title     = {Speech Emotion Recognition Using Self-Supervised Features},
   author    = {Morais, Edmilson and Hoory, Ron and Zhu, Weizhong and Gat, Itai and Damasceno, Matheus and Aronowitz, Hagai},
   booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
   year      = {2022}
-}""",
-    "dimensional": """@inproceedings{mitra2024salient,
+}"""
+    ),
+    "dimensional": (
+        """@inproceedings{mitra2024salient,
   title     = {Investigating Salient Representations and Label Variance in Dimensional Speech Emotion Analysis},
   author    = {Mitra, Vikramjit and Nie, Jingping and Azemi, Erdrin},
   booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
   year      = {2024}
-}""",
-    "speechbrain": """@misc{speechbrain,
+}"""
+    ),
+    "speechbrain": (
+        """@misc{speechbrain,
   title  = {{SpeechBrain}: A General-Purpose Speech Toolkit},
   author = {Mirco Ravanelli and Titouan Parcollet and Peter Plantinga and Aku Rouhe and others},
   year   = {2021},
   eprint = {2106.04624},
   archivePrefix = {arXiv}
-}""",
+}"""
+    ),
 }
 
 
@@ -99,17 +112,26 @@ def categorical_results(folder):
     fold = read_json(folder / "test_results.json")
     evaluated = f" ({fold['evaluated']})" if "evaluated" in fold else ""
     lines = [
-        f"This model is the fold that tests on session {fold['test_session']} (trained on the other four "
-        f"sessions){evaluated}: WA {fold['WA']:.2f}, UA {fold['UA']:.2f}, macro-F1 {fold['F1']:.2f} (percent, "
-        f"{fold['num_samples']} test utterances).",
+        (
+            f"This model is the fold that tests on session {fold['test_session']} (trained on the"
+            f" other four sessions){evaluated}: WA {fold['WA']:.2f}, UA {fold['UA']:.2f}, macro-F1"
+            f" {fold['F1']:.2f} (percent, {fold['num_samples']} test utterances)."
+        ),
         "",
     ]
     cross_validation = folder.parent / "results.md"
     if cross_validation.exists():
         table = cross_validation.read_text(encoding="utf-8").split("\n", 1)[1].strip()
-        lines += ["Leave-one-session-out cross-validation of the same configuration (all 5 folds):", "", table]
+        lines += [
+            "Leave-one-session-out cross-validation of the same configuration (all 5 folds):",
+            "",
+            table,
+        ]
     else:
-        lines.append("(No results.md of the 5-fold cross-validation beside this fold: run cross_validate.py.)")
+        lines.append(
+            "(No results.md of the 5-fold cross-validation beside this fold: run"
+            " cross_validate.py.)"
+        )
     return "\n".join(lines)
 
 
@@ -127,31 +149,52 @@ IEMOCAP_FACTS = {
 CARD_FACTS = {
     "categorical": {
         **IEMOCAP_FACTS,
-        "pipeline": "frozen SSL upstream (all hidden states) -> softmax-weighted layer sum -> linear projector "
-        "-> {pooling} pooling -> linear classifier, trained with label-smoothed cross-entropy",
-        "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
-        "checkpoint chosen on validation UA. WA = overall accuracy, UA = mean per-class recall.",
+        "pipeline": (
+            "frozen SSL upstream (all hidden states) -> softmax-weighted layer sum -> linear"
+            " projector -> {pooling} pooling -> linear classifier, trained with label-smoothed"
+            " cross-entropy"
+        ),
+        "protocol": (
+            "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training"
+            " sessions; checkpoint chosen on validation UA. WA = overall accuracy, UA = mean"
+            " per-class recall."
+        ),
         "paper": "Kakouros et al., ICASSP 2023",
     },
     "upstream_downstream": {
         **IEMOCAP_FACTS,
-        "pipeline": "upstream(s) {upstreams} (fine-tuned SSL encoders or filterbanks) -> downstream ({pooling} "
-        "aggregator) -> linear classifier, trained with cross-entropy",
-        "protocol": "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training sessions; "
-        "the reported model is the best checkpoint or the average of the best ones on validation WA, as the "
-        "experiment's reported_model says. WA = overall accuracy, UA = mean per-class recall.",
+        "pipeline": (
+            "upstream(s) {upstreams} (fine-tuned SSL encoders or filterbanks) -> downstream"
+            " ({pooling} aggregator) -> linear classifier, trained with cross-entropy"
+        ),
+        "protocol": (
+            "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training"
+            " sessions; the reported model is the best checkpoint or the average of the best ones"
+            " on validation WA, as the experiment's reported_model says. WA = overall accuracy, UA"
+            " = mean per-class recall."
+        ),
         "paper": "Morais et al., ICASSP 2022",
     },
     "dimensional": {
-        "task": "dimensional speech emotion recognition (arousal, valence, dominance on the 1-7 scale)",
+        "task": (
+            "dimensional speech emotion recognition (arousal, valence, dominance on the 1-7 scale)"
+        ),
         "datasets": "msp-podcast",
         "tags": ["audio-regression", "speech-emotion-recognition", "MSP-Podcast"],
-        "pipeline": "frozen SSL upstream (hidden state {ssl_layer}) -> per-channel standardisation -> {saliency} "
-        "selection of the input dimensions -> TC-GRU head, trained with the weighted CCC loss "
-        "(target variance: {loss_mode})",
-        "protocol": "MSP-Podcast official partitions; model selected on the validation mean CCC; CCC on the 1-7 scale.",
+        "pipeline": (
+            "frozen SSL upstream (hidden state {ssl_layer}) -> per-channel standardisation ->"
+            " {saliency} selection of the input dimensions -> TC-GRU head, trained with the"
+            " weighted CCC loss (target variance: {loss_mode})"
+        ),
+        "protocol": (
+            "MSP-Podcast official partitions; model selected on the validation mean CCC; CCC on the"
+            " 1-7 scale."
+        ),
         "paper": "Mitra, Nie and Azemi, ICASSP 2024",
-        "usage": 'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance": ...}',
+        "usage": (
+            'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance":'
+            " ...}"
+        ),
     },
 }
 
@@ -161,17 +204,25 @@ CORPUS_LICENSES = {
     "iemocap": {
         "license_name": "iemocap-research-only",
         "corpus": "IEMOCAP",
-        "provider": "the Signal Analysis and Interpretation Laboratory (SAIL) of the University of Southern "
-        "California (USC)",
-        "terms": "a licence agreement for research use that each user signs with USC SAIL; the corpus is "
-        "not openly redistributable",
+        "provider": (
+            "the Signal Analysis and Interpretation Laboratory (SAIL) of the University of Southern"
+            " California (USC)"
+        ),
+        "terms": (
+            "a licence agreement for research use that each user signs with USC SAIL; the corpus is"
+            " not openly redistributable"
+        ),
     },
     "msp-podcast": {
         "license_name": "msp-podcast-research-only",
         "corpus": "MSP-Podcast",
-        "provider": "the Multimodal Signal Processing (MSP) Laboratory of The University of Texas at Dallas",
-        "terms": "a licence agreement that each user signs with The University of Texas at Dallas, whose academic "
-        "terms allow research use only; the corpus is not openly redistributable",
+        "provider": (
+            "the Multimodal Signal Processing (MSP) Laboratory of The University of Texas at Dallas"
+        ),
+        "terms": (
+            "a licence agreement that each user signs with The University of Texas at Dallas, whose"
+            " academic terms allow research use only; the corpus is not openly redistributable"
+        ),
     },
 }
 LICENSE_FILE = "LICENSE.md"
@@ -181,13 +232,18 @@ CATEGORICAL_METRICS = (
     ("WA", "WA (weighted accuracy: overall accuracy, %)"),
     ("F1", "Macro-F1 (%)"),
 )
-DIMENSIONAL_METRICS = tuple((f"ccc_{dim}", f"CCC {dim}") for dim in DIMENSIONS) + (("ccc_mean", "CCC mean"),)
+DIMENSIONAL_METRICS = tuple((f"ccc_{dim}", f"CCC {dim}") for dim in DIMENSIONS) + (
+    ("ccc_mean", "CCC mean"),
+)
 DATASET_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
 # Model-index task types: the Hub's audio-classification task for the categorical models; no Hub
 # task describes regression of arousal / valence / dominance, so a descriptive type (no pipeline_tag).
 TASKS = {
     "categorical": ("audio-classification", "Speech emotion recognition (4 classes)"),
-    "dimensional": ("speech-emotion-recognition", "Dimensional speech emotion recognition (arousal, valence, dominance)"),
+    "dimensional": (
+        "speech-emotion-recognition",
+        "Dimensional speech emotion recognition (arousal, valence, dominance)",
+    ),
 }
 
 
@@ -200,14 +256,14 @@ def license_text(kind):
     # Licence of this model: MSP-Podcast research-only terms
     """
     terms = CORPUS_LICENSES[CARD_FACTS[kind]["datasets"]]
-    return f"""# Licence of this model: {terms['corpus']} research-only terms
+    return f"""# Licence of this model: {terms["corpus"]} research-only terms
 
-The weights in `model.ckpt` were trained on the {terms['corpus']} corpus, which {terms['provider']}
-distributes under {terms['terms']}. A model trained on it is therefore not published under an open
+The weights in `model.ckpt` were trained on the {terms["corpus"]} corpus, which {terms["provider"]}
+distributes under {terms["terms"]}. A model trained on it is therefore not published under an open
 licence (such as Apache-2.0): the terms of that agreement apply to its use and redistribution.
 
 - Use this model for research only, as the corpus terms allow.
-- Before any other use, or before redistributing the model, read the {terms['corpus']} licence
+- Before any other use, or before redistributing the model, read the {terms["corpus"]} licence
   agreement (it comes with the corpus) and ask its provider if it does not settle the question.
 - Emotion predictions about people are sensitive: see the card's "Limitations and intended use".
 
@@ -227,18 +283,31 @@ def eval_results(kind, folder):
     family = "dimensional" if kind == "dimensional" else "categorical"
     task_type, task_name = TASKS[family]
     dataset = CARD_FACTS[kind]["datasets"]
-    common = {"task_type": task_type, "task_name": task_name, "dataset_type": dataset,
-              "dataset_name": DATASET_NAMES[dataset]}
+    common = {
+        "task_type": task_type,
+        "task_name": task_name,
+        "dataset_type": dataset,
+        "dataset_name": DATASET_NAMES[dataset],
+    }
     if family == "categorical":
         fold = read_json(folder / "test_results.json")
         runs = [(f"session{fold['test_session']}", fold)]
         metrics = CATEGORICAL_METRICS
     else:
-        runs = [(result.get("split", path.stem), result) for path in sorted(folder.glob("test_*_results.json"))
-                for result in [read_json(path)]]
+        runs = [
+            (result.get("split", path.stem), result)
+            for path in sorted(folder.glob("test_*_results.json"))
+            for result in [read_json(path)]
+        ]
         metrics = DIMENSIONAL_METRICS
     return [
-        EvalResult(**common, dataset_split=split, metric_type=metric, metric_name=name, metric_value=result[metric])
+        EvalResult(
+            **common,
+            dataset_split=split,
+            metric_type=metric,
+            metric_name=name,
+            metric_value=result[metric],
+        )
         for split, result in runs
         for metric, name in metrics
         if isinstance(result.get(metric), (int, float))
@@ -269,7 +338,11 @@ def card_data(kind, folder, repo_id, upstreams):
         license_name=terms["license_name"],
         license_link=LICENSE_FILE,
         datasets=[facts["datasets"]],
-        tags=["speechbrain", *facts["tags"], *(source.split("/")[-1] for source in upstream_sources_of(upstreams))],
+        tags=[
+            "speechbrain",
+            *facts["tags"],
+            *(source.split("/")[-1] for source in upstream_sources_of(upstreams)),
+        ],
         pipeline_tag="audio-classification" if kind != "dimensional" else None,
         base_model=(hub_ids[0] if len(hub_ids) == 1 else hub_ids) or None,
         metrics=list(dict.fromkeys(result.metric_type for result in results)),
@@ -281,26 +354,38 @@ def card_data(kind, folder, repo_id, upstreams):
 
 def upstream_sources_of(upstreams):
     """The upstreams as the card names them: Hub ids, local folders, or the filterbanks."""
-    return [upstream.hub_id or upstream.source for upstream in upstreams] or ["80 log Mel filterbanks"]
+    return [upstream.hub_id or upstream.source for upstream in upstreams] or [
+        "80 log Mel filterbanks"
+    ]
 
 
 def upstream_lines(upstreams, hparams):
     """Markdown lines on the upstreams: Hub id and commit, or why the commit is unknown."""
     if not upstreams:
-        return [f"- Upstream: {hparams.get('n_mels', 80)} log Mel filterbanks (no pretrained model)."]
+        return [
+            f"- Upstream: {hparams.get('n_mels', 80)} log Mel filterbanks (no pretrained model)."
+        ]
     lines = []
     for upstream in upstreams:
         name = f"`{upstream.hub_id}`" if upstream.hub_id else "a local folder (not a Hub model)"
         if upstream.revision:
-            lines.append(f"- Upstream {name} (`{upstream.key}`) at commit `{upstream.revision}` (from {upstream.origin}; "
-                         f"recorded as `{upstream.revision_key}` in `hyperparams.yaml`). The interface loads the Hub's "
-                         "current revision of it: check that it is this commit.")
+            lines.append(
+                f"- Upstream {name} (`{upstream.key}`) at commit `{upstream.revision}` (from"
+                f" {upstream.origin}; recorded as `{upstream.revision_key}` in `hyperparams.yaml`)."
+                " The interface loads the Hub's current revision of it: check that it is this"
+                " commit."
+            )
         elif upstream.hub_id:
-            lines.append(f"- Upstream {name} (`{upstream.key}`): unpinned, its commit is {upstream.origin}. The "
-                         "interface loads the Hub's current revision, which may differ from the one trained with.")
+            lines.append(
+                f"- Upstream {name} (`{upstream.key}`): unpinned, its commit is {upstream.origin}."
+                " The interface loads the Hub's current revision, which may differ from the one"
+                " trained with."
+            )
         else:
-            lines.append(f"- Upstream {name} (`{upstream.key}`: `{upstream.source}`): override `{upstream.key}` with "
-                         "the same model's Hub id or folder when loading.")
+            lines.append(
+                f"- Upstream {name} (`{upstream.key}`: `{upstream.source}`): override"
+                f" `{upstream.key}` with the same model's Hub id or folder when loading."
+            )
     return lines
 
 
@@ -334,19 +419,25 @@ def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classna
     """
     upstreams = find_upstreams(hparams) if upstreams is None else upstreams
     facts = CARD_FACTS[kind]
-    command = (folder / "command.txt").read_text(encoding="utf-8").strip() if (folder / "command.txt").exists() else "(not recorded)"
+    command = (
+        (folder / "command.txt").read_text(encoding="utf-8").strip()
+        if (folder / "command.txt").exists()
+        else "(not recorded)"
+    )
     results = dimensional_results(folder) if kind == "dimensional" else categorical_results(folder)
     sources = upstream_sources_of(upstreams)
     keys = ("pooling", "ssl_layer", "saliency", "loss_mode")
-    pipeline = facts["pipeline"].format(upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys})
+    pipeline = facts["pipeline"].format(
+        upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys}
+    )
     version_lines = "\n".join(f"- {name}: {version}" for name, version in versions().items())
-    example_line = f'\n\nThe folder has an example input, `{example}`.' if example else ""
+    example_line = f"\n\nThe folder has an example input, `{example}`." if example else ""
     terms = CORPUS_LICENSES[facts["datasets"]]
     upstream_text = "\n".join(upstream_lines(upstreams, hparams))
     text = f"""
-# {kind.replace('_', ' + ').capitalize()} speech emotion recognition: {' + '.join(sources)} ({facts['paper']})
+# {kind.replace("_", " + ").capitalize()} speech emotion recognition: {" + ".join(sources)} ({facts["paper"]})
 
-Task: {facts['task']}.
+Task: {facts["task"]}.
 
 Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weights are the
 {checkpoint_note} of the experiment `{experiment_name(folder)}`.
@@ -359,7 +450,7 @@ Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weig
 from speechbrain.inference.interfaces import foreign_class
 
 model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{classname}")
-{facts['usage']}
+{facts["usage"]}
 ```
 
 Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono). Batches:
@@ -371,7 +462,7 @@ windows for long recordings.{example_line}
 
 ## Results
 
-Protocol: {facts['protocol']}
+Protocol: {facts["protocol"]}
 
 {results}
 
@@ -386,8 +477,8 @@ Versions:
 
 ## License
 
-`license: other` ({terms['license_name']}): the model was trained on {terms['corpus']}, which
-{terms['provider']} distributes under {terms['terms']}. The model follows those terms (research use
+`license: other` ({terms["license_name"]}): the model was trained on {terms["corpus"]}, which
+{terms["provider"]} distributes under {terms["terms"]}. The model follows those terms (research use
 only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference code
 (`custom_interface.py`) is Apache-2.0 (ser-recipes); the upstream model has its own licence.
 
@@ -396,7 +487,7 @@ only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference 
 - Intended for research on speech emotion recognition. Emotion labels are perceived by annotators,
   not the speaker's felt state; predictions are uncertain and must not be used to make decisions
   about individuals (hiring, policing, health, credit...) or to monitor people without consent.
-- Trained on {facts['datasets']} only: acted or podcast English speech from a limited set of speakers.
+- Trained on {facts["datasets"]} only: acted or podcast English speech from a limited set of speakers.
   Accuracy drops on other languages, accents, recording conditions, children's or pathological speech.
 - The corpus licence restricts the use of models trained on it (see License): check it before any
   use outside research.
@@ -406,7 +497,7 @@ only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference 
 ```bibtex
 {CITATIONS[kind]}
 
-{CITATIONS['speechbrain']}
+{CITATIONS["speechbrain"]}
 ```
 """
     data = card_data(kind, folder, repo_id, upstreams)
@@ -429,5 +520,9 @@ def set_card_repo_id(card_text, repo_id):
     card = ModelCard(card_text)
     if card.data.eval_results:
         card.data.model_name = model_name(repo_id)
-    card.text = re.sub(r'(foreign_class\(|\()source="[^"]*"', lambda match: f'{match[1]}source="{repo_id}"', card.text)
+    card.text = re.sub(
+        r'(foreign_class\(|\()source="[^"]*"',
+        lambda match: f'{match[1]}source="{repo_id}"',
+        card.text,
+    )
     return str(card)

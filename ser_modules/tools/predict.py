@@ -53,7 +53,11 @@ from ser_modules.tools.prediction_inputs import (
     read_input,
     signal_flags,
 )
-from ser_modules.tools.prediction_outputs import OUTPUT_FORMATS, RecordSink, check_msp_challenge_inputs
+from ser_modules.tools.prediction_outputs import (
+    OUTPUT_FORMATS,
+    RecordSink,
+    check_msp_challenge_inputs,
+)
 from ser_modules.utils.constants import RATING_SCALE
 
 logger = logging.getLogger(__name__)
@@ -91,7 +95,9 @@ def interface_class(hparams_text, source):
     """The ``interface_class`` named in an export's ``hyperparams.yaml``."""
     match = re.search(r"^interface_class:\s*(\w+)\s*$", hparams_text, flags=re.M)
     if not match:
-        raise PredictionInputError(f"{source}: hyperparams.yaml names no interface_class (not a ser-recipes export?)")
+        raise PredictionInputError(
+            f"{source}: hyperparams.yaml names no interface_class (not a ser-recipes export?)"
+        )
     return match.group(1)
 
 
@@ -133,13 +139,15 @@ def model_location(source):
         return "local"
     if path.exists():
         raise PredictionInputError(
-            f"--model {source} is a file: give the export folder (the one that holds hyperparams.yaml) "
-            "or a Hub id USER/NAME")
+            f"--model {source} is a file: give the export folder (the one that holds"
+            " hyperparams.yaml) or a Hub id USER/NAME"
+        )
     if is_hub_id(source):
         return "hub"
     raise PredictionInputError(
         f"--model {source}: the folder {path} does not exist; give an export folder of "
-        "`python -m ser_modules.tools.publish export` or a Hugging Face Hub id USER/NAME")
+        "`python -m ser_modules.tools.publish export` or a Hugging Face Hub id USER/NAME"
+    )
 
 
 def load_model(source, savedir=None, overrides=None, device="cpu"):
@@ -156,11 +164,14 @@ def load_model(source, savedir=None, overrides=None, device="cpu"):
         hparams_text = (Path(source) / "hyperparams.yaml").read_text(encoding="utf-8")
     else:
         try:
-            hparams_text = Path(fetch("hyperparams.yaml", source=source, savedir=savedir)).read_text(encoding="utf-8")
+            hparams_text = Path(
+                fetch("hyperparams.yaml", source=source, savedir=savedir)
+            ).read_text(encoding="utf-8")
         except Exception as error:  # network, authentication, missing repository: errors vary
             raise PredictionInputError(
-                f"--model {source}: no local folder of that name, and the Hugging Face Hub did not give "
-                f"{source}/hyperparams.yaml ({type(error).__name__}: {error})") from error
+                f"--model {source}: no local folder of that name, and the Hugging Face Hub did not"
+                f" give {source}/hyperparams.yaml ({type(error).__name__}: {error})"
+            ) from error
     return foreign_class(
         source=str(Path(source).resolve()) if local else source,
         hparams_file="hyperparams.yaml",
@@ -202,8 +213,9 @@ def precision_context(device, precision):
         return contextlib.nullcontext
     if not str(device).startswith("cuda"):
         raise PredictionInputError(
-            f"--precision {precision} needs a GPU (the device is {device}): use --device cuda (or auto on a "
-            "machine with a GPU), or --precision fp32 on a CPU")
+            f"--precision {precision} needs a GPU (the device is {device}): use --device cuda (or"
+            " auto on a machine with a GPU), or --precision fp32 on a CPU"
+        )
     return lambda: torch.autocast("cuda", dtype=PRECISIONS[precision])
 
 
@@ -253,9 +265,22 @@ class Predictor:
         ``fp32``, ``fp16`` or ``bf16`` (autocast; GPU only).
     """
 
-    def __init__(self, model, batch_size=8, embeddings=False, clip=True, min_duration=MIN_DURATION_S,
-                 silence_db=SILENCE_DBFS, precision="fp32"):
-        self.model, self.batch_size, self.embeddings, self.clip = model, batch_size, embeddings, clip
+    def __init__(
+        self,
+        model,
+        batch_size=8,
+        embeddings=False,
+        clip=True,
+        min_duration=MIN_DURATION_S,
+        silence_db=SILENCE_DBFS,
+        precision="fp32",
+    ):
+        self.model, self.batch_size, self.embeddings, self.clip = (
+            model,
+            batch_size,
+            embeddings,
+            clip,
+        )
         self.min_duration, self.silence_db = min_duration, silence_db
         self.rate = model.audio_normalizer.sample_rate
         self.autocast = precision_context(model.device, precision)
@@ -263,7 +288,9 @@ class Predictor:
         self.dimensions = list(model.hparams.dimensions) if dimensional else []
         if embeddings and "embeddings" not in inspect.signature(model.predict_signals).parameters:
             raise PredictionInputError(
-                "--embeddings: this export's custom_interface.py predates embeddings; export the experiment again")
+                "--embeddings: this export's custom_interface.py predates embeddings; export the"
+                " experiment again"
+            )
 
     def predict(self, signals):
         """A result ``dict`` per waveform, or the error message of one the model fails on (a
@@ -287,8 +314,11 @@ class Predictor:
         result = dict(result)
         embedding = result.pop("embedding", None)
         if not finite_numbers(result) or not all(map(math.isfinite, embedding or [])):
-            return error_record(base, f"{where}: the model gave NaN or infinite outputs (with --precision fp16, "
-                                      "try bf16 or fp32)")
+            return error_record(
+                base,
+                f"{where}: the model gave NaN or infinite outputs (with --precision fp16, "
+                "try bf16 or fp32)",
+            )
         flags = signal_flags(signal, self.rate, self.min_duration, self.silence_db)
         if self.clip and self.dimensions:
             low, high = RATING_SCALE
@@ -331,7 +361,10 @@ def predict_windows(predictor, inputs, window, hop, sink, progress=True):
         try:
             wav = read_input(predictor.model, uid, path)
         except PredictionInputError as error:
-            sink.add(index, [error_record({"id": uid, "file": path, "start": None, "end": None}, str(error))])
+            sink.add(
+                index,
+                [error_record({"id": uid, "file": path, "start": None, "end": None}, str(error))],
+            )
             continue
         bounds = window_bounds(len(wav), int(round(window * rate)), int(round(hop * rate)))
         records = []
@@ -365,29 +398,94 @@ def plot_timelines(records, plot_path):
 def build_parser():
     """The ``ser-predict`` options (``--kebab-case`` throughout)."""
     parser = argparse.ArgumentParser(
-        prog="ser-predict", description=__doc__.split("\n")[0],
-        epilog=f"Exit status: 0 all inputs predicted, {EXIT_SOME_INPUTS_FAILED} some could not be (their records "
-               "hold the error), 1 an error stopped the run, 2 a wrong option.")
-    parser.add_argument("inputs", nargs="+", help="audio files, folders, or manifests (.json with 'wav' fields, .csv with a 'wav' column)")
-    parser.add_argument("--model", required=True, help="export folder or Hugging Face Hub id USER/NAME")
+        prog="ser-predict",
+        description=__doc__.split("\n")[0],
+        epilog=(
+            f"Exit status: 0 all inputs predicted, {EXIT_SOME_INPUTS_FAILED} some could not be"
+            " (their records hold the error), 1 an error stopped the run, 2 a wrong option."
+        ),
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        help=(
+            "audio files, folders, or manifests (.json with 'wav' fields, .csv with a 'wav' column)"
+        ),
+    )
+    parser.add_argument(
+        "--model", required=True, help="export folder or Hugging Face Hub id USER/NAME"
+    )
     parser.add_argument("--savedir", default=None, help="where a Hub model is downloaded")
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="hyperparams override, e.g. ssl_hub=/local/wavlm")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, or auto (the GPU when there is one); default: cpu")
-    parser.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32",
-                        help="fp16 / bf16: autocast on a GPU (refused on a CPU); default: fp32")
-    parser.add_argument("--batch-size", type=int, default=8, help="files (or windows) per forward pass; default: 8")
-    parser.add_argument("--output", default=None, help="output file (.jsonl or .csv); default: JSON lines on stdout")
-    parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
-                        help="default: from --output's suffix, else jsonl; msp-challenge: FileName,EmoAct,EmoVal,EmoDom")
-    parser.add_argument("--embeddings", action="store_true", help="add each utterance embedding (the head's input)")
-    parser.add_argument("--window", type=float, default=None, help="sliding window length in seconds (timeline)")
-    parser.add_argument("--hop", type=float, default=None, help="hop between windows in seconds (default: window / 2)")
-    parser.add_argument("--plot", default=None, help="timeline PNG (a folder when there are several inputs); needs --window")
-    parser.add_argument("--min-duration", type=float, default=MIN_DURATION_S,
-                        help=f"inputs shorter than this (seconds) are flagged 'short'; default: {MIN_DURATION_S}")
-    parser.add_argument("--silence-db", type=float, default=SILENCE_DBFS,
-                        help=f"inputs with an RMS level below this (dBFS) are flagged 'silent'; default: {SILENCE_DBFS}")
-    parser.add_argument("--no-clip", action="store_true", help="keep dimensional ratings outside the 1-7 scale (raw model outputs)")
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyperparams override, e.g. ssl_hub=/local/wavlm",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, cuda, cuda:N, or auto (the GPU when there is one); default: cpu",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default="fp32",
+        help="fp16 / bf16: autocast on a GPU (refused on a CPU); default: fp32",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="files (or windows) per forward pass; default: 8"
+    )
+    parser.add_argument(
+        "--output", default=None, help="output file (.jsonl or .csv); default: JSON lines on stdout"
+    )
+    parser.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        default=None,
+        help=(
+            "default: from --output's suffix, else jsonl; msp-challenge:"
+            " FileName,EmoAct,EmoVal,EmoDom"
+        ),
+    )
+    parser.add_argument(
+        "--embeddings", action="store_true", help="add each utterance embedding (the head's input)"
+    )
+    parser.add_argument(
+        "--window", type=float, default=None, help="sliding window length in seconds (timeline)"
+    )
+    parser.add_argument(
+        "--hop",
+        type=float,
+        default=None,
+        help="hop between windows in seconds (default: window / 2)",
+    )
+    parser.add_argument(
+        "--plot",
+        default=None,
+        help="timeline PNG (a folder when there are several inputs); needs --window",
+    )
+    parser.add_argument(
+        "--min-duration",
+        type=float,
+        default=MIN_DURATION_S,
+        help=f"inputs shorter than this (seconds) are flagged 'short'; default: {MIN_DURATION_S}",
+    )
+    parser.add_argument(
+        "--silence-db",
+        type=float,
+        default=SILENCE_DBFS,
+        help=(
+            "inputs with an RMS level below this (dBFS) are flagged 'silent'; default:"
+            f" {SILENCE_DBFS}"
+        ),
+    )
+    parser.add_argument(
+        "--no-clip",
+        action="store_true",
+        help="keep dimensional ratings outside the 1-7 scale (raw model outputs)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -397,7 +495,10 @@ def parse_args(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch_size < 1:
-        parser.error(f"--batch-size must be a positive integer (files or windows per forward pass), got {args.batch_size}")
+        parser.error(
+            "--batch-size must be a positive integer (files or windows per forward pass), got"
+            f" {args.batch_size}"
+        )
     if args.plot and args.window is None:
         parser.error("--plot draws a timeline: give --window (and --hop)")
     if args.hop is not None and args.window is None:
@@ -407,7 +508,9 @@ def parse_args(argv):
     if args.format is None:
         args.format = "csv" if args.output and args.output.endswith(".csv") else "jsonl"
     if args.format == "msp-challenge" and (args.window is not None or args.embeddings):
-        parser.error("--format msp-challenge has one row of ratings per file: no --window, no --embeddings")
+        parser.error(
+            "--format msp-challenge has one row of ratings per file: no --window, no --embeddings"
+        )
     return args
 
 
@@ -421,11 +524,26 @@ def run(args):
     model = load_model(args.model, args.savedir, parse_overrides(args.override), device)
     if args.format == "msp-challenge" and not hasattr(model, "regress_batch"):
         raise PredictionInputError(
-            f"--format msp-challenge: the msp-challenge format holds arousal, valence and dominance, and {args.model} "
-            f"is a {type(model).__name__} (categorical): use --format jsonl or csv")
-    logger.info("ser-predict: %d inputs, %s on %s (%s)", len(inputs), type(model).__name__, device, args.precision)
-    predictor = Predictor(model, args.batch_size, args.embeddings, not args.no_clip, args.min_duration,
-                          args.silence_db, args.precision)
+            "--format msp-challenge: the msp-challenge format holds arousal, valence and"
+            f" dominance, and {args.model} is a {type(model).__name__} (categorical): use --format"
+            " jsonl or csv"
+        )
+    logger.info(
+        "ser-predict: %d inputs, %s on %s (%s)",
+        len(inputs),
+        type(model).__name__,
+        device,
+        args.precision,
+    )
+    predictor = Predictor(
+        model,
+        args.batch_size,
+        args.embeddings,
+        not args.no_clip,
+        args.min_duration,
+        args.silence_db,
+        args.precision,
+    )
     progress = not args.no_progress
     with RecordSink(args.output, args.format, len(inputs)) as sink:
         if args.window is None:
@@ -436,8 +554,11 @@ def run(args):
         records = sink.finish()
     flagged = sum(bool(record.get("flags")) for record in records)
     if flagged:
-        logger.warning("%d of %d records are flagged (silent, short or clipped): see their 'flags'",
-                       flagged, len(records))
+        logger.warning(
+            "%d of %d records are flagged (silent, short or clipped): see their 'flags'",
+            flagged,
+            len(records),
+        )
     if args.plot:
         plot_timelines([record for record in records if record["error"] is None], args.plot)
     return records
@@ -453,9 +574,17 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     failed = [record for record in records if record["error"] is not None]
     if failed:
-        where = "listed above (the msp-challenge format has no room for them)" if args.format == "msp-challenge" \
+        where = (
+            "listed above (the msp-challenge format has no room for them)"
+            if args.format == "msp-challenge"
             else f"in the 'error' field of their records ({args.output or 'stdout'})"
-        logger.error("%d of %d records could not be predicted: their errors are %s", len(failed), len(records), where)
+        )
+        logger.error(
+            "%d of %d records could not be predicted: their errors are %s",
+            len(failed),
+            len(records),
+            where,
+        )
         sys.exit(EXIT_SOME_INPUTS_FAILED)
 
 

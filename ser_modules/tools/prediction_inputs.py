@@ -39,9 +39,14 @@ def manifest_entries(path):
             entries = json.loads(path.read_text(encoding="utf-8"))
             return [(uid, entry["wav"]) for uid, entry in entries.items()]
         with open(path, newline="", encoding="utf-8") as handle:
-            return [(row.get("ID") or row.get("id") or row["wav"], row["wav"]) for row in csv.DictReader(handle)]
+            return [
+                (row.get("ID") or row.get("id") or row["wav"], row["wav"])
+                for row in csv.DictReader(handle)
+            ]
     except (KeyError, TypeError, AttributeError):
-        raise PredictionInputError(f"{path}: every entry of a manifest needs a 'wav' field") from None
+        raise PredictionInputError(
+            f"{path}: every entry of a manifest needs a 'wav' field"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as error:
         raise PredictionInputError(f"{path} is not a readable manifest: {error}") from None
 
@@ -64,7 +69,9 @@ def collect_inputs(paths, extensions=AUDIO_EXTENSIONS):
             candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in extensions)
             files = [p for p in candidates if not p.name.startswith("._")]
             if len(files) < len(candidates):
-                logger.info("%s: skipped %d macOS metadata files (._*)", path, len(candidates) - len(files))
+                logger.info(
+                    "%s: skipped %d macOS metadata files (._*)", path, len(candidates) - len(files)
+                )
             if not files:
                 raise PredictionInputError(f"{path} holds no audio file ({', '.join(extensions)})")
             inputs += [(str(p.relative_to(path).with_suffix("")), str(p)) for p in files]
@@ -104,7 +111,9 @@ def read_input(model, uid, path):
     try:
         wav = model.load_audio(path).cpu()
     except Exception as error:  # soundfile / fetch errors vary by format
-        raise PredictionInputError(f"{path} (input {uid}) cannot be read as audio: {error}") from None
+        raise PredictionInputError(
+            f"{path} (input {uid}) cannot be read as audio: {error}"
+        ) from None
     if wav.numel() == 0:
         raise PredictionInputError(f"{path} (input {uid}) is empty")
     return check_finite(wav, f"{path} (input {uid}) holds non-finite samples", PredictionInputError)

@@ -45,7 +45,9 @@ def flatten(record):
     ...          "flags": ["silent", "short"], "error": None, "embedding": [0.5, 0.25]})
     {'id': 'a', 'label': 'hap', 'flags': 'silent;short', 'error': None, 'p_hap': 0.9, 'p_sad': 0.1, 'emb_0': 0.5, 'emb_1': 0.25}
     """
-    flat = {key: value for key, value in record.items() if key not in ("probabilities", "embedding")}
+    flat = {
+        key: value for key, value in record.items() if key not in ("probabilities", "embedding")
+    }
     if isinstance(flat.get("flags"), list):
         flat["flags"] = ";".join(flat["flags"])
     flat.update({f"p_{label}": p for label, p in record.get("probabilities", {}).items()})
@@ -63,7 +65,9 @@ def csv_columns(rows):
     ['id', 'label', 'error', 'emb_0']
     """
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    last = [c for c in ("flags", "error") if c in columns] + [c for c in columns if c.startswith("emb_")]
+    last = [c for c in ("flags", "error") if c in columns] + [
+        c for c in columns if c.startswith("emb_")
+    ]
     return [c for c in columns if c not in last] + last or ["id"]
 
 
@@ -76,19 +80,22 @@ def msp_challenge_row(record):
     ...                    "valence": 3.0, "dominance": 4.0})
     {'FileName': 'MSP-PODCAST_0002_0033.wav', 'EmoAct': 4.5, 'EmoVal': 3.0, 'EmoDom': 4.0}
     """
-    return {"FileName": Path(record["file"]).name,
-            **{MSP_RATING_COLUMNS[dimension]: record[dimension] for dimension in DIMENSIONS}}
+    return {
+        "FileName": Path(record["file"]).name,
+        **{MSP_RATING_COLUMNS[dimension]: record[dimension] for dimension in DIMENSIONS},
+    }
 
 
 def check_msp_challenge_inputs(inputs):
     """Fails if two inputs share a file name: the submission names files by their basename."""
     seen = {}
-    for uid, path in inputs:
+    for _uid, path in inputs:
         name = Path(path).name
         if name in seen:
             raise PredictionInputError(
-                f"{seen[name]} and {path} share the file name {name}: the msp-challenge format names "
-                "files by their basename; predict them in separate runs")
+                f"{seen[name]} and {path} share the file name {name}: the msp-challenge format"
+                " names files by their basename; predict them in separate runs"
+            )
         seen[name] = path
 
 
@@ -108,7 +115,10 @@ def write_records(records, handle, output_format):
             handle.write(json.dumps(record, allow_nan=False) + "\n")
         return
     if output_format == "msp-challenge":
-        rows, columns = [msp_challenge_row(r) for r in records if r.get("error") is None], MSP_CHALLENGE_COLUMNS
+        rows, columns = (
+            [msp_challenge_row(r) for r in records if r.get("error") is None],
+            MSP_CHALLENGE_COLUMNS,
+        )
     else:
         rows = [flatten(record) for record in records]
         columns = csv_columns(rows)
@@ -146,7 +156,9 @@ class RecordSink:
         self.output = Path(output) if output else None
         self.output_format = output_format
         self.by_input = [None] * num_inputs
-        self.partial = self.output.with_name(self.output.name + ".partial.jsonl") if self.output else None
+        self.partial = (
+            self.output.with_name(self.output.name + ".partial.jsonl") if self.output else None
+        )
         self.handle = None
 
     def __enter__(self):
@@ -156,8 +168,9 @@ class RecordSink:
                 self.handle = open(self.partial, "x", encoding="utf-8")
             except FileExistsError:
                 raise PredictionInputError(
-                    f"{self.partial} holds the records of an unfinished run of ser-predict: move it away "
-                    f"(or delete it) before writing {self.output} again") from None
+                    f"{self.partial} holds the records of an unfinished run of ser-predict: move it"
+                    f" away (or delete it) before writing {self.output} again"
+                ) from None
         return self
 
     def add(self, index, records):
@@ -185,6 +198,10 @@ class RecordSink:
         if self.handle is not None and not self.handle.closed:
             self.handle.close()
             done = sum(records is not None for records in self.by_input)
-            logger.error("Stopped: the records of the %d of %d inputs finished are kept in %s",
-                         done, len(self.by_input), self.partial)
+            logger.error(
+                "Stopped: the records of the %d of %d inputs finished are kept in %s",
+                done,
+                len(self.by_input),
+                self.partial,
+            )
         return False

@@ -59,14 +59,27 @@ import torch
 import yaml
 
 from ser_modules.data.audio import SAMPLE_RATE, load_audio
+from ser_modules.tools.bundle import OBJECT_REFERENCE, custom_interface_source, template_objects
+from ser_modules.tools.errors import PublishError
+from ser_modules.tools.model_card import (
+    experiment_name,
+    git_commit,
+    license_text,
+    model_card,
+    package_version,
+    set_card_repo_id,
+)
+from ser_modules.tools.upstreams import find_upstreams
 from ser_modules.training.checkpoint_averaging import average_states, best_checkpoints
 from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.training.experiment import INFERENCE_TEMPLATE_COPY
-from ser_modules.tools.bundle import OBJECT_REFERENCE, custom_interface_source, template_objects
-from ser_modules.tools.errors import PublishError
-from ser_modules.tools.model_card import experiment_name, git_commit, license_text, model_card, package_version, set_card_repo_id
-from ser_modules.tools.upstreams import find_upstreams
-from ser_modules.utils.files import open_atomic, read_json, torch_save_atomic, write_json_atomic, write_wav_atomic
+from ser_modules.utils.files import (
+    open_atomic,
+    read_json,
+    torch_save_atomic,
+    write_json_atomic,
+    write_wav_atomic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +96,12 @@ DEFAULT_REPO_ID = "USER/NAME"
 # What to change to keep more checkpoints (for --average N), per kind of experiment.
 KEEP_MORE = {
     "categorical": "retrain keeping more (recipes/IEMOCAP/train.py: --keep_checkpoints=N)",
-    "upstream_downstream": "retrain keeping more (train_upstream_downstream.py: --num_checkpoints_to_average=N)",
-    "dimensional": "note that recipes/MSP-Podcast/train.py keeps only the best and the newest checkpoint",
+    "upstream_downstream": (
+        "retrain keeping more (train_upstream_downstream.py: --num_checkpoints_to_average=N)"
+    ),
+    "dimensional": (
+        "note that recipes/MSP-Podcast/train.py keeps only the best and the newest checkpoint"
+    ),
 }
 # Files of an export whose text is published as is (checked for local paths before a push).
 PUBLISHED_TEXT = ("README.md", "hyperparams.yaml")
@@ -147,7 +164,11 @@ def trained_folds(exp_dir):
     >>> trained_folds(folder)
     [2, 10]
     """
-    folds = [path.name[len("session"):] for path in Path(exp_dir).glob("session*") if (path / "save").is_dir()]
+    folds = [
+        path.name[len("session") :]
+        for path in Path(exp_dir).glob("session*")
+        if (path / "save").is_dir()
+    ]
     return sorted(int(fold) for fold in folds if fold.isdigit())
 
 
@@ -161,19 +182,33 @@ def experiment_folder(exp_dir, fold=None):
     choices = " or ".join(f"--fold {number}" for number in folds)
     if fold is not None:
         if (exp_dir / "save").is_dir():
-            raise PublishError(f"--fold {fold}: {exp_dir} is the folder of one trained model (it has save/), not a "
-                               "cross-validation folder: drop --fold")
+            raise PublishError(
+                f"--fold {fold}: {exp_dir} is the folder of one trained model (it has save/), not a"
+                " cross-validation folder: drop --fold"
+            )
         if fold not in folds:
-            trained = f"its trained folds are {', '.join(f'session{n}' for n in folds)}: use {choices}" if folds else (
-                "it holds no trained fold (no session<N>/save/ folder): pass a cross-validation folder of "
-                "recipes/IEMOCAP (results/<group>/<experiment>/seed<seed>) or a fold folder without --fold")
-            raise PublishError(f"--fold {fold}: {exp_dir} has no trained fold session{fold}; {trained}")
+            trained = (
+                f"its trained folds are {', '.join(f'session{n}' for n in folds)}: use {choices}"
+                if folds
+                else (
+                    "it holds no trained fold (no session<N>/save/ folder): pass a cross-validation"
+                    " folder of recipes/IEMOCAP (results/<group>/<experiment>/seed<seed>) or a fold"
+                    " folder without --fold"
+                )
+            )
+            raise PublishError(
+                f"--fold {fold}: {exp_dir} has no trained fold session{fold}; {trained}"
+            )
         exp_dir = exp_dir / f"session{fold}"
     elif not (exp_dir / "save").is_dir() and folds:
-        raise PublishError(f"{exp_dir} holds the folds {', '.join(f'session{n}' for n in folds)}: choose one "
-                           f"with {choices}")
+        raise PublishError(
+            f"{exp_dir} holds the folds {', '.join(f'session{n}' for n in folds)}: choose one "
+            f"with {choices}"
+        )
     if not (exp_dir / "save").is_dir():
-        raise PublishError(f"{exp_dir} has no save/ folder with checkpoints: is it an experiment folder?")
+        raise PublishError(
+            f"{exp_dir} has no save/ folder with checkpoints: is it an experiment folder?"
+        )
     return exp_dir
 
 
@@ -194,9 +229,9 @@ def experiment_kind(folder, hparams):
     if "upstreams" in hparams:
         if "bert_hub" in hparams:
             raise PublishError(
-                f"{folder}: a text upstream (BERT, bert_hub {hparams['bert_hub']}) reads the transcripts of the "
-                "utterances, which the exported interfaces (audio in, emotions out) do not have: experiments "
-                "with BERT cannot be exported"
+                f"{folder}: a text upstream (BERT, bert_hub {hparams['bert_hub']}) reads the"
+                " transcripts of the utterances, which the exported interfaces (audio in, emotions"
+                " out) do not have: experiments with BERT cannot be exported"
             )
         return "upstream_downstream"
     if "saliency" in hparams and "ssl_layer" in hparams:
@@ -204,9 +239,9 @@ def experiment_kind(folder, hparams):
     if "pooling" in hparams and "layer_norm_hidden_states" in hparams:
         return "categorical"
     raise PublishError(
-        f"{folder}: only experiments of recipes/IEMOCAP/train.py, recipes/IEMOCAP/train_upstream_downstream.py "
-        "and recipes/MSP-Podcast/train.py can be exported (this hyperparams.yaml has no upstreams, pooling or "
-        "saliency section)"
+        f"{folder}: only experiments of recipes/IEMOCAP/train.py,"
+        " recipes/IEMOCAP/train_upstream_downstream.py and recipes/MSP-Podcast/train.py can be"
+        " exported (this hyperparams.yaml has no upstreams, pooling or saliency section)"
     )
 
 
@@ -253,18 +288,27 @@ def checkpoint_states(save_folder, key, average=1, names=("model",), keep_more=N
     checkpoints = best_checkpoints(checkpointer, key, average)
     checkpoints = [ckpt for ckpt in checkpoints if all(name in ckpt.paramfiles for name in names)]
     if not checkpoints:
-        raise PublishError(f"{save_folder} has no checkpoint with {', '.join(names)} files and a {key} value")
-    described = ", ".join(f"{ckpt.path.name} ({key} {ckpt.meta.get(key, float('nan')):.3f})" for ckpt in checkpoints)
+        raise PublishError(
+            f"{save_folder} has no checkpoint with {', '.join(names)} files and a {key} value"
+        )
+    described = ", ".join(
+        f"{ckpt.path.name} ({key} {ckpt.meta.get(key, float('nan')):.3f})" for ckpt in checkpoints
+    )
     if len(checkpoints) < average and keep_more:
         raise PublishError(
-            f"{save_folder}: --average {average} asks for the {average} best checkpoints on valid {key}, but it keeps "
-            f"{len(checkpoints)} ({described}): use --average {len(checkpoints)} or less, or {keep_more}"
+            f"{save_folder}: --average {average} asks for the {average} best checkpoints on valid"
+            f" {key}, but it keeps {len(checkpoints)} ({described}): use --average"
+            f" {len(checkpoints)} or less, or {keep_more}"
         )
     if len(checkpoints) < average:
-        logger.warning("Asked to average %d checkpoints, %s keeps %d", average, save_folder, len(checkpoints))
+        logger.warning(
+            "Asked to average %d checkpoints, %s keeps %d", average, save_folder, len(checkpoints)
+        )
     if len(checkpoints) == 1:
         files = checkpoints[0].paramfiles
-        states = {name: torch.load(files[name], map_location="cpu", weights_only=True) for name in names}
+        states = {
+            name: torch.load(files[name], map_location="cpu", weights_only=True) for name in names
+        }
         return states, f"best checkpoint on valid {key}: {described}"
     try:
         states = {name: average_states(checkpoints, name) for name in names}
@@ -309,17 +353,22 @@ def exported_state(folder, hparams, kind, average=None):
     if kind != "upstream_downstream":
         return checkpoint_state(save, SELECTION_KEYS[kind], average or 1, keep_more=keep_more)
     if average is None:
-        average = hparams["num_checkpoints_to_average"] if hparams["reported_model"] == "average" else 1
+        average = (
+            hparams["num_checkpoints_to_average"] if hparams["reported_model"] == "average" else 1
+        )
     upstreams = list(hparams["upstreams"])
     trained = [name for name in upstreams if any(save.glob(f"CKPT+*/{name}.ckpt"))]
-    states, note = checkpoint_states(save, hparams["checkpoint_key"], average, names=("model", *trained),
-                                     keep_more=keep_more)
+    states, note = checkpoint_states(
+        save, hparams["checkpoint_key"], average, names=("model", *trained), keep_more=keep_more
+    )
     state = dict(states.pop("model"))
     for name in upstreams:
         if name not in states and name in (hparams.get("pretrained_upstreams") or {}):
             path = experiment_path(hparams["pretrained_upstreams"][name], folder, hparams)
             if not path.is_file():
-                raise PublishError(f"{folder}: the upstream {name} was loaded from {path}, which is missing")
+                raise PublishError(
+                    f"{folder}: the upstream {name} was loaded from {path}, which is missing"
+                )
             states[name] = torch.load(path, map_location="cpu", weights_only=True)
             note += f"; upstream {name} (frozen): {path}"
         for key, value in states.get(name, {}).items():
@@ -348,10 +397,15 @@ def selection_record(path):
 # Template values that only the trained weights know: key -> (module in model.ckpt, reader).
 STATE_FACTS = {
     "num_classes": ("classifier", lambda state: int(state["weight"].shape[0])),
-    "predict_spread": ("head", lambda state: any(key.startswith("spread_output.") for key in state)),
+    "predict_spread": (
+        "head",
+        lambda state: any(key.startswith("spread_output.") for key in state),
+    ),
 }
 # A top-level plain value of a template (one line; tagged values are the template's wiring).
-PLAIN_VALUE = re.compile(r"^(?P<key>[A-Za-z_]\w*):(?P<space>[ \t]+)(?P<value>[^!&*#\s].*?)(?P<comment>[ \t]+#.*)?$", re.M)
+PLAIN_VALUE = re.compile(
+    r"^(?P<key>[A-Za-z_]\w*):(?P<space>[ \t]+)(?P<value>[^!&*#\s].*?)(?P<comment>[ \t]+#.*)?$", re.M
+)
 
 
 def template_file(folder):
@@ -366,13 +420,19 @@ def template_file(folder):
     training_yamls = sorted(RECIPES.glob(f"*/hparams/{yaml_name}")) if yaml_name else []
     if not training_yamls:
         raise PublishError(
-            f"{folder} has no {INFERENCE_TEMPLATE_COPY}, and its training yaml ({yaml_name or 'no command.txt'}) "
-            f"is not a recipe yaml of {RECIPES}: cannot tell which inference template it uses"
+            f"{folder} has no {INFERENCE_TEMPLATE_COPY}, and its training yaml"
+            f" ({yaml_name or 'no command.txt'}) is not a recipe yaml of {RECIPES}: cannot tell"
+            " which inference template it uses"
         )
     name = read_resolved_hparams(training_yamls[0]).get("inference_template")
     if not name:
         raise PublishError(f"{training_yamls[0]} names no inference_template")
-    logger.info("%s has no %s (trained before it was copied): using %s", folder, INFERENCE_TEMPLATE_COPY, name)
+    logger.info(
+        "%s has no %s (trained before it was copied): using %s",
+        folder,
+        INFERENCE_TEMPLATE_COPY,
+        name,
+    )
     return training_yamls[0].parent / name
 
 
@@ -390,14 +450,23 @@ def template_value(key, hparams, state, repo_id):
         module, reader = STATE_FACTS[key]
         return reader(module_state(state, module))
     value = hparams.get(key)
-    if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
-        raise PublishError(f"hyperparams.yaml: {key} is not a plain value ({value!r}): the template cannot take it")
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)
+    ):
+        raise PublishError(
+            f"hyperparams.yaml: {key} is not a plain value ({value!r}): the template cannot take it"
+        )
     return value
 
 
 def _yaml_value(value):
     """A scalar or a flow list as YAML text."""
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("\n...").strip()
+    return (
+        yaml.safe_dump(value, default_flow_style=True, width=1000)
+        .strip()
+        .removesuffix("\n...")
+        .strip()
+    )
 
 
 def fill_template(text, hparams, state, repo_id):
@@ -470,9 +539,12 @@ def pin_revisions(text, upstreams):
         if not upstream.revision or re.search(rf"^{upstream.revision_key}:", text, flags=re.M):
             continue
         name = upstream.hub_id or upstream.source
-        line = f"{upstream.revision_key}: {upstream.revision}  # commit of {name} this model was trained with"
+        line = (
+            f"{upstream.revision_key}: {upstream.revision}  # commit of {name} this model was"
+            " trained with"
+        )
         after = re.compile(rf"^({re.escape(upstream.key)}:.*)$", flags=re.M)
-        text = after.sub(lambda match: f"{match[1]}\n{line}", text, count=1)
+        text = after.sub(lambda match, line=line: f"{match[1]}\n{line}", text, count=1)
     return text
 
 
@@ -480,9 +552,9 @@ def inference_hparams(template_text, hparams, state, folder, repo_id, upstreams=
     """The export's ``hyperparams.yaml``: two lines naming its origin, then the filled template
     (the upstreams named as trained with: :func:`upstream_pins`, :func:`pin_revisions`)."""
     origin = (
-        f"# Exported by python -m ser_modules.tools.publish from {experiment_name(folder)} on {datetime.date.today()}\n"
-        f"# (ser-recipes {package_version()}, git {git_commit()}; template "
-        f"{hparams.get('inference_template') or 'of the recipe'})\n"
+        f"# Exported by python -m ser_modules.tools.publish from {experiment_name(folder)} on"
+        f" {datetime.date.today()}\n# (ser-recipes {package_version()}, git {git_commit()};"
+        f" template {hparams.get('inference_template') or 'of the recipe'})\n"
     )
     filled = fill_template(template_text, {**hparams, **upstream_pins(upstreams)}, state, repo_id)
     return origin + pin_revisions(filled, upstreams)
@@ -497,12 +569,14 @@ def write_example_wav(folder, out, sample_wav=None):
         manifests = sorted((folder / "manifests").glob("test*.json"))
         entries = read_json(manifests[0]) if manifests else {}
         if not entries:
-            logger.warning("No test manifest in %s: no example wav written (use --sample-wav)", folder)
+            logger.warning(
+                "No test manifest in %s: no example wav written (use --sample-wav)", folder
+            )
             return None
         sample_wav = entries[sorted(entries)[0]]["wav"]
         logger.warning(
-            "example.wav is a test utterance of the corpus (%s): check that its licence allows you to "
-            "redistribute it, or pass --sample-wav / --no-sample-wav",
+            "example.wav is a test utterance of the corpus (%s): check that its licence allows you"
+            " to redistribute it, or pass --sample-wav / --no-sample-wav",
             sample_wav,
         )
     write_wav_atomic(load_audio(sample_wav).numpy(), out / "example.wav", SAMPLE_RATE)
@@ -514,7 +588,9 @@ def write_example_wav(folder, out, sample_wav=None):
 # ----------------------------------------------------------------------------------------------
 def check_average(average):
     """Fails, saying what to pass, unless ``average`` is ``None`` or a whole number >= 1."""
-    if average is not None and (isinstance(average, bool) or not isinstance(average, int) or average < 1):
+    if average is not None and (
+        isinstance(average, bool) or not isinstance(average, int) or average < 1
+    ):
         raise PublishError(
             f"--average {average}: give how many of the best checkpoints to average, 1 or more "
             "(or no --average: the best checkpoint, or the model a Morais experiment reports)"
@@ -531,8 +607,9 @@ def disk_space(folder):
         if error.errno != errno.ENOSPC:
             raise
         raise PublishError(
-            f"No space left on the device of {folder} (ENOSPC: {error.strerror}, writing {error.filename or 'a file'}): "
-            "free space there or choose another folder, then run the command again (the folder is incomplete)"
+            f"No space left on the device of {folder} (ENOSPC: {error.strerror}, writing"
+            f" {error.filename or 'a file'}): free space there or choose another folder, then run"
+            " the command again (the folder is incomplete)"
         ) from None
 
 
@@ -550,8 +627,11 @@ def local_paths(text):
     >>> local_paths("see https://huggingface.co/org/x\\npython train.py --data_folder=/home/me/IEMOCAP x/y\\n")
     [(2, '/home/me/IEMOCAP')]
     """
-    return [(number, match[0]) for number, line in enumerate(text.splitlines(), start=1)
-            for match in LOCAL_PATH.finditer(line)]
+    return [
+        (number, match[0])
+        for number, line in enumerate(text.splitlines(), start=1)
+        for match in LOCAL_PATH.finditer(line)
+    ]
 
 
 def warn_local_paths(folder):
@@ -570,14 +650,25 @@ def warn_local_paths(folder):
             found[name] = paths
             shown = ", ".join(f"line {number}: {value}" for number, value in paths[:3])
             logger.warning(
-                "%s would publish %d local filesystem path(s) (%s%s): edit them out, or train with Hub ids "
-                "(e.g. --ssl_hub=ORG/NAME) and export again, if they should not be public",
-                path, len(paths), shown, ", ..." if len(paths) > 3 else "",
+                "%s would publish %d local filesystem path(s) (%s%s): edit them out, or train with"
+                " Hub ids (e.g. --ssl_hub=ORG/NAME) and export again, if they should not be public",
+                path,
+                len(paths),
+                shown,
+                ", ..." if len(paths) > 3 else "",
             )
     return found
 
 
-def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sample_wav=None, no_sample_wav=False):
+def export(
+    exp_dir,
+    out,
+    fold=None,
+    average=None,
+    repo_id=DEFAULT_REPO_ID,
+    sample_wav=None,
+    no_sample_wav=False,
+):
     """Writes a Hub-ready model folder from a finished experiment folder.
 
     Arguments
@@ -611,7 +702,9 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     kind = experiment_kind(folder, hparams)
     missing = [name for name in RESULT_FILES[kind] if not (folder / name).is_file()]
     if missing:
-        raise PublishError(f"{folder}: {', '.join(missing)} missing: did the experiment finish its evaluation?")
+        raise PublishError(
+            f"{folder}: {', '.join(missing)} missing: did the experiment finish its evaluation?"
+        )
     template = template_file(folder)
     template_text = template.read_text(encoding="utf-8")
     state, checkpoint_note = exported_state(folder, hparams, kind, average)
@@ -621,21 +714,32 @@ def export(exp_dir, out, fold=None, average=None, repo_id=DEFAULT_REPO_ID, sampl
     out = Path(out)
     with disk_space(out):
         out.mkdir(parents=True, exist_ok=True)
-        (out / "export.json").unlink(missing_ok=True)  # written last: its absence marks an incomplete export
+        (out / "export.json").unlink(
+            missing_ok=True
+        )  # written last: its absence marks an incomplete export
         torch_save_atomic(state, out / "model.ckpt")
         if kind == "dimensional":
             record = selection_record(folder / "save" / "feature_selection.json")
             write_json_atomic(record, out / "feature_selection.json")
         else:
-            write_text(out / "label_encoder.txt", (folder / "save" / "label_encoder.txt").read_text(encoding="utf-8"))
+            write_text(
+                out / "label_encoder.txt",
+                (folder / "save" / "label_encoder.txt").read_text(encoding="utf-8"),
+            )
         write_text(out / "hyperparams.yaml", inference)
         write_text(out / "custom_interface.py", custom_interface_source(template_text))
         example = None if no_sample_wav else write_example_wav(folder, out, sample_wav)
-        card = model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams)
+        card = model_card(
+            kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams
+        )
         write_text(out / "README.md", card)
         write_text(out / "LICENSE.md", license_text(kind))
-        record = {"experiment": str(folder.resolve()), "kind": kind, "template": str(template),
-                  "checkpoint": checkpoint_note}
+        record = {
+            "experiment": str(folder.resolve()),
+            "kind": kind,
+            "template": str(template),
+            "checkpoint": checkpoint_note,
+        }
         write_json_atomic(record, out / "export.json")
     warn_local_paths(out)
     logger.info("Exported %s (%s) to %s", folder, checkpoint_note, out)
@@ -647,9 +751,14 @@ def set_repo_id(folder, repo_id):
     to ``repo_id``."""
     folder = Path(folder)
     hparams = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
-    hparams = re.sub(r"^pretrained_path: .*$", f"pretrained_path: {repo_id}", hparams, count=1, flags=re.M)
+    hparams = re.sub(
+        r"^pretrained_path: .*$", f"pretrained_path: {repo_id}", hparams, count=1, flags=re.M
+    )
     write_text(folder / "hyperparams.yaml", hparams)
-    write_text(folder / "README.md", set_card_repo_id((folder / "README.md").read_text(encoding="utf-8"), repo_id))
+    write_text(
+        folder / "README.md",
+        set_card_repo_id((folder / "README.md").read_text(encoding="utf-8"), repo_id),
+    )
 
 
 def check_export_folder(folder):
@@ -657,7 +766,10 @@ def check_export_folder(folder):
     folder = Path(folder)
     missing = [name for name in EXPORT_FILES if not (folder / name).is_file()]
     if missing:
-        raise PublishError(f"{folder} is not an export folder: {', '.join(missing)} missing (run the export command first)")
+        raise PublishError(
+            f"{folder} is not an export folder: {', '.join(missing)} missing (run the export"
+            " command first)"
+        )
 
 
 def hub_token(token=None):
@@ -666,7 +778,10 @@ def hub_token(token=None):
 
     token = token or huggingface_hub.get_token()
     if not token:
-        raise PublishError("Not logged in to the Hugging Face Hub: run `hf auth login` or set HF_TOKEN (or pass --token)")
+        raise PublishError(
+            "Not logged in to the Hugging Face Hub: run `hf auth login` or set HF_TOKEN (or pass"
+            " --token)"
+        )
     return token
 
 
@@ -689,7 +804,9 @@ def push(folder, repo_id, private=False, token=None, commit_message=None):
         set_repo_id(folder, repo_id)
     warn_local_paths(folder)
     try:
-        url = huggingface_hub.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True)
+        url = huggingface_hub.create_repo(
+            repo_id, token=token, private=private, repo_type="model", exist_ok=True
+        )
         huggingface_hub.upload_folder(
             repo_id=repo_id,
             folder_path=str(folder),
@@ -699,13 +816,17 @@ def push(folder, repo_id, private=False, token=None, commit_message=None):
             ignore_patterns=["export.json"],
         )
     except OfflineModeIsEnabled as error:
-        raise PublishError(f"Offline mode is enabled ({error}): unset HF_HUB_OFFLINE to push") from None
+        raise PublishError(
+            f"Offline mode is enabled ({error}): unset HF_HUB_OFFLINE to push"
+        ) from None
     except HfHubHTTPError as error:
         raise PublishError(f"The Hub refused the push to {repo_id}: {error}") from None
     except Exception as error:
         if not _is_network_error(error):
             raise
-        raise PublishError(f"Cannot reach the Hugging Face Hub to push {repo_id} (offline?): {error}") from None
+        raise PublishError(
+            f"Cannot reach the Hugging Face Hub to push {repo_id} (offline?): {error}"
+        ) from None
     logger.info("Pushed %s to %s", folder, url)
     return str(url)
 
@@ -713,27 +834,44 @@ def push(folder, repo_id, private=False, token=None, commit_message=None):
 def _is_network_error(error):
     """Connection failures: ``OSError`` or the HTTP client's transport errors (httpx, requests)."""
     names = {cls.__name__ for cls in type(error).__mro__}
-    return isinstance(error, OSError) or bool(names & {"TransportError", "RequestError", "ConnectionError"})
+    return isinstance(error, OSError) or bool(
+        names & {"TransportError", "RequestError", "ConnectionError"}
+    )
 
 
 def parse_args(argv):
     """The ``export`` and ``push`` sub-commands (options in --kebab-case)."""
     parser = argparse.ArgumentParser(prog="ser-publish", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    exporter = commands.add_parser("export", help="write a Hub-ready folder from an experiment folder")
-    exporter.add_argument("exp_dir", help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder")
+    exporter = commands.add_parser(
+        "export", help="write a Hub-ready folder from an experiment folder"
+    )
+    exporter.add_argument(
+        "exp_dir",
+        help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder",
+    )
     exporter.add_argument("--out", required=True, help="export folder")
-    exporter.add_argument("--fold", type=int, default=None, help="test session of the fold to export (1-5)")
-    exporter.add_argument("--average", type=int, default=None,
-                          help="average the N best kept checkpoints (default: the best one, or the reported_model)")
-    exporter.add_argument("--repo-id", default=DEFAULT_REPO_ID, help="Hub repository named in the card and hparams")
+    exporter.add_argument(
+        "--fold", type=int, default=None, help="test session of the fold to export (1-5)"
+    )
+    exporter.add_argument(
+        "--average",
+        type=int,
+        default=None,
+        help="average the N best kept checkpoints (default: the best one, or the reported_model)",
+    )
+    exporter.add_argument(
+        "--repo-id", default=DEFAULT_REPO_ID, help="Hub repository named in the card and hparams"
+    )
     exporter.add_argument("--sample-wav", default=None, help="audio file shipped as example.wav")
     exporter.add_argument("--no-sample-wav", action="store_true", help="ship no example.wav")
     pusher = commands.add_parser("push", help="upload an export folder to the Hugging Face Hub")
     pusher.add_argument("folder", help="export folder")
     pusher.add_argument("--repo-id", required=True, help="USER/NAME")
     pusher.add_argument("--private", action="store_true", help="create a private repository")
-    pusher.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the login cache)")
+    pusher.add_argument(
+        "--token", default=None, help="Hub token (default: HF_TOKEN or the login cache)"
+    )
     pusher.add_argument("--commit-message", default=None, help="message of the Hub commit")
     return parser.parse_args(argv)
 
@@ -744,7 +882,15 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "export":
-            out = export(args.exp_dir, args.out, args.fold, args.average, args.repo_id, args.sample_wav, args.no_sample_wav)
+            out = export(
+                args.exp_dir,
+                args.out,
+                args.fold,
+                args.average,
+                args.repo_id,
+                args.sample_wav,
+                args.no_sample_wav,
+            )
             print(json.dumps({"exported": str(out)}))
         else:
             url = push(args.folder, args.repo_id, args.private, args.token, args.commit_message)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # A folder of a Hugging Face cache: .../models--ORG--NAME/snapshots/<40 hex digits>
-SNAPSHOT = re.compile(r"models--(?P<org>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<sha>[0-9a-f]{40})")
+SNAPSHOT = re.compile(
+    r"models--(?P<org>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<sha>[0-9a-f]{40})"
+)
 # A Hub model id: NAME or ORG/NAME (letters, digits, - _ .), not a path.
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -101,27 +103,42 @@ def find_upstreams(hparams, resolve=lambda path: Path(path)):
     True
     """
     upstreams = []
-    keys = [key for key, value in hparams.items() if key.endswith("_hub") and value and key != "bert_hub"]
+    keys = [
+        key
+        for key, value in hparams.items()
+        if key.endswith("_hub") and value and key != "bert_hub"
+    ]
     for key in keys:
         source = str(hparams[key])
         upstream = Upstream(key, source)
-        given = hparams.get(upstream.revision_key) or (hparams.get("revision") if len(keys) == 1 else None)
+        given = hparams.get(upstream.revision_key) or (
+            hparams.get("revision") if len(keys) == 1 else None
+        )
         snapshot = SNAPSHOT.search(source)
         if snapshot:
             upstream.hub_id = f"{snapshot['org']}/{snapshot['name']}"
         elif HUB_ID.match(source) and not resolve(source).exists():
             upstream.hub_id = source
         if given:
-            upstream.revision, upstream.origin = str(given), f"the {upstream.revision_key} hyperparameter"
+            upstream.revision, upstream.origin = (
+                str(given),
+                f"the {upstream.revision_key} hyperparameter",
+            )
         elif snapshot:
-            upstream.revision, upstream.origin = snapshot["sha"], "the Hugging Face cache folder trained with"
+            upstream.revision, upstream.origin = (
+                snapshot["sha"],
+                "the Hugging Face cache folder trained with",
+            )
         elif upstream.hub_id and hparams.get(DOWNLOAD_FOLDER):
             cache = resolve(hparams[DOWNLOAD_FOLDER])
             upstream.revision = cached_revision(cache, upstream.hub_id)
             upstream.origin = (
                 f"the download cache of the training run ({hparams[DOWNLOAD_FOLDER]})"
                 if upstream.revision
-                else f"not recorded: no {upstream.revision_key} hyperparameter, and {cache} holds no download of it"
+                else (
+                    f"not recorded: no {upstream.revision_key} hyperparameter, and {cache} holds no"
+                    " download of it"
+                )
             )
         elif upstream.hub_id:
             upstream.origin = f"not recorded: no {upstream.revision_key} hyperparameter"

@@ -202,11 +202,17 @@ def average_states(checkpoints, recoverable_name):
         raise ValueError(f"No checkpoint to average ({recoverable_name})")
     paths = [ckpt.paramfiles[recoverable_name] for ckpt in checkpoints]
     first = torch.load(paths[0], map_location="cpu", weights_only=True)
-    floats = [key for key, value in first.items() if isinstance(value, torch.Tensor) and value.is_floating_point()]
+    floats = [
+        key
+        for key, value in first.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+    ]
     integers = {
         key: value.clone()
         for key, value in first.items()
-        if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.bool
+        if isinstance(value, torch.Tensor)
+        and not value.is_floating_point()
+        and value.dtype != torch.bool
     }
     differing = set()
 
@@ -222,13 +228,17 @@ def average_states(checkpoints, recoverable_name):
                     f"({', '.join(changed)}): checkpoints of different models cannot be averaged"
                 )
             for key, value in state.items():
-                if key in integers and isinstance(value, torch.Tensor) and value.dtype == first[key].dtype:
+                if (
+                    key in integers
+                    and isinstance(value, torch.Tensor)
+                    and value.dtype == first[key].dtype
+                ):
                     differing.update([key] if not torch.equal(value, first[key]) else [])
                     integers[key] += value
                 elif key not in floats and not _same(first[key], value):
                     raise ValueError(
-                        f"{recoverable_name} entry {key!r} differs between {paths[0]} and {path}: it is not a "
-                        "floating-point tensor, so it cannot be averaged"
+                        f"{recoverable_name} entry {key!r} differs between {paths[0]} and {path}:"
+                        " it is not a floating-point tensor, so it cannot be averaged"
                     )
             yield {key: state[key] for key in floats}
 

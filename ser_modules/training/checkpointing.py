@@ -127,29 +127,37 @@ class AtomicCheckpointer(Checkpointer):
         custom_save_hooks=None,
         allow_partial_load=False,
     ):
-        super().__init__(checkpoints_dir, recoverables, custom_load_hooks, custom_save_hooks, allow_partial_load)
+        super().__init__(
+            checkpoints_dir, recoverables, custom_load_hooks, custom_save_hooks, allow_partial_load
+        )
         for name, obj in self.recoverables.items():
             self.optional_recoverables.setdefault(name, isinstance(obj, RNGState))
 
-    def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):
+    def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO):
         """Saves a checkpoint (see ``Checkpointer.save_checkpoint``); its meta file last."""
         if if_main_process():
             self._remove_incomplete()
         with disk_full_named(self.checkpoints_dir, "saving a checkpoint"):
-            checkpoint = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity)
+            checkpoint = super().save_checkpoint(
+                meta=meta or {}, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
+            )
         ddp_barrier()  # every process has written its files
         if checkpoint is not None:  # main process
-            checkpoint.meta[FILES_KEY] = sorted(path.name for path in checkpoint.path.glob(f"*{PARAMFILE_EXT}"))
+            checkpoint.meta[FILES_KEY] = sorted(
+                path.name for path in checkpoint.path.glob(f"*{PARAMFILE_EXT}")
+            )
             with atomic_path(checkpoint.path / METAFNAME) as tmp:
-                tmp.write_text("# yamllint disable\n" + yaml.dump(checkpoint.meta), encoding="utf-8")
+                tmp.write_text(
+                    "# yamllint disable\n" + yaml.dump(checkpoint.meta), encoding="utf-8"
+                )
         ddp_barrier()  # the checkpoint is complete for every process
         return checkpoint
 
-    def _save_checkpoint_metafile(self, fpath, meta_to_include={}, end_of_epoch=True):
+    def _save_checkpoint_metafile(self, fpath, meta_to_include=None, end_of_epoch=True):
         """Only builds the meta data (``save_checkpoint`` writes it last); a stale meta file
         of a reused folder is removed first, so the folder is no checkpoint while written."""
         fpath.unlink(missing_ok=True)
-        return {"unixtime": time.time(), "end-of-epoch": end_of_epoch, **meta_to_include}
+        return {"unixtime": time.time(), "end-of-epoch": end_of_epoch, **(meta_to_include or {})}
 
     def list_checkpoints(self):
         """The complete checkpoints (see ``Checkpointer.list_checkpoints``)."""

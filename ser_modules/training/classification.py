@@ -151,10 +151,15 @@ def prepare_manifests(hparams, prepare_fold):
     """
     if not hparams["skip_prep"]:
         options = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
-        kwargs = {"save_folder": hparams["manifest_folder"], **{key: hparams[key] for key in options}}
+        kwargs = {
+            "save_folder": hparams["manifest_folder"],
+            **{key: hparams[key] for key in options},
+        }
         kwargs["progressbar"] = not hparams.get("noprogressbar", False)
         run_on_main(prepare_fold, kwargs=kwargs)
-    manifests = {split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in SPLITS}
+    manifests = {
+        split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in SPLITS
+    }
     manifests = apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
     run_on_main(save_label_encoder, args=[hparams])
     return manifests
@@ -227,7 +232,9 @@ def classification_datasets(manifests, emotions, input_pipelines, input_keys):
     items = [*input_pipelines, label_pipeline(emotions)]
     keys = ["id", *input_keys, *LABEL_KEYS]
     return {
-        split: sb.dataio.dataset.DynamicItemDataset.from_json(json_path=path, dynamic_items=items, output_keys=keys)
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=path, dynamic_items=items, output_keys=keys
+        )
         for split, path in manifests.items()
     }
 
@@ -349,7 +356,8 @@ class ClassificationBrain(sb.Brain):
 
     def on_fit_start(self):
         """Recovers the last checkpoint; a run resumed after its ``optimizer_step_limit``
-        updates runs no further epoch (:func:`~ser_modules.training.update_budget.end_epochs_if_budget_spent`)."""
+        updates runs no further epoch (:func:`~ser_modules.training.update_budget.end_epochs_if_budget_spent`).
+        """
         super().on_fit_start()
         end_epochs_if_budget_spent(self, self.hparams.epoch_counter)
 
@@ -390,8 +398,10 @@ class ClassificationBrain(sb.Brain):
 
         keep = getattr(self.hparams, "keep_checkpoints", 1)
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
-            raise ValueError(f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}): "
-                             "set --keep_checkpoints=N")
+            raise ValueError(
+                f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}):"
+                " set --keep_checkpoints=N"
+            )
         if keep == 1:
             self.checkpointer.save_and_keep_only(meta=stats, max_keys=["UA"])
         else:
@@ -436,12 +446,16 @@ class ClassificationBrain(sb.Brain):
         stats = {"loss": stage_loss, **self.summary()}
         if stage == sb.Stage.VALID:
             self.hparams.train_logger.log_stats(
-                stats_meta=self.stats_meta(stage, epoch), train_stats=self.train_stats, valid_stats=stats
+                stats_meta=self.stats_meta(stage, epoch),
+                train_stats=self.train_stats,
+                valid_stats=stats,
             )
             self.record_history(epoch, stats)
             self.keep_checkpoint(epoch, stats)
         else:
-            self.hparams.train_logger.log_stats(stats_meta=self.stats_meta(stage, epoch), test_stats=stats)
+            self.hparams.train_logger.log_stats(
+                stats_meta=self.stats_meta(stage, epoch), test_stats=stats
+            )
             self.on_test_end(stats)
 
     def summary(self):
@@ -451,4 +465,6 @@ class ClassificationBrain(sb.Brain):
     @main_process_only
     def record_history(self, epoch, valid_stats):
         """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
-        record_epoch(self.hparams.output_folder, epoch, self.train_stats, valid_stats, CURVE_METRICS)
+        record_epoch(
+            self.hparams.output_folder, epoch, self.train_stats, valid_stats, CURVE_METRICS
+        )

@@ -34,7 +34,6 @@ from ser_modules.training.identity import (
     write_identity,
 )
 
-
 #: Name of the copy of the inference template in an experiment folder.
 INFERENCE_TEMPLATE_COPY = "inference_template.yaml"
 
@@ -105,7 +104,9 @@ def load_experiment(argv, script):
     if sb.utils.distributed.if_main_process():
         shutil.copy(os.path.realpath(script), hparams["output_folder"])
         command_file = os.path.join(hparams["output_folder"], "command.txt")
-        if not (run_opts.get("test_only") and os.path.exists(command_file)):  # keep the training command
+        if not (
+            run_opts.get("test_only") and os.path.exists(command_file)
+        ):  # keep the training command
             write_command(script, argv, hparams["output_folder"])
         if template is not None:
             shutil.copy(template, os.path.join(hparams["output_folder"], INFERENCE_TEMPLATE_COPY))
@@ -140,7 +141,9 @@ def debug_overrides(hparams_file, overrides):
     {'lr': 0.5, 'output_folder': 'results/lr0.5_debug'}
     """
     yaml = ruamel.yaml.YAML(typ="safe")
-    overrides = dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
+    overrides = (
+        dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
+    )
     folder = str(resolved_plan(hparams_file, overrides)["output_folder"]).rstrip("/")
     overrides["output_folder"] = f"{folder}_debug"
     return overrides
@@ -178,7 +181,10 @@ def check_run_is_possible(plan, run_opts, hparams_file):
     epochs = plan.get("number_of_epochs")
     if run_opts.get("test_only"):
         save_folder = str(plan["save_folder"])
-        if not any(os.path.isfile(os.path.join(path, "CKPT.yaml")) for path in glob.glob(f"{save_folder}/CKPT+*")):
+        if not any(
+            os.path.isfile(os.path.join(path, "CKPT.yaml"))
+            for path in glob.glob(f"{save_folder}/CKPT+*")
+        ):
             raise HparamsError(
                 f"--test_only: no checkpoint in {save_folder} (nothing was trained with these "
                 "hyperparameters): run without --test_only to train first, or give the "
@@ -228,7 +234,9 @@ def inference_template(hparams_file, hparams):
         return None
     path = os.path.join(os.path.dirname(os.path.abspath(hparams_file)), name)
     if not os.path.isfile(path):
-        raise HparamsError(f"{hparams_file}: inference_template {name} is not a file (looked for {path})")
+        raise HparamsError(
+            f"{hparams_file}: inference_template {name} is not a file (looked for {path})"
+        )
     return path
 
 
@@ -301,9 +309,14 @@ def check_overrides(hparams_file, overrides=None, run_options=()):
     overrides = overrides or {}
     for key in overrides:
         if key not in document:
-            raise HparamsError(unknown_override_message(key, hparams_file, [*document, *run_options]))
+            raise HparamsError(
+                unknown_override_message(key, hparams_file, [*document, *run_options])
+            )
     for key, value in document.items():
-        if getattr(getattr(value, "tag", None), "value", None) == "!PLACEHOLDER" and key not in overrides:
+        if (
+            getattr(getattr(value, "tag", None), "value", None) == "!PLACEHOLDER"
+            and key not in overrides
+        ):
             raise HparamsError(
                 f"{hparams_file}: {key} has no value (!PLACEHOLDER): give it on the command line, "
                 f"e.g. --{key}=..."
@@ -323,7 +336,10 @@ def unknown_override_message(key, hparams_file, known):
     names = [str(name) for name in dict.fromkeys(known) if not str(name).startswith("__")]
     close = difflib.get_close_matches(str(key), names, n=3, cutoff=0.6)
     if not close:
-        return f"Unknown override --{key}: not a key of {hparams_file} (nor a run option). Check the spelling."
+        return (
+            f"Unknown override --{key}: not a key of {hparams_file} (nor a run option). Check the"
+            " spelling."
+        )
     suggestions = " or ".join(f"--{name}" for name in close)
     return f"Unknown override --{key}: not a key of {hparams_file}. Did you mean {suggestions}?"
 

@@ -287,11 +287,13 @@ class FeatureCache:
         missing = self.missing(wav_paths)
         if missing:
             raise RuntimeError(
-                f"{len(missing)} audio files have no {self.entry_description} in {self.folder} after "
-                f"extraction, e.g. {missing[0]}"
+                f"{len(missing)} audio files have no {self.entry_description} in {self.folder}"
+                f" after extraction, e.g. {missing[0]}"
             )
         if rank == 0 and world_size > 1:
-            logger.info("%s: files extracted per process (rank order): %s", self.progress_label, counts)
+            logger.info(
+                "%s: files extracted per process (rank order): %s", self.progress_label, counts
+            )
         return counts
 
     def _length_sorted_batches(self, paths, batch_size):
@@ -307,7 +309,9 @@ class FeatureCache:
         hiddens = encoder(padded, rel_lens)
         if self.layers is not None:
             hiddens = hiddens[self.layers]
-        frames = frame_counts(encoder.frame_lengths(rel_lens, padded.shape[1], hiddens.shape[2]), hiddens.shape[2])
+        frames = frame_counts(
+            encoder.frame_lengths(rel_lens, padded.shape[1], hiddens.shape[2]), hiddens.shape[2]
+        )
         for i, path in enumerate(paths):
             if path not in store:
                 continue

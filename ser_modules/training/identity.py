@@ -57,18 +57,40 @@ FORMAT_VERSION = 1
 #: Hyperparameters that change how a run goes, not what it trains: never part of an identity.
 RUNTIME_KEYS = frozenset(
     {
-        "device", "precision", "eval_precision", "num_workers", "noprogressbar", "extraction_batch_size",
-        "skip_prep", "record_seen_ids", "data_parallel_backend", "data_parallel_count", "distributed_launch",
-        "distributed_backend", "find_unused_parameters", "ckpt_interval_minutes", "ckpt_interval_steps",
-        "tqdm_colored_bar", "tqdm_barcolor", "log_config", "compile", "jit",
+        "device",
+        "precision",
+        "eval_precision",
+        "num_workers",
+        "noprogressbar",
+        "extraction_batch_size",
+        "skip_prep",
+        "record_seen_ids",
+        "data_parallel_backend",
+        "data_parallel_count",
+        "distributed_launch",
+        "distributed_backend",
+        "find_unused_parameters",
+        "ckpt_interval_minutes",
+        "ckpt_interval_steps",
+        "tqdm_colored_bar",
+        "tqdm_barcolor",
+        "log_config",
+        "compile",
+        "jit",
         # how a run is recorded and resumed, not what it trains:
-        "train_logger", "checkpointer",
+        "train_logger",
+        "checkpointer",
     }
 )
 #: SpeechBrain run options that change the trained model (part of the identity when given).
 RESULT_RUN_OPTIONS = (
-    "grad_accumulation_factor", "max_grad_norm", "optimizer_step_limit", "skip_nonfinite_grads",
-    "remove_vector_weight_decay", "debug_batches", "debug_epochs",
+    "grad_accumulation_factor",
+    "max_grad_norm",
+    "optimizer_step_limit",
+    "skip_nonfinite_grads",
+    "remove_vector_weight_decay",
+    "debug_batches",
+    "debug_epochs",
 )
 #: Files whose presence shows that a folder holds (part of) a run.
 RUN_OUTPUTS = ("test_results.json", "history.json", "train_log.txt")
@@ -142,13 +164,19 @@ def make_identity(hparams_file, overrides, run_opts, script):
     yaml = YAML(typ="rt")
     with open(hparams_file, encoding="utf-8") as stream:
         document = yaml.load(stream) or {}
-    overrides = dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
+    overrides = (
+        dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
+    )
     given = getattr(run_opts, "overridden_args", None)
     given = set(run_opts.keys() if given is None else given)
     run_options = {key: run_opts[key] for key in RESULT_RUN_OPTIONS if key in given}
     for key in [key for key in run_options if key in document]:  # a run option that is a key too
         overrides[key] = run_options.pop(key)
-    kept = {key: value for key, value in overrides.items() if key not in RUNTIME_KEYS and not is_path_key(key)}
+    kept = {
+        key: value
+        for key, value in overrides.items()
+        if key not in RUNTIME_KEYS and not is_path_key(key)
+    }
     kept.update({key: f"${key}" for key in document if is_path_key(key)})
     with open(hparams_file, encoding="utf-8") as stream:
         resolved = yaml.load(resolve_references(stream, kept).getvalue()) or {}
@@ -329,10 +357,11 @@ def check_folder(folder, identity, overwrite=False):
         if overwrite:
             return "replace"
         raise ExperimentIdentityError(
-            f"{folder} holds a run but no {IDENTITY_FILE} (made by an older version of the recipes, or "
-            "by hand): its hyperparameters cannot be checked against this command. Give this run another "
-            "folder (e.g. --experiment_folder=...), or pass --overwrite_experiment=True to move the old "
-            f"folder aside (to {folder}.replaced-<time>) and start afresh."
+            f"{folder} holds a run but no {IDENTITY_FILE} (made by an older version of the recipes,"
+            " or by hand): its hyperparameters cannot be checked against this command. Give this"
+            " run another folder (e.g. --experiment_folder=...), or pass"
+            " --overwrite_experiment=True to move the old folder aside (to"
+            f" {folder}.replaced-<time>) and start afresh."
         )
     differences = identity_differences(recorded, identity)
     if not differences:
@@ -347,12 +376,14 @@ def mismatch_message(folder, differences, recorded):
     lines = [f"{folder} was made by another command ({folder / IDENTITY_FILE} differs in):"]
     lines += [f"    {line}" for line in differences]
     if recorded.get("debug"):
-        lines.append("It holds a --debug run, never a result: delete it, or use --overwrite_experiment=True.")
+        lines.append(
+            "It holds a --debug run, never a result: delete it, or use --overwrite_experiment=True."
+        )
     lines.append(
-        "Its checkpoints and results belong to the recorded hyperparameters; nothing was changed. "
-        "Give this command its own folder (e.g. --experiment_folder=... or another --seed), or pass "
-        f"--overwrite_experiment=True to move the old folder aside (to {folder}.replaced-<time>) and "
-        "start afresh."
+        "Its checkpoints and results belong to the recorded hyperparameters; nothing was changed."
+        " Give this command its own folder (e.g. --experiment_folder=... or another --seed), or"
+        " pass --overwrite_experiment=True to move the old folder aside (to"
+        f" {folder}.replaced-<time>) and start afresh."
     )
     return "\n".join(lines)
 
@@ -391,7 +422,9 @@ def update_identity(folder, **fields):
     """Sets top-level fields of the folder's ``experiment.json`` (written atomically)."""
     record = read_identity(folder)
     if record is None:
-        raise ExperimentIdentityError(f"{Path(folder) / IDENTITY_FILE} is missing: the folder has no identity")
+        raise ExperimentIdentityError(
+            f"{Path(folder) / IDENTITY_FILE} is missing: the folder has no identity"
+        )
     record.update(fields)
     write_json_atomic(record, Path(folder) / IDENTITY_FILE)
 
@@ -423,7 +456,9 @@ def manifest_fingerprint(path, prefixes):
     >>> one == manifest_fingerprint(root / "two.json", {"data_folder": "/a/corpus"})
     False
     """
-    ordered = sorted(((str(os.path.abspath(p)), name) for name, p in prefixes.items() if p), reverse=True)
+    ordered = sorted(
+        ((str(os.path.abspath(p)), name) for name, p in prefixes.items() if p), reverse=True
+    )
 
     def relative(value):
         if isinstance(value, dict):
@@ -433,7 +468,7 @@ def manifest_fingerprint(path, prefixes):
         if isinstance(value, str):
             for prefix, name in ordered:
                 if value == prefix or value.startswith(prefix + os.sep):
-                    return f"${name}{value[len(prefix):]}"
+                    return f"${name}{value[len(prefix) :]}"
         return value
 
     text = json.dumps(relative(read_json(path)), sort_keys=True)
@@ -477,7 +512,9 @@ def record_inputs(hparams, manifests, fingerprints=None):
     inputs test differ from those the run of this folder used (the corpus, the data preparation or a pretrained model changed)
     """
     folder = Path(hparams["output_folder"])
-    prefixes = {key: value for key, value in hparams.items() if is_path_key(key) and isinstance(value, str)}
+    prefixes = {
+        key: value for key, value in hparams.items() if is_path_key(key) and isinstance(value, str)
+    }
     current = {split: manifest_fingerprint(path, prefixes) for split, path in manifests.items()}
     current.update(fingerprints or {})
     recorded = (read_identity(folder) or {}).get("inputs")
@@ -485,14 +522,16 @@ def record_inputs(hparams, manifests, fingerprints=None):
     if recorded is None:
         sb.utils.distributed.run_on_main(update_identity, args=[folder], kwargs={"inputs": current})
         return
-    changed = sorted(split for split in current if split in recorded and recorded[split] != current[split])
+    changed = sorted(
+        split for split in current if split in recorded and recorded[split] != current[split]
+    )
     if changed:
         raise ExperimentIdentityError(
-            f"{folder}: inputs {', '.join(changed)} differ from those the run of this folder used "
-            "(the corpus, the data preparation or a pretrained model changed). Its checkpoints were trained "
-            "on the old ones: "
-            "give this run another folder (e.g. --experiment_folder=...), or pass "
-            "--overwrite_experiment=True to move the old folder aside and start afresh."
+            f"{folder}: inputs {', '.join(changed)} differ from those the run of this folder used"
+            " (the corpus, the data preparation or a pretrained model changed). Its checkpoints"
+            " were trained on the old ones: give this run another folder (e.g."
+            " --experiment_folder=...), or pass --overwrite_experiment=True to move the old folder"
+            " aside and start afresh."
         )
 
 
@@ -546,7 +585,11 @@ def record_training(hparams, brain):
         return
     counter = hparams["epoch_counter"]
     end = None if brain.debug else training_end(counter, brain)
-    state = {"completed": end is not None, "end": end or "incomplete", "epochs": int(counter.current)}
+    state = {
+        "completed": end is not None,
+        "end": end or "incomplete",
+        "epochs": int(counter.current),
+    }
     update_identity(hparams["output_folder"], training=state, evaluation=None)
 
 
@@ -570,9 +613,12 @@ def record_evaluation(hparams, brain, results):
     if not finished:
         logger.warning(
             "%s: evaluated, but not finished (%s): cross_validate.py will not count it as done",
-            folder, "a --debug run" if brain.debug else "its training is not complete",
+            folder,
+            "a --debug run" if brain.debug else "its training is not complete",
         )
-    update_identity(folder, evaluation={"finished": finished, "results": list(results), "time": time.time()})
+    update_identity(
+        folder, evaluation={"finished": finished, "results": list(results), "time": time.time()}
+    )
 
 
 def finished_run(folder, identity):

@@ -29,7 +29,12 @@ import os
 
 import torch
 from speechbrain.utils.distributed import if_main_process, main_process_only
-from speechbrain.utils.train_logger import FileTrainLogger, TensorboardLogger, TrainLogger, WandBLogger
+from speechbrain.utils.train_logger import (
+    FileTrainLogger,
+    TensorboardLogger,
+    TrainLogger,
+    WandBLogger,
+)
 
 #: The ``stats_meta`` keys that hold the step of a log line: the epoch after a validation, the
 #: epoch of the evaluated checkpoint after a test (the recipes' Brains log these two).
@@ -93,12 +98,17 @@ class TrainLoggers(TrainLogger):
         self.loggers = [FileTrainLogger(save_file, precision=precision)]
         if tensorboard:
             if not tensorboard_dir:
-                raise ValueError("TrainLoggers: tensorboard=True needs tensorboard_dir (the folder of the event files)")
+                raise ValueError(
+                    "TrainLoggers: tensorboard=True needs tensorboard_dir (the folder of the event"
+                    " files)"
+                )
             self.loggers.append(EpochTensorboardLogger(tensorboard_dir))
         if wandb:
             self.loggers.append(EpochWandBLogger(**(wandb_options or {})))
 
-    def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=True):
+    def log_stats(
+        self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=True
+    ):
         """Logs one line to every logger (``verbose``: also to the console, as the file logger
         does by default).
 
@@ -175,7 +185,9 @@ class EpochTensorboardLogger(TensorboardLogger):
             ) from error
 
     @main_process_only
-    def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False):
+    def log_stats(
+        self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=False
+    ):
         """Adds the scalars of one log line at its epoch (at the next step when it has none)."""
         step = log_step(stats_meta)
         if step is None:
@@ -187,7 +199,9 @@ class EpochTensorboardLogger(TensorboardLogger):
                 self.writer.add_scalar(name, scalar(name, value), step)
         for stage, stats in (("train", train_stats), ("valid", valid_stats), ("test", test_stats)):
             for name, value in (stats or {}).items():
-                self.writer.add_scalar(f"{name}/{'_'.join([stage, *labels])}", scalar(name, value), step)
+                self.writer.add_scalar(
+                    f"{name}/{'_'.join([stage, *labels])}", scalar(name, value), step
+                )
         self.writer.flush()
 
 

@@ -156,7 +156,12 @@ def plot_timeline(records, path, title=None):
     if "probabilities" in records[0]:
         labels = list(records[0]["probabilities"])
         for index, label in enumerate(labels):
-            ax.plot(centres, [row["probabilities"][label] for row in records], label=label, color=f"C{index}")
+            ax.plot(
+                centres,
+                [row["probabilities"][label] for row in records],
+                label=label,
+                color=f"C{index}",
+            )
         colours = [f"C{labels.index(row['label'])}" for row in records]
         ax.scatter(centres, [1.04] * len(records), c=colours, marker="s", s=30, clip_on=False)
         ax.set_ylim(0, 1.08)

@@ -81,7 +81,13 @@ def debug_manifests(hparams, run_opts, manifests):
             entries = read_json(path)
             keep = dict(list(entries.items())[: batches * split_batch_size(hparams, split)])
             write_json_atomic(keep, used[split])
-            logger.info("--debug: %s uses %d of the %d utterances of %s", split, len(keep), len(entries), path)
+            logger.info(
+                "--debug: %s uses %d of the %d utterances of %s",
+                split,
+                len(keep),
+                len(entries),
+                path,
+            )
 
     run_on_main(write)
     return used

@@ -113,10 +113,15 @@ class TextEmbeddingCache:
         """The cached embedding ``[hidden]`` (float32) of a text."""
         path = self.path_for(text)
         if not path.exists():
-            raise FileNotFoundError(f"No cached text embedding of {text!r} in {self.folder}: run TextEmbeddingCache.build first")
+            raise FileNotFoundError(
+                f"No cached text embedding of {text!r} in {self.folder}: run"
+                " TextEmbeddingCache.build first"
+            )
         embedding = torch.load(path, map_location="cpu")
         if not torch.isfinite(embedding).all():
-            raise FloatingPointError(f"Cached text embedding {path} of {text!r} is not finite: delete the file")
+            raise FloatingPointError(
+                f"Cached text embedding {path} of {text!r} is not finite: delete the file"
+            )
         return embedding
 
     def build(self, encoder, texts, batch_size=32, device="cpu", progressbar=True):
@@ -175,7 +180,12 @@ def build_text_embedding_cache(hparams, encoder, texts):
     """
     cache = TextEmbeddingCache(hparams["text_embedding_cache_folder"], module_fingerprint(encoder))
     encoder.to(hparams["device"])
-    cache.build(encoder, texts, batch_size=hparams["extraction_batch_size"], device=hparams["device"],
-                progressbar=not hparams["noprogressbar"])
+    cache.build(
+        encoder,
+        texts,
+        batch_size=hparams["extraction_batch_size"],
+        device=hparams["device"],
+        progressbar=not hparams["noprogressbar"],
+    )
     encoder.to("cpu")
     return cache

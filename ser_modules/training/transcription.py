@@ -100,7 +100,10 @@ class TranscriptCache(FeatureCache):
         """
         path = self.path_for(wav_path)
         if not path.exists():
-            raise FileNotFoundError(f"No cached transcript of {wav_path} in {self.folder}: run TranscriptCache.build first")
+            raise FileNotFoundError(
+                f"No cached transcript of {wav_path} in {self.folder}: run TranscriptCache.build"
+                " first"
+            )
         return path.read_text(encoding="utf-8")
 
     def _encode_and_store(self, transcriber, paths, wavs, device, store):
@@ -136,7 +139,9 @@ def build_transcript_cache(hparams, transcriber, manifests):
     TranscriptCache
     """
     cache = TranscriptCache(
-        hparams["transcript_cache_folder"], transcriber_fingerprint(transcriber), sample_rate=transcriber.sample_rate
+        hparams["transcript_cache_folder"],
+        transcriber_fingerprint(transcriber),
+        sample_rate=transcriber.sample_rate,
     )
     fill_from_manifests(cache, hparams, transcriber, manifests)
     transcriber.to("cpu")

@@ -55,7 +55,8 @@ def end_epochs_if_budget_spent(brain, epoch_counter):
     if epoch_counter.limit > epoch_counter.current:
         logger.info(
             "optimizer_step_limit=%d updates already made (epoch %d): no further epoch",
-            limit, epoch_counter.current,
+            limit,
+            epoch_counter.current,
         )
         epoch_counter.limit = epoch_counter.current
     return True

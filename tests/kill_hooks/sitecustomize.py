@@ -74,7 +74,11 @@ def _install_torch_hooks():
                 checkpoints.append(folder)
                 _seen["files_in_checkpoint"] = 0
             _seen["files_in_checkpoint"] += 1
-            if POINT == "checkpoint" and len(checkpoints) == int(COUNT) and _seen["files_in_checkpoint"] == 2:
+            if (
+                POINT == "checkpoint"
+                and len(checkpoints) == int(COUNT)
+                and _seen["files_in_checkpoint"] == 2
+            ):
                 _serialised_half_and_die(obj, path)
         return save(obj, path, *args, **kwargs)
 
