@@ -123,7 +123,7 @@ def morais_experiments(tmp_path_factory):
         f"--data_folder={corpus}",
         f"--results_folder={root / 'results'}",
         "--number_of_epochs=2",
-        "--num_checkpoints_to_average=2",
+        "--keep_checkpoints=2",
         "--batch_size=4",
         "--lr=0.01",
         "--noprogressbar",

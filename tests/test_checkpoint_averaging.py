@@ -145,14 +145,11 @@ def test_extra_states_and_integer_buffers_are_kept_not_averaged(tmp_path):
         average_states(best_checkpoints(checkpointer, "WA", 2), "model")
 
 
-@pytest.mark.parametrize(
-    "keep,kept", [(None, [50.0, 70.0]), (1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])]
-)
+@pytest.mark.parametrize("keep,kept", [(1, [50.0, 70.0]), (3, [50.0, 60.0, 65.0, 70.0])])
 def test_iemocap_brain_keeps_keep_checkpoints_best_checkpoints(tmp_path, keep, kept):
-    """ClassificationBrain.keep_checkpoint (IEMOCAP train.py): the best on valid UA and the newest
-    by default (no key, or keep_checkpoints: 1), the keep_checkpoints best and the newest otherwise.
-    """
-    hparams = {"emotions": ["neu", "hap"], **({} if keep is None else {"keep_checkpoints": keep})}
+    """ClassificationBrain.keep_checkpoint (IEMOCAP train.py): the best on valid checkpoint_key and
+    the newest with keep_checkpoints: 1, the keep_checkpoints best and the newest otherwise."""
+    hparams = {"emotions": ["neu", "hap"], "checkpoint_key": "UA", "keep_checkpoints": keep}
     brain = ClassificationBrain(
         modules={"classifier": torch.nn.Linear(2, 2)},
         hparams=hparams,

@@ -219,8 +219,7 @@ def test_msp_export_averages_its_checkpoints(trained_experiments, exported_model
     with pytest.raises(
         PublishError,
         match=r"--average 3 asks for the 3 best checkpoints on valid ccc_mean, but it keeps "
-        r"2 \(.*\): use --average 2 or less, or note that recipes/MSP-Podcast/train.py "
-        r"keeps only the best and the newest",
+        r"2 \(.*\): use --average 2 or less, or retrain keeping more \(--keep_checkpoints=N\)",
     ):
         export(folder, tmp_path / "too_many", average=3, no_sample_wav=True)
     for average in (0, -1):

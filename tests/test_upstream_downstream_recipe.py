@@ -78,7 +78,7 @@ def overrides_for(name, assets):
         "data_folder": str(assets["corpus"]),
         "results_folder": str(root / "results"),
         "number_of_epochs": EPOCHS,
-        "num_checkpoints_to_average": NUM_AVERAGED,
+        "keep_checkpoints": NUM_AVERAGED,
         "batch_size": 4,
         # large learning rates: the tiny models must change between epochs
         "lr": MODEL_LR,

@@ -140,7 +140,7 @@ def main(argv):
     record_training(hparams, brain)
     brain.evaluate(
         datasets["test"],
-        max_key="UA",
+        max_key=hparams["checkpoint_key"],
         test_loader_kwargs=hparams["test_dataloader_opts"],
     )
     record_evaluation(hparams, brain, ["test_results.json"])

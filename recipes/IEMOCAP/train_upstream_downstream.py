@@ -11,7 +11,7 @@ One script for the 11 experiments of the paper's Table 1, each a file
   linear warm-up and linear decay, all checkpointed). Experiments 1-2 are these runs,
   evaluated with their best checkpoint;
 * **checkpoint averaging**: every run keeps the N best checkpoints on validation accuracy
-  (``--num_checkpoints_to_average``, 5) and evaluates both the best single checkpoint and the
+  (``--keep_checkpoints``, 5) and evaluates both the best single checkpoint and the
   parameter average of the N best (upstream and downstream), computed with SpeechBrain's
   ``average_checkpoints`` inside ``on_evaluate_start``. The averaged modules are saved as
   ``save/averaged_<name>.ckpt``; stage 1's ``save/averaged_upstream.ckpt`` is the fine-tuned
@@ -60,8 +60,8 @@ from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.training.checkpoint_averaging import (
     best_checkpoints,
     checkpoint_summary,
+    keep_best_checkpoints,
     load_average,
-    save_and_keep_best,
 )
 from ser_modules.training.classification import (
     ClassificationBrain,
@@ -225,12 +225,13 @@ class UpstreamDownstreamBrain(ClassificationBrain):
         return {"evaluated": self.evaluated_description()}
 
     def keep_checkpoint(self, epoch, stats):
-        """Keeps the N best checkpoints on validation ``checkpoint_key`` (and the newest)."""
-        save_and_keep_best(
+        """Keeps the ``keep_checkpoints`` best checkpoints on validation ``checkpoint_key``
+        (and the newest), named by their epoch."""
+        keep_best_checkpoints(
             self.checkpointer,
-            meta={**stats, "epoch": epoch},
-            key=self.hparams.checkpoint_key,
-            num_to_keep=max(self.hparams.num_checkpoints_to_average, 1),
+            {**stats, "epoch": epoch},
+            self.hparams.checkpoint_key,
+            self.hparams.keep_checkpoints,
             name=f"epoch-{epoch:03d}",
         )
 
@@ -256,7 +257,7 @@ class UpstreamDownstreamBrain(ClassificationBrain):
         overwrite it; saves the averaged modules and the list of averaged checkpoints."""
         super().on_evaluate_start(max_key=max_key, min_key=min_key)
         key = self.hparams.checkpoint_key
-        num = 1 if self.test_model == "best" else self.hparams.num_checkpoints_to_average
+        num = 1 if self.test_model == "best" else self.hparams.keep_checkpoints
         checkpoints = best_checkpoints(self.checkpointer, key, num)
         if not checkpoints:
             raise RuntimeError(

@@ -67,6 +67,7 @@ from ser_modules.nn.selection import selection_method
 from ser_modules.nn.tc_gru import count_parameters
 from ser_modules.objectives.metrics import CCCMetrics
 from ser_modules.objectives.saliency import fit_selection
+from ser_modules.training.checkpoint_averaging import keep_best_checkpoints
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
@@ -137,7 +138,9 @@ class DimensionalEmotionBrain(sb.Brain):
                 valid_stats=stats,
             )
             self.record_history(epoch, stats)
-            self.checkpointer.save_and_keep_only(meta=stats, max_keys=["ccc_mean"])
+            keep_best_checkpoints(
+                self.checkpointer, stats, self.hparams.checkpoint_key, self.hparams.keep_checkpoints
+            )
             return
         self.hparams.train_logger.log_stats(
             stats_meta={
@@ -756,7 +759,7 @@ def main(argv):
         brain.test_split = split
         brain.evaluate(
             datasets[split],
-            max_key="ccc_mean",
+            max_key=hparams["checkpoint_key"],
             test_loader_kwargs=dict(hparams["test_dataloader_opts"]),
         )
     if sb.utils.distributed.if_main_process():

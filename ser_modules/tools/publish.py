@@ -15,11 +15,10 @@ writes ``DIR`` with:
   that only the weights know read from ``model.ckpt`` by module name, and an overridable
   ``pretrained_path``;
 * ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric, or
-  the average of the best ``--average`` ones, which the recipe must have kept (IEMOCAP
-  ``train.py``: ``--keep_checkpoints``; ``train_upstream_downstream.py``:
-  ``--num_checkpoints_to_average``; MSP-Podcast: the best and the newest) (upstream + downstream
-  experiments: by default the model their ``reported_model`` names, with their fine-tuned
-  upstreams). Floating-point weights are averaged; fitted integer buffers and extra states are
+  the average of the best ``--average`` ones, which the recipe must have kept (every recipe
+  yaml: ``checkpoint_key``, the validation metric, and ``keep_checkpoints``, how many best
+  checkpoints are kept) (by default the model the yaml's ``reported_model`` names where it has
+  one, with the fine-tuned upstreams). Floating-point weights are averaged; fitted integer buffers and extra states are
   kept (:func:`ser_modules.training.checkpoint_averaging.average_states`);
 * ``custom_interface.py``: inference code only, for ``foreign_class`` with plain
   ``speechbrain``: the modules of the interface class and of the ``ser_modules`` objects the
@@ -84,8 +83,6 @@ from ser_modules.utils.files import (
 logger = logging.getLogger(__name__)
 
 EXPORT_FILES = ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md")
-# Validation metric of the checkpoint selection (upstream + downstream: the hparams' checkpoint_key).
-SELECTION_KEYS = {"categorical": "UA", "dimensional": "ccc_mean"}
 # Files of a finished experiment that the export reads, besides the checkpoints.
 RESULT_FILES = {
     "categorical": ("test_results.json", "save/label_encoder.txt"),
@@ -93,16 +90,8 @@ RESULT_FILES = {
     "dimensional": ("results.md", "save/feature_selection.json"),
 }
 DEFAULT_REPO_ID = "USER/NAME"
-# What to change to keep more checkpoints (for --average N), per kind of experiment.
-KEEP_MORE = {
-    "categorical": "retrain keeping more (recipes/IEMOCAP/train.py: --keep_checkpoints=N)",
-    "upstream_downstream": (
-        "retrain keeping more (train_upstream_downstream.py: --num_checkpoints_to_average=N)"
-    ),
-    "dimensional": (
-        "note that recipes/MSP-Podcast/train.py keeps only the best and the newest checkpoint"
-    ),
-}
+# What to change to keep more checkpoints (for --average N): the recipes' one vocabulary.
+KEEP_MORE = "retrain keeping more (--keep_checkpoints=N)"
 # Files of an export whose text is published as is (checked for local paths before a push).
 PUBLISHED_TEXT = ("README.md", "hyperparams.yaml")
 # An absolute local path (POSIX, home-relative or Windows drive), not part of a URL.
@@ -349,13 +338,11 @@ def exported_state(folder, hparams, kind, average=None):
     comes from that file. Other experiments: ``model`` of the best checkpoint (``average``: 1).
     """
     save = folder / "save"
-    keep_more = None if average is None else KEEP_MORE[kind]
+    keep_more = None if average is None else KEEP_MORE
     if kind != "upstream_downstream":
-        return checkpoint_state(save, SELECTION_KEYS[kind], average or 1, keep_more=keep_more)
+        return checkpoint_state(save, hparams["checkpoint_key"], average or 1, keep_more=keep_more)
     if average is None:
-        average = (
-            hparams["num_checkpoints_to_average"] if hparams["reported_model"] == "average" else 1
-        )
+        average = hparams["keep_checkpoints"] if hparams["reported_model"] == "average" else 1
     upstreams = list(hparams["upstreams"])
     trained = [name for name in upstreams if any(save.glob(f"CKPT+*/{name}.ckpt"))]
     states, note = checkpoint_states(

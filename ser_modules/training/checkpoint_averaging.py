@@ -53,6 +53,7 @@ __all__ = [
     "average_states",
     "load_average",
     "checkpoint_summary",
+    "keep_best_checkpoints",
 ]
 
 
@@ -114,6 +115,51 @@ def save_and_keep_best(checkpointer, meta, key, num_to_keep, mode="max", name=No
         ckpt_predicate=lambda ckpt: INTRA_EPOCH_CKPT_FLAG in ckpt.meta,
     )
     return checkpoint
+
+
+def keep_best_checkpoints(checkpointer, meta, key, keep, name=None):
+    """Saves an end-of-epoch checkpoint and keeps the ``keep`` best on validation ``key``
+    (higher is better) and the newest: the recipes' one checkpoint vocabulary, the yaml keys
+    ``checkpoint_key`` and ``keep_checkpoints``.
+
+    With ``keep`` 1 and no ``name``, SpeechBrain's ``save_and_keep_only`` (the best and the
+    newest); otherwise :func:`save_and_keep_best`.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        The run's checkpointer.
+    meta : dict
+        Meta data of the checkpoint; must hold ``key``.
+    key : str
+        Selection key (the yaml's ``checkpoint_key``).
+    keep : int
+        Best checkpoints to keep (the yaml's ``keep_checkpoints``), 1 or more.
+    name : str, optional
+        Name of the checkpoint folder (``CKPT+<name>``; default: a time stamp).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from ser_modules.training.checkpointing import AtomicCheckpointer
+    >>> checkpointer = AtomicCheckpointer(tempfile.mkdtemp())
+    >>> for epoch, ua in enumerate([0.3, 0.5, 0.4, 0.2]):
+    ...     _ = keep_best_checkpoints(checkpointer, {"UA": ua}, "UA", 2, name=f"epoch-{epoch}")
+    >>> sorted(ckpt.meta["UA"] for ckpt in checkpointer.list_checkpoints())
+    [0.2, 0.4, 0.5]
+    >>> keep_best_checkpoints(checkpointer, {"UA": 0.1}, "UA", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: keep_checkpoints must be a whole number of checkpoints, 1 or more (got 0): set --keep_checkpoints=N
+    """
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ValueError(
+            f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}):"
+            " set --keep_checkpoints=N"
+        )
+    if keep == 1 and name is None:
+        return checkpointer.save_and_keep_only(meta=meta, max_keys=[key])
+    return save_and_keep_best(checkpointer, meta=meta, key=key, num_to_keep=keep, name=name)
 
 
 def best_checkpoints(checkpointer, key, num, mode="max"):

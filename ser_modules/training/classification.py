@@ -383,9 +383,9 @@ class ClassificationBrain(sb.Brain):
         raise NotImplementedError(f"{type(self).__name__} must define on_test_end(stats)")
 
     def keep_checkpoint(self, epoch, stats):
-        """Hook: saves the epoch's checkpoint, keeping the best one on validation UA (and the
-        newest), or the ``keep_checkpoints`` best ones when the hparams set more than 1 (so
-        that an export can average them: ``ser-publish export ... --average N``).
+        """Hook: saves the epoch's checkpoint, keeping the ``keep_checkpoints`` best on
+        validation ``checkpoint_key`` (and the newest): more than 1 lets an export average
+        them (``ser-publish export ... --average N``).
 
         Arguments
         ---------
@@ -394,18 +394,11 @@ class ClassificationBrain(sb.Brain):
         stats : dict
             ``loss`` and :meth:`summary` of the validation split (the checkpoint's meta).
         """
-        from ser_modules.training.checkpoint_averaging import save_and_keep_best
+        from ser_modules.training.checkpoint_averaging import keep_best_checkpoints
 
-        keep = getattr(self.hparams, "keep_checkpoints", 1)
-        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
-            raise ValueError(
-                f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}):"
-                " set --keep_checkpoints=N"
-            )
-        if keep == 1:
-            self.checkpointer.save_and_keep_only(meta=stats, max_keys=["UA"])
-        else:
-            save_and_keep_best(self.checkpointer, meta=stats, key="UA", num_to_keep=keep)
+        keep_best_checkpoints(
+            self.checkpointer, stats, self.hparams.checkpoint_key, self.hparams.keep_checkpoints
+        )
 
     def stats_meta(self, stage, epoch):
         """Hook: the non-metric fields of a log line: the epoch and the head's learning rate
