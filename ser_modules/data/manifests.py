@@ -121,6 +121,41 @@ def read_stamp(save_folder):
     return stamp
 
 
+def recorded_manifests(save_folder):
+    """``{name: path}`` of the manifests of the finished preparation of ``save_folder``.
+
+    Arguments
+    ---------
+    save_folder : str or pathlib.Path
+        Folder of the manifests.
+
+    Returns
+    -------
+    dict
+        Name -> ``pathlib.Path`` (see :func:`manifest_paths`), the names the stamp records.
+
+    Raises
+    ------
+    FileNotFoundError
+        Without a finished preparation (no readable stamp).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_manifests(folder, {"train": {}, "test1": {}}, {"seed": 0}, "Demo")
+    >>> sorted(recorded_manifests(folder))
+    ['test1', 'train']
+    """
+    stamp = read_stamp(save_folder)
+    if stamp is None:
+        raise FileNotFoundError(
+            f"No finished data preparation in {save_folder} (no readable {OPTIONS_FILE}): "
+            "prepare the data first (skip_prep: False)"
+        )
+    return manifest_paths(save_folder, stamp["manifests"])
+
+
 def manifests_up_to_date(save_folder, options, names=None, inputs=None):
     """Whether ``save_folder`` holds the manifests of a finished preparation with these options.
 

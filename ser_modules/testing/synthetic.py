@@ -140,9 +140,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from ser_modules.utils.constants import SAMPLE_RATE
+
 GENERATOR_VERSION = 1
 MSP_GENERATOR_VERSION = 2  # 2: Previous_releases_information/Partitions_1.3.txt
-SAMPLE_RATE = 16000
 ESPEAK_BINARY = "espeak-ng"
 IEMOCAP_DIRNAME = "IEMOCAP_full_release"
 MSP_DIRNAME = "MSP-Podcast"

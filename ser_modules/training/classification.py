@@ -31,6 +31,7 @@ from ser_modules.objectives.metrics import ClassificationMetrics
 from ser_modules.training.plots import record_epoch
 from ser_modules.training.update_budget import end_epochs_if_budget_spent
 from ser_modules.utils.files import atomic_path, json_safe, write_json_atomic
+from ser_modules.utils.values import is_whole_number
 
 SPLITS = ("train", "valid", "test")
 LABEL_KEYS = ("emo_encoded", "vote_distribution")
@@ -397,7 +398,7 @@ class ClassificationBrain(sb.Brain):
         from ser_modules.training.checkpoint_averaging import save_and_keep_best
 
         keep = getattr(self.hparams, "keep_checkpoints", 1)
-        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        if not is_whole_number(keep) or keep < 1:
             raise ValueError(
                 f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}):"
                 " set --keep_checkpoints=N"
