@@ -11,7 +11,8 @@ preparations fingerprint their label files by content (:func:`label_fingerprint`
 cheap for text files) and their audio (and other per-utterance) files by name, size and
 modification time (:func:`files_fingerprint`), so a corpus file fixed or replaced after a
 preparation makes the next call rebuild the manifests; :func:`stale_reasons` says why
-(logged by :func:`log_rebuild`).
+(logged by :func:`log_rebuild`); :func:`prepare_once` runs these steps around the
+corpus-specific part of a preparation.
 
 Authors
  * ser-recipes contributors 2026
@@ -55,6 +56,57 @@ def manifest_paths(save_folder, names):
     {'train': 'train.json', 'valid': 'valid.json'}
     """
     return {name: Path(save_folder) / f"{name}.json" for name in names}
+
+
+def prepare_once(corpus, save_folder, options, inputs, build, names=None):
+    """Runs a preparation unless ``save_folder`` is up to date with these options and inputs.
+
+    Checks the stamp (:func:`stale_reasons`); when something changed, logs why
+    (:func:`log_rebuild`), calls ``build`` and writes its manifests, then the stamp
+    (:func:`write_manifests`).
+
+    Arguments
+    ---------
+    corpus : str
+        Name starting the log lines (e.g. ``"IEMOCAP"``).
+    save_folder : str or pathlib.Path
+        Folder of the manifests.
+    options : dict
+        Options recorded in the stamp.
+    inputs : dict
+        Fingerprint of the inputs (see :func:`stamp_content`).
+    build : callable
+        Without arguments, returns ``{manifest name: {utterance id: entry}}``; called only when
+        the manifests must be (re)built.
+    names : sequence of str, optional
+        The manifests the call writes, when known beforehand; None: those ``build`` returns
+        (when up to date, those the stamp records).
+
+    Returns
+    -------
+    dict
+        Manifest name -> path (see :func:`manifest_paths`).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> build = lambda: {"train": {"a": {"duration": 1.0}}}
+    >>> [path.name for path in prepare_once("Demo", folder, {"seed": 0}, {}, build).values()]
+    ['train.json']
+    >>> prepare_once("Demo", folder, {"seed": 0}, {}, None)["train"].name  # up to date
+    'train.json'
+    """
+    reasons = stale_reasons(save_folder, options, names, inputs)
+    if not reasons:
+        logger.info("%s manifests in %s are up to date, skipping", corpus, save_folder)
+        if names is None:
+            return recorded_manifests(save_folder)
+        return manifest_paths(save_folder, names)
+    log_rebuild(corpus, save_folder, reasons)
+    manifests = build()
+    write_manifests(save_folder, manifests, options, corpus, inputs=inputs)
+    return manifest_paths(save_folder, manifests if names is None else names)
 
 
 def stamp_content(options, names, inputs=None):
@@ -380,13 +432,27 @@ def files_fingerprint(paths, root):
     return {"files": len(lines), "sha1": digest}
 
 
+def visible(paths):
+    """The paths whose name does not start with a dot (hidden files, e.g. AppleDouble ``._*``
+    copies, left out of the corpus files).
+
+    Example
+    -------
+    >>> [path.name for path in visible([Path("a.wav"), Path("._a.wav")])]
+    ['a.wav']
+    """
+    return [path for path in paths if not path.name.startswith(".")]
+
+
 def relative_name(path, root):
     """``path`` relative to ``root`` as a POSIX string (the absolute path when outside it).
 
     Example
     -------
-    >>> relative_name(Path("/data/c/Labels/l.csv"), "/data/c"), relative_name(Path("/x/p.txt"), "/data/c")
-    ('Labels/l.csv', '/x/p.txt')
+    >>> relative_name(Path("/data/c/Labels/l.csv"), "/data/c")
+    'Labels/l.csv'
+    >>> relative_name(Path("/x/p.txt"), "/data/c")
+    '/x/p.txt'
     """
     path = Path(os.path.abspath(path))
     try:
@@ -482,6 +548,52 @@ def wav_entries(named_by, corpus, error=AudioFileError, progressbar=True):
         entries[wav] = {"wav": str(wav), "duration": header.frames / header.samplerate}
     log_conversions(notes, corpus)
     return entries
+
+
+def drop_short(manifests, min_duration, corpus):
+    """Leaves out the entries shorter than ``min_duration`` seconds (count logged per manifest).
+
+    Arguments
+    ---------
+    manifests : dict
+        Manifest name -> ``{utterance id: entry}`` (entries with ``duration``).
+    min_duration : float
+        Shortest duration kept (0: all kept).
+    corpus : str
+        Name starting the log lines.
+
+    Returns
+    -------
+    dict
+        The manifests without the short entries.
+
+    Example
+    -------
+    >>> drop_short({"train": {"a": {"duration": 0.5}, "b": {"duration": 2.0}}}, 1.0, "Demo")
+    {'train': {'b': {'duration': 2.0}}}
+    """
+    if min_duration <= 0:
+        return manifests
+    kept = {}
+    for name, entries in manifests.items():
+        kept[name] = {utt: e for utt, e in entries.items() if e["duration"] >= min_duration}
+        dropped = len(entries) - len(kept[name])
+        if dropped:
+            logger.info(
+                "%s %s: %d segments shorter than %g s left out", corpus, name, dropped, min_duration
+            )
+    return kept
+
+
+def format_counts(counter):
+    """A counter as ``"a 3, b 1"`` (most common first; ``"none"`` when empty), for log lines.
+
+    Example
+    -------
+    >>> format_counts(Counter({"fru": 2, "xxx": 5})), format_counts(Counter())
+    ('xxx 5, fru 2', 'none')
+    """
+    return ", ".join(f"{label} {count}" for label, count in counter.most_common()) or "none"
 
 
 def describe_split(entries, label_key=None, labels=()):

@@ -1,4 +1,5 @@
-"""Type checks of option and label values: a number, not a bool (``True`` is an ``int``).
+"""Checks of option and label values: a number, not a bool (``True`` is an ``int``), and the
+error of an option that fails its check.
 
 Authors
  * ser-recipes contributors 2026
@@ -39,3 +40,19 @@ def is_whole_number(value):
     (True, False, False)
     """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def require(condition, name, expected, value):
+    """Raises ``ValueError("<name> must be <expected>, got <value!r>")`` unless ``condition``:
+    the one form of the option checks.
+
+    Example
+    -------
+    >>> require(is_whole_number(2), "seed", "an int", 2)
+    >>> require(is_whole_number(2.5), "seed", "an int", 2.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an int, got 2.5
+    """
+    if not condition:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
