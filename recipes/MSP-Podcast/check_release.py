@@ -37,10 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the preparation script beside this one
 from msp_podcast_prepare import (  # noqa: E402
+    CORPUS,
     N_EXAMPLES,
     detect_layout,
     is_expected_partition,
-    rater_statistics,
     read_consensus,
     read_detailed,
     read_eval13,
@@ -48,6 +48,7 @@ from msp_podcast_prepare import (  # noqa: E402
     utterance_id,
 )
 
+from ser_modules.data.ratings import rater_statistics  # noqa: E402
 from ser_modules.utils.constants import DIMENSIONS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ def check_release(data_folder, eval13_partitions=None):
     partitions = read_partitions(layout.partitions) if layout.partitions else {}
     ratings = read_detailed(layout.detailed)
     labelled = [row for row in rows if None not in row["values"].values()]
+    files = {row["utt"]: row["file_name"] for row in labelled}
+    stats = rater_statistics(files, ratings, layout.detailed, CORPUS)
     findings = {
-        "consensus_mismatches": consensus_mismatches(
-            labelled, rater_statistics(labelled, ratings, layout.detailed)
-        ),
+        "consensus_mismatches": consensus_mismatches(labelled, stats),
         "partition_conflicts": partition_conflicts(rows, partitions),
         "partitions_without_labels": partitions_without_labels(partitions, rows),
         "unlabelled_wavs": unlabelled_wavs(layout.audio_dir, rows),
