@@ -1,13 +1,10 @@
 #!/usr/bin/env python3
 """Data preparation for MSP-Podcast dimensional speech emotion recognition.
 
-Reads an MSP-Podcast release (v1.6 or v1.11+ layout, found automatically) and writes one
-SpeechBrain JSON manifest per labelled partition (``train``, ``valid``, ``test1``, ...), plus
-``eval1.3`` when the partitions of release 1.3 are known: find the release's files, read each
-label file once, split by partition, write the manifests. The layouts, the label formats, the
-checks, the entries' fields and the stamp ``prepare_options.json``: the section "Data
-preparation" of ``recipes/MSP-Podcast/README.md``. Audits the manifests do not need:
-``check_release.py``.
+Reads an MSP-Podcast release (v1.6 or v1.11+ layout) and writes one manifest per labelled
+partition (``train``, ``valid``, ``test1``, ...), plus ``eval1.3`` when the partitions of release
+1.3 are known. Layouts, label formats, checks, entry fields and the stamp ``prepare_options.json``:
+``recipes/MSP-Podcast/README.md`` (Data preparation); release audits: ``check_release.py``.
 
 Example
 -------
@@ -20,33 +17,28 @@ Authors
 import argparse
 import json
 import logging
-import math
 import os
 import re
 import sys
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict, namedtuple
+from functools import partial
 from pathlib import Path
 
-from ser_modules.data.label_files import find_first, read_csv_rows
+from ser_modules.data.label_files import find_first, read_csv_rows, required_field
 from ser_modules.data.manifests import (
     OPTIONS_FILE,  # noqa: F401 (the stamp, read by the tests)
+    describe_speakers,
     describe_split,
     drop_short,
     files_fingerprint,
     label_fingerprint,
+    list_files,
     prepare_once,
-    visible,
     wav_entries,
 )
-from ser_modules.data.ratings import rater_statistics
-from ser_modules.utils.constants import (
-    DIMENSIONS,
-    EVAL13_SPLIT,
-    MSP_RATING_COLUMNS,
-    RATING_SCALE,
-    TEST_SPLIT_PATTERN,
-)
+from ser_modules.data.ratings import describe_raters, parse_rating, rater_statistics
+from ser_modules.utils.constants import DIMENSIONS, MSP_RATING_COLUMNS, TEST_SPLIT_PATTERN
+from ser_modules.utils.constants import EVAL13_SPLIT as EVAL13  # the test set of release 1.3
 from ser_modules.utils.values import is_finite_number, require
 
 logger = logging.getLogger(__name__)
@@ -68,7 +60,6 @@ EVAL13_FILES = (
     "1.3/Partitions.txt",
     "v1.3/Partitions.txt",
 )
-EVAL13 = EVAL13_SPLIT  # manifest name of the test set of release 1.3
 VALID_NAMES = ("development", "validation")
 N_EXAMPLES = 5
 
@@ -87,31 +78,12 @@ class MSPPodcastFormatError(ValueError):
     """A file of the MSP-Podcast release does not have the expected format."""
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where the parts of one release are (``partitions``, ``transcripts``, ``eval13``: None
-    when absent).
+parse_value = partial(parse_rating, error=MSPPodcastFormatError)  # a label value, 1..7 or None
 
-    Example
-    -------
-    >>> Layout(Path("Audio"), Path("c.csv"), Path("d.json"), Path("Partitions.txt"), None).name
-    'v1.6'
-    """
 
-    audio_dir: Path
-    consensus: Path
-    detailed: Path
-    partitions: Path | None
-    transcripts: Path | None
-    eval13: Path | None = None
-
-    @property
-    def name(self):
-        """``v1.11+``, ``v1.6`` or ``mixed`` (for the log)."""
-        parts = (self.audio_dir.name, self.detailed.suffix, self.partitions is not None)
-        return {("Audios", ".csv", False): "v1.11+", ("Audio", ".json", True): "v1.6"}.get(
-            parts, "mixed"
-        )
+# Where the parts of one release are (partitions, transcripts, eval13: None when absent).
+Layout = namedtuple("Layout", "audio_dir consensus detailed partitions transcripts eval13")
+LAYOUT_NAMES = {("Audios", ".csv", False): "v1.11+", ("Audio", ".json", True): "v1.6"}
 
 
 def prepare_msp_podcast(
@@ -166,13 +138,11 @@ def prepare_msp_podcast(
             groups[EVAL13] = eval13_rows(layout.eval13, labelled, rows)
         files = {row["utt"]: row["file_name"] for group in groups.values() for row in group}
         stats = rater_statistics(files, read_detailed(layout.detailed), layout.detailed, CORPUS)
-        manifests = {
-            name: build_entries(group, stats, layout, name, progressbar)
-            for name, group in groups.items()
-        }
+        manifests = build_entries(groups, stats, layout, progressbar)
         manifests = drop_short(manifests, options["min_duration"], CORPUS)
         for name, entries in manifests.items():
-            described = f"{describe_split(entries)}; {speakers_and_raters(entries)}"
+            speakers = describe_speakers(entries, unknown="Unknown")  # many unidentified people
+            described = f"{describe_split(entries)}; {speakers}, {describe_raters(entries)}"
             logger.info("MSP-Podcast %s: %s", name, described)
         return manifests
 
@@ -211,7 +181,8 @@ def make_options(data_folder, splits, min_duration, eval13_partitions=None):
 # 1. Find the release's files
 def detect_layout(data_folder, eval13_partitions=None):
     """Finds the audio folder, label files, partitions, transcripts and the release 1.3
-    partitions (``eval13_partitions`` when given, else looked up; logged).
+    partitions (``eval13_partitions`` when given, else the first of
+    ``Previous_releases_information/<EVAL13_FILES>`` that exists, else None); logged.
 
     Example
     -------
@@ -223,6 +194,10 @@ def detect_layout(data_folder, eval13_partitions=None):
     if not data_folder.is_dir():
         raise FileNotFoundError(f"MSP-Podcast data_folder not found: {data_folder}")
     partitions, transcripts = data_folder / PARTITIONS_FILE, data_folder / TRANSCRIPTS_DIR
+    eval13 = [data_folder / PREVIOUS_RELEASES_DIR / name for name in EVAL13_FILES]
+    if eval13_partitions is not None and not Path(eval13_partitions).is_file():
+        raise FileNotFoundError(f"eval13_partitions not found: {eval13_partitions}")
+    eval13 = eval13 if eval13_partitions is None else [Path(eval13_partitions)]
     labels = data_folder / LABEL_DIR
     layout = Layout(
         audio_dir=find_first(data_folder, AUDIO_DIRS, "MSP-Podcast audio folder", want_dir=True),
@@ -230,7 +205,7 @@ def detect_layout(data_folder, eval13_partitions=None):
         detailed=find_first(labels, DETAILED_FILES, "MSP-Podcast detailed label file"),
         partitions=partitions if partitions.is_file() else None,
         transcripts=transcripts if transcripts.is_dir() else None,
-        eval13=find_eval13(data_folder, eval13_partitions),
+        eval13=next((path for path in eval13 if path.is_file()), None),
     )
     found = [
         f"{layout.audio_dir.name}/",
@@ -240,46 +215,22 @@ def detect_layout(data_folder, eval13_partitions=None):
         f"{TRANSCRIPTS_DIR}/" if layout.transcripts else f"no {TRANSCRIPTS_DIR}/",
         f"Eval1.3 partitions {layout.eval13}" if layout.eval13 else "no release 1.3 partitions",
     ]
-    logger.info("MSP-Podcast %s layout in %s: %s", layout.name, data_folder, ", ".join(found))
+    parts = (layout.audio_dir.name, layout.detailed.suffix, layout.partitions is not None)
+    name = LAYOUT_NAMES.get(parts, "mixed")
+    logger.info("MSP-Podcast %s layout in %s: %s", name, data_folder, ", ".join(found))
     return layout
-
-
-def find_eval13(data_folder, given=None):
-    """The release 1.3 partition file: ``given`` (must exist), else the first of
-    ``Previous_releases_information/<EVAL13_FILES>`` that exists, else None.
-
-    Example
-    -------
-    >>> find_eval13(Path("/nowhere")) is None
-    True
-    >>> find_eval13(Path("/nowhere"), "/nowhere/eval13.txt")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: eval13_partitions not found: /nowhere/eval13.txt
-    """
-    if given is not None:
-        if not Path(given).is_file():
-            raise FileNotFoundError(f"eval13_partitions not found: {given}")
-        return Path(given)
-    candidates = [data_folder / PREVIOUS_RELEASES_DIR / name for name in EVAL13_FILES]
-    return next((path for path in candidates if path.is_file()), None)
 
 
 def input_fingerprint(layout, data_folder):
     """What the manifests are made of, for the stamp: the SHA-1 of the label and partition
     files, and digests of the names, sizes and modification times of the wavs and of the
-    transcripts (hidden files and other suffixes, any case, aside)."""
+    transcripts."""
     labels = [layout.consensus, layout.detailed, layout.partitions, layout.eval13]
     folders = {"audio": (layout.audio_dir, ".wav"), "transcripts": (layout.transcripts, ".txt")}
     inputs = {"labels": label_fingerprint([path for path in labels if path], data_folder)}
     for group, (folder, suffix) in folders.items():
         if folder is not None:
-            files = [
-                path
-                for path in visible(folder.iterdir())
-                if path.name.lower().endswith(suffix) and path.is_file()
-            ]
-            inputs[group] = files_fingerprint(files, data_folder)
+            inputs[group] = files_fingerprint(list_files(folder, suffix), data_folder)
     return inputs
 
 
@@ -304,11 +255,11 @@ def read_consensus(path):
         raise MSPPodcastFormatError(f"{path}: no label row")
     rows, seen = [], {}
     for line, raw in raw_rows:
-        file_name = checked_file_name(raw, f"{path}:{line}")
+        file_name = required_field(raw, "FileName", f"{path}:{line}", MSPPodcastFormatError)
         field = {column: (value or "").strip() for column, value in raw.items()}
         texts = {attr: field[column] for attr, column in MSP_RATING_COLUMNS.items()}
         values = {
-            attr: parse_label_value(text, f"{path}:{line}", file_name, MSP_RATING_COLUMNS[attr])
+            attr: parse_value(text, f"{path}:{line}", f"{MSP_RATING_COLUMNS[attr]} of {file_name}")
             for attr, text in texts.items()
         }
         utt = utterance_id(file_name)
@@ -331,52 +282,6 @@ def read_consensus(path):
             }
         )
     return rows
-
-
-def checked_file_name(raw, where):
-    """The stripped ``FileName`` of a CSV row; an error when empty.
-
-    Example
-    -------
-    >>> checked_file_name({"FileName": " a.wav "}, "f:2")
-    'a.wav'
-    """
-    file_name = (raw.get("FileName") or "").strip()
-    if not file_name:
-        raise MSPPodcastFormatError(f"{where}: empty FileName")
-    return file_name
-
-
-def parse_label_value(text, where, file_name, column):
-    """A rating or consensus value on the rating scale; None when empty or NaN (unlabelled).
-
-    Example
-    -------
-    >>> parse_label_value("3.777778", "f:2", "a.wav", "EmoAct"), parse_label_value("nan", "", "", "")
-    (3.777778, None)
-    >>> try:
-    ...     parse_label_value("9", "f:2", "a.wav", "EmoAct")
-    ... except MSPPodcastFormatError as error:
-    ...     print(error)
-    f:2: EmoAct of a.wav out of [1, 7]: '9'
-    """
-    text = str(text).strip()
-    if text == "" or text.lower() == "nan":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise MSPPodcastFormatError(
-            f"{where}: {column} of {file_name} is not a number: {text!r}"
-        ) from None
-    if math.isnan(value):
-        return None
-    low, high = RATING_SCALE
-    if not low <= value <= high:
-        raise MSPPodcastFormatError(
-            f"{where}: {column} of {file_name} out of [{low:g}, {high:g}]: {text!r}"
-        )
-    return value
 
 
 def utterance_id(file_name):
@@ -452,7 +357,7 @@ def read_detailed(path):
     rows, _ = read_csv_rows(path, DETAILED_COLUMNS, MSPPodcastFormatError)
     ratings = defaultdict(list)
     for line, row in rows:
-        file_name = checked_file_name(row, f"{path}:{line}")
+        file_name = required_field(row, "FileName", f"{path}:{line}", MSPPodcastFormatError)
         rating = parse_emo_detail(row.get("EmoDetail") or "", f"{path}:{line}", file_name)
         ratings[utterance_id(file_name)].append(rating)
     return dict(ratings)
@@ -475,7 +380,7 @@ def parse_emo_detail(detail, where, file_name):
     if match is None:
         raise MSPPodcastFormatError(f"{where}: malformed EmoDetail of {file_name}: {detail!r}")
     values = [
-        parse_label_value(match[attr], where, file_name, field)
+        parse_value(match[attr], where, f"{field} of {file_name}")
         for attr, field in zip(DIMENSIONS, EMO_DETAIL_FIELDS)
     ]
     return (match["worker"], *values)
@@ -505,7 +410,7 @@ def read_detailed_json(path):
             if missing:
                 raise MSPPodcastFormatError(f"{where}: missing field(s) {', '.join(missing)}")
             values = [
-                parse_label_value("" if rating[col] is None else rating[col], where, file_name, col)
+                parse_value(rating[col], where, f"{col} of {file_name}")
                 for col in MSP_RATING_COLUMNS.values()
             ]
             ratings[utterance_id(file_name)].append((worker, *values))
@@ -522,10 +427,8 @@ def manifest_name(partition):
     ['train', 'valid', 'valid', 'test1', 'test_1']
     """
     name = partition.strip().lower()
-    if name in VALID_NAMES:
-        return "valid"
-    if name == "train" or TEST_SPLIT_PATTERN.match(name):
-        return name
+    if is_expected_partition(name):
+        return "valid" if name in VALID_NAMES else name
     return re.sub(r"[^a-z0-9]+", "_", name).strip("_") or "unnamed"
 
 
@@ -544,13 +447,10 @@ def is_expected_partition(partition):
 
 def group_rows(rows, partitions, layout, wanted):
     """The labelled rows, and ``{manifest name: rows sorted by utterance id}`` (names sorted;
-    only ``wanted`` if given, ``eval1.3`` aside: :func:`eval13_rows`).
-
-    A row's partition is that of ``Partitions.txt`` when it lists the file, else its
-    ``Split_Set`` (neither: an error naming the consensus file and line). Partitions without
-    any consensus value (Test3) are skipped (logged), rows missing a value are counted in a
-    warning, and each unexpected partition name is warned about once with its count.
-    """
+    only ``wanted`` if given, ``eval1.3`` aside: :func:`eval13_rows`). A row's partition is
+    that of ``Partitions.txt`` when it lists the file, else its ``Split_Set`` (neither: an
+    error). Partitions without any consensus value (Test3) are skipped (logged), rows missing
+    a value and unexpected partition names are counted in warnings."""
     by_partition = defaultdict(list)
     for row in rows:
         row["partition"] = partitions.get(row["utt"]) or row["split_set"]
@@ -566,32 +466,23 @@ def group_rows(rows, partitions, layout, wanted):
         incomplete = [row["file_name"] for row in members if None in row["values"].values()]
         if not complete:
             logger.info(
-                "MSP-Podcast: partition %s (%d files) has no labels in %s: skipped",
-                partition,
-                len(members),
-                path,
+                f"MSP-Podcast: partition {partition} ({len(members)} files) has no labels in "
+                f"{path}: skipped"
             )
         elif incomplete:
             logger.warning(
-                "MSP-Podcast: %d files of %s lack EmoAct/EmoVal/EmoDom in %s and are "
-                "left out, e.g. %s",
-                len(incomplete),
-                partition,
-                path,
-                ", ".join(incomplete[:N_EXAMPLES]),
+                f"MSP-Podcast: {len(incomplete)} files of {partition} lack EmoAct/EmoVal/EmoDom "
+                f"in {path} and are left out, e.g. {', '.join(incomplete[:N_EXAMPLES])}"
             )
         labelled.extend(complete)
     counts = Counter(row["partition"] for row in labelled)
     for partition, count in sorted(counts.items()):
         if not is_expected_partition(partition):
             logger.warning(
-                "MSP-Podcast: unexpected partition name %r (%d files; expected Train, "
-                "Development, Validation or Test<k>): written as %s.json, which the recipe does "
-                "not evaluate as a test split. Fix Split_Set / %s if it is a misspelt partition",
-                partition,
-                count,
-                manifest_name(partition),
-                PARTITIONS_FILE,
+                f"MSP-Podcast: unexpected partition name {partition!r} ({count} files; expected "
+                f"Train, Development, Validation or Test<k>): written as {manifest_name(partition)}"
+                ".json, which the recipe does not evaluate as a test split. Fix Split_Set / "
+                f"{PARTITIONS_FILE} if it is a misspelt partition"
             )
     groups = defaultdict(list)
     for row in labelled:
@@ -624,17 +515,11 @@ def eval13_rows(path, labelled, rows):
     known = {row["utt"] for row in rows}
     absent = [utt for utt in wanted if utt not in known]
     unlabelled = [utt for utt in wanted if utt in known and utt not in by_utt]
-    if absent or unlabelled:
+    if absent + unlabelled:
         logger.warning(
-            "MSP-Podcast %s: %d of the %d files listed in %s are left out: %d have no row and %d "
-            "no complete consensus value in this release, e.g. %s",
-            EVAL13,
-            len(absent) + len(unlabelled),
-            len(wanted),
-            path,
-            len(absent),
-            len(unlabelled),
-            ", ".join((absent + unlabelled)[:N_EXAMPLES]),
+            f"MSP-Podcast {EVAL13}: {len(absent + unlabelled)} of the {len(wanted)} files listed "
+            f"in {path} are left out: {len(absent)} have no row and {len(unlabelled)} no complete "
+            f"consensus value in this release, e.g. {', '.join((absent + unlabelled)[:N_EXAMPLES])}"
         )
     if not kept:
         raise MSPPodcastFormatError(
@@ -642,69 +527,45 @@ def eval13_rows(path, labelled, rows):
             "this release (another corpus's list?)"
         )
     logger.info(
-        "MSP-Podcast %s: %d files of %s, labelled with this release's consensus",
-        EVAL13,
-        len(kept),
-        path,
+        f"MSP-Podcast {EVAL13}: {len(kept)} files of {path}, labelled with this release's consensus"
     )
     return kept
 
 
 # 4. Manifest entries
-def build_entries(rows, stats, layout, name, progressbar=True):
-    """``{utt: entry}`` of one manifest (fields: README); reads the wav headers and the
-    transcripts (``Transcripts/<utt>.txt``, whitespace collapsed)."""
-    named_by = {
-        layout.audio_dir / f"{row['utt']}.wav": f"{layout.consensus}:{row['line']}" for row in rows
-    }
-    audio = wav_entries(
-        named_by, f"MSP-Podcast {name}", MSPPodcastFormatError, progressbar=progressbar
-    )
-    entries, no_transcript = {}, 0
-    for row, wav in zip(rows, named_by):
-        summary = stats[row["utt"]]
-        entry = dict(audio[wav], **row["values"])
-        entry.update({f"{attr}_std": summary[f"{attr}_std"] for attr in DIMENSIONS})
-        entry.update(
-            n_raters=summary["n_raters"],
-            speaker=row["speaker"],
-            gender=row["gender"],
-            split=row["partition"],
+def build_entries(groups, stats, layout, progressbar=True):
+    """``{manifest name: {utt: entry}}`` of the groups of rows (fields: README); reads the wav
+    headers and the transcripts (``Transcripts/<utt>.txt``, whitespace collapsed)."""
+    manifests = {}
+    for name, rows in groups.items():
+        named_by = {
+            layout.audio_dir / f"{row['utt']}.wav": f"{layout.consensus}:{row['line']}"
+            for row in rows
+        }
+        audio = wav_entries(
+            named_by, f"MSP-Podcast {name}", MSPPodcastFormatError, progressbar=progressbar
         )
-        if row["emo_class"] is not None:
-            entry["emo_class"] = row["emo_class"]
-        if layout.transcripts is not None:
-            path = layout.transcripts / f"{row['utt']}.txt"
-            no_transcript += not path.is_file()
-            text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-            entry["transcript"] = " ".join(text.split())
-        entries[row["utt"]] = entry
-    if no_transcript:
-        logger.warning(
-            'MSP-Podcast %s: %d files have no transcript in %s (written as "")',
-            name,
-            no_transcript,
-            layout.transcripts,
-        )
-    return entries
-
-
-def speakers_and_raters(entries):
-    """Speakers and raters of a manifest, for its log line.
-
-    Example
-    -------
-    >>> speakers_and_raters({"a": {"speaker": "Unknown", "n_raters": 5}})
-    '0 known speakers + 1 utterances of Unknown speakers, 5.00 raters per utterance'
-    """
-    speakers = Counter(entry["speaker"] for entry in entries.values())
-    unknown = speakers.pop("Unknown", 0)
-    raters = [entry["n_raters"] for entry in entries.values()]
-    mean = sum(raters) / len(raters) if raters else 0.0
-    return (
-        f"{len(speakers)} known speakers + {unknown} utterances of Unknown speakers, "
-        f"{mean:.2f} raters per utterance"
-    )
+        manifests[name], no_transcript = {}, 0
+        for row, wav in zip(rows, named_by):
+            summary = stats[row["utt"]]
+            entry = dict(audio[wav], **row["values"])
+            entry.update({f"{attr}_std": summary[f"{attr}_std"] for attr in DIMENSIONS})
+            entry.update(n_raters=summary["n_raters"], speaker=row["speaker"], gender=row["gender"])
+            entry["split"] = row["partition"]
+            if row["emo_class"] is not None:
+                entry["emo_class"] = row["emo_class"]
+            if layout.transcripts is not None:
+                path = layout.transcripts / f"{row['utt']}.txt"
+                no_transcript += not path.is_file()
+                text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+                entry["transcript"] = " ".join(text.split())
+            manifests[name][row["utt"]] = entry
+        if no_transcript:
+            logger.warning(
+                f"MSP-Podcast {name}: {no_transcript} files have no transcript in "
+                f'{layout.transcripts} (written as "")'
+            )
+    return manifests
 
 
 # Command line
@@ -713,25 +574,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="root of the MSP-Podcast release")
     parser.add_argument("--save_folder", required=True, help="output folder of the manifests")
-    parser.add_argument(
-        "--splits",
-        nargs="+",
-        default=None,
-        help="manifests to write, e.g. train valid test1 (default: all)",
-    )
-    parser.add_argument(
-        "--min_duration",
-        type=float,
-        default=0.0,
-        help="leave out segments shorter than this (seconds)",
-    )
+    parser.add_argument("--splits", nargs="+", help="manifests to write (default: all)")
+    parser.add_argument("--min_duration", type=float, default=0.0, help="shortest segment (s)")
     parser.add_argument(
         "--eval13_partitions",
-        default=None,
-        help=(
-            "partitions of release 1.3 ('<Split>; <FileName>' lines, or file names) for "
-            f"eval1.3.json (default: looked up in {PREVIOUS_RELEASES_DIR}/)"
-        ),
+        help=f"release 1.3 partitions, for eval1.3.json (default: in {PREVIOUS_RELEASES_DIR}/)",
     )
     parser.add_argument(
         "--noprogressbar", dest="progressbar", action="store_false", help="hide the progress bars"

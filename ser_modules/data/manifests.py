@@ -444,6 +444,25 @@ def visible(paths):
     return [path for path in paths if not path.name.startswith(".")]
 
 
+def list_files(folder, suffix):
+    """The visible (:func:`visible`) files of ``folder`` whose name ends in ``suffix``, any case.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("a.wav", "b.WAV", "._c.wav", "d.txt"):
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> sorted(path.name for path in list_files(folder, ".wav"))
+    ['a.wav', 'b.WAV']
+    """
+    return [
+        path
+        for path in visible(Path(folder).iterdir())
+        if path.name.lower().endswith(suffix) and path.is_file()
+    ]
+
+
 def relative_name(path, root):
     """``path`` relative to ``root`` as a POSIX string (the absolute path when outside it).
 
@@ -629,3 +648,22 @@ def describe_split(entries, label_key=None, labels=()):
     if durations:
         text += f", {min(durations):.2f} s to {max(durations):.2f} s, {sum(durations) / 3600:.2f} h"
     return text
+
+
+def describe_speakers(entries, unknown=None):
+    """The speakers of a manifest in words; ``unknown`` names the speaker label that stands
+    for unidentified people (counted as utterances, not as one speaker).
+
+    Example
+    -------
+    >>> entries = {"a": {"speaker": "Unknown"}, "b": {"speaker": "12"}, "c": {"speaker": "12"}}
+    >>> describe_speakers(entries, unknown="Unknown")
+    '1 known speakers + 1 utterances of Unknown speakers'
+    >>> describe_speakers(entries)
+    '2 speakers'
+    """
+    speakers = Counter(entry["speaker"] for entry in entries.values())
+    if unknown is None:
+        return f"{len(speakers)} speakers"
+    n_unknown = speakers.pop(unknown, 0)
+    return f"{len(speakers)} known speakers + {n_unknown} utterances of {unknown} speakers"

@@ -1,5 +1,6 @@
-"""Statistics of the raters' scores of each utterance, as dimensional manifests record them:
-the number of raters, and the mean and population standard deviation of each attribute.
+"""The raters' scores of dimensional labels: one score read and checked against the rating
+scale, and the statistics of each utterance's scores that the manifests record (the number of
+raters, the mean and population standard deviation of each attribute).
 
 Authors
  * ser-recipes contributors 2026
@@ -8,7 +9,7 @@ Authors
 import logging
 import math
 
-from ser_modules.utils.constants import DIMENSIONS
+from ser_modules.utils.constants import DIMENSIONS, RATING_SCALE
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +116,56 @@ def rater_statistics(files, ratings, source, corpus):
             ", ".join(unrated[:N_EXAMPLES]),
         )
     return stats
+
+
+def parse_rating(text, where, what, error=ValueError, scale=RATING_SCALE):
+    """A rating (or consensus value) on the rating scale; None when None, empty or NaN.
+
+    Arguments
+    ---------
+    text : str, number or None
+        The value as written.
+    where : str
+        ``file:line`` (or file and key) of the value, for the errors.
+    what : str
+        What the value is (e.g. ``"EmoAct of a.wav"``), for the errors.
+    error : type
+        Exception raised for a value that is not a number or is off the scale.
+    scale : tuple of float
+        ``(low, high)``.
+
+    Example
+    -------
+    >>> parse_rating("3.777778", "f:2", "EmoAct of a.wav"), parse_rating("nan", "f:2", "")
+    (3.777778, None)
+    >>> try:
+    ...     parse_rating("9", "f:2", "EmoAct of a.wav")
+    ... except ValueError as failure:
+    ...     print(failure)
+    f:2: EmoAct of a.wav out of [1, 7]: '9'
+    """
+    text = "" if text is None else str(text).strip()
+    if text == "" or text.lower() == "nan":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise error(f"{where}: {what} is not a number: {text!r}") from None
+    if math.isnan(value):
+        return None
+    low, high = scale
+    if not low <= value <= high:
+        raise error(f"{where}: {what} out of [{low:g}, {high:g}]: {text!r}")
+    return value
+
+
+def describe_raters(entries):
+    """The mean number of raters per utterance of a manifest (entries with ``n_raters``).
+
+    Example
+    -------
+    >>> describe_raters({"a": {"n_raters": 5}, "b": {"n_raters": 6}}), describe_raters({})
+    ('5.50 raters per utterance', '0.00 raters per utterance')
+    """
+    raters = [entry["n_raters"] for entry in entries.values()]
+    return f"{sum(raters) / len(raters) if raters else 0.0:.2f} raters per utterance"
