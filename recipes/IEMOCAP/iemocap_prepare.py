@@ -244,10 +244,8 @@ def log_wavs_without_turn(wavs, turns):
     unnamed = sorted(str(wav) for wav in wavs if wav.stem not in named)
     if unnamed:
         logger.warning(
-            "IEMOCAP: %d wavs are named by no turn line of the evaluation files "
-            "(truncated evaluation file?) and are not used, e.g. %s",
-            len(unnamed),
-            ", ".join(unnamed[:N_EXAMPLES]),
+            f"IEMOCAP: {len(unnamed)} wavs are named by no turn line of the evaluation files "
+            f"(truncated evaluation file?) and are not used, e.g. {', '.join(unnamed[:N_EXAMPLES])}"
         )
 
 
@@ -400,12 +398,10 @@ def log_unknown_categories(turns):
         examples = ", ".join(
             f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES]
         )
+        counts = format_counts(Counter(category for category, _ in unknown))
         logger.warning(
-            "IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
-            "vote; e.g. %s",
-            len(unknown),
-            format_counts(Counter(c for c, _ in unknown)),
-            examples,
+            f"IEMOCAP: {len(unknown)} evaluator categories are not IEMOCAP's ({counts}): counted "
+            f"in n_votes, no class vote; e.g. {examples}"
         )
 
 
@@ -440,13 +436,10 @@ def select_four_class(turns, data_folder):
         dict(turn, emo=LABEL_MAP[turn["label"]]) for turn in turns if turn["label"] in LABEL_MAP
     ]
     excluded = Counter(turn["label"] for turn in turns if turn["label"] not in LABEL_MAP)
+    n_exc = sum(turn["label"] == "exc" for turn in turns)
     logger.info(
-        "IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
-        len(turns),
-        len(kept),
-        sum(turn["label"] == "exc" for turn in turns),
-        sum(excluded.values()),
-        format_counts(excluded),
+        f"IEMOCAP: {len(turns)} turns, {len(kept)} kept (4 classes, {n_exc} exc merged into hap), "
+        f"{sum(excluded.values())} excluded: {format_counts(excluded)}"
     )
     if not kept:
         raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
