@@ -47,8 +47,7 @@ from bench_utils import (  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
 from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
-
-SAMPLE_RATE = 16000
+from ser_modules.utils.constants import SAMPLE_RATE  # noqa: E402
 
 
 def parse_case(text):

@@ -3,7 +3,7 @@ against their header with file:line errors."""
 
 import pytest
 
-from ser_modules.data.label_files import find_first, read_csv_rows
+from ser_modules.data.label_files import find_first, read_csv_rows, required_field
 
 
 class FormatError(ValueError):
@@ -55,3 +55,10 @@ def test_bad_files_raise_the_given_error_naming_file_and_line(tmp_path, text, me
     path.write_text(text)
     with pytest.raises(FormatError, match=message):
         read_csv_rows(path, ["FileName", "EmoAct"], FormatError)
+
+
+def test_required_field_is_stripped_and_an_empty_one_names_the_place():
+    assert required_field({"FileName": " a.wav\t"}, "FileName", "c.csv:2") == "a.wav"
+    for row in ({"FileName": "  "}, {"FileName": None}, {}):
+        with pytest.raises(FormatError, match=r"^c\.csv:3: empty FileName$"):
+            required_field(row, "FileName", "c.csv:3", FormatError)

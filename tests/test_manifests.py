@@ -5,6 +5,8 @@ import json
 import logging
 import os
 import re
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,15 +16,21 @@ from ser_modules.data import manifests as plumbing
 from ser_modules.data.audio import AudioFileError
 from ser_modules.data.manifests import (
     OPTIONS_FILE,
+    describe_speakers,
     describe_split,
+    drop_short,
     files_fingerprint,
+    format_counts,
     label_fingerprint,
     log_rebuild,
     manifest_paths,
     manifests_up_to_date,
+    prepare_once,
     read_stamp,
+    recorded_manifests,
     stale_reasons,
     stamp_content,
+    visible,
     wav_entries,
     write_manifests,
 )
@@ -332,3 +340,44 @@ def test_wav_entries_progress_bar_can_be_hidden(tmp_path, capfd):
     assert "Reading Demo wav headers" not in capfd.readouterr().err
     wav_entries({wav: "l:2"}, "Demo")
     assert "Reading Demo wav headers" in capfd.readouterr().err
+
+
+def test_prepare_once_builds_only_when_stale(tmp_path, caplog):
+    calls = []
+
+    def build():
+        calls.append(1)
+        return MANIFESTS
+
+    inputs = {"labels": {"l.csv": "sha1:1"}}
+    paths = prepare_once("Demo", tmp_path, OPTIONS, inputs, build, ["train", "valid", "test"])
+    assert list(paths) == ["train", "valid", "test"] and len(calls) == 1
+    with caplog.at_level(logging.INFO):
+        again = prepare_once("Demo", tmp_path, OPTIONS, inputs, build)
+    assert len(calls) == 1 and "Demo manifests in" in caplog.text and "up to date" in caplog.text
+    assert again == recorded_manifests(tmp_path) and sorted(again) == ["test", "train", "valid"]
+    prepare_once("Demo", tmp_path, OPTIONS, {"labels": {"l.csv": "sha1:2"}}, build)
+    assert len(calls) == 2
+
+
+def test_recorded_manifests_without_a_finished_preparation(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No finished data preparation"):
+        recorded_manifests(tmp_path)
+
+
+def test_drop_short_and_log_helpers(caplog):
+    with caplog.at_level(logging.INFO):
+        kept = drop_short(MANIFESTS, 1.0, "Demo")
+    assert {name: sorted(entries) for name, entries in kept.items()} == {
+        "train": ["a", "b"],
+        "valid": [],
+        "test": ["d"],
+    }
+    assert "Demo valid: 1 segments shorter than 1 s left out" in caplog.text
+    assert drop_short(MANIFESTS, 0.0, "Demo") is MANIFESTS
+    assert format_counts(Counter("aab")) == "a 2, b 1"
+    entries = {"a": {"speaker": "1"}, "b": {"speaker": "Unknown"}, "c": {"speaker": "Unknown"}}
+    assert describe_speakers(entries, "Unknown") == (
+        "1 known speakers + 2 utterances of Unknown speakers"
+    )
+    assert [path.name for path in visible([Path(".DS_Store"), Path("a.wav")])] == ["a.wav"]

@@ -1,51 +1,11 @@
 #!/usr/bin/env python3
 """Data preparation for IEMOCAP speech emotion recognition (4 classes).
 
-Reads the original ``IEMOCAP_full_release`` folder and writes the SpeechBrain JSON manifests
-``train.json``, ``valid.json`` and ``test.json`` of one fold of the standard **5-fold
-leave-one-session-out** protocol: find the files, parse the labels, split, write the manifests.
-
-* Utterances come from the *turn lines* of ``Session{k}/dialog/EmoEvaluation/<dialog>.txt``
-  (subfolders and hidden files, e.g. AppleDouble ``._*`` copies, are skipped)::
-
-      [6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]
-      C-E2:	Neutral state;	()
-      C-E3:	Neutral state; Sadness;	()
-
-  The audio is ``Session{k}/sentences/wav/<dialog>/<utterance>.wav`` (never globbed).
-* 4 classes ``neu hap ang sad``, ``exc`` merged into ``hap``; ``fru sur fea dis oth xxx`` are
-  excluded (counts logged); any other label is an error naming the file and line.
-* Bad inputs are errors naming the file (and line): a missing folder, a malformed turn line
-  (``[V, A, D]`` not three finite numbers included), a malformed ``C-E``/``C-F``/``C-M``
-  evaluator line (no ``C-E<n>:`` prefix, or no category), a missing, empty, corrupt or
-  truncated wav (its header declares more audio than the file holds), and a wav whose length
-  differs from its turn's ``end - start`` by more than ``duration_tolerance`` seconds (a
-  truncated or wrong file). Wavs that no turn line names (an evaluation file truncated between
-  two turns) and wavs that are not mono at 16 kHz are counted in warnings.
-* test = the held-out session ``test_session``; valid = a seeded random ``valid_ratio`` of the
-  other sessions' utterances (SUPERB, ``dev_split="random"``: ``floor((1 - valid_ratio) * N)``
-  kept for training, as ``torch.utils.data.random_split``; the utterance order differs from
-  SUPERB's, so the dev lists do too) or, with ``dev_split="speaker"``, whole held-out speakers
-  (:func:`split_by_speaker`).
-
-Real release: 5531 utterances (neu 1708, hap+exc 1636, ang 1103, sad 1084); test sessions 1..5
-hold 1085, 1023, 1151, 1031 and 1241 of them (train / valid of fold 1: 3556 / 890).
-
-Entries (keyed by utterance id): ``wav``, ``duration`` (wav header), ``emo``, ``label_raw``
-(label of the turn line, e.g. exc), ``speaker`` (``Ses01_F``: session + the gender letter of the
-*last* ``_F000``/``_M000`` part of the id: who speaks), ``session``, ``gender``, ``dialog``,
-``votes``, ``n_votes``, ``n_evaluators``, ``valence``, ``arousal``, ``dominance`` (averaged
-attributes of the turn line) and ``transcript`` (``dialog/transcriptions/``; ``""`` if absent).
-Each ``C-E<n>:`` line is one evaluator: ``votes[c]`` counts the evaluators giving at least one
-category of class ``c`` (Neutral state, Happiness or Excited, Anger, Sadness), ``n_votes`` all
-distinct categories given (ignored ones included), ``n_evaluators`` the ``C-E`` lines; the
-actors' self-assessments (``C-F1``/``C-M1``) are not counted. Categories outside IEMOCAP's ten
-(a typo) are counted in a warning.
-
-Re-running with the same options on the same files does nothing (``prepare_options.json``,
-written last, records the options, the SHA-1 of every evaluation and transcription file and a
-digest of the names, sizes and modification times of the sentence wavs): a file fixed or
-replaced since makes the next call rebuild the manifests, with a warning saying which.
+Reads the ``IEMOCAP_full_release`` folder and writes the manifests ``train.json``,
+``valid.json`` and ``test.json`` of one fold of the 5-fold leave-one-session-out protocol:
+find the files, parse the labels, split, write the manifests. What is read, checked and
+written (the entries' fields, the splits, the stamp ``prepare_options.json``): the section
+"Data preparation" of ``recipes/IEMOCAP/README.md``.
 
 Example
 -------
@@ -59,9 +19,7 @@ Authors
 import argparse
 import logging
 import math
-import numbers
 import os
-import random
 import re
 import sys
 from collections import Counter
@@ -71,14 +29,15 @@ from ser_modules.data.manifests import (
     OPTIONS_FILE,  # noqa: F401 (the stamp, read by the tests)
     describe_split,
     files_fingerprint,
+    format_counts,
     label_fingerprint,
-    log_rebuild,
-    manifest_paths,
-    stale_reasons,
+    prepare_once,
+    visible,
     wav_entries,
-    write_manifests,
 )
+from ser_modules.data.splits import split_by_speaker, split_random
 from ser_modules.utils.constants import IEMOCAP_EMOTIONS
+from ser_modules.utils.values import is_finite_number, is_real_number, is_whole_number, require
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +58,9 @@ SPLITS = ("train", "valid", "test")
 PREP_VERSION = 1
 N_EXAMPLES = 3
 DURATION_TOLERANCE = 1.0  # seconds between a turn's end - start and its wav's length
+EVALUATIONS = "dialog/EmoEvaluation"  # the folders of a session that are read
+TRANSCRIPTS = "dialog/transcriptions"
+SENTENCES = "sentences/wav"
 
 TURN_LINE = re.compile(
     r"^\[\s*(?P<start>\d+(?:\.\d*)?)\s*-\s*(?P<end>\d+(?:\.\d*)?)\s*\]\s+"
@@ -106,9 +68,8 @@ TURN_LINE = re.compile(
 )
 UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_(?P<rest>.+)_(?P<gender>[FM])\d{3}$")
 EVALUATOR_LINE = re.compile(r"^C-E\d+:(?P<body>.*)$")
-CATEGORICAL_LINE = re.compile(
-    r"^C-[EFM]\d+:"
-)  # evaluators (E) and the actors' self-assessments (F, M)
+# evaluators (E) and the actors' self-assessments (F, M)
+CATEGORICAL_LINE = re.compile(r"^C-[EFM]\d+:")
 TRANSCRIPT_LINE = re.compile(r"^(?P<utt>\S+)\s+\[[^\]]*\]:\s?(?P<text>.*)$")
 
 
@@ -141,7 +102,7 @@ def prepare_iemocap(
         ``dev_split="speaker"``) used for validation.
     dev_split : str
         ``"random"`` (SUPERB: seeded utterance-level split) or ``"speaker"`` (whole speakers
-        held out, see :func:`split_by_speaker`).
+        held out, see ``ser_modules.data.splits.split_by_speaker``).
     seed : int
         Seed of the validation split.
     duration_tolerance : float or None
@@ -155,12 +116,8 @@ def prepare_iemocap(
     dict
         Split name -> path of its manifest.
 
-    Raises
-    ------
-    ValueError
-        On invalid options (:class:`IEMOCAPFormatError` on malformed files).
-    FileNotFoundError
-        On a missing folder or wav.
+    Raises ValueError on invalid options (:class:`IEMOCAPFormatError` on malformed files),
+    FileNotFoundError on a missing folder or wav.
 
     Example
     -------
@@ -169,29 +126,30 @@ def prepare_iemocap(
     options = make_options(
         data_folder, test_session, valid_ratio, dev_split, seed, duration_tolerance
     )
-    session_dirs = find_session_dirs(Path(options["data_folder"]))
-    inputs = input_fingerprint(session_dirs, options["data_folder"])
-    reasons = stale_reasons(save_folder, options, SPLITS, inputs)
-    if not reasons:
-        logger.info("IEMOCAP manifests in %s are up to date, skipping", save_folder)
-        return manifest_paths(save_folder, SPLITS)
-    log_rebuild("IEMOCAP", save_folder, reasons)
-    turns = [
-        turn for session, folder in session_dirs.items() for turn in parse_session(folder, session)
-    ]
-    log_wavs_without_turn(session_dirs, turns)
-    log_unknown_categories(turns)
-    entries = build_entries(
-        select_four_class(turns, options["data_folder"]),
-        session_dirs,
-        duration_tolerance,
-        progressbar,
-    )
-    splits = make_splits(entries, test_session, valid_ratio, dev_split, seed)
-    for split, split_entries in splits.items():
-        logger.info("IEMOCAP %s: %s", split, describe_split(split_entries, "emo", IEMOCAP_EMOTIONS))
-    write_manifests(save_folder, splits, options, "IEMOCAP", inputs=inputs)
-    return manifest_paths(save_folder, SPLITS)
+    root = options["data_folder"]
+    files = find_files(Path(root))
+    labels = [*files["evaluations"], *files["transcripts"]]
+    inputs = {
+        "labels": label_fingerprint(labels, root),
+        "audio": files_fingerprint(files["wavs"], root),
+    }
+
+    def build():
+        turns = [
+            turn
+            for path, session in files["evaluations"].items()
+            for turn in parse_evaluation_file(path, session)
+        ]
+        log_wavs_without_turn(files["wavs"], turns)
+        log_unknown_categories(turns)
+        kept = select_four_class(turns, root)
+        entries = build_entries(kept, files["sessions"], duration_tolerance, progressbar)
+        splits = make_splits(entries, options)
+        for split, part in splits.items():
+            logger.info("IEMOCAP %s: %s", split, describe_split(part, "emo", IEMOCAP_EMOTIONS))
+        return splits
+
+    return prepare_once("IEMOCAP", save_folder, options, inputs, build, SPLITS)
 
 
 def make_options(
@@ -208,24 +166,20 @@ def make_options(
     ...
     ValueError: test_session must be an int in 1..5, got 6
     """
-    if not is_int(test_session) or int(test_session) not in SESSIONS:
-        raise ValueError(f"test_session must be an int in 1..5, got {test_session!r}")
-    is_real = isinstance(valid_ratio, numbers.Real) and not isinstance(valid_ratio, bool)
-    if not (is_real and 0.0 < float(valid_ratio) < 1.0):
-        raise ValueError(f"valid_ratio must be a float in (0, 1), got {valid_ratio!r}")
-    if dev_split not in DEV_SPLITS:
-        raise ValueError(f"dev_split must be one of {DEV_SPLITS}, got {dev_split!r}")
-    if not is_int(seed):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+    require(
+        is_whole_number(test_session) and int(test_session) in SESSIONS,
+        "test_session",
+        "an int in 1..5",
+        test_session,
+    )
+    ratio_ok = is_real_number(valid_ratio) and 0.0 < float(valid_ratio) < 1.0
+    require(ratio_ok, "valid_ratio", "a float in (0, 1)", valid_ratio)
+    require(dev_split in DEV_SPLITS, "dev_split", f"one of {DEV_SPLITS}", dev_split)
+    require(is_whole_number(seed), "seed", "an int", seed)
     if duration_tolerance is not None:
-        is_real = isinstance(duration_tolerance, numbers.Real) and not isinstance(
-            duration_tolerance, bool
-        )
-        if not (is_real and math.isfinite(duration_tolerance) and duration_tolerance >= 0):
-            raise ValueError(
-                "duration_tolerance must be None or a number of seconds >= 0, "
-                f"got {duration_tolerance!r}"
-            )
+        tolerance_ok = is_finite_number(duration_tolerance) and duration_tolerance >= 0
+        expected = "None or a number of seconds >= 0"
+        require(tolerance_ok, "duration_tolerance", expected, duration_tolerance)
         duration_tolerance = float(duration_tolerance)
     return {
         "data_folder": os.path.abspath(os.fspath(data_folder)),
@@ -238,151 +192,74 @@ def make_options(
     }
 
 
-def is_int(value):
-    """True for integers other than bools.
-
-    Example
-    -------
-    >>> is_int(3), is_int(True), is_int(3.0)
-    (True, False, False)
-    """
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-# --------------------------------------------------------------------------------------------
 # 1. Find the release's files
-# --------------------------------------------------------------------------------------------
-def find_session_dirs(data_folder):
-    """``{session: Session{k} folder}``, after checking the folders the preparation reads.
+def find_files(data_folder):
+    """The files the preparation reads, each listed once (hidden files, e.g. AppleDouble
+    ``._*`` copies, aside), after checking the folders.
+
+    Returns ``sessions`` (``{session: Session{k} folder}``), ``evaluations`` (``{<dialog>.txt
+    of dialog/EmoEvaluation (subfolders skipped): session}``, sorted per session),
+    ``transcripts`` (``dialog/transcriptions/*.txt``) and ``wavs``
+    (``sentences/wav/<dialog>/<utt>.wav``).
 
     Example
     -------
-    >>> find_session_dirs(Path("/nowhere"))
+    >>> find_files(Path("/nowhere"))
     Traceback (most recent call last):
     ...
     FileNotFoundError: IEMOCAP data_folder not found: /nowhere
     """
     if not data_folder.is_dir():
         raise FileNotFoundError(f"IEMOCAP data_folder not found: {data_folder}")
-    session_dirs = {}
-    for session in SESSIONS:
-        session_dir = data_folder / f"Session{session}"
-        for needed in (session_dir, evaluation_dir(session_dir), session_dir / "sentences" / "wav"):
+    sessions = {session: data_folder / f"Session{session}" for session in SESSIONS}
+    for session_dir in sessions.values():
+        for needed in (session_dir, session_dir / EVALUATIONS, session_dir / SENTENCES):
             if not needed.is_dir():
                 raise FileNotFoundError(
                     f"Missing folder {needed} (data_folder must be the "
                     "IEMOCAP_full_release folder holding Session1..Session5)"
                 )
-        session_dirs[session] = session_dir
-    return session_dirs
-
-
-def evaluation_dir(session_dir):
-    """``Session{k}/dialog/EmoEvaluation``.
-
-    Example
-    -------
-    >>> evaluation_dir(Path("Session1")).as_posix()
-    'Session1/dialog/EmoEvaluation'
-    """
-    return session_dir / "dialog" / "EmoEvaluation"
-
-
-def list_evaluation_files(session_dir):
-    """The sorted ``<dialog>.txt`` files of a session's EmoEvaluation folder (subfolders such
-    as Categorical/Attribute/Self-evaluation and hidden AppleDouble ``._*`` files skipped)."""
-    folder = evaluation_dir(session_dir)
-    files = sorted(
-        path
-        for path in folder.iterdir()
-        if path.is_file() and path.suffix == ".txt" and not path.name.startswith(".")
-    )
-    if not files:
-        raise IEMOCAPFormatError(f"No evaluation file (<dialog>.txt) in {folder}")
+    files = {"sessions": sessions, "evaluations": {}, "transcripts": [], "wavs": []}
+    for session, session_dir in sessions.items():
+        folder = session_dir / EVALUATIONS
+        found = sorted(path for path in visible(folder.glob("*.txt")) if path.is_file())
+        if not found:
+            raise IEMOCAPFormatError(f"No evaluation file (<dialog>.txt) in {folder}")
+        files["evaluations"].update(dict.fromkeys(found, session))
+    for session_dir in sessions.values():
+        transcripts = session_dir / TRANSCRIPTS
+        if transcripts.is_dir():
+            files["transcripts"] += sorted(visible(transcripts.glob("*.txt")))
+        files["wavs"] += visible((session_dir / SENTENCES).glob("*/*.wav"))
     return files
 
 
-def sentence_wavs(session_dir):
-    """The utterance wavs ``sentences/wav/<dialog>/<utt>.wav`` of a session (hidden files aside)."""
-    return [
-        wav
-        for wav in (session_dir / "sentences" / "wav").glob("*/*.wav")
-        if not wav.name.startswith(".")
-    ]
-
-
-def input_fingerprint(session_dirs, data_folder):
-    """What the manifests are made of, for the stamp: the SHA-1 of every evaluation and
-    transcription file, and a digest of the names, sizes and modification times of the wavs
-    (see ``ser_modules.data.manifests``)."""
-    labels = [path for folder in session_dirs.values() for path in list_evaluation_files(folder)]
-    for folder in session_dirs.values():
-        transcripts = folder / "dialog" / "transcriptions"
-        if transcripts.is_dir():
-            labels += sorted(
-                path for path in transcripts.glob("*.txt") if not path.name.startswith(".")
-            )
-    wavs = [wav for folder in session_dirs.values() for wav in sentence_wavs(folder)]
-    return {
-        "labels": label_fingerprint(labels, data_folder),
-        "audio": files_fingerprint(wavs, data_folder),
-    }
-
-
-def log_wavs_without_turn(session_dirs, turns):
-    """Warns about the wavs of ``sentences/wav`` that no turn line names (hidden files aside).
+def log_wavs_without_turn(wavs, turns):
+    """Warns about the wavs of ``sentences/wav`` that no turn line names.
 
     In the release every utterance wav has a turn line: unnamed wavs mean a truncated
     evaluation file, whose lost utterances are not used.
     """
     named = {turn["utt"] for turn in turns}
-    unnamed = sorted(
-        str(wav)
-        for session_dir in session_dirs.values()
-        for wav in sentence_wavs(session_dir)
-        if wav.stem not in named
-    )
+    unnamed = sorted(str(wav) for wav in wavs if wav.stem not in named)
     if unnamed:
         logger.warning(
-            "IEMOCAP: %d wavs are named by no turn line of the evaluation files "
-            "(truncated evaluation file?) and are not used, e.g. %s",
-            len(unnamed),
-            ", ".join(unnamed[:N_EXAMPLES]),
+            f"IEMOCAP: {len(unnamed)} wavs are named by no turn line of the evaluation files "
+            f"(truncated evaluation file?) and are not used, e.g. {', '.join(unnamed[:N_EXAMPLES])}"
         )
 
 
-# --------------------------------------------------------------------------------------------
 # 2. Parse the labels
-# --------------------------------------------------------------------------------------------
-def parse_session(session_dir, session):
-    """The turns (see :func:`parse_turn_line`) of every evaluation file of one session."""
-    return [
-        turn
-        for path in list_evaluation_files(session_dir)
-        for turn in parse_evaluation_file(path, session)
-    ]
-
-
 def parse_evaluation_file(path, session):
-    """The turn lines of one evaluation file, each with its evaluators' categories.
+    """The turn lines (:func:`parse_turn_line`) of one evaluation file
+    (``Session{k}/dialog/EmoEvaluation/<dialog>.txt``), each with one list of categories per
+    evaluator in ``"categories"``.
 
     Lines starting with ``[`` are turn lines and must be well formed; each ``C-E<n>:`` line
     adds one evaluator to the preceding turn and must give at least one category. Lines
     starting with ``C-`` must be ``C-E<n>:``, ``C-F<n>:`` or ``C-M<n>:`` (the self-assessments
     ``C-F``/``C-M`` are not counted): any other is an error naming the file and line, never a
     vote dropped. Other lines (header ``%``, ``A-E``, blanks) are ignored.
-
-    Arguments
-    ---------
-    path : Path
-        ``Session{k}/dialog/EmoEvaluation/<dialog>.txt``.
-    session : int
-        Session of the file.
-
-    Returns
-    -------
-    list of dict
-        One dict per turn, with one list of categories per evaluator in ``"categories"``.
     """
     turns = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -413,24 +290,9 @@ def parse_evaluation_file(path, session):
 
 
 def parse_turn_line(line, path, line_no, session):
-    """Parses ``[start - end]<TAB>utt<TAB>label<TAB>[v, a, d]``.
-
-    Arguments
-    ---------
-    line : str
-        The stripped line.
-    path : Path
-        Its file (for error messages).
-    line_no : int
-        Its line number (for error messages).
-    session : int
-        Session of the file; the utterance id must belong to it.
-
-    Returns
-    -------
-    dict
-        ``utt, label, session, gender, dialog, valence, arousal, dominance, start, end,
-        source, categories``.
+    """Parses the stripped line ``[start - end]<TAB>utt<TAB>label<TAB>[v, a, d]`` of ``path``
+    (an utterance of ``session``) into ``utt, label, session, gender, dialog, valence,
+    arousal, dominance, start, end, source, categories``.
 
     Example
     -------
@@ -481,7 +343,8 @@ def parse_attributes(text, where):
     ...     parse_attributes("nan, 3.0000, 1.5", "f:1")
     ... except IEMOCAPFormatError as error:
     ...     print(error)
-    f:1: malformed [valence, arousal, dominance]: [nan, 3.0000, 1.5] (three finite numbers expected)
+    f:1: malformed [valence, arousal, dominance]: [nan, 3.0000, 1.5] (three finite numbers
+    expected)
     """
     try:
         values = [float(part.strip()) for part in text.split(",")]
@@ -535,12 +398,10 @@ def log_unknown_categories(turns):
         examples = ", ".join(
             f"{category!r} (turn at {source})" for category, source in unknown[:N_EXAMPLES]
         )
+        counts = format_counts(Counter(category for category, _ in unknown))
         logger.warning(
-            "IEMOCAP: %d evaluator categories are not IEMOCAP's (%s): counted in n_votes, no class "
-            "vote; e.g. %s",
-            len(unknown),
-            format_counts(Counter(c for c, _ in unknown)),
-            examples,
+            f"IEMOCAP: {len(unknown)} evaluator categories are not IEMOCAP's ({counts}): counted "
+            f"in n_votes, no class vote; e.g. {examples}"
         )
 
 
@@ -577,27 +438,12 @@ def select_four_class(turns, data_folder):
     excluded = Counter(turn["label"] for turn in turns if turn["label"] not in LABEL_MAP)
     n_exc = sum(turn["label"] == "exc" for turn in turns)
     logger.info(
-        "IEMOCAP: %d turns, %d kept (4 classes, %d exc merged into hap), %d excluded: %s",
-        len(turns),
-        len(kept),
-        n_exc,
-        sum(excluded.values()),
-        format_counts(excluded),
+        f"IEMOCAP: {len(turns)} turns, {len(kept)} kept (4 classes, {n_exc} exc merged into hap), "
+        f"{sum(excluded.values())} excluded: {format_counts(excluded)}"
     )
     if not kept:
         raise IEMOCAPFormatError(f"No neu/hap/exc/ang/sad utterance found in {data_folder}")
     return kept
-
-
-def format_counts(counter):
-    """A label counter as ``"a 3, b 1"`` (most common first).
-
-    Example
-    -------
-    >>> format_counts(Counter({"fru": 2, "xxx": 5}))
-    'xxx 5, fru 2'
-    """
-    return ", ".join(f"{label} {count}" for label, count in counter.most_common()) or "none"
 
 
 def read_transcripts(session_dir, dialog):
@@ -608,7 +454,7 @@ def read_transcripts(session_dir, dialog):
     >>> read_transcripts(Path("/nowhere"), "Ses01F_impro01")
     {}
     """
-    path = session_dir / "dialog" / "transcriptions" / f"{dialog}.txt"
+    path = session_dir / TRANSCRIPTS / f"{dialog}.txt"
     if not path.is_file():
         return {}
     transcripts = {}
@@ -619,14 +465,12 @@ def read_transcripts(session_dir, dialog):
     return transcripts
 
 
-# --------------------------------------------------------------------------------------------
 # 3. Manifest entries and splits
-# --------------------------------------------------------------------------------------------
 def build_entries(turns, session_dirs, duration_tolerance=DURATION_TOLERANCE, progressbar=True):
-    """``{utt: entry}`` of the kept turns (see the module docstring); reads the wav headers and
-    checks their lengths against the turns (:func:`check_turn_durations`)."""
+    """``{utt: entry}`` of the kept turns (fields: ``recipes/IEMOCAP/README.md``); reads the
+    wav headers and checks their lengths against the turns (:func:`check_turn_durations`)."""
     wavs = [
-        session_dirs[turn["session"]] / "sentences" / "wav" / turn["dialog"] / f"{turn['utt']}.wav"
+        session_dirs[turn["session"]] / SENTENCES / turn["dialog"] / f"{turn['utt']}.wav"
         for turn in turns
     ]
     audio = wav_entries(
@@ -636,32 +480,25 @@ def build_entries(turns, session_dirs, duration_tolerance=DURATION_TOLERANCE, pr
         progressbar=progressbar,
     )
     check_turn_durations(turns, [audio[wav] for wav in wavs], duration_tolerance)
-    transcripts = {}
-    entries = {}
+    dialogs = dict.fromkeys((turn["session"], turn["dialog"]) for turn in turns)
+    transcripts = {key: read_transcripts(session_dirs[key[0]], key[1]) for key in dialogs}
+    entries, missing = {}, 0
     for wav, turn in zip(wavs, turns):
         key = (turn["session"], turn["dialog"])
-        if key not in transcripts:
-            transcripts[key] = read_transcripts(session_dirs[turn["session"]], turn["dialog"])
+        missing += turn["utt"] not in transcripts[key]
         votes, n_votes = count_votes(turn["categories"])
         entries[turn["utt"]] = {
             **audio[wav],
             "emo": turn["emo"],
             "label_raw": turn["label"],
             "speaker": f"Ses{turn['session']:02d}_{turn['gender']}",
-            "session": turn["session"],
-            "gender": turn["gender"],
-            "dialog": turn["dialog"],
+            **{field: turn[field] for field in ("session", "gender", "dialog")},
             "votes": votes,
             "n_votes": n_votes,
             "n_evaluators": len(turn["categories"]),
-            "valence": turn["valence"],
-            "arousal": turn["arousal"],
-            "dominance": turn["dominance"],
+            **{field: turn[field] for field in ("valence", "arousal", "dominance")},
             "transcript": transcripts[key].get(turn["utt"], ""),
         }
-    missing = sum(
-        turn["utt"] not in transcripts[(turn["session"], turn["dialog"])] for turn in turns
-    )
     if missing:
         logger.warning("IEMOCAP: no transcript found for %d utterances", missing)
     return entries
@@ -679,7 +516,9 @@ def check_turn_durations(turns, audio, tolerance):
     ...     check_turn_durations([turn], [{"wav": "a.wav", "duration": 1.38}], 1.0)
     ... except IEMOCAPFormatError as error:
     ...     print(error)
-    1 wavs differ from the span of their turn line by more than duration_tolerance=1 s (truncated or wrong files?), e.g. a.wav holds 1.38 s, f.txt:3 says 4.15 s. Restore the files (or pass duration_tolerance=None to accept them)
+    1 wavs differ from the span of their turn line by more than duration_tolerance=1 s
+    (truncated or wrong files?), e.g. a.wav holds 1.38 s, f.txt:3 says 4.15 s. Restore the
+    files (or pass duration_tolerance=None to accept them)
     """
     if tolerance is None:
         return
@@ -700,33 +539,22 @@ def check_turn_durations(turns, audio, tolerance):
         )
 
 
-def make_splits(entries, test_session, valid_ratio, dev_split, seed):
-    """Splits the entries into train / valid / test, each sorted by utterance id.
-
-    Arguments
-    ---------
-    entries : dict
-        Utterance id -> entry (needs ``session`` and ``speaker``).
-    test_session : int
-        Held-out session.
-    valid_ratio : float
-        Validation fraction.
-    dev_split : str
-        ``"random"`` or ``"speaker"``.
-    seed : int
-        Seed of the validation split.
-
-    Returns
-    -------
-    dict
-        ``{"train", "valid", "test"}`` -> {utt: entry}.
-    """
+def make_splits(entries, options):
+    """``{"train", "valid", "test"}`` -> ``{utt: entry}``, each sorted by utterance id: test =
+    the session ``options["test_session"]``, valid drawn from the others as ``dev_split``
+    says (``ser_modules.data.splits``) with ``valid_ratio`` and ``seed``."""
+    test_session = options["test_session"]
     test_ids = sorted(utt for utt, entry in entries.items() if entry["session"] == test_session)
     train_ids = sorted(utt for utt, entry in entries.items() if entry["session"] != test_session)
-    if dev_split == "random":
-        train_ids, valid_ids = split_random(train_ids, valid_ratio, seed)
+    if options["dev_split"] == "random":
+        train_ids, valid_ids = split_random(train_ids, options["valid_ratio"], options["seed"])
     else:
-        train_ids, valid_ids = split_by_speaker(train_ids, entries, valid_ratio, seed)
+        speaker_of = {utt: entries[utt]["speaker"] for utt in train_ids}
+        train_ids, valid_ids = split_by_speaker(
+            train_ids, speaker_of, options["valid_ratio"], options["seed"], IEMOCAPFormatError
+        )
+        valid_speakers = sorted({speaker_of[utt] for utt in valid_ids})
+        logger.info("IEMOCAP: validation speakers %s", valid_speakers)
     splits = {"train": train_ids, "valid": valid_ids, "test": test_ids}
     for split, ids in splits.items():
         if not ids:
@@ -734,51 +562,9 @@ def make_splits(entries, test_session, valid_ratio, dev_split, seed):
     return {split: {utt: entries[utt] for utt in sorted(ids)} for split, ids in splits.items()}
 
 
-def split_random(utt_ids, valid_ratio, seed):
-    """SUPERB-style split: shuffle with ``random.Random(seed)``, keep ``floor((1 - r) * N)``
-    for training; returns (train ids, valid ids).
-
-    Example
-    -------
-    >>> train, valid = split_random([str(i) for i in range(10)], 0.2, 0)
-    >>> len(train), len(valid), sorted(train + valid) == sorted(map(str, range(10)))
-    (8, 2, True)
-    """
-    shuffled = list(utt_ids)
-    random.Random(seed).shuffle(shuffled)
-    n_train = math.floor((1.0 - valid_ratio) * len(shuffled) + 1e-9)
-    return shuffled[:n_train], shuffled[n_train:]
-
-
-def split_by_speaker(utt_ids, entries, valid_ratio, seed):
-    """Speaker-independent split: hold out whole speakers for validation.
-
-    ``round(valid_ratio * S)`` validation speakers, clipped to ``[1, S - 1]`` (S = 8 speakers
-    of the four training sessions: 2 for valid_ratio=0.2), drawn with
-    ``random.Random(seed).sample`` from the sorted speaker list. Returns (train ids, valid ids).
-
-    Example
-    -------
-    >>> entries = {u: {"speaker": u[0]} for u in ("a1", "a2", "b1", "c1")}
-    >>> split_by_speaker(sorted(entries), entries, 0.2, 0)
-    (['a1', 'a2', 'c1'], ['b1'])
-    """
-    speakers = sorted({entries[utt]["speaker"] for utt in utt_ids})
-    if len(speakers) < 2:
-        raise IEMOCAPFormatError(f"dev_split='speaker' needs 2+ training speakers, got {speakers}")
-    n_valid = min(max(1, math.floor(valid_ratio * len(speakers) + 0.5)), len(speakers) - 1)
-    valid_speakers = set(random.Random(seed).sample(speakers, n_valid))
-    logger.info("IEMOCAP: validation speakers %s", sorted(valid_speakers))
-    train = [utt for utt in utt_ids if entries[utt]["speaker"] not in valid_speakers]
-    valid = [utt for utt in utt_ids if entries[utt]["speaker"] in valid_speakers]
-    return train, valid
-
-
-# --------------------------------------------------------------------------------------------
 # Command line
-# --------------------------------------------------------------------------------------------
-def parse_args(argv=None):
-    """Parses the command-line options of :func:`main`."""
+def main(argv=None):
+    """Runs :func:`prepare_iemocap` from the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data_folder", required=True, help="IEMOCAP_full_release folder")
     parser.add_argument("--save_folder", required=True, help="output folder of the manifests")
@@ -790,30 +576,16 @@ def parse_args(argv=None):
         "--duration_tolerance",
         type=float,
         default=DURATION_TOLERANCE,
-        help=(
-            "largest difference (s) between a turn's end - start and its wav's length; "
-            "a negative value turns the check off"
-        ),
+        help="largest gap (s) between a turn's end - start and its wav's length; < 0: no check",
     )
-    parser.add_argument("--noprogressbar", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    """Runs :func:`prepare_iemocap` from the command line."""
-    args = parse_args(argv)
+    parser.add_argument(
+        "--noprogressbar", dest="progressbar", action="store_false", help="hide the progress bar"
+    )
+    args = vars(parser.parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    tolerance = args.duration_tolerance if args.duration_tolerance >= 0 else None
-    prepare_iemocap(
-        args.data_folder,
-        args.save_folder,
-        args.test_session,
-        valid_ratio=args.valid_ratio,
-        dev_split=args.dev_split,
-        seed=args.seed,
-        duration_tolerance=tolerance,
-        progressbar=not args.noprogressbar,
-    )
+    if args["duration_tolerance"] < 0:
+        args["duration_tolerance"] = None
+    prepare_iemocap(**args)
 
 
 if __name__ == "__main__":

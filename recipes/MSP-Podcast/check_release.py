@@ -37,10 +37,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the preparation script beside this one
 from msp_podcast_prepare import (  # noqa: E402
+    CORPUS,
     N_EXAMPLES,
     detect_layout,
     is_expected_partition,
-    rater_statistics,
     read_consensus,
     read_detailed,
     read_eval13,
@@ -48,6 +48,7 @@ from msp_podcast_prepare import (  # noqa: E402
     utterance_id,
 )
 
+from ser_modules.data.ratings import rater_statistics  # noqa: E402
 from ser_modules.utils.constants import DIMENSIONS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ def check_release(data_folder, eval13_partitions=None):
     partitions = read_partitions(layout.partitions) if layout.partitions else {}
     ratings = read_detailed(layout.detailed)
     labelled = [row for row in rows if None not in row["values"].values()]
+    files = {row["utt"]: row["file_name"] for row in labelled}
+    stats = rater_statistics(files, ratings, layout.detailed, CORPUS)
     findings = {
-        "consensus_mismatches": consensus_mismatches(
-            labelled, rater_statistics(labelled, ratings, layout.detailed)
-        ),
+        "consensus_mismatches": consensus_mismatches(labelled, stats),
         "partition_conflicts": partition_conflicts(rows, partitions),
         "partitions_without_labels": partitions_without_labels(partitions, rows),
         "unlabelled_wavs": unlabelled_wavs(layout.audio_dir, rows),
@@ -137,7 +138,8 @@ def consensus_mismatches(rows, stats):
     -------
     >>> row = {"utt": "a", "file_name": "a.wav", "values": {"arousal": 4.0, "valence": 3.0,
     ...        "dominance": 2.0}, "texts": {"arousal": "4.0", "valence": "3.0", "dominance": "2.0"}}
-    >>> stats = {"a": {"n_raters": 2, "arousal_mean": 4.0, "valence_mean": 3.5, "dominance_mean": 2.0}}
+    >>> stats = {"a": {"n_raters": 2, "arousal_mean": 4.0, "valence_mean": 3.5,
+    ...                "dominance_mean": 2.0}}
     >>> consensus_mismatches([row], stats)
     [(0.5, 'a.wav', 'valence', 3.0, 3.5, 2)]
     """
@@ -165,7 +167,8 @@ def partition_conflicts(rows, partitions):
 
     Example
     -------
-    >>> partition_conflicts([{"utt": "a", "file_name": "a.wav", "split_set": "Test1"}], {"a": "Train"})
+    >>> rows = [{"utt": "a", "file_name": "a.wav", "split_set": "Test1"}]
+    >>> partition_conflicts(rows, {"a": "Train"})
     [('a.wav', 'Train', 'Test1')]
     """
     return [
@@ -196,7 +199,8 @@ def unexpected_partitions(rows, partitions):
 
     Example
     -------
-    >>> rows = [{"utt": "a", "split_set": "Test 1"}, {"utt": "b", "split_set": "Test1"}, {"utt": "c", "split_set": ""}]
+    >>> rows = [{"utt": "a", "split_set": "Test 1"}, {"utt": "b", "split_set": "Test1"},
+    ...         {"utt": "c", "split_set": ""}]
     >>> unexpected_partitions(rows, {"c": "Dev"})
     {'Dev': 1, 'Test 1': 1}
     """

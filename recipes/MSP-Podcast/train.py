@@ -59,6 +59,7 @@ from ser_modules.data.checks import (
     crop,
     max_frames,
 )
+from ser_modules.data.manifests import recorded_manifests
 from ser_modules.data.text import normalize_text
 from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.ctc_asr import CTCTranscriber
@@ -75,7 +76,13 @@ from ser_modules.training.plots import record_epoch
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.training.text_embeddings import build_text_embedding_cache
 from ser_modules.training.transcription import build_transcript_cache
-from ser_modules.utils.constants import DIMENSIONS, EVAL13_SPLIT, TEST_SPLIT_PATTERN
+from ser_modules.utils.constants import (
+    DIMENSIONS,
+    EVAL13_SPLIT,
+    RATING_BINS,
+    RATING_SCALE,
+    TEST_SPLIT_PATTERN,
+)
 from ser_modules.utils.files import json_safe, open_atomic, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -84,7 +91,6 @@ RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 SPREAD_MODES = ("aux", "kl_gauss")
 SELECTION_FILE = "feature_selection.json"
 RELEASE_TRANSCRIPTS = "release"
-BINS = (1, 2, 3, 4, 5, 6, 7)
 
 
 class DimensionalEmotionBrain(sb.Brain):
@@ -161,7 +167,7 @@ class DimensionalEmotionBrain(sb.Brain):
     def write_test_outputs(self, stats):
         """Writes the split's results JSON, predictions CSV and MSE-per-bin plot."""
         out, split = self.hparams.output_folder, self.test_split
-        bins = self.metrics.mse_per_label_bin(bins=BINS)
+        bins = self.metrics.mse_per_label_bin(bins=RATING_BINS)
         results = {
             "split": split,
             "num_samples": len(self.metrics),
@@ -180,7 +186,7 @@ class DimensionalEmotionBrain(sb.Brain):
         self.metrics.write_predictions(os.path.join(out, f"predictions_{split}.csv"))
         self.metrics.plot_mse_per_bin(
             os.path.join(out, f"mse_per_bin_{split}.png"),
-            bins=BINS,
+            bins=RATING_BINS,
             title=f"{split}: MSE per label bin (N={len(self.metrics)}; numbers = examples)",
         )
 
@@ -206,10 +212,8 @@ def prepare_manifests(hparams):
     }
     if not hparams["skip_prep"]:
         run_on_main(prepare_msp_podcast, kwargs=kwargs)
-    options = json.loads((Path(hparams["manifest_folder"]) / "prepare_options.json").read_text())
-    names = options["manifests"]
-    names = names if isinstance(names, list) else list(names)
-    manifests = {name: str(Path(hparams["manifest_folder"]) / f"{name}.json") for name in names}
+    recorded = recorded_manifests(hparams["manifest_folder"])
+    manifests = {name: str(path) for name, path in recorded.items()}
     check_required_splits(
         manifests, required_splits(hparams, manifests), hparams["manifest_folder"]
     )
@@ -327,7 +331,7 @@ def dataio_prepare(manifests, frames, frame_limit=None, lexical=None):
     number in 1..7 is an error naming the manifest (e.g. one of ``extra_test_manifests``).
     """
     for path in manifests.values():
-        check_ratings(path, DIMENSIONS, 1.0, 7.0)
+        check_ratings(path, DIMENSIONS, *RATING_SCALE)
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("feats")
@@ -684,8 +688,8 @@ def write_results_table(hparams, splits, size):
             f"{r['ccc_valence']:.3f} | {r['ccc_dominance']:.3f} | {r['ccc_mean']:.3f} |"
         )
     lines += ["", "## MSE per label bin (Fig. 4; 1..7 scale, examples in parentheses)", ""]
-    lines.append("| Test set | dimension | " + " | ".join(str(b) for b in BINS) + " |")
-    lines.append("| --- | --- |" + " --- |" * len(BINS))
+    lines.append("| Test set | dimension | " + " | ".join(str(b) for b in RATING_BINS) + " |")
+    lines.append("| --- | --- |" + " --- |" * len(RATING_BINS))
     for split, r in results.items():
         for dim in DIMENSIONS:
             cells = [

@@ -22,14 +22,14 @@ Authors
 """
 
 import logging
-import math
-import numbers
 import re
 from pathlib import Path
 
 import torch
 
+from ser_modules.utils.constants import SAMPLE_RATE
 from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
+from ser_modules.utils.values import is_finite_number, is_real_number
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +149,7 @@ def check_ratings(manifest, keys, low, high):
     for utt, entry in read_json(manifest).items():
         for key in keys:
             value = entry.get(key)
-            valid = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            if not (valid and math.isfinite(value) and low <= value <= high):
+            if not (is_finite_number(value) and low <= value <= high):
                 raise UnknownLabelError(
                     f"{manifest}: utterance {utt} has {key} {value!r}, not a number in [{low:g},"
                     f" {high:g}]"
@@ -230,8 +229,7 @@ def check_duration_limit(max_duration, long_utterance):
     ValueError: long_utterance must be one of ('crop', 'skip'), got 'drop'
     """
     if max_duration is not None:
-        number = isinstance(max_duration, numbers.Real) and not isinstance(max_duration, bool)
-        if not (number and math.isfinite(max_duration) and max_duration > 0):
+        if not (is_finite_number(max_duration) and max_duration > 0):
             raise ValueError(
                 "max_duration must be null (no limit) or a number of seconds > 0, got"
                 f" {max_duration!r}"
@@ -242,7 +240,7 @@ def check_duration_limit(max_duration, long_utterance):
         )
 
 
-def max_samples(max_duration, sample_rate=16000):
+def max_samples(max_duration, sample_rate=SAMPLE_RATE):
     """Number of samples of ``max_duration`` seconds (None without limit).
 
     Example
@@ -253,7 +251,7 @@ def max_samples(max_duration, sample_rate=16000):
     return None if max_duration is None else int(round(max_duration * sample_rate))
 
 
-def max_frames(max_duration, encoder, sample_rate=16000):
+def max_frames(max_duration, encoder, sample_rate=SAMPLE_RATE):
     """Number of encoder frames of ``max_duration`` seconds of audio (None without limit).
 
     Arguments
@@ -353,7 +351,7 @@ def long_utterances(entries, max_duration, manifest):
     long = {}
     for utt, entry in entries.items():
         duration = entry.get("duration")
-        if not isinstance(duration, numbers.Real) or isinstance(duration, bool):
+        if not is_real_number(duration):
             raise ValueError(
                 f"{manifest}: utterance {utt} has no numeric duration ({duration!r}), "
                 "needed by max_duration"

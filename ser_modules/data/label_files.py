@@ -1,5 +1,6 @@
-"""Reading a release's label files: the first of the spellings a release uses, and CSV files
-whose rows are checked against their header, every error naming the file (and line).
+"""Reading a release's label files: the first of the spellings a release uses, CSV files whose
+rows are checked against their header, and required fields, every error naming the file (and
+line).
 
 Authors
  * ser-recipes contributors 2026
@@ -107,3 +108,21 @@ def check_field_count(row, path, line, error=ValueError):
             f"(no {', '.join(absent)}): truncated or malformed row"
         )
     return row
+
+
+def required_field(row, column, where, error=ValueError):
+    """The stripped value of ``column`` in a CSV row; an ``error`` naming ``where`` when empty.
+
+    Example
+    -------
+    >>> required_field({"FileName": " a.wav "}, "FileName", "c.csv:2")
+    'a.wav'
+    >>> required_field({"FileName": ""}, "FileName", "c.csv:3")
+    Traceback (most recent call last):
+    ...
+    ValueError: c.csv:3: empty FileName
+    """
+    value = (row.get(column) or "").strip()
+    if not value:
+        raise error(f"{where}: empty {column}")
+    return value

@@ -11,7 +11,8 @@ preparations fingerprint their label files by content (:func:`label_fingerprint`
 cheap for text files) and their audio (and other per-utterance) files by name, size and
 modification time (:func:`files_fingerprint`), so a corpus file fixed or replaced after a
 preparation makes the next call rebuild the manifests; :func:`stale_reasons` says why
-(logged by :func:`log_rebuild`).
+(logged by :func:`log_rebuild`); :func:`prepare_once` runs these steps around the
+corpus-specific part of a preparation.
 
 Authors
  * ser-recipes contributors 2026
@@ -55,6 +56,57 @@ def manifest_paths(save_folder, names):
     {'train': 'train.json', 'valid': 'valid.json'}
     """
     return {name: Path(save_folder) / f"{name}.json" for name in names}
+
+
+def prepare_once(corpus, save_folder, options, inputs, build, names=None):
+    """Runs a preparation unless ``save_folder`` is up to date with these options and inputs.
+
+    Checks the stamp (:func:`stale_reasons`); when something changed, logs why
+    (:func:`log_rebuild`), calls ``build`` and writes its manifests, then the stamp
+    (:func:`write_manifests`).
+
+    Arguments
+    ---------
+    corpus : str
+        Name starting the log lines (e.g. ``"IEMOCAP"``).
+    save_folder : str or pathlib.Path
+        Folder of the manifests.
+    options : dict
+        Options recorded in the stamp.
+    inputs : dict
+        Fingerprint of the inputs (see :func:`stamp_content`).
+    build : callable
+        Without arguments, returns ``{manifest name: {utterance id: entry}}``; called only when
+        the manifests must be (re)built.
+    names : sequence of str, optional
+        The manifests the call writes, when known beforehand; None: those ``build`` returns
+        (when up to date, those the stamp records).
+
+    Returns
+    -------
+    dict
+        Manifest name -> path (see :func:`manifest_paths`).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> build = lambda: {"train": {"a": {"duration": 1.0}}}
+    >>> [path.name for path in prepare_once("Demo", folder, {"seed": 0}, {}, build).values()]
+    ['train.json']
+    >>> prepare_once("Demo", folder, {"seed": 0}, {}, None)["train"].name  # up to date
+    'train.json'
+    """
+    reasons = stale_reasons(save_folder, options, names, inputs)
+    if not reasons:
+        logger.info("%s manifests in %s are up to date, skipping", corpus, save_folder)
+        if names is None:
+            return recorded_manifests(save_folder)
+        return manifest_paths(save_folder, names)
+    log_rebuild(corpus, save_folder, reasons)
+    manifests = build()
+    write_manifests(save_folder, manifests, options, corpus, inputs=inputs)
+    return manifest_paths(save_folder, manifests if names is None else names)
 
 
 def stamp_content(options, names, inputs=None):
@@ -119,6 +171,41 @@ def read_stamp(save_folder):
     if not isinstance(stamp, dict) or not isinstance(stamp.get("manifests"), list):
         return None
     return stamp
+
+
+def recorded_manifests(save_folder):
+    """``{name: path}`` of the manifests of the finished preparation of ``save_folder``.
+
+    Arguments
+    ---------
+    save_folder : str or pathlib.Path
+        Folder of the manifests.
+
+    Returns
+    -------
+    dict
+        Name -> ``pathlib.Path`` (see :func:`manifest_paths`), the names the stamp records.
+
+    Raises
+    ------
+    FileNotFoundError
+        Without a finished preparation (no readable stamp).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_manifests(folder, {"train": {}, "test1": {}}, {"seed": 0}, "Demo")
+    >>> sorted(recorded_manifests(folder))
+    ['test1', 'train']
+    """
+    stamp = read_stamp(save_folder)
+    if stamp is None:
+        raise FileNotFoundError(
+            f"No finished data preparation in {save_folder} (no readable {OPTIONS_FILE}): "
+            "prepare the data first (skip_prep: False)"
+        )
+    return manifest_paths(save_folder, stamp["manifests"])
 
 
 def manifests_up_to_date(save_folder, options, names=None, inputs=None):
@@ -345,13 +432,46 @@ def files_fingerprint(paths, root):
     return {"files": len(lines), "sha1": digest}
 
 
+def visible(paths):
+    """The paths whose name does not start with a dot (hidden files, e.g. AppleDouble ``._*``
+    copies, left out of the corpus files).
+
+    Example
+    -------
+    >>> [path.name for path in visible([Path("a.wav"), Path("._a.wav")])]
+    ['a.wav']
+    """
+    return [path for path in paths if not path.name.startswith(".")]
+
+
+def list_files(folder, suffix):
+    """The visible (:func:`visible`) files of ``folder`` whose name ends in ``suffix``, any case.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("a.wav", "b.WAV", "._c.wav", "d.txt"):
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> sorted(path.name for path in list_files(folder, ".wav"))
+    ['a.wav', 'b.WAV']
+    """
+    return [
+        path
+        for path in visible(Path(folder).iterdir())
+        if path.name.lower().endswith(suffix) and path.is_file()
+    ]
+
+
 def relative_name(path, root):
     """``path`` relative to ``root`` as a POSIX string (the absolute path when outside it).
 
     Example
     -------
-    >>> relative_name(Path("/data/c/Labels/l.csv"), "/data/c"), relative_name(Path("/x/p.txt"), "/data/c")
-    ('Labels/l.csv', '/x/p.txt')
+    >>> relative_name(Path("/data/c/Labels/l.csv"), "/data/c")
+    'Labels/l.csv'
+    >>> relative_name(Path("/x/p.txt"), "/data/c")
+    '/x/p.txt'
     """
     path = Path(os.path.abspath(path))
     try:
@@ -449,6 +569,52 @@ def wav_entries(named_by, corpus, error=AudioFileError, progressbar=True):
     return entries
 
 
+def drop_short(manifests, min_duration, corpus):
+    """Leaves out the entries shorter than ``min_duration`` seconds (count logged per manifest).
+
+    Arguments
+    ---------
+    manifests : dict
+        Manifest name -> ``{utterance id: entry}`` (entries with ``duration``).
+    min_duration : float
+        Shortest duration kept (0: all kept).
+    corpus : str
+        Name starting the log lines.
+
+    Returns
+    -------
+    dict
+        The manifests without the short entries.
+
+    Example
+    -------
+    >>> drop_short({"train": {"a": {"duration": 0.5}, "b": {"duration": 2.0}}}, 1.0, "Demo")
+    {'train': {'b': {'duration': 2.0}}}
+    """
+    if min_duration <= 0:
+        return manifests
+    kept = {}
+    for name, entries in manifests.items():
+        kept[name] = {utt: e for utt, e in entries.items() if e["duration"] >= min_duration}
+        dropped = len(entries) - len(kept[name])
+        if dropped:
+            logger.info(
+                "%s %s: %d segments shorter than %g s left out", corpus, name, dropped, min_duration
+            )
+    return kept
+
+
+def format_counts(counter):
+    """A counter as ``"a 3, b 1"`` (most common first; ``"none"`` when empty), for log lines.
+
+    Example
+    -------
+    >>> format_counts(Counter({"fru": 2, "xxx": 5})), format_counts(Counter())
+    ('xxx 5, fru 2', 'none')
+    """
+    return ", ".join(f"{label} {count}" for label, count in counter.most_common()) or "none"
+
+
 def describe_split(entries, label_key=None, labels=()):
     """Size of a manifest in words: utterances, per-label counts, duration range, hours.
 
@@ -482,3 +648,22 @@ def describe_split(entries, label_key=None, labels=()):
     if durations:
         text += f", {min(durations):.2f} s to {max(durations):.2f} s, {sum(durations) / 3600:.2f} h"
     return text
+
+
+def describe_speakers(entries, unknown=None):
+    """The speakers of a manifest in words; ``unknown`` names the speaker label that stands
+    for unidentified people (counted as utterances, not as one speaker).
+
+    Example
+    -------
+    >>> entries = {"a": {"speaker": "Unknown"}, "b": {"speaker": "12"}, "c": {"speaker": "12"}}
+    >>> describe_speakers(entries, unknown="Unknown")
+    '1 known speakers + 1 utterances of Unknown speakers'
+    >>> describe_speakers(entries)
+    '2 speakers'
+    """
+    speakers = Counter(entry["speaker"] for entry in entries.values())
+    if unknown is None:
+        return f"{len(speakers)} speakers"
+    n_unknown = speakers.pop(unknown, 0)
+    return f"{len(speakers)} known speakers + {n_unknown} utterances of {unknown} speakers"

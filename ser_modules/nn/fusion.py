@@ -39,6 +39,7 @@ from torch import nn
 from ser_modules.nn.masking import frame_counts, mask_from_counts
 from ser_modules.nn.pooling import build_pooling
 from ser_modules.nn.precision import no_autocast
+from ser_modules.utils.constants import SAMPLE_RATE
 
 __all__ = [
     "FbankUpstream",
@@ -83,7 +84,7 @@ class FbankUpstream(nn.Module):
     (torch.Size([2, 101, 80]), 80, [101.0, 51.0])
     """
 
-    def __init__(self, n_mels=80, sample_rate=16000, std_norm=False):
+    def __init__(self, n_mels=80, sample_rate=SAMPLE_RATE, std_norm=False):
         super().__init__()
         from speechbrain.lobes.features import Fbank
         from speechbrain.processing.features import InputNormalization

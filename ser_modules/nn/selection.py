@@ -11,10 +11,9 @@ Authors
  * ser-recipes contributors 2026
 """
 
-import math
-import numbers
-
 import torch
+
+from ser_modules.utils.values import is_finite_number
 
 #: The feature-selection methods: ``ccs`` / ``mis`` keep indices, ``pca`` projects, ``none`` keeps all.
 SELECTION_METHODS = ("ccs", "mis", "pca", "none")
@@ -46,12 +45,7 @@ def kept_size(input_size, keep_fraction):
     ...
     ValueError: keep_fraction must be a number in (0, 1], got 0.0
     """
-    if (
-        isinstance(keep_fraction, bool)
-        or not isinstance(keep_fraction, numbers.Real)
-        or not math.isfinite(float(keep_fraction))
-        or not 0.0 < float(keep_fraction) <= 1.0
-    ):
+    if not (is_finite_number(keep_fraction) and 0.0 < float(keep_fraction) <= 1.0):
         raise ValueError(f"keep_fraction must be a number in (0, 1], got {keep_fraction!r}")
     return max(1, int(round(float(keep_fraction) * int(input_size))))
 

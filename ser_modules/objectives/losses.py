@@ -40,8 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: Fixed column order of every dimensional tensor [B, 3].
-DIMENSIONS = ("arousal", "valence", "dominance")
+from ser_modules.utils.constants import DIMENSIONS, RATING_SCALE
 
 #: Default denominator offset of :func:`ccc` (see its docstring).
 CCC_EPS = 1e-8
@@ -324,7 +323,7 @@ def spread_to_std(raw, min_std=1e-3):
     return F.softplus(_as_float(raw)) + min_std
 
 
-def sample_targets(target_mean, target_spread, label_range=(1.0, 7.0)):
+def sample_targets(target_mean, target_spread, label_range=RATING_SCALE):
     """Draws targets from the raters' distribution ``N(mean, spread^2)``.
 
     ``y = clip(mean + spread * eps, low, high)`` with ``eps ~ N(0, 1)`` drawn
@@ -443,7 +442,7 @@ class VarianceAwareCCCLoss(torch.nn.Module):
         kl_weight=0.1,
         std_floor=0.25,
         min_pred_std=1e-3,
-        label_range=(1.0, 7.0),
+        label_range=RATING_SCALE,
         dimensions=None,
         eps=CCC_EPS,
     ):

@@ -31,7 +31,8 @@ import numpy as np
 import sklearn.metrics
 import torch
 
-from ser_modules.objectives.losses import CCC_EPS, DIMENSIONS, ccc
+from ser_modules.objectives.losses import CCC_EPS, ccc
+from ser_modules.utils.constants import DIMENSIONS, RATING_BINS
 from ser_modules.utils.files import open_atomic
 from ser_modules.utils.plotting import new_figure, save_figure
 
@@ -617,7 +618,7 @@ class CCCMetrics:
             return stats[field]
         return stats
 
-    def mse_per_label_bin(self, bins=(1, 2, 3, 4, 5, 6, 7), scale=1.0, offset=0.0):
+    def mse_per_label_bin(self, bins=RATING_BINS, scale=1.0, offset=0.0):
         """MSE of each dimension per label bin (Fig. 4 of Mitra et al. 2024).
 
         Predictions and targets are first mapped to the rating scale with
@@ -658,7 +659,7 @@ class CCCMetrics:
             result["count"][dim] = count.astype(np.int64)
         return result
 
-    def plot_mse_per_bin(self, path, bins=(1, 2, 3, 4, 5, 6, 7), scale=1.0, offset=0.0, title=None):
+    def plot_mse_per_bin(self, path, bins=RATING_BINS, scale=1.0, offset=0.0, title=None):
         """Saves a PNG of the MSE per label bin (grouped bars, one per dimension).
 
         Bars are annotated with the number of examples in the bin; empty bins

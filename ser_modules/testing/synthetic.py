@@ -140,9 +140,10 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from ser_modules.utils.constants import RATING_SCALE, SAMPLE_RATE
+
 GENERATOR_VERSION = 1
 MSP_GENERATOR_VERSION = 2  # 2: Previous_releases_information/Partitions_1.3.txt
-SAMPLE_RATE = 16000
 ESPEAK_BINARY = "espeak-ng"
 IEMOCAP_DIRNAME = "IEMOCAP_full_release"
 MSP_DIRNAME = "MSP-Podcast"
@@ -1239,7 +1240,7 @@ def draw_ratings(
     for i in rng.choice(len(workers), n, replace=False):
         worker, bias = workers[i]
         noise = rng.normal(0, spread, 3)
-        act, val, dom = (int(x) for x in np.clip(np.rint(latent + bias + noise), 1, 7))
+        act, val, dom = (int(x) for x in np.clip(np.rint(latent + bias + noise), *RATING_SCALE))
         primary = primary_emotion(*(latent + bias + 0.6 * noise), rng)
         options = MSP_SECONDARY[primary]
         k = int(rng.integers(0, min(3, len(options)) + 1))

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import torch
 
+from ser_modules.utils.constants import SAMPLE_RATE
+
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("wavlm", "hubert", "wav2vec2")
@@ -130,7 +132,7 @@ def _save_feature_extractor(out_dir, config):
 
     extractor = Wav2Vec2FeatureExtractor(
         feature_size=1,
-        sampling_rate=16000,
+        sampling_rate=SAMPLE_RATE,
         padding_value=0.0,
         do_normalize=True,
         return_attention_mask=config.feat_extract_norm == "layer",
@@ -273,7 +275,7 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     config.ctc_loss_reduction = "mean"
     extractor = Wav2Vec2FeatureExtractor(
         feature_size=1,
-        sampling_rate=16000,
+        sampling_rate=SAMPLE_RATE,
         padding_value=0.0,
         do_normalize=True,
         return_attention_mask=config.feat_extract_norm == "layer",

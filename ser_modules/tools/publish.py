@@ -79,6 +79,7 @@ from ser_modules.utils.files import (
     write_json_atomic,
     write_wav_atomic,
 )
+from ser_modules.utils.values import is_whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -575,9 +576,7 @@ def write_example_wav(folder, out, sample_wav=None):
 # ----------------------------------------------------------------------------------------------
 def check_average(average):
     """Fails, saying what to pass, unless ``average`` is ``None`` or a whole number >= 1."""
-    if average is not None and (
-        isinstance(average, bool) or not isinstance(average, int) or average < 1
-    ):
+    if average is not None and (not is_whole_number(average) or average < 1):
         raise PublishError(
             f"--average {average}: give how many of the best checkpoints to average, 1 or more "
             "(or no --average: the best checkpoint, or the model a Morais experiment reports)"

@@ -47,6 +47,8 @@ from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import average_state_dicts, ckpt_recency
 from speechbrain.utils.distributed import ddp_broadcast
 
+from ser_modules.utils.values import is_whole_number
+
 __all__ = [
     "save_and_keep_best",
     "best_checkpoints",
@@ -152,7 +154,7 @@ def keep_best_checkpoints(checkpointer, meta, key, keep, name=None):
     ...
     ValueError: keep_checkpoints must be a whole number of checkpoints, 1 or more (got 0): set --keep_checkpoints=N
     """
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+    if not is_whole_number(keep) or keep < 1:
         raise ValueError(
             f"keep_checkpoints must be a whole number of checkpoints, 1 or more (got {keep!r}):"
             " set --keep_checkpoints=N"

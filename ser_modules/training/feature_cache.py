@@ -34,6 +34,7 @@ from ser_modules.data.audio import load_audio
 from ser_modules.data.checks import check_finite
 from ser_modules.nn.masking import frame_counts
 from ser_modules.training.experiment import process_group
+from ser_modules.utils.constants import SAMPLE_RATE
 from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class FeatureCache:
     progress_label = "feature cache"
     entry_description = "cached features"
 
-    def __init__(self, folder, encoder_fingerprint, layers=None, sample_rate=16000):
+    def __init__(self, folder, encoder_fingerprint, layers=None, sample_rate=SAMPLE_RATE):
         self.layers = None if layers is None else [int(layer) for layer in layers]
         self.sample_rate = sample_rate
         self.description = {
@@ -406,5 +407,5 @@ def _write_example_wav(seconds):
     import soundfile
 
     path = os.path.join(tempfile.mkdtemp(), "example.wav")
-    soundfile.write(path, torch.randn(int(16000 * seconds)).numpy() * 0.1, 16000)
+    soundfile.write(path, torch.randn(int(SAMPLE_RATE * seconds)).numpy() * 0.1, SAMPLE_RATE)
     return path

@@ -24,7 +24,6 @@ Authors
  * ser-recipes contributors 2026
 """
 
-import numbers
 import os
 
 import torch
@@ -35,6 +34,8 @@ from speechbrain.utils.train_logger import (
     TrainLogger,
     WandBLogger,
 )
+
+from ser_modules.utils.values import is_real_number
 
 #: The ``stats_meta`` keys that hold the step of a log line: the epoch after a validation, the
 #: epoch of the evaluated checkpoint after a test (the recipes' Brains log these two).
@@ -150,7 +151,7 @@ def scalar(name, value):
     """
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.item())
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if is_real_number(value):
         return float(value)
     raise TypeError(f"Training statistic {name} is not a number: {value!r}")
 

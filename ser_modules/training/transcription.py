@@ -21,6 +21,7 @@ import logging
 import torch
 
 from ser_modules.training.feature_cache import FeatureCache, fill_from_manifests, module_fingerprint
+from ser_modules.utils.constants import SAMPLE_RATE
 from ser_modules.utils.files import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class TranscriptCache(FeatureCache):
     progress_label = "transcripts"
     entry_description = "cached transcript"
 
-    def __init__(self, folder, fingerprint, sample_rate=16000):
+    def __init__(self, folder, fingerprint, sample_rate=SAMPLE_RATE):
         super().__init__(folder, f"{DECODING}:{fingerprint}", layers=None, sample_rate=sample_rate)
 
     def path_for(self, wav_path):

@@ -26,3 +26,6 @@ EVAL13_SPLIT = "eval1.3"
 
 #: The 1-7 rating scale of arousal, valence and dominance (MSP-Podcast).
 RATING_SCALE = (1.0, 7.0)
+
+#: Its whole-number bins (1, 2, ..., 7): the per-bin MSE of the dimensional metrics.
+RATING_BINS = tuple(range(int(RATING_SCALE[0]), int(RATING_SCALE[1]) + 1))
