@@ -85,7 +85,8 @@ def split_template(text, source="the inference template"):
 
     Example
     -------
-    >>> template, declared = split_template("a: 1\\n\\n# what export needs\\nexport:\\n    kind: x\\n")
+    >>> text = "a: 1\\n\\n# what export needs\\nexport:\\n    kind: x\\n"
+    >>> template, declared = split_template(text)
     >>> template, declared
     ('a: 1\\n', 'export:\\n    kind: x\\n')
     >>> split_template("a: 1\\n")

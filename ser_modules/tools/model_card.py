@@ -80,7 +80,8 @@ SPEECHBRAIN_CITATION = """@misc{speechbrain,
 
 
 def categorical_results(folder):
-    """Markdown results of an IEMOCAP fold, with the cross-validation table when there is one."""
+    """Markdown results of a categorical model (a fold of a cross-validation: its
+    ``test_results.json``), with the cross-validation table when there is one."""
     fold = read_json(folder / "test_results.json")
     evaluated = f" ({fold['evaluated']})" if "evaluated" in fold else ""
     lines = [
@@ -108,7 +109,7 @@ def categorical_results(folder):
 
 
 def dimensional_results(folder):
-    """Markdown results of an MSP-Podcast experiment (its ``results.md`` tables)."""
+    """Markdown results of a dimensional model (its ``results.md`` tables)."""
     return (folder / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].strip()
 
 
@@ -119,6 +120,22 @@ USAGE = {
         'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance": ...}'
     ),
 }
+
+# The card's notes on loading a model (after its usage lines).
+USAGE_NOTES = (
+    "Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono)."
+    " Batches:\n`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths."
+    ' Offline:\n`foreign_class(source=LOCAL_DIR, ..., overrides={"pretrained_path": LOCAL_DIR})`'
+    " with `HF_HUB_OFFLINE=1`\n(the upstream architecture must then be in the Hugging Face cache,"
+    " or its `*_hub` key overridden with a\nlocal folder). The `ser-predict` command of"
+    " ser-recipes runs files, folders and manifests, with sliding\nwindows for long recordings."
+)
+# The card's limitation on the training data ({dataset}: the declared corpus).
+TRAINING_DATA_LIMITS = (
+    "- Trained on {dataset} only: acted or podcast English speech from a limited set of"
+    " speakers.\n  Accuracy drops on other languages, accents, recording conditions, children's"
+    " or pathological speech."
+)
 
 
 # The corpus terms that models trained on them follow (no open licence: `license: other`).
@@ -158,8 +175,9 @@ DIMENSIONAL_METRICS = tuple((f"ccc_{dim}", f"CCC {dim}") for dim in DIMENSIONS) 
     ("ccc_mean", "CCC mean"),
 )
 DATASET_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
-# Model-index task types: the Hub's audio-classification task for the categorical models; no Hub
-# task describes regression of arousal / valence / dominance, so a descriptive type (no pipeline_tag).
+# Model-index task types: the Hub's audio-classification task for the categorical models; no
+# Hub task describes regression of arousal / valence / dominance, so a descriptive type (no
+# pipeline_tag).
 TASKS = {
     "categorical": ("audio-classification", "Speech emotion recognition (4 classes)"),
     "dimensional": (
@@ -386,6 +404,10 @@ def model_card(declared, folder, hparams, repo_id, checkpoint_note, example, cla
     example_line = f"\n\nThe folder has an example input, `{example}`." if example else ""
     terms = corpus_terms(facts["dataset"])
     upstream_text = "\n".join(upstream_lines(upstreams, declared, hparams))
+    loader = (
+        f'model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py",'
+        f' classname="{classname}")'
+    )
     text = f"""
 # {facts["title"]} speech emotion recognition: {" + ".join(sources)} ({facts["paper"]})
 
@@ -401,16 +423,11 @@ Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weig
 ```python
 from speechbrain.inference.interfaces import foreign_class
 
-model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{classname}")
+{loader}
 {USAGE[declared.kind]}
 ```
 
-Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono). Batches:
-`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths. Offline:
-`foreign_class(source=LOCAL_DIR, ..., overrides={{"pretrained_path": LOCAL_DIR}})` with `HF_HUB_OFFLINE=1`
-(the upstream architecture must then be in the Hugging Face cache, or its `*_hub` key overridden with a
-local folder). The `ser-predict` command of ser-recipes runs files, folders and manifests, with sliding
-windows for long recordings.{example_line}
+{USAGE_NOTES}{example_line}
 
 ## Results
 
@@ -439,8 +456,7 @@ only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference 
 - Intended for research on speech emotion recognition. Emotion labels are perceived by annotators,
   not the speaker's felt state; predictions are uncertain and must not be used to make decisions
   about individuals (hiring, policing, health, credit...) or to monitor people without consent.
-- Trained on {facts["dataset"]} only: acted or podcast English speech from a limited set of speakers.
-  Accuracy drops on other languages, accents, recording conditions, children's or pathological speech.
+{TRAINING_DATA_LIMITS.format(dataset=facts["dataset"])}
 - The corpus licence restricts the use of models trained on it (see License): check it before any
   use outside research.
 

@@ -1,32 +1,39 @@
 """Export a finished experiment as a Hugging Face Hub model folder, and push it.
 
-Export (a fold folder of ``recipes/IEMOCAP/train.py`` or ``train_upstream_downstream.py``, a
-cross-validation folder with ``--fold``, or an output folder of the MSP-Podcast recipe) with the
-``ser-publish`` command that the package installs (or ``python -m ser_modules.tools.publish``)::
+Export (an experiment folder, or a cross-validation folder with ``--fold``: its
+``session<N>/`` fold) with the ``ser-publish`` command that the package installs (or
+``python -m ser_modules.tools.publish``)::
 
     ser-publish export EXP_DIR --out DIR [--fold 1] [--average 5] [--repo-id USER/NAME]
 
-writes ``DIR`` with:
+The package knows no recipe: the experiment folder holds all the export reads. Its
+``hyperparams.yaml`` (the resolved hyperparameters), its checkpoints and result files, and its
+copy of the recipe's *inference template* (``inference_template.yaml``: the HyperPyYAML file
+``recipes/<corpus>/hparams/inference/<name>.yaml`` that the training yaml names as
+``inference_template``, copied when training starts). The template ends with an ``export:``
+mapping, the recipe's declaration of what the export needs (:mod:`ser_modules.tools.declaration`):
+the kind of model (categorical or dimensional: the card's metrics), the result files of a
+finished evaluation, the files that travel (``label_encoder.txt``; the record of a fitted
+selection without the arrays ``model.ckpt`` holds), the hyperparameters that name the upstreams,
+which weights make ``model.ckpt`` (the reported model, fine-tuned and stage-1 upstreams) and the
+card's texts. A training yaml with ``inference_template: null`` declares a model that cannot be
+exported (one that reads text). The export writes ``DIR`` with:
 
-* ``hyperparams.yaml``: the experiment's *inference template* (a HyperPyYAML file stored
-  beside the recipe, ``recipes/<corpus>/hparams/inference/``, named by the training yaml's
-  ``inference_template`` and copied into the experiment folder when training starts) with its
-  plain values filled from the experiment's ``hyperparams.yaml`` (same key names), the sizes
-  that only the weights know read from ``model.ckpt`` by module name, and an overridable
-  ``pretrained_path``;
-* ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric, or
-  the average of the best ``--average`` ones, which the recipe must have kept (every recipe
-  yaml: ``checkpoint_key``, the validation metric, and ``keep_checkpoints``, how many best
-  checkpoints are kept) (by default the model the yaml's ``reported_model`` names where it has
-  one, with the fine-tuned upstreams). Floating-point weights are averaged; fitted integer buffers and extra states are
-  kept (:func:`ser_modules.training.checkpoint_averaging.average_states`);
+* ``hyperparams.yaml``: the template without its declaration, its plain values filled from the
+  experiment's ``hyperparams.yaml`` (same key names), the sizes that only the weights know
+  read from ``model.ckpt`` by module name, and an overridable ``pretrained_path``;
+* ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric
+  (every recipe yaml: ``checkpoint_key``), or the average of the best ``--average`` ones, which
+  the recipe must have kept (``keep_checkpoints``); by default the model that the declared
+  ``reported_model`` hyperparameter names where there is one, with the declared upstreams.
+  Floating-point weights are averaged; fitted integer buffers and extra states are kept
+  (:func:`ser_modules.training.checkpoint_averaging.average_states`);
 * ``custom_interface.py``: inference code only, for ``foreign_class`` with plain
   ``speechbrain``: the modules of the interface class and of the ``ser_modules`` objects the
   template names, and the ``ser_modules`` modules these import (docstrings cut to their first
   line; autograd functions reduced to their forward pass);
-* ``label_encoder.txt`` (categorical) or ``feature_selection.json`` (dimensional: the record
-  of the selection; the buffers the model applies are inside ``model.ckpt``), an example wav,
-  a ``README.md`` model card generated from the experiment's result files
+* the declared files (``label_encoder.txt``, ``feature_selection.json``), an example wav, a
+  ``README.md`` model card generated from the experiment's result files and the declared texts
   (:mod:`ser_modules.tools.model_card`: Hub metadata with the results as ``model-index``) and
   the ``LICENSE.md`` it links to (the corpus terms);
 * the upstream's commit, when known (:mod:`ser_modules.tools.upstreams`), as
@@ -274,7 +281,8 @@ def module_state(state, name):
 
     Example
     -------
-    >>> module_state({"classifier.weight": 1, "classifier.bias": 2, "projector.weight": 3}, "classifier")
+    >>> state = {"classifier.weight": 1, "classifier.bias": 2, "projector.weight": 3}
+    >>> module_state(state, "classifier")
     {'weight': 1, 'bias': 2}
     """
     prefix = f"{name}."
@@ -445,8 +453,11 @@ def fill_template(text, hparams, state, repo_id):
 
     Example
     -------
-    >>> template = "pretrained_path: USER/NAME\\nssl_folder: pretrained_ssl\\npooling: mean  # or corr\\n" \\
-    ...     "num_classes: 4\\nlayer: !new:ser_modules.nn.pooling.build_pooling\\n    name: !ref <pooling>\\n"
+    >>> template = (
+    ...     "pretrained_path: USER/NAME\\nssl_folder: pretrained_ssl\\npooling: mean  # or corr\\n"
+    ...     "num_classes: 4\\nlayer: !new:ser_modules.nn.pooling.build_pooling\\n"
+    ...     "    name: !ref <pooling>\\n"
+    ... )
     >>> state = {"classifier.weight": torch.zeros(3, 8)}
     >>> hparams = {"pooling": "corr_att", "ssl_folder": "/home/me/cache"}
     >>> print(fill_template(template, hparams, state, "me/model"))
@@ -479,7 +490,8 @@ def upstream_pins(upstreams):
     Example
     -------
     >>> from ser_modules.tools.upstreams import Upstream
-    >>> upstream_pins([Upstream("ssl_hub", "/cache/models--org--x/snapshots/abc", "org/x", "abc", "cache"),
+    >>> snapshot = "/cache/models--org--x/snapshots/abc"
+    >>> upstream_pins([Upstream("ssl_hub", snapshot, "org/x", "abc", "cache"),
     ...                Upstream("hubert_hub", "org/y", "org/y")])
     {'ssl_hub': 'org/x', 'ssl_revision': 'abc'}
     """
@@ -499,7 +511,8 @@ def pin_revisions(text, upstreams):
     Example
     -------
     >>> from ser_modules.tools.upstreams import Upstream
-    >>> print(pin_revisions("ssl_hub: org/x\\nssl_folder: cache\\n", [Upstream("ssl_hub", "org/x", "org/x", "abc")]))
+    >>> upstream = Upstream("ssl_hub", "org/x", "org/x", "abc")
+    >>> print(pin_revisions("ssl_hub: org/x\\nssl_folder: cache\\n", [upstream]))
     ssl_hub: org/x
     ssl_revision: abc  # commit of org/x this model was trained with
     ssl_folder: cache
@@ -563,7 +576,7 @@ def check_average(average):
     ):
         raise PublishError(
             f"--average {average}: give how many of the best checkpoints to average, 1 or more "
-            "(or no --average: the best checkpoint, or the model a Morais experiment reports)"
+            "(or no --average: the best checkpoint, or the model the experiment reports)"
         )
 
 
@@ -594,7 +607,8 @@ def local_paths(text):
 
     Example
     -------
-    >>> local_paths("see https://huggingface.co/org/x\\npython train.py --data_folder=/home/me/IEMOCAP x/y\\n")
+    >>> text = "see https://huggingface.co/org/x\\npython run.py --data_folder=/home/me/IEMOCAP x/y"
+    >>> local_paths(text)
     [(2, '/home/me/IEMOCAP')]
     """
     return [
@@ -644,16 +658,16 @@ def export(
     Arguments
     ---------
     exp_dir : str
-        An IEMOCAP fold folder of train.py or train_upstream_downstream.py (or its
-        cross-validation folder, with ``fold``) or an MSP-Podcast output folder.
+        An experiment folder (with its ``inference_template.yaml``), or a cross-validation
+        folder with ``fold``.
     out : str
         The export folder (created; existing export files are replaced).
     fold : int, optional
         Test session of the fold to export from a cross-validation folder.
     average : int, optional
         Average the ``average`` best checkpoints (those the recipe kept: fewer is an error).
-        Default: the best one, or for upstream + downstream experiments the model their
-        ``reported_model`` names.
+        Default: the best one, or the model the experiment reports (the hyperparameter that
+        the recipe declares as its reported_model).
     repo_id : str
         The Hub repository the card and ``pretrained_path`` point to.
     sample_wav : str, optional
@@ -815,7 +829,7 @@ def parse_args(argv):
     )
     exporter.add_argument(
         "exp_dir",
-        help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder",
+        help="experiment folder (a fold), or cross-validation folder with --fold",
     )
     exporter.add_argument("--out", required=True, help="export folder")
     exporter.add_argument(

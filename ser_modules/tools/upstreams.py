@@ -102,7 +102,8 @@ def find_upstreams(hparams, resolve=lambda path: Path(path), keys=None, download
     >>> up = find_upstreams({"hubert_hub": "facebook/hubert-large-ll60k", "ssl_folder": "/nowhere"},
     ...                     download_folder="ssl_folder")[0]
     >>> up.hub_id, up.revision, up.origin
-    ('facebook/hubert-large-ll60k', None, 'not recorded: no hubert_revision hyperparameter, and /nowhere holds no download of it')
+    ('facebook/hubert-large-ll60k', None,
+     'not recorded: no hubert_revision hyperparameter, and /nowhere holds no download of it')
     >>> find_upstreams({"ssl_hub": "/data/models/my_wavlm"})[0].hub_id is None
     True
     """
