@@ -385,8 +385,8 @@ def template_file(folder, hparams):
         raise PublishError(
             f"{folder}: its recipe declares no inference template (inference_template: null in"
             " hyperparams.yaml): the exported interfaces take audio and return emotions, and"
-            " this model needs more than they have (e.g. transcripts or text) or is not one of"
-            " theirs, so it cannot be exported"
+            " this model needs more than audio (e.g. transcripts or text), so it cannot be"
+            " exported"
         )
     copied = folder / INFERENCE_TEMPLATE_COPY
     if not copied.is_file():
