@@ -8,8 +8,11 @@ import ast
 import errno
 import importlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import huggingface_hub
@@ -21,6 +24,8 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from ser_modules.tools import publish
 from ser_modules.tools.bundle import bundle_source
+from ser_modules.tools.declaration import declaration, split_template
+from ser_modules.tools.model_card import CORPUS_LICENSES
 from ser_modules.tools.publish import (
     PublishError,
     checkpoint_state,
@@ -33,6 +38,10 @@ from ser_modules.training.checkpointing import AtomicCheckpointer
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_YAMLS = sorted(ROOT.glob("recipes/*/hparams/*.yaml"))
+KIND_OF_INTERFACE = {
+    "EmotionClassifier": "categorical",
+    "DimensionalEmotionRegressor": "dimensional",
+}
 
 
 def best_model_state(folder, key):
@@ -125,19 +134,20 @@ def test_export_errors_name_the_folder(tmp_path):
     (tmp_path / "exp" / "save").mkdir(parents=True)
     with pytest.raises(PublishError, match=r"hyperparams.yaml is missing"):
         export(tmp_path / "exp", tmp_path / "out")
-    (tmp_path / "exp" / "hyperparams.yaml").write_text("lr: 0.1\nssl_hub: x\n")
-    with pytest.raises(PublishError, match="only experiments of"):
-        export(tmp_path / "exp", tmp_path / "out")
-    (tmp_path / "exp" / "hyperparams.yaml").write_text("upstreams: [hubert]\ncheckpoint_key: WA\n")
-    with pytest.raises(PublishError, match="test_results.json, save/label_encoder.txt missing"):
-        export(tmp_path / "exp", tmp_path / "out")
     (tmp_path / "exp" / "hyperparams.yaml").write_text(
-        "pooling: corr_att\nlayer_norm_hidden_states: False\n"
+        "lr: 0.1\ninference_template: inference/ssl_pooling.yaml\n"
     )
-    with pytest.raises(
-        PublishError, match="test_results.json, save/label_encoder.txt missing: did the experiment"
-    ):
+    with pytest.raises(PublishError, match="inference_template.yaml is missing"):
         export(tmp_path / "exp", tmp_path / "out")
+    for template, missing in (
+        ("IEMOCAP/hparams/inference/upstream_downstream.yaml", "test_results.json, save/label"),
+        ("MSP-Podcast/hparams/inference/tcgru.yaml", "results.md, save/feature_selection.json"),
+    ):
+        shutil.copy(ROOT / "recipes" / template, tmp_path / "exp" / "inference_template.yaml")
+        with pytest.raises(
+            PublishError, match=f"{missing}.* missing: did the experiment finish its evaluation"
+        ):
+            export(tmp_path / "exp", tmp_path / "out")
 
 
 def test_average_of_the_best_checkpoints(tmp_path):
@@ -460,7 +470,8 @@ def test_exported_hparams_are_the_filled_template(
         text = (out / "hyperparams.yaml").read_text()
         origin, body = text.split("\n", 2)[:2], text.split("\n", 2)[2]
         assert origin[0].startswith("# Exported by python -m ser_modules.tools.publish from ")
-        template = (folder / "inference_template.yaml").read_text()
+        template, declared = split_template((folder / "inference_template.yaml").read_text())
+        assert declared.startswith("export:\n") and "export:" not in body
         hparams = read_resolved_hparams(folder / "hyperparams.yaml")
         state = torch.load(out / "model.ckpt", weights_only=True)
         assert body == fill_template(template, hparams, state, f"someone/{kind}")
@@ -473,20 +484,130 @@ def test_exported_hparams_are_the_filled_template(
             assert re.search(rf"^{re.escape(value)}(\s|$)", body, flags=re.M), (kind, value)
 
 
-def test_an_experiment_trained_before_templates_were_copied_uses_the_recipe_template(
+def test_an_experiment_trained_before_templates_were_copied_says_which_file_to_copy(
     trained_experiments, exported_models, tmp_path
 ):
+    """No look into a checkout: the error names the missing copy and the command that makes it;
+    a copy made before the templates declared the export is refused the same way."""
     folder = shutil.copytree(trained_experiments["categorical"], tmp_path / "session2")
-    (folder / "inference_template.yaml").unlink()
+    copy = folder / "inference_template.yaml"
+    template = copy.read_text()
+    copy.unlink()
+    with pytest.raises(PublishError) as error:
+        export(folder, tmp_path / "out", no_sample_wav=True)
+    assert str(error.value) == (
+        f"{copy} is missing (the experiment was trained before the recipes copied their inference"
+        " template into the experiment folder): copy the inference template that its training"
+        f" yaml names there, e.g. cp <recipe>/hparams/inference/ssl_pooling.yaml {copy}"
+    )
+    copy.write_text(split_template(template)[0])
+    with pytest.raises(
+        PublishError,
+        match=(
+            r"declares nothing for the export \(no top-level export: mapping: copied before .*"
+            r"cp <recipe>/hparams/inference/ssl_pooling.yaml .*inference_template.yaml"
+        ),
+    ):
+        export(folder, tmp_path / "out", no_sample_wav=True)
+    shutil.copy(ROOT / "recipes" / "IEMOCAP" / "hparams" / "inference" / "ssl_pooling.yaml", copy)
     out = export(folder, tmp_path / "out", repo_id="someone/categorical", no_sample_wav=True)
     new, old = (
         (path / "hyperparams.yaml").read_text().split("\n", 2)[2]
         for path in (out, exported_models["categorical"])
     )
     assert new == old
-    (folder / "command.txt").unlink()
-    with pytest.raises(PublishError, match="cannot tell which inference template"):
-        export(folder, tmp_path / "out")
+
+
+# Run in a process whose only ser_modules is the installed copy: no editable finder of the
+# development install, no sys.path entry of a checkout (a folder with recipes/).
+INSTALLED_ONLY = """
+import runpy, sys
+from pathlib import Path
+sys.meta_path[:] = [finder for finder in sys.meta_path if "editable" not in repr(finder).lower()]
+sys.path[:] = [entry for entry in sys.path if not (Path(entry or ".") / "recipes").is_dir()]
+import ser_modules
+assert Path(ser_modules.__file__).is_relative_to(sys.argv[1]), ser_modules.__file__
+sys.argv = ["ser-publish", *sys.argv[2:]]
+runpy.run_module("ser_modules.tools.publish", run_name="__main__", alter_sys=True)
+"""
+
+
+def install_package(source, site, env):
+    """``pip install`` (not editable, offline) of the package at ``source`` into ``site``; with
+    a setuptools older than 70.1 and no ``wheel`` package (pip cannot build the wheel offline),
+    the same files with setuptools directly: the packages and their metadata (egg-info)."""
+    commands = [
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet"]
+        + ["--target", str(site), str(source)],
+        [sys.executable, "setup.py", "-q", "build", "--build-base", str(source / "build")]
+        + ["--build-lib", str(site), "egg_info", "--egg-base", str(site)],
+    ]
+    for command in commands:
+        result = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        assert "invalid command 'bdist_wheel'" in result.stdout + result.stderr, (
+            result.stdout[-2000:] + result.stderr[-3000:]
+        )
+    raise AssertionError(result.stdout[-2000:] + result.stderr[-3000:])
+
+
+def test_a_non_editable_install_exports_a_new_experiment(
+    trained_experiments, exported_models, tmp_path
+):
+    """``pip install`` (not editable) of the package, then the export of an experiment from
+    another folder: everything it needs comes from the experiment folder (the template copy and
+    its declaration) and the installed package, nothing from a checkout."""
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(
+        ROOT / "ser_modules", source / "ser_modules", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("setup.py", "README.md", "pyproject.toml"):
+        shutil.copy(ROOT / name, source / name)
+    site = tmp_path / "site"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", HF_HUB_OFFLINE="1")
+    install_package(source, site, env)
+    assert not (site / "recipes").exists() and (site / "ser_modules" / "tools").is_dir()
+    shutil.rmtree(source)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "installed_export"
+    result = subprocess.run(
+        [sys.executable, "-c", INSTALLED_ONLY, str(site), "export"]
+        + [str(trained_experiments["categorical"]), "--out", str(out)]
+        + ["--repo-id", "someone/categorical"],
+        cwd=elsewhere,
+        env={**env, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"exported": str(out)}
+    reference = exported_models["categorical"]
+    for name in ("hyperparams.yaml", "README.md"):
+        new, old = ((path / name).read_text() for path in (out, reference))
+        if name == "hyperparams.yaml":  # the origin lines name the (unknown) git commit
+            new, old = new.split("\n", 2)[2], old.split("\n", 2)[2]
+        else:
+            new, old = (re.sub(r"\(git \w+\)", "", text) for text in (new, old))
+        assert new == old, name
+    exported, expected = (
+        torch.load(path / "model.ckpt", weights_only=True) for path in (out, reference)
+    )
+    assert set(exported) == set(expected)
+    assert all(torch.equal(exported[key], expected[key]) for key in expected)
+    from ser_modules.tools.predict import load_model
+
+    manifest = json.loads(
+        (trained_experiments["categorical"] / "manifests" / "test.json").read_text()
+    )
+    wavs = [entry["wav"] for entry in manifest.values()][:2]
+    predictions = [
+        load_model(str(path), savedir=tmp_path / name).predict_files(wavs)
+        for name, path in (("installed", out), ("reference", reference))
+    ]
+    assert predictions[0] == predictions[1]
 
 
 def reorder_model_state(path):
@@ -582,17 +703,22 @@ def test_stage2_export_holds_the_average_and_the_stage1_upstream(
 
 
 @pytest.mark.parametrize(
-    "name", ["morais_ft_bert", "morais_bert_ecapa", "morais_fbank_bert_late_fusion"]
+    "path",
+    [path for path in TRAINING_YAMLS if read_resolved_hparams(path)["inference_template"] is None],
+    ids=lambda path: path.name,
 )
-def test_text_based_experiments_are_refused(tmp_path, name):
-    training = read_resolved_hparams(ROOT / "recipes" / "IEMOCAP" / "hparams" / f"{name}.yaml")
+def test_experiments_without_an_inference_template_are_refused(tmp_path, path):
+    """The recipe's declaration (``inference_template: null``: BERT upstreams, the multimodal
+    MSP-Podcast model) refuses the export, before any result file is looked for."""
     (tmp_path / "exp" / "save").mkdir(parents=True)
-    (tmp_path / "exp" / "hyperparams.yaml").write_text(
-        f"upstreams: {json.dumps(training['upstreams'])}\nbert_hub:"
-        f" {training['bert_hub']}\ninference_template: null\n"
-    )
+    shutil.copy(path, tmp_path / "exp" / "hyperparams.yaml")
     with pytest.raises(
-        PublishError, match="reads the transcripts.*experiments with BERT cannot be exported"
+        PublishError,
+        match=(
+            r"its recipe declares no inference template \(inference_template: null in"
+            r" hyperparams.yaml\): the exported interfaces take audio and return emotions, .*"
+            "cannot be exported"
+        ),
     ):
         export(tmp_path / "exp", tmp_path / "out")
 
@@ -612,13 +738,23 @@ def module_names(hparams, key):
 @pytest.mark.parametrize("path", TRAINING_YAMLS, ids=lambda path: path.name)
 def test_every_training_yaml_names_a_template_that_matches_it(path):
     hparams = read_resolved_hparams(path)
-    if "bert_hub" in hparams:
-        assert hparams["inference_template"] is None
+    if hparams["inference_template"] is None:
+        assert "bert_hub" in hparams, "only models that read text have no inference template"
         return
     template_path = path.parent / hparams["inference_template"]
     assert template_path.parent.name == "inference" and template_path.is_file()
-    text = template_path.read_text()
+    text, _ = split_template(template_path.read_text())
     template = read_resolved_hparams(template_path)
+    # what the export reads: the experiment's hyperparameters that the declaration names
+    declared = declaration(template, template_path)
+    assert declared.kind == KIND_OF_INTERFACE[template["interface_class"]]
+    named = [*declared.upstreams, *declared.weights.values()]
+    named += [declared.download_folder] if declared.download_folder else []
+    assert set(named) <= set(hparams), set(named) - set(hparams)
+    assert declared.card["dataset"] in CORPUS_LICENSES
+    assert [item.target for item in declared.files] == (
+        ["label_encoder.txt"] if declared.kind == "categorical" else ["feature_selection.json"]
+    )
     assert re.search(
         r"^# Load the exported folder with\n#   speechbrain.inference.interfaces.foreign_class",
         text,

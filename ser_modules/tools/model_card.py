@@ -21,7 +21,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ser_modules.tools.upstreams import find_upstreams
+from ser_modules.tools.errors import PublishError
 from ser_modules.utils.constants import DIMENSIONS
 from ser_modules.utils.files import read_json
 
@@ -70,45 +70,18 @@ def versions():
     return found
 
 
-CITATIONS = {
-    "categorical": (
-        """@inproceedings{kakouros2023attentive,
-  title     = {Speech-Based Emotion Recognition with Self-Supervised Models Using Attentive Channel-Wise Correlations and Label Smoothing},
-  author    = {Kakouros, Sofoklis and Stafylakis, Themos and Mo{\\v{s}}ner, Ladislav and Burget, Luk{\\'a}{\\v{s}}},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2023}
-}"""
-    ),
-    "upstream_downstream": (
-        """@inproceedings{morais2022speech,
-  title     = {Speech Emotion Recognition Using Self-Supervised Features},
-  author    = {Morais, Edmilson and Hoory, Ron and Zhu, Weizhong and Gat, Itai and Damasceno, Matheus and Aronowitz, Hagai},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2022}
-}"""
-    ),
-    "dimensional": (
-        """@inproceedings{mitra2024salient,
-  title     = {Investigating Salient Representations and Label Variance in Dimensional Speech Emotion Analysis},
-  author    = {Mitra, Vikramjit and Nie, Jingping and Azemi, Erdrin},
-  booktitle = {Proc. IEEE International Conference on Acoustics, Speech and Signal Processing (ICASSP)},
-  year      = {2024}
-}"""
-    ),
-    "speechbrain": (
-        """@misc{speechbrain,
+SPEECHBRAIN_CITATION = """@misc{speechbrain,
   title  = {{SpeechBrain}: A General-Purpose Speech Toolkit},
   author = {Mirco Ravanelli and Titouan Parcollet and Peter Plantinga and Aku Rouhe and others},
   year   = {2021},
   eprint = {2106.04624},
   archivePrefix = {arXiv}
 }"""
-    ),
-}
 
 
 def categorical_results(folder):
-    """Markdown results of an IEMOCAP fold, with the cross-validation table when there is one."""
+    """Markdown results of a categorical model (a fold of a cross-validation: its
+    ``test_results.json``), with the cross-validation table when there is one."""
     fold = read_json(folder / "test_results.json")
     evaluated = f" ({fold['evaluated']})" if "evaluated" in fold else ""
     lines = [
@@ -136,67 +109,33 @@ def categorical_results(folder):
 
 
 def dimensional_results(folder):
-    """Markdown results of an MSP-Podcast experiment (its ``results.md`` tables)."""
+    """Markdown results of a dimensional model (its ``results.md`` tables)."""
     return (folder / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].strip()
 
 
-IEMOCAP_FACTS = {
-    "task": "speech emotion recognition (4 classes: neutral, happy + excited, angry, sad)",
-    "datasets": "iemocap",
-    "tags": ["audio-classification", "speech-emotion-recognition", "IEMOCAP"],
-    "usage": 'probabilities, score, index, label = model.classify_file("example.wav")',
+# The usage line of the card per kind of model (the interface's method).
+USAGE = {
+    "categorical": 'probabilities, score, index, label = model.classify_file("example.wav")',
+    "dimensional": (
+        'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance": ...}'
+    ),
 }
-CARD_FACTS = {
-    "categorical": {
-        **IEMOCAP_FACTS,
-        "pipeline": (
-            "frozen SSL upstream (all hidden states) -> softmax-weighted layer sum -> linear"
-            " projector -> {pooling} pooling -> linear classifier, trained with label-smoothed"
-            " cross-entropy"
-        ),
-        "protocol": (
-            "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training"
-            " sessions; checkpoint chosen on validation UA. WA = overall accuracy, UA = mean"
-            " per-class recall."
-        ),
-        "paper": "Kakouros et al., ICASSP 2023",
-    },
-    "upstream_downstream": {
-        **IEMOCAP_FACTS,
-        "pipeline": (
-            "upstream(s) {upstreams} (fine-tuned SSL encoders or filterbanks) -> downstream"
-            " ({pooling} aggregator) -> linear classifier, trained with cross-entropy"
-        ),
-        "protocol": (
-            "IEMOCAP, 4 classes, leave-one-session-out (5 folds); validation = 20% of the training"
-            " sessions; the reported model is the best checkpoint or the average of the best ones"
-            " on validation WA, as the experiment's reported_model says. WA = overall accuracy, UA"
-            " = mean per-class recall."
-        ),
-        "paper": "Morais et al., ICASSP 2022",
-    },
-    "dimensional": {
-        "task": (
-            "dimensional speech emotion recognition (arousal, valence, dominance on the 1-7 scale)"
-        ),
-        "datasets": "msp-podcast",
-        "tags": ["audio-regression", "speech-emotion-recognition", "MSP-Podcast"],
-        "pipeline": (
-            "frozen SSL upstream (hidden state {ssl_layer}) -> per-channel standardisation ->"
-            " {saliency} selection of the input dimensions -> TC-GRU head, trained with the"
-            " weighted CCC loss (target variance: {loss_mode})"
-        ),
-        "protocol": (
-            "MSP-Podcast official partitions; model selected on the validation mean CCC; CCC on the"
-            " 1-7 scale."
-        ),
-        "paper": "Mitra, Nie and Azemi, ICASSP 2024",
-        "usage": (
-            'model.predict_file("example.wav")  # {"arousal": ..., "valence": ..., "dominance":'
-            " ...}"
-        ),
-    },
-}
+
+# The card's notes on loading a model (after its usage lines).
+USAGE_NOTES = (
+    "Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono)."
+    " Batches:\n`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths."
+    ' Offline:\n`foreign_class(source=LOCAL_DIR, ..., overrides={"pretrained_path": LOCAL_DIR})`'
+    " with `HF_HUB_OFFLINE=1`\n(the upstream architecture must then be in the Hugging Face cache,"
+    " or its `*_hub` key overridden with a\nlocal folder). The `ser-predict` command of"
+    " ser-recipes runs files, folders and manifests, with sliding\nwindows for long recordings."
+)
+# The card's limitation on the training data ({dataset}: the declared corpus).
+TRAINING_DATA_LIMITS = (
+    "- Trained on {dataset} only: acted or podcast English speech from a limited set of"
+    " speakers.\n  Accuracy drops on other languages, accents, recording conditions, children's"
+    " or pathological speech."
+)
 
 
 # The corpus terms that models trained on them follow (no open licence: `license: other`).
@@ -236,8 +175,9 @@ DIMENSIONAL_METRICS = tuple((f"ccc_{dim}", f"CCC {dim}") for dim in DIMENSIONS) 
     ("ccc_mean", "CCC mean"),
 )
 DATASET_NAMES = {"iemocap": "IEMOCAP", "msp-podcast": "MSP-Podcast"}
-# Model-index task types: the Hub's audio-classification task for the categorical models; no Hub
-# task describes regression of arousal / valence / dominance, so a descriptive type (no pipeline_tag).
+# Model-index task types: the Hub's audio-classification task for the categorical models; no
+# Hub task describes regression of arousal / valence / dominance, so a descriptive type (no
+# pipeline_tag).
 TASKS = {
     "categorical": ("audio-classification", "Speech emotion recognition (4 classes)"),
     "dimensional": (
@@ -247,15 +187,27 @@ TASKS = {
 }
 
 
-def license_text(kind):
+def corpus_terms(dataset):
+    """The terms of the corpus ``dataset`` (a key of :data:`CORPUS_LICENSES`, as the recipe's
+    declaration names it)."""
+    if dataset not in CORPUS_LICENSES:
+        raise PublishError(
+            f"the inference template's export: card names the dataset {dataset}, whose licence"
+            f" terms the model card does not know (known: {', '.join(CORPUS_LICENSES)}): add them"
+            " to ser_modules.tools.model_card.CORPUS_LICENSES"
+        )
+    return CORPUS_LICENSES[dataset]
+
+
+def license_text(dataset):
     """The ``LICENSE.md`` of an export: the terms of the corpus the model was trained on.
 
     Example
     -------
-    >>> print(license_text("dimensional").splitlines()[0])
+    >>> print(license_text("msp-podcast").splitlines()[0])
     # Licence of this model: MSP-Podcast research-only terms
     """
-    terms = CORPUS_LICENSES[CARD_FACTS[kind]["datasets"]]
+    terms = corpus_terms(dataset)
     return f"""# Licence of this model: {terms["corpus"]} research-only terms
 
 The weights in `model.ckpt` were trained on the {terms["corpus"]} corpus, which {terms["provider"]}
@@ -273,23 +225,21 @@ Apache-2.0; that licence covers the code, not these weights. The upstream model 
 """
 
 
-def eval_results(kind, folder):
+def eval_results(kind, dataset, folder):
     """The test results of an experiment as ``huggingface_hub.EvalResult`` entries.
 
     Categorical: the fold's test session (split ``session<k>``), UA, WA and macro-F1 in
     percent. Dimensional: each evaluated test split (``test_<split>_results.json``), the CCC
     of each dimension and their mean.
     """
-    family = "dimensional" if kind == "dimensional" else "categorical"
-    task_type, task_name = TASKS[family]
-    dataset = CARD_FACTS[kind]["datasets"]
+    task_type, task_name = TASKS[kind]
     common = {
         "task_type": task_type,
         "task_name": task_name,
         "dataset_type": dataset,
         "dataset_name": DATASET_NAMES[dataset],
     }
-    if family == "categorical":
+    if kind == "categorical":
         fold = read_json(folder / "test_results.json")
         runs = [(f"session{fold['test_session']}", fold)]
         metrics = CATEGORICAL_METRICS
@@ -325,25 +275,23 @@ def model_name(repo_id):
     return repo_id.rstrip("/").split("/")[-1]
 
 
-def card_data(kind, folder, repo_id, upstreams):
-    """The card's metadata (``huggingface_hub.ModelCardData``)."""
-    facts = CARD_FACTS[kind]
-    results = eval_results(kind, folder)
+def card_data(declared, folder, repo_id, upstreams, sources):
+    """The card's metadata (``huggingface_hub.ModelCardData``) of an experiment whose recipe
+    declares ``declared`` (:class:`ser_modules.tools.declaration.Declaration`); ``sources``:
+    the upstreams as the card names them (:func:`upstream_sources`)."""
+    facts = declared.card
+    results = eval_results(declared.kind, facts["dataset"], folder)
     hub_ids = [upstream.hub_id for upstream in upstreams if upstream.hub_id]
-    terms = CORPUS_LICENSES[facts["datasets"]]
+    terms = corpus_terms(facts["dataset"])
     return ModelCardData(
         library_name="speechbrain",
         language="en",
         license="other",
         license_name=terms["license_name"],
         license_link=LICENSE_FILE,
-        datasets=[facts["datasets"]],
-        tags=[
-            "speechbrain",
-            *facts["tags"],
-            *(source.split("/")[-1] for source in upstream_sources_of(upstreams)),
-        ],
-        pipeline_tag="audio-classification" if kind != "dimensional" else None,
+        datasets=[facts["dataset"]],
+        tags=["speechbrain", *facts["tags"], *(source.split("/")[-1] for source in sources)],
+        pipeline_tag="audio-classification" if declared.kind == "categorical" else None,
         base_model=(hub_ids[0] if len(hub_ids) == 1 else hub_ids) or None,
         metrics=list(dict.fromkeys(result.metric_type for result in results)),
         model_name=model_name(repo_id),
@@ -352,19 +300,41 @@ def card_data(kind, folder, repo_id, upstreams):
     )
 
 
-def upstream_sources_of(upstreams):
-    """The upstreams as the card names them: Hub ids, local folders, or the filterbanks."""
+class _Values(dict):
+    """The experiment's values for a card text (``None`` for a key it does not have)."""
+
+    def __missing__(self, key):
+        return None
+
+
+def card_text(text, hparams, **values):
+    """A declared card text with ``{key}`` filled from the experiment's values.
+
+    Example
+    -------
+    >>> card_text("{n_mels} log Mel filterbanks ({pooling})", {"n_mels": 80})
+    '80 log Mel filterbanks (None)'
+    """
+    return text.format_map(_Values({**hparams, **values}))
+
+
+def no_upstream_name(declared, hparams):
+    """The upstream as the card names it when the experiment has no pretrained one (the
+    declaration's ``card: upstream``, filled)."""
+    return card_text(declared.card.get("upstream") or "no pretrained upstream", hparams)
+
+
+def upstream_sources(upstreams, declared, hparams):
+    """The upstreams as the card names them: Hub ids, local folders, or the declared name."""
     return [upstream.hub_id or upstream.source for upstream in upstreams] or [
-        "80 log Mel filterbanks"
+        no_upstream_name(declared, hparams)
     ]
 
 
-def upstream_lines(upstreams, hparams):
+def upstream_lines(upstreams, declared, hparams):
     """Markdown lines on the upstreams: Hub id and commit, or why the commit is unknown."""
     if not upstreams:
-        return [
-            f"- Upstream: {hparams.get('n_mels', 80)} log Mel filterbanks (no pretrained model)."
-        ]
+        return [f"- Upstream: {no_upstream_name(declared, hparams)} (no pretrained model)."]
     lines = []
     for upstream in upstreams:
         name = f"`{upstream.hub_id}`" if upstream.hub_id else "a local folder (not a Hub model)"
@@ -389,14 +359,14 @@ def upstream_lines(upstreams, hparams):
     return lines
 
 
-def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams=None):
+def model_card(declared, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams):
     """The ``README.md`` of the export: Hub metadata (:func:`card_data`), usage, results,
     training, licence, limitations.
 
     Arguments
     ---------
-    kind : str
-        ``categorical``, ``upstream_downstream`` or ``dimensional``.
+    declared : ser_modules.tools.declaration.Declaration
+        What the recipe declares: the kind of model and the card's texts.
     folder : pathlib.Path
         The experiment folder (its result files and ``command.txt``).
     hparams : dict
@@ -409,33 +379,37 @@ def model_card(kind, folder, hparams, repo_id, checkpoint_note, example, classna
         The example input shipped with the model.
     classname : str
         The interface class.
-    upstreams : list, optional
-        :class:`ser_modules.tools.upstreams.Upstream` (default: found in ``hparams``).
+    upstreams : list
+        :class:`ser_modules.tools.upstreams.Upstream` of the experiment.
 
     Returns
     -------
     str
         The card (``str`` of a ``huggingface_hub.ModelCard``).
     """
-    upstreams = find_upstreams(hparams) if upstreams is None else upstreams
-    facts = CARD_FACTS[kind]
+    facts = declared.card
     command = (
         (folder / "command.txt").read_text(encoding="utf-8").strip()
         if (folder / "command.txt").exists()
         else "(not recorded)"
     )
-    results = dimensional_results(folder) if kind == "dimensional" else categorical_results(folder)
-    sources = upstream_sources_of(upstreams)
-    keys = ("pooling", "ssl_layer", "saliency", "loss_mode")
-    pipeline = facts["pipeline"].format(
-        upstreams=" + ".join(sources), **{key: hparams.get(key) for key in keys}
+    results = (
+        dimensional_results(folder)
+        if declared.kind == "dimensional"
+        else categorical_results(folder)
     )
+    sources = upstream_sources(upstreams, declared, hparams)
+    pipeline = card_text(facts["pipeline"], hparams, upstreams=" + ".join(sources))
     version_lines = "\n".join(f"- {name}: {version}" for name, version in versions().items())
     example_line = f"\n\nThe folder has an example input, `{example}`." if example else ""
-    terms = CORPUS_LICENSES[facts["datasets"]]
-    upstream_text = "\n".join(upstream_lines(upstreams, hparams))
+    terms = corpus_terms(facts["dataset"])
+    upstream_text = "\n".join(upstream_lines(upstreams, declared, hparams))
+    loader = (
+        f'model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py",'
+        f' classname="{classname}")'
+    )
     text = f"""
-# {kind.replace("_", " + ").capitalize()} speech emotion recognition: {" + ".join(sources)} ({facts["paper"]})
+# {facts["title"]} speech emotion recognition: {" + ".join(sources)} ({facts["paper"]})
 
 Task: {facts["task"]}.
 
@@ -449,16 +423,11 @@ Pipeline: {pipeline}. Trained with the ser-recipes SpeechBrain recipes; the weig
 ```python
 from speechbrain.inference.interfaces import foreign_class
 
-model = foreign_class(source="{repo_id}", pymodule_file="custom_interface.py", classname="{classname}")
-{facts["usage"]}
+{loader}
+{USAGE[declared.kind]}
 ```
 
-Any sample rate and channel count is accepted (resampled to 16 kHz, downmixed to mono). Batches:
-`model.predict_batch(wavs, wav_lens)` with SpeechBrain relative lengths. Offline:
-`foreign_class(source=LOCAL_DIR, ..., overrides={{"pretrained_path": LOCAL_DIR}})` with `HF_HUB_OFFLINE=1`
-(the upstream architecture must then be in the Hugging Face cache, or its `*_hub` key overridden with a
-local folder). The `ser-predict` command of ser-recipes runs files, folders and manifests, with sliding
-windows for long recordings.{example_line}
+{USAGE_NOTES}{example_line}
 
 ## Results
 
@@ -487,20 +456,19 @@ only), not an open licence; see [{LICENSE_FILE}]({LICENSE_FILE}). The inference 
 - Intended for research on speech emotion recognition. Emotion labels are perceived by annotators,
   not the speaker's felt state; predictions are uncertain and must not be used to make decisions
   about individuals (hiring, policing, health, credit...) or to monitor people without consent.
-- Trained on {facts["datasets"]} only: acted or podcast English speech from a limited set of speakers.
-  Accuracy drops on other languages, accents, recording conditions, children's or pathological speech.
+{TRAINING_DATA_LIMITS.format(dataset=facts["dataset"])}
 - The corpus licence restricts the use of models trained on it (see License): check it before any
   use outside research.
 
 ## Citation
 
 ```bibtex
-{CITATIONS[kind]}
+{facts["citation"]}
 
-{CITATIONS["speechbrain"]}
+{SPEECHBRAIN_CITATION}
 ```
 """
-    data = card_data(kind, folder, repo_id, upstreams)
+    data = card_data(declared, folder, repo_id, upstreams, sources)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{text}"))
 
 

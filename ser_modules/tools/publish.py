@@ -1,32 +1,39 @@
 """Export a finished experiment as a Hugging Face Hub model folder, and push it.
 
-Export (a fold folder of ``recipes/IEMOCAP/train.py`` or ``train_upstream_downstream.py``, a
-cross-validation folder with ``--fold``, or an output folder of the MSP-Podcast recipe) with the
-``ser-publish`` command that the package installs (or ``python -m ser_modules.tools.publish``)::
+Export (an experiment folder, or a cross-validation folder with ``--fold``: its
+``session<N>/`` fold) with the ``ser-publish`` command that the package installs (or
+``python -m ser_modules.tools.publish``)::
 
     ser-publish export EXP_DIR --out DIR [--fold 1] [--average 5] [--repo-id USER/NAME]
 
-writes ``DIR`` with:
+The package knows no recipe: the experiment folder holds all the export reads. Its
+``hyperparams.yaml`` (the resolved hyperparameters), its checkpoints and result files, and its
+copy of the recipe's *inference template* (``inference_template.yaml``: the HyperPyYAML file
+``recipes/<corpus>/hparams/inference/<name>.yaml`` that the training yaml names as
+``inference_template``, copied when training starts). The template ends with an ``export:``
+mapping, the recipe's declaration of what the export needs (:mod:`ser_modules.tools.declaration`):
+the kind of model (categorical or dimensional: the card's metrics), the result files of a
+finished evaluation, the files that travel (``label_encoder.txt``; the record of a fitted
+selection without the arrays ``model.ckpt`` holds), the hyperparameters that name the upstreams,
+which weights make ``model.ckpt`` (the reported model, fine-tuned and stage-1 upstreams) and the
+card's texts. A training yaml with ``inference_template: null`` declares a model that cannot be
+exported (one that reads text). The export writes ``DIR`` with:
 
-* ``hyperparams.yaml``: the experiment's *inference template* (a HyperPyYAML file stored
-  beside the recipe, ``recipes/<corpus>/hparams/inference/``, named by the training yaml's
-  ``inference_template`` and copied into the experiment folder when training starts) with its
-  plain values filled from the experiment's ``hyperparams.yaml`` (same key names), the sizes
-  that only the weights know read from ``model.ckpt`` by module name, and an overridable
-  ``pretrained_path``;
-* ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric, or
-  the average of the best ``--average`` ones, which the recipe must have kept (every recipe
-  yaml: ``checkpoint_key``, the validation metric, and ``keep_checkpoints``, how many best
-  checkpoints are kept) (by default the model the yaml's ``reported_model`` names where it has
-  one, with the fine-tuned upstreams). Floating-point weights are averaged; fitted integer buffers and extra states are
-  kept (:func:`ser_modules.training.checkpoint_averaging.average_states`);
+* ``hyperparams.yaml``: the template without its declaration, its plain values filled from the
+  experiment's ``hyperparams.yaml`` (same key names), the sizes that only the weights know
+  read from ``model.ckpt`` by module name, and an overridable ``pretrained_path``;
+* ``model.ckpt``: the trained modules by name: the best checkpoint on the validation metric
+  (every recipe yaml: ``checkpoint_key``), or the average of the best ``--average`` ones, which
+  the recipe must have kept (``keep_checkpoints``); by default the model that the declared
+  ``reported_model`` hyperparameter names where there is one, with the declared upstreams.
+  Floating-point weights are averaged; fitted integer buffers and extra states are kept
+  (:func:`ser_modules.training.checkpoint_averaging.average_states`);
 * ``custom_interface.py``: inference code only, for ``foreign_class`` with plain
   ``speechbrain``: the modules of the interface class and of the ``ser_modules`` objects the
   template names, and the ``ser_modules`` modules these import (docstrings cut to their first
   line; autograd functions reduced to their forward pass);
-* ``label_encoder.txt`` (categorical) or ``feature_selection.json`` (dimensional: the record
-  of the selection; the buffers the model applies are inside ``model.ckpt``), an example wav,
-  a ``README.md`` model card generated from the experiment's result files
+* the declared files (``label_encoder.txt``, ``feature_selection.json``), an example wav, a
+  ``README.md`` model card generated from the experiment's result files and the declared texts
   (:mod:`ser_modules.tools.model_card`: Hub metadata with the results as ``model-index``) and
   the ``LICENSE.md`` it links to (the corpus terms);
 * the upstream's commit, when known (:mod:`ser_modules.tools.upstreams`), as
@@ -50,7 +57,6 @@ import json
 import logging
 import os
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -59,6 +65,7 @@ import yaml
 
 from ser_modules.data.audio import SAMPLE_RATE, load_audio
 from ser_modules.tools.bundle import OBJECT_REFERENCE, custom_interface_source, template_objects
+from ser_modules.tools.declaration import DECLARATION_KEY, declaration, split_template
 from ser_modules.tools.errors import PublishError
 from ser_modules.tools.model_card import (
     experiment_name,
@@ -84,12 +91,6 @@ from ser_modules.utils.values import is_whole_number
 logger = logging.getLogger(__name__)
 
 EXPORT_FILES = ("hyperparams.yaml", "custom_interface.py", "model.ckpt", "README.md")
-# Files of a finished experiment that the export reads, besides the checkpoints.
-RESULT_FILES = {
-    "categorical": ("test_results.json", "save/label_encoder.txt"),
-    "upstream_downstream": ("test_results.json", "save/label_encoder.txt"),
-    "dimensional": ("results.md", "save/feature_selection.json"),
-}
 DEFAULT_REPO_ID = "USER/NAME"
 # What to change to keep more checkpoints (for --average N): the recipes' one vocabulary.
 KEEP_MORE = "retrain keeping more (--keep_checkpoints=N)"
@@ -97,11 +98,6 @@ KEEP_MORE = "retrain keeping more (--keep_checkpoints=N)"
 PUBLISHED_TEXT = ("README.md", "hyperparams.yaml")
 # An absolute local path (POSIX, home-relative or Windows drive), not part of a URL.
 LOCAL_PATH = re.compile(r"(?<![\w/.:-])(?:~/|[A-Za-z]:\\|/(?=[\w.-]+/))[^\s'\"`),\]}]*")
-# Arrays of an MSP-Podcast feature_selection.json that model.ckpt holds too (not exported twice).
-MODEL_ARRAYS = ("frame_mean", "frame_std", "mean", "components")
-# The recipes of this checkout: their inference templates serve experiments trained before
-# the template was copied into the experiment folder.
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,8 +178,8 @@ def experiment_folder(exp_dir, fold=None):
                 if folds
                 else (
                     "it holds no trained fold (no session<N>/save/ folder): pass a cross-validation"
-                    " folder of recipes/IEMOCAP (results/<group>/<experiment>/seed<seed>) or a fold"
-                    " folder without --fold"
+                    " folder (the one that holds the session<N>/ fold folders) or a fold folder"
+                    " without --fold"
                 )
             )
             raise PublishError(
@@ -200,39 +196,6 @@ def experiment_folder(exp_dir, fold=None):
             f"{exp_dir} has no save/ folder with checkpoints: is it an experiment folder?"
         )
     return exp_dir
-
-
-def experiment_kind(folder, hparams):
-    """``categorical`` (IEMOCAP train.py), ``upstream_downstream`` (IEMOCAP
-    train_upstream_downstream.py, audio upstreams only) or ``dimensional`` (MSP-Podcast train.py).
-
-    Example
-    -------
-    >>> experiment_kind("exp", {"upstreams": ["upstream"], "checkpoint_key": "WA"})
-    'upstream_downstream'
-    >>> try:
-    ...     experiment_kind("exp", {"upstreams": ["fbank", "bert"], "bert_hub": "bert-base-uncased"})
-    ... except PublishError as error:
-    ...     print(error)
-    exp: a text upstream (BERT, bert_hub bert-base-uncased) reads the transcripts of the utterances, which the exported interfaces (audio in, emotions out) do not have: experiments with BERT cannot be exported
-    """
-    if "upstreams" in hparams:
-        if "bert_hub" in hparams:
-            raise PublishError(
-                f"{folder}: a text upstream (BERT, bert_hub {hparams['bert_hub']}) reads the"
-                " transcripts of the utterances, which the exported interfaces (audio in, emotions"
-                " out) do not have: experiments with BERT cannot be exported"
-            )
-        return "upstream_downstream"
-    if "saliency" in hparams and "ssl_layer" in hparams:
-        return "dimensional"
-    if "pooling" in hparams and "layer_norm_hidden_states" in hparams:
-        return "categorical"
-    raise PublishError(
-        f"{folder}: only experiments of recipes/IEMOCAP/train.py,"
-        " recipes/IEMOCAP/train_upstream_downstream.py and recipes/MSP-Podcast/train.py can be"
-        " exported (this hyperparams.yaml has no upstreams, pooling or saliency section)"
-    )
 
 
 def experiment_path(path, folder, hparams):
@@ -319,7 +282,8 @@ def module_state(state, name):
 
     Example
     -------
-    >>> module_state({"classifier.weight": 1, "classifier.bias": 2, "projector.weight": 3}, "classifier")
+    >>> state = {"classifier.weight": 1, "classifier.bias": 2, "projector.weight": 3}
+    >>> module_state(state, "classifier")
     {'weight': 1, 'bias': 2}
     """
     prefix = f"{name}."
@@ -330,53 +294,70 @@ def module_state(state, name):
     return part
 
 
-def exported_state(folder, hparams, kind, average=None):
+def exported_state(folder, hparams, weights, average=None):
     """The weights of ``model.ckpt``: the trained modules by name, and a note on their origin.
 
-    Upstream + downstream experiments: the checkpointed modules (``model``: downstream and
-    classifier, and every fine-tuned upstream) of the model ``reported_model`` names, unless
-    ``average`` is given; a frozen upstream loaded from stage 1 (``pretrained_upstreams``)
-    comes from that file. Other experiments: ``model`` of the best checkpoint (``average``: 1).
+    ``weights`` is what the recipe declares (the ``weights`` of its ``export:`` mapping, see
+    :mod:`ser_modules.tools.declaration`): each value names a hyperparameter of the
+    experiment. Without ``average``, the model that ``reported_model`` names (``best``, or
+    ``average`` of the ``keep_checkpoints`` best) or else the best checkpoint on
+    ``checkpoint_key``. The checkpointed ``model``; with ``upstreams``, the upstream modules it
+    lists too, by name: each from the same checkpoints when it was fine-tuned (its own
+    recoverable), else from the stage-1 file that ``pretrained_upstreams`` maps it to.
     """
     save = folder / "save"
     keep_more = None if average is None else KEEP_MORE
-    if kind != "upstream_downstream":
-        return checkpoint_state(save, hparams["checkpoint_key"], average or 1, keep_more=keep_more)
+    key = hparams["checkpoint_key"]
     if average is None:
-        average = hparams["keep_checkpoints"] if hparams["reported_model"] == "average" else 1
-    upstreams = list(hparams["upstreams"])
+        reported = hparams.get(weights["reported_model"]) if "reported_model" in weights else None
+        average = hparams["keep_checkpoints"] if reported == "average" else 1
+    if "upstreams" not in weights:
+        return checkpoint_state(save, key, average, keep_more=keep_more)
+    upstreams = list(hparams[weights["upstreams"]])
+    pretrained = hparams.get(weights.get("pretrained_upstreams")) or {}
     trained = [name for name in upstreams if any(save.glob(f"CKPT+*/{name}.ckpt"))]
     states, note = checkpoint_states(
-        save, hparams["checkpoint_key"], average, names=("model", *trained), keep_more=keep_more
+        save, key, average, names=("model", *trained), keep_more=keep_more
     )
     state = dict(states.pop("model"))
     for name in upstreams:
-        if name not in states and name in (hparams.get("pretrained_upstreams") or {}):
-            path = experiment_path(hparams["pretrained_upstreams"][name], folder, hparams)
+        if name not in states and name in pretrained:
+            path = experiment_path(pretrained[name], folder, hparams)
             if not path.is_file():
                 raise PublishError(
                     f"{folder}: the upstream {name} was loaded from {path}, which is missing"
                 )
             states[name] = torch.load(path, map_location="cpu", weights_only=True)
             note += f"; upstream {name} (frozen): {path}"
-        for key, value in states.get(name, {}).items():
-            state[f"{name}.{key}"] = value
+        for module_key, value in states.get(name, {}).items():
+            state[f"{name}.{module_key}"] = value
     return state, note
 
 
-def selection_record(path):
-    """The fitted selection of an MSP-Podcast experiment without the arrays ``model.ckpt`` holds
-    (frame statistics, PCA mean and components): method, sizes, kept indices, scores.
+def json_record(path, drop_keys=()):
+    """A JSON file of the experiment without the keys ``drop_keys`` (e.g. the arrays of a
+    fitted selection that ``model.ckpt`` holds too).
 
     Example
     -------
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "feature_selection.json")
-    >>> write_json_atomic({"method": "pca", "mean": [0.0], "components": [[1.0]], "frame_std": [1.0]}, path)
-    >>> selection_record(path)
+    >>> write_json_atomic({"method": "pca", "mean": [0.0], "components": [[1.0]]}, path)
+    >>> json_record(path, drop_keys=("mean", "components"))
     {'method': 'pca'}
     """
-    return {key: value for key, value in read_json(path).items() if key not in MODEL_ARRAYS}
+    return {key: value for key, value in read_json(path).items() if key not in drop_keys}
+
+
+def write_declared_files(folder, out, files):
+    """Copies the files the recipe declares (``export: files``) from the experiment folder into
+    the export (a JSON file without its ``drop_keys``)."""
+    for item in files:
+        source, target = folder / item.source, out / item.target
+        if item.drop_keys:
+            write_json_atomic(json_record(source, item.drop_keys), target)
+        else:
+            write_text(target, source.read_text(encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,32 +377,42 @@ PLAIN_VALUE = re.compile(
 )
 
 
-def template_file(folder):
-    """The experiment's inference template: its copy in the experiment folder, else (trained
-    before templates were copied) the one that its training yaml names in this checkout."""
-    copied = folder / INFERENCE_TEMPLATE_COPY
-    if copied.is_file():
-        return copied
-    command = folder / "command.txt"
-    arguments = shlex.split(command.read_text(encoding="utf-8")) if command.is_file() else []
-    yaml_name = next((Path(arg).name for arg in arguments if arg.endswith(".yaml")), None)
-    training_yamls = sorted(RECIPES.glob(f"*/hparams/{yaml_name}")) if yaml_name else []
-    if not training_yamls:
+def template_file(folder, hparams):
+    """The experiment's inference template: its copy in the experiment folder
+    (``inference_template.yaml``, made when training starts). An experiment whose recipe names
+    none (``inference_template: null``) cannot be exported; one trained before the templates
+    were copied needs the copy made by hand (the error says how)."""
+    if "inference_template" in hparams and not hparams["inference_template"]:
         raise PublishError(
-            f"{folder} has no {INFERENCE_TEMPLATE_COPY}, and its training yaml"
-            f" ({yaml_name or 'no command.txt'}) is not a recipe yaml of {RECIPES}: cannot tell"
-            " which inference template it uses"
+            f"{folder}: its recipe declares no inference template (inference_template: null in"
+            " hyperparams.yaml): the exported interfaces take audio and return emotions, and"
+            " this model needs more than audio (e.g. transcripts or text), so it cannot be"
+            " exported"
         )
-    name = read_resolved_hparams(training_yamls[0]).get("inference_template")
-    if not name:
-        raise PublishError(f"{training_yamls[0]} names no inference_template")
-    logger.info(
-        "%s has no %s (trained before it was copied): using %s",
-        folder,
-        INFERENCE_TEMPLATE_COPY,
-        name,
-    )
-    return training_yamls[0].parent / name
+    copied = folder / INFERENCE_TEMPLATE_COPY
+    if not copied.is_file():
+        name = hparams.get("inference_template") or "inference/<name>.yaml"
+        raise PublishError(
+            f"{copied} is missing (the experiment was trained before the recipes copied their"
+            " inference template into the experiment folder): copy the inference template that"
+            f" its training yaml names there, e.g. cp <recipe>/hparams/{name} {copied}"
+        )
+    return copied
+
+
+def read_template(path, hparams):
+    """``(template text, declaration)`` of an inference template: the text without its
+    ``export:`` mapping (what the export fills) and the mapping read
+    (:class:`ser_modules.tools.declaration.Declaration`)."""
+    text, declared = split_template(path.read_text(encoding="utf-8"), path)
+    if declared is None:
+        name = hparams.get("inference_template") or "inference/<name>.yaml"
+        raise PublishError(
+            f"{path} declares nothing for the export (no top-level {DECLARATION_KEY}: mapping:"
+            " copied before the recipes declared what the export needs): copy the recipe's"
+            f" current inference template there, e.g. cp <recipe>/hparams/{name} {path}"
+        )
+    return text, declaration(read_resolved_hparams(path), path)
 
 
 def template_value(key, hparams, state, repo_id):
@@ -463,8 +454,11 @@ def fill_template(text, hparams, state, repo_id):
 
     Example
     -------
-    >>> template = "pretrained_path: USER/NAME\\nssl_folder: pretrained_ssl\\npooling: mean  # or corr\\n" \\
-    ...     "num_classes: 4\\nlayer: !new:ser_modules.nn.pooling.build_pooling\\n    name: !ref <pooling>\\n"
+    >>> template = (
+    ...     "pretrained_path: USER/NAME\\nssl_folder: pretrained_ssl\\npooling: mean  # or corr\\n"
+    ...     "num_classes: 4\\nlayer: !new:ser_modules.nn.pooling.build_pooling\\n"
+    ...     "    name: !ref <pooling>\\n"
+    ... )
     >>> state = {"classifier.weight": torch.zeros(3, 8)}
     >>> hparams = {"pooling": "corr_att", "ssl_folder": "/home/me/cache"}
     >>> print(fill_template(template, hparams, state, "me/model"))
@@ -497,7 +491,8 @@ def upstream_pins(upstreams):
     Example
     -------
     >>> from ser_modules.tools.upstreams import Upstream
-    >>> upstream_pins([Upstream("ssl_hub", "/cache/models--org--x/snapshots/abc", "org/x", "abc", "cache"),
+    >>> snapshot = "/cache/models--org--x/snapshots/abc"
+    >>> upstream_pins([Upstream("ssl_hub", snapshot, "org/x", "abc", "cache"),
     ...                Upstream("hubert_hub", "org/y", "org/y")])
     {'ssl_hub': 'org/x', 'ssl_revision': 'abc'}
     """
@@ -517,7 +512,8 @@ def pin_revisions(text, upstreams):
     Example
     -------
     >>> from ser_modules.tools.upstreams import Upstream
-    >>> print(pin_revisions("ssl_hub: org/x\\nssl_folder: cache\\n", [Upstream("ssl_hub", "org/x", "org/x", "abc")]))
+    >>> upstream = Upstream("ssl_hub", "org/x", "org/x", "abc")
+    >>> print(pin_revisions("ssl_hub: org/x\\nssl_folder: cache\\n", [upstream]))
     ssl_hub: org/x
     ssl_revision: abc  # commit of org/x this model was trained with
     ssl_folder: cache
@@ -579,7 +575,7 @@ def check_average(average):
     if average is not None and (not is_whole_number(average) or average < 1):
         raise PublishError(
             f"--average {average}: give how many of the best checkpoints to average, 1 or more "
-            "(or no --average: the best checkpoint, or the model a Morais experiment reports)"
+            "(or no --average: the best checkpoint, or the model the experiment reports)"
         )
 
 
@@ -610,7 +606,8 @@ def local_paths(text):
 
     Example
     -------
-    >>> local_paths("see https://huggingface.co/org/x\\npython train.py --data_folder=/home/me/IEMOCAP x/y\\n")
+    >>> text = "see https://huggingface.co/org/x\\npython run.py --data_folder=/home/me/IEMOCAP x/y"
+    >>> local_paths(text)
     [(2, '/home/me/IEMOCAP')]
     """
     return [
@@ -660,16 +657,16 @@ def export(
     Arguments
     ---------
     exp_dir : str
-        An IEMOCAP fold folder of train.py or train_upstream_downstream.py (or its
-        cross-validation folder, with ``fold``) or an MSP-Podcast output folder.
+        An experiment folder (with its ``inference_template.yaml``), or a cross-validation
+        folder with ``fold``.
     out : str
         The export folder (created; existing export files are replaced).
     fold : int, optional
         Test session of the fold to export from a cross-validation folder.
     average : int, optional
         Average the ``average`` best checkpoints (those the recipe kept: fewer is an error).
-        Default: the best one, or for upstream + downstream experiments the model their
-        ``reported_model`` names.
+        Default: the best one, or the model the experiment reports (the hyperparameter that
+        the recipe declares as its reported_model).
     repo_id : str
         The Hub repository the card and ``pretrained_path`` point to.
     sample_wav : str, optional
@@ -685,16 +682,20 @@ def export(
     check_average(average)
     folder = experiment_folder(exp_dir, fold)
     hparams = read_resolved_hparams(folder / "hyperparams.yaml")
-    kind = experiment_kind(folder, hparams)
-    missing = [name for name in RESULT_FILES[kind] if not (folder / name).is_file()]
+    template = template_file(folder, hparams)
+    template_text, declared = read_template(template, hparams)
+    missing = [name for name in declared.required_files if not (folder / name).is_file()]
     if missing:
         raise PublishError(
             f"{folder}: {', '.join(missing)} missing: did the experiment finish its evaluation?"
         )
-    template = template_file(folder)
-    template_text = template.read_text(encoding="utf-8")
-    state, checkpoint_note = exported_state(folder, hparams, kind, average)
-    upstreams = find_upstreams(hparams, lambda path: experiment_path(path, folder, hparams))
+    state, checkpoint_note = exported_state(folder, hparams, declared.weights, average)
+    upstreams = find_upstreams(
+        hparams,
+        lambda path: experiment_path(path, folder, hparams),
+        keys=declared.upstreams,
+        download_folder=declared.download_folder,
+    )
     inference = inference_hparams(template_text, hparams, state, folder, repo_id, upstreams)
     classname = template_objects(template_text)[0][1]
     out = Path(out)
@@ -704,25 +705,18 @@ def export(
             missing_ok=True
         )  # written last: its absence marks an incomplete export
         torch_save_atomic(state, out / "model.ckpt")
-        if kind == "dimensional":
-            record = selection_record(folder / "save" / "feature_selection.json")
-            write_json_atomic(record, out / "feature_selection.json")
-        else:
-            write_text(
-                out / "label_encoder.txt",
-                (folder / "save" / "label_encoder.txt").read_text(encoding="utf-8"),
-            )
+        write_declared_files(folder, out, declared.files)
         write_text(out / "hyperparams.yaml", inference)
         write_text(out / "custom_interface.py", custom_interface_source(template_text))
         example = None if no_sample_wav else write_example_wav(folder, out, sample_wav)
         card = model_card(
-            kind, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams
+            declared, folder, hparams, repo_id, checkpoint_note, example, classname, upstreams
         )
         write_text(out / "README.md", card)
-        write_text(out / "LICENSE.md", license_text(kind))
+        write_text(out / "LICENSE.md", license_text(declared.card["dataset"]))
         record = {
             "experiment": str(folder.resolve()),
-            "kind": kind,
+            "kind": declared.kind,
             "template": str(template),
             "checkpoint": checkpoint_note,
         }
@@ -834,7 +828,7 @@ def parse_args(argv):
     )
     exporter.add_argument(
         "exp_dir",
-        help="fold folder (IEMOCAP), cross-validation folder with --fold, or MSP output folder",
+        help="experiment folder (a fold), or cross-validation folder with --fold",
     )
     exporter.add_argument("--out", required=True, help="export folder")
     exporter.add_argument(

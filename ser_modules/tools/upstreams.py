@@ -1,12 +1,13 @@
 """The upstream models of an experiment as an export names them: Hub id, the commit trained
 with (when known), or the local folder.
 
-An upstream is a ``*_hub`` hyperparameter (``ssl_hub``, ``hubert_hub``, ``wav2vec2_hub``). Its
-commit is known from, in this order: a ``<name>_revision`` (or ``revision``) hyperparameter; a
-source that is a snapshot folder of a Hugging Face cache (``.../models--ORG--NAME/snapshots/SHA``,
-whose Hub id and commit the path records); the download cache of the training run (the
-``ssl_folder`` that SpeechBrain gives ``from_pretrained`` as ``cache_dir``:
-``models--ORG--NAME/refs/main``). Otherwise it is unknown and the export says so.
+An upstream is a ``<name>_hub`` hyperparameter (the recipe's inference template declares which:
+``ssl_hub``, ``hubert_hub``, ``wav2vec2_hub``). Its commit is known from, in this order: a
+``<name>_revision`` (or ``revision``) hyperparameter; a source that is a snapshot folder of a
+Hugging Face cache (``.../models--ORG--NAME/snapshots/SHA``, whose Hub id and commit the path
+records); the download cache of the training run (the folder that SpeechBrain gives
+``from_pretrained`` as ``cache_dir``: ``models--ORG--NAME/refs/main``, a hyperparameter that the
+template declares too). Otherwise it is unknown and the export says so.
 
 Authors
  * ser-recipes contributors 2026
@@ -23,8 +24,6 @@ SNAPSHOT = re.compile(
 # A Hub model id: NAME or ORG/NAME (letters, digits, - _ .), not a path.
 HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-# The hyperparameter of the download cache of the audio upstreams.
-DOWNLOAD_FOLDER = "ssl_folder"
 
 
 @dataclass
@@ -78,9 +77,9 @@ def cached_revision(cache_folder, hub_id):
     return snapshots[0] if len(snapshots) == 1 else None
 
 
-def find_upstreams(hparams, resolve=lambda path: Path(path)):
-    """The upstreams (``*_hub`` hyperparameters with a value) of an experiment, with their
-    Hub ids and commits when they are known.
+def find_upstreams(hparams, resolve=lambda path: Path(path), keys=None, download_folder=None):
+    """The upstreams of an experiment (its hyperparameters ``keys`` that have a value, in the
+    experiment's order), with their Hub ids and commits when they are known.
 
     Arguments
     ---------
@@ -89,6 +88,10 @@ def find_upstreams(hparams, resolve=lambda path: Path(path)):
     resolve : callable
         Turns a path of the hyperparameters into a path to read (relative paths are relative
         to where training ran).
+    keys : sequence of str, optional
+        The hyperparameters that name the upstreams (default: every ``*_hub`` one).
+    download_folder : str, optional
+        The hyperparameter of the download cache of the training run (default: none).
 
     Example
     -------
@@ -96,9 +99,11 @@ def find_upstreams(hparams, resolve=lambda path: Path(path)):
     >>> snapshot = f"/home/me/.cache/huggingface/hub/models--microsoft--wavlm-large/snapshots/{sha}"
     >>> [(up.key, up.hub_id, up.revision == sha) for up in find_upstreams({"ssl_hub": snapshot})]
     [('ssl_hub', 'microsoft/wavlm-large', True)]
-    >>> up = find_upstreams({"hubert_hub": "facebook/hubert-large-ll60k", "ssl_folder": "/nowhere"})[0]
+    >>> up = find_upstreams({"hubert_hub": "facebook/hubert-large-ll60k", "ssl_folder": "/nowhere"},
+    ...                     download_folder="ssl_folder")[0]
     >>> up.hub_id, up.revision, up.origin
-    ('facebook/hubert-large-ll60k', None, 'not recorded: no hubert_revision hyperparameter, and /nowhere holds no download of it')
+    ('facebook/hubert-large-ll60k', None,
+     'not recorded: no hubert_revision hyperparameter, and /nowhere holds no download of it')
     >>> find_upstreams({"ssl_hub": "/data/models/my_wavlm"})[0].hub_id is None
     True
     """
@@ -106,7 +111,7 @@ def find_upstreams(hparams, resolve=lambda path: Path(path)):
     keys = [
         key
         for key, value in hparams.items()
-        if key.endswith("_hub") and value and key != "bert_hub"
+        if value and (key in keys if keys is not None else key.endswith("_hub"))
     ]
     for key in keys:
         source = str(hparams[key])
@@ -129,11 +134,11 @@ def find_upstreams(hparams, resolve=lambda path: Path(path)):
                 snapshot["sha"],
                 "the Hugging Face cache folder trained with",
             )
-        elif upstream.hub_id and hparams.get(DOWNLOAD_FOLDER):
-            cache = resolve(hparams[DOWNLOAD_FOLDER])
+        elif upstream.hub_id and download_folder and hparams.get(download_folder):
+            cache = resolve(hparams[download_folder])
             upstream.revision = cached_revision(cache, upstream.hub_id)
             upstream.origin = (
-                f"the download cache of the training run ({hparams[DOWNLOAD_FOLDER]})"
+                f"the download cache of the training run ({hparams[download_folder]})"
                 if upstream.revision
                 else (
                     f"not recorded: no {upstream.revision_key} hyperparameter, and {cache} holds no"
