@@ -45,12 +45,11 @@ import sys
 
 import numpy as np
 import speechbrain as sb
-from hyperpyyaml import resolve_references
-from ruamel.yaml import YAML
 
 from ser_modules.objectives.metrics import ClassificationMetrics
 from ser_modules.training.identity import command_identity, finished_run, pop_overwrite_option
 from ser_modules.utils.files import read_json
+from ser_modules.utils.yaml_values import parse_overrides, read_resolved_values
 
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,7 +102,7 @@ def check_train_args(hparams_file, train_args):
     _, run_opts, overrides = sb.parse_arguments(
         [hparams_file, *pop_overwrite_option(train_args)[0]]
     )
-    overrides = dict(YAML(typ="safe").load(overrides) or {})
+    overrides = parse_overrides(overrides)
     problems = []
     if "test_session" in overrides:
         problems.append(
@@ -141,7 +140,7 @@ def per_fold_overrides(hparams_file, overrides):
         others = {k: v for k, v in overrides.items() if k not in (key, "test_session")}
         try:
             values = [
-                resolve(hparams_file, {**others, "test_session": session}).get(key)
+                read_resolved_values(hparams_file, {**others, "test_session": session}).get(key)
                 for session in (1, 2)
             ]
         except ValueError:  # a !PLACEHOLDER: no default value, so none that depends on the fold
@@ -151,17 +150,11 @@ def per_fold_overrides(hparams_file, overrides):
     return found
 
 
-def resolve(hparams_file, overrides):
-    """Hyperparameters as plain YAML values (nothing is instantiated)."""
-    with open(hparams_file, encoding="utf-8") as stream:
-        return YAML(typ="rt").load(resolve_references(stream, overrides)) or {}
-
-
 def resolved_hparams(hparams_file, train_args, session):
     """The fold's hyperparameters as plain YAML values (nothing is instantiated)."""
     argv = [hparams_file, *pop_overwrite_option(train_args)[0], f"--test_session={session}"]
     _, _, overrides = sb.parse_arguments(argv)
-    return resolve(hparams_file, overrides)
+    return read_resolved_values(hparams_file, overrides)
 
 
 def run_fold(args, train_args, session):

@@ -70,7 +70,8 @@ from ser_modules.training.classification import (
     prepare_manifests,
     write_test_outputs,
 )
-from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
+from ser_modules.training.distributed import process_group
+from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract

@@ -40,7 +40,6 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm import tqdm
 
 from ser_modules.inference.interfaces import window_bounds
@@ -59,6 +58,7 @@ from ser_modules.tools.prediction_outputs import (
     check_msp_challenge_inputs,
 )
 from ser_modules.utils.constants import RATING_SCALE
+from ser_modules.utils.yaml_values import parse_yaml_value
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def parse_overrides(pairs):
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise PredictionInputError(f"--override {pair!r}: expected key=value")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key] = parse_yaml_value(value)
     return overrides
 
 
@@ -384,7 +384,7 @@ def predict_windows(predictor, inputs, window, hop, sink, progress=True):
 # ----------------------------------------------------------------------------------------------
 def plot_timelines(records, plot_path):
     """One timeline PNG: ``plot_path`` for a single input, ``plot_path/<id>.png`` for several."""
-    from ser_modules.training.plots import plot_timeline
+    from ser_modules.tools.prediction_plots import plot_timeline
 
     by_input = {}
     for record in records:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ser_modules.data.audio import load_audio
 from ser_modules.data.checks import check_finite
 from ser_modules.nn.masking import frame_counts
-from ser_modules.training.experiment import process_group
+from ser_modules.training.distributed import process_group
 from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
