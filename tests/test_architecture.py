@@ -6,6 +6,7 @@ repository."""
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,7 +271,8 @@ def test_the_bundled_modules_use_the_bundlers_import_style():
 
 def test_the_bundled_modules_give_each_name_one_meaning():
     """All of them bundled together: no top-level name defined differently in two of them, every
-    autograd function runs its forward alone, and the bundle imports nothing of ser_modules."""
+    autograd function runs its forward alone, and the bundle imports nothing of ser_modules and,
+    at its top level, nothing beyond the standard library, torch and speechbrain."""
     from ser_modules.tools import bundle
 
     trees = bundle_trees()
@@ -282,6 +284,15 @@ def test_the_bundled_modules_give_each_name_one_meaning():
         if isinstance(node, (ast.Import, ast.ImportFrom)) and bundle._is_internal(node)
     ]
     assert "__doc__" not in "".join(ast.unparse(tree) for tree in trees.values())
+    top_level = {
+        name.split(".")[0]
+        for node in ast.parse(source).body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for name in (
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+        )
+    }
+    assert top_level - sys.stdlib_module_names <= {"torch", "speechbrain"}, top_level
 
 
 def test_the_bundle_checks_see_a_violation():

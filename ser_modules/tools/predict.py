@@ -3,8 +3,9 @@
 Examples::
 
     ser-predict speech.wav other.flac --model USER/NAME
-    ser-predict recordings/ --model exported_model/ --output predictions.csv --batch-size 16 --device auto
-    ser-predict test.json --model exported_model/ --output predictions.jsonl   # SpeechBrain manifest
+    ser-predict recordings/ --model exported_model/ --output predictions.csv --batch-size 16 \\
+        --device auto
+    ser-predict test.json --model exported_model/ --output predictions.jsonl  # SpeechBrain manifest
     ser-predict interview.wav --model exported_model/ --window 3 --hop 1 --plot timeline.png
     ser-predict Audios/ --model msp_export/ --format msp-challenge --output submission.csv
 
@@ -67,7 +68,8 @@ __all__ = ["PredictionInputError", "collect_inputs", "load_model", "main", "pars
 #: Exit status of a run in which some inputs could not be predicted (their records hold the error).
 EXIT_SOME_INPUTS_FAILED = 3
 
-#: ``--precision``: the autocast dtype (``None``: float32, no autocast). Half precision runs on GPUs only.
+#: ``--precision``: the autocast dtype (``None``: float32, no autocast). Half precision runs on
+#: GPUs only.
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -106,7 +108,8 @@ def is_hub_id(source):
 
     Example
     -------
-    >>> [is_hub_id(s) for s in ("someone/ser-wavlm", "./export", "/models/export", "a/b/c", "export")]
+    >>> sources = ("someone/ser-wavlm", "./export", "/models/export", "a/b/c", "export")
+    >>> [is_hub_id(s) for s in sources]
     [True, False, False, False, False]
     """
     from huggingface_hub.utils import HFValidationError, validate_repo_id

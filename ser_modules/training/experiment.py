@@ -174,7 +174,9 @@ def check_run_is_possible(plan, run_opts, hparams_file):
     ...     print(str(error).split(":")[0])
     h.yaml
     >>> try:
-    ...     check_run_is_possible({"number_of_epochs": 2, "save_folder": folder}, {"test_only": True}, "h.yaml")
+    ...     check_run_is_possible(
+    ...         {"number_of_epochs": 2, "save_folder": folder}, {"test_only": True}, "h.yaml"
+    ...     )
     ... except HparamsError as error:
     ...     print(str(error).split(" (")[0])  # doctest: +ELLIPSIS
     --test_only: no checkpoint in /...
@@ -220,12 +222,14 @@ def inference_template(hparams_file, hparams):
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(folder, "inference"))
-    >>> _ = open(os.path.join(folder, "inference", "model.yaml"), "w").write("interface_class: X\\n")
-    >>> path = inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "inference/model.yaml"})
+    >>> template = os.path.join(folder, "inference", "model.yaml")
+    >>> _ = open(template, "w").write("interface_class: X\\n")
+    >>> hparams_file = os.path.join(folder, "h.yaml")
+    >>> path = inference_template(hparams_file, {"inference_template": "inference/model.yaml"})
     >>> os.path.relpath(path, folder), inference_template("h.yaml", {"inference_template": None})
     ('inference/model.yaml', None)
     >>> try:
-    ...     inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "missing.yaml"})
+    ...     inference_template(hparams_file, {"inference_template": "missing.yaml"})
     ... except HparamsError as error:
     ...     print(error)  # doctest: +ELLIPSIS
     /.../h.yaml: inference_template missing.yaml is not a file (looked for /.../missing.yaml)
@@ -300,7 +304,8 @@ def check_overrides(hparams_file, overrides=None, run_options=()):
     ...     check_overrides(path, {"lr": 0.5})
     ... except HparamsError as error:
     ...     print(error)  # doctest: +ELLIPSIS
-    /.../h.yaml: data_folder has no value (!PLACEHOLDER): give it on the command line, e.g. --data_folder=...
+    /.../h.yaml: data_folder has no value (!PLACEHOLDER): give it on the command line,
+    e.g. --data_folder=...
     """
     # The round-trip nodes: a !PLACEHOLDER is seen by its tag.
     document = load_yaml_nodes(hparams_file) or {}

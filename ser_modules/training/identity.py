@@ -109,7 +109,8 @@ def is_path_key(key):
 
     Example
     -------
-    >>> [key for key in ("data_folder", "output_folder", "train_log", "lr", "ssl_hub") if is_path_key(key)]
+    >>> keys = ("data_folder", "output_folder", "train_log", "lr", "ssl_hub")
+    >>> [key for key in keys if is_path_key(key)]
     ['data_folder', 'output_folder', 'train_log']
     """
     return str(key).endswith("_folder") or key == "train_log"
@@ -135,8 +136,8 @@ def command_identity(hparams_file, argv, script):
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
     >>> _ = open(path, "w").write("data_folder: !PLACEHOLDER\\nlr: 0.1\\nnum_workers: 0\\n")
-    >>> one = command_identity(path, ["--data_folder=/a", "--lr=0.5", "--num_workers=4"], "train.py")
-    >>> two = command_identity(path, ["--data_folder=/b", "--lr=0.5", "--device=cpu"], "train.py")
+    >>> one = command_identity(path, ["--data_folder=/a", "--lr=0.5", "--num_workers=4"], "t.py")
+    >>> two = command_identity(path, ["--data_folder=/b", "--lr=0.5", "--device=cpu"], "t.py")
     >>> one["hparams"], identity_differences(one, two)
     ({'lr': 0.5}, [])
     """
@@ -239,7 +240,8 @@ def identity_differences(recorded, current):
     Example
     -------
     >>> one = {"script": "train.py", "hparams": {"lr": 0.1, "seed": 1, "opt_class": "sha1:ab"}}
-    >>> two = {"script": "train.py", "hparams": {"lr": 0.5, "seed": 1, "opt_class": "sha1:cd", "new": 2}}
+    >>> two = {"script": "train.py",
+    ...        "hparams": {"lr": 0.5, "seed": 1, "opt_class": "sha1:cd", "new": 2}}
     >>> identity_differences(one, two)
     ['lr: 0.1 -> 0.5', 'opt_class (an object built from the above)']
     """
@@ -324,13 +326,13 @@ def check_folder(folder, identity, overwrite=False):
     -------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp()) / "exp"
-    >>> mine = {"script": "train.py", "debug": False, "hparams": {"lr": 0.1, "label_smoothing": 0.1}}
+    >>> mine = {"script": "t.py", "debug": False, "hparams": {"lr": 0.1, "label_smoothing": 0.1}}
     >>> check_folder(folder, mine)
     'new'
     >>> write_identity(folder, mine)
     >>> check_folder(folder, mine)
     'same'
-    >>> other = {"script": "train.py", "debug": False, "hparams": {"lr": 0.05, "label_smoothing": 0.0}}
+    >>> other = {"script": "t.py", "debug": False, "hparams": {"lr": 0.05, "label_smoothing": 0.0}}
     >>> try:
     ...     check_folder(folder, other)
     ... except ExperimentIdentityError as error:
@@ -499,7 +501,8 @@ def record_inputs(hparams, manifests, fingerprints=None):
     ...     record_inputs(hparams, {"test": folder / "test.json"})
     ... except ExperimentIdentityError as error:
     ...     print(str(error).split(": ", 1)[1].split(". ")[0])
-    inputs test differ from those the run of this folder used (the corpus, the data preparation or a pretrained model changed)
+    inputs test differ from those the run of this folder used (the corpus, the data preparation
+    or a pretrained model changed)
     """
     folder = Path(hparams["output_folder"])
     prefixes = {
