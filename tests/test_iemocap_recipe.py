@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from hyperpyyaml import load_hyperpyyaml
-from ruamel.yaml import YAML
 
 from ser_modules.testing.synthetic import generate_iemocap
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from ser_modules.utils.yaml_values import load_yaml_nodes
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -337,7 +337,7 @@ def test_hparams_files_speak_one_vocabulary(path):
     """The keys every IEMOCAP hparams file has, everything written under results_folder, and
     model = a ModuleDict of trained modules named as in modules (same order)."""
     text = path.read_text()
-    document = YAML(typ="rt").load(text)
+    document = load_yaml_nodes(path)
     assert [key for key in VOCABULARY if key not in document] == []
     assert "model_lr" not in document
     assert document["results_folder"] == "results"

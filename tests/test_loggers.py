@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from ruamel.yaml import YAML
 
 from ser_modules.training.loggers import BackendMissingError, TrainLoggers
+from ser_modules.utils.yaml_values import load_yaml_nodes
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE_HPARAMS = sorted((ROOT / "recipes").glob("*/hparams/*.yaml"))  # not hparams/inference/
@@ -153,7 +153,7 @@ def test_wandb_run_gets_the_options_and_the_epochs(tmp_path, monkeypatch):
 def test_every_recipe_yaml_logs_through_the_switches_default_off(path, tmp_path):
     """The train_logger block of each recipe yaml, loaded alone with the keys it refers to: off
     by default (only the text log), on with the command-line switch."""
-    document = YAML(typ="rt").load(path.read_text())
+    document = load_yaml_nodes(path)
     assert document["use_tensorboard"] is False and document["use_wandb"] is False
     assert document["train_logger"].tag.value == "!new:ser_modules.training.loggers.TrainLoggers"
     assert set(document["train_logger"]) <= set(inspect.signature(TrainLoggers).parameters)

@@ -1,4 +1,5 @@
-"""Tests of ser_modules.training.plots and ser_modules.utils.plotting: PNGs written atomically,
+"""Tests of ser_modules.training.plots, ser_modules.tools.prediction_plots and
+ser_modules.utils.plotting: PNGs written atomically,
 no global matplotlib state touched at import."""
 
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 
 from matplotlib.image import imread
 
+from ser_modules.tools.prediction_plots import plot_timeline
 from ser_modules.training.plots import (
     plot_layer_weights,
-    plot_timeline,
     plot_training_curves,
     record_epoch,
 )
@@ -23,7 +24,8 @@ def test_import_leaves_the_backend_alone_and_pyplot_unimported():
     # A fresh interpreter whose backend is set before the import, as a notebook user's would be.
     code = (
         "import sys, matplotlib; matplotlib.use('svg'); before = matplotlib.get_backend(); "
-        "import ser_modules.training.plots, ser_modules.objectives.metrics; "
+        "import ser_modules.training.plots, ser_modules.tools.prediction_plots, "
+        "ser_modules.objectives.metrics; "
         "print(before, matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run(

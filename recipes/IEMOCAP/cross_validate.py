@@ -23,10 +23,11 @@ hparams/morais_ft_wav2vec2.yaml --train_script=train_upstream_downstream.py --re
 averaged upstream).
 
 Usage:
-> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release [overrides] [--folds 1,2,3,4,5] [--report reported]
+> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release \\
+>     [overrides] [--folds 1,2,3,4,5] [--report reported]
 
-Every option other than ``--folds``, ``--train_script`` and ``--report`` is passed to each ``train.py``
-run, except those that would mix folds, which are refused: ``--test_session`` (use
+Every option other than ``--folds``, ``--train_script`` and ``--report`` is passed to each
+``train.py`` run, except those that would mix folds, which are refused: ``--test_session`` (use
 ``--folds``), ``--debug``, and a path of the fold (``--output_folder``, ``--save_folder``,
 ``--manifest_folder``...: use ``--experiment_folder`` or ``--results_folder``). A fold whose
 run fails or does not finish stops the driver. Standard deviations are sample standard
@@ -45,12 +46,11 @@ import sys
 
 import numpy as np
 import speechbrain as sb
-from hyperpyyaml import resolve_references
-from ruamel.yaml import YAML
 
 from ser_modules.objectives.metrics import ClassificationMetrics
 from ser_modules.training.identity import command_identity, finished_run, pop_overwrite_option
 from ser_modules.utils.files import read_json
+from ser_modules.utils.yaml_values import parse_overrides, read_resolved_values
 
 logger = logging.getLogger(__name__)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,7 +103,7 @@ def check_train_args(hparams_file, train_args):
     _, run_opts, overrides = sb.parse_arguments(
         [hparams_file, *pop_overwrite_option(train_args)[0]]
     )
-    overrides = dict(YAML(typ="safe").load(overrides) or {})
+    overrides = parse_overrides(overrides)
     problems = []
     if "test_session" in overrides:
         problems.append(
@@ -132,7 +132,8 @@ def per_fold_overrides(hparams_file, overrides):
     -------
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
-    >>> _ = open(path, "w").write("test_session: 1\\nroot: r\\nlr: 0.1\\nout: !ref <root>/session<test_session>\\n")
+    >>> text = "test_session: 1\\nroot: r\\nlr: 0.1\\nout: !ref <root>/session<test_session>\\n"
+    >>> _ = open(path, "w").write(text)
     >>> per_fold_overrides(path, {"out": "/data/cv", "root": "/data", "lr": 0.5})
     ['out']
     """
@@ -141,7 +142,7 @@ def per_fold_overrides(hparams_file, overrides):
         others = {k: v for k, v in overrides.items() if k not in (key, "test_session")}
         try:
             values = [
-                resolve(hparams_file, {**others, "test_session": session}).get(key)
+                read_resolved_values(hparams_file, {**others, "test_session": session}).get(key)
                 for session in (1, 2)
             ]
         except ValueError:  # a !PLACEHOLDER: no default value, so none that depends on the fold
@@ -151,17 +152,11 @@ def per_fold_overrides(hparams_file, overrides):
     return found
 
 
-def resolve(hparams_file, overrides):
-    """Hyperparameters as plain YAML values (nothing is instantiated)."""
-    with open(hparams_file, encoding="utf-8") as stream:
-        return YAML(typ="rt").load(resolve_references(stream, overrides)) or {}
-
-
 def resolved_hparams(hparams_file, train_args, session):
     """The fold's hyperparameters as plain YAML values (nothing is instantiated)."""
     argv = [hparams_file, *pop_overwrite_option(train_args)[0], f"--test_session={session}"]
     _, _, overrides = sb.parse_arguments(argv)
-    return resolve(hparams_file, overrides)
+    return read_resolved_values(hparams_file, overrides)
 
 
 def run_fold(args, train_args, session):
@@ -206,7 +201,8 @@ def select_evaluation(result, report):
     ...     select_evaluation({"fold": 2, "folder": "g", "UA": 60.0}, "best_single")
     ... except FoldError as error:
     ...     print(error)
-    Fold 2: g/test_results.json holds no 'best_single' evaluation (only train_upstream_downstream.py ...
+    Fold 2: g/test_results.json holds no 'best_single' evaluation (only
+    train_upstream_downstream.py ...
     """
     key, _ = REPORTS[report]
     if key is None:

@@ -29,7 +29,8 @@ Utterances longer than ``max_duration`` seconds are cropped (or, with
 ``long_utterance: skip``, left out of training), as in ``train.py``.
 
 To run one fold:
-> python train_upstream_downstream.py hparams/morais_ft_wav2vec2.yaml --data_folder=/path/IEMOCAP_full_release --test_session=1
+> python train_upstream_downstream.py hparams/morais_ft_wav2vec2.yaml \\
+>     --data_folder=/path/IEMOCAP_full_release --test_session=1
 
 Outputs (in ``output_folder``): ``train_log.txt``, ``history.json``,
 ``training_curves.png``, ``test_results.json`` (WA, UA, macro-F1 of the reported model, plus
@@ -70,7 +71,8 @@ from ser_modules.training.classification import (
     prepare_manifests,
     write_test_outputs,
 )
-from ser_modules.training.experiment import finish_experiment, load_experiment, process_group
+from ser_modules.training.distributed import process_group
+from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
@@ -455,7 +457,8 @@ def main(argv):
     manifests = prepare_manifests(hparams, prepare_iemocap)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
-    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is noticed).
+    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is
+    # noticed).
     pretrained = {
         f"pretrained_{name}": module_fingerprint(upstreams[name])
         for name in hparams["pretrained_upstreams"]

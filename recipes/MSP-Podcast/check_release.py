@@ -35,8 +35,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the preparation script beside this one
-from msp_podcast_prepare import (  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
+from msp_podcast_prepare import (  # noqa: E402 (this folder's data preparation)
     CORPUS,
     N_EXAMPLES,
     detect_layout,

@@ -3,8 +3,9 @@
 Examples::
 
     ser-predict speech.wav other.flac --model USER/NAME
-    ser-predict recordings/ --model exported_model/ --output predictions.csv --batch-size 16 --device auto
-    ser-predict test.json --model exported_model/ --output predictions.jsonl   # SpeechBrain manifest
+    ser-predict recordings/ --model exported_model/ --output predictions.csv --batch-size 16 \\
+        --device auto
+    ser-predict test.json --model exported_model/ --output predictions.jsonl  # SpeechBrain manifest
     ser-predict interview.wav --model exported_model/ --window 3 --hop 1 --plot timeline.png
     ser-predict Audios/ --model msp_export/ --format msp-challenge --output submission.csv
 
@@ -40,7 +41,6 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm import tqdm
 
 from ser_modules.inference.interfaces import window_bounds
@@ -59,6 +59,7 @@ from ser_modules.tools.prediction_outputs import (
     check_msp_challenge_inputs,
 )
 from ser_modules.utils.constants import RATING_SCALE
+from ser_modules.utils.yaml_values import parse_yaml_value
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ __all__ = ["PredictionInputError", "collect_inputs", "load_model", "main", "pars
 #: Exit status of a run in which some inputs could not be predicted (their records hold the error).
 EXIT_SOME_INPUTS_FAILED = 3
 
-#: ``--precision``: the autocast dtype (``None``: float32, no autocast). Half precision runs on GPUs only.
+#: ``--precision``: the autocast dtype (``None``: float32, no autocast). Half precision runs on
+#: GPUs only.
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -87,7 +89,7 @@ def parse_overrides(pairs):
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise PredictionInputError(f"--override {pair!r}: expected key=value")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key] = parse_yaml_value(value)
     return overrides
 
 
@@ -106,7 +108,8 @@ def is_hub_id(source):
 
     Example
     -------
-    >>> [is_hub_id(s) for s in ("someone/ser-wavlm", "./export", "/models/export", "a/b/c", "export")]
+    >>> sources = ("someone/ser-wavlm", "./export", "/models/export", "a/b/c", "export")
+    >>> [is_hub_id(s) for s in sources]
     [True, False, False, False, False]
     """
     from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -384,7 +387,7 @@ def predict_windows(predictor, inputs, window, hop, sink, progress=True):
 # ----------------------------------------------------------------------------------------------
 def plot_timelines(records, plot_path):
     """One timeline PNG: ``plot_path`` for a single input, ``plot_path/<id>.png`` for several."""
-    from ser_modules.training.plots import plot_timeline
+    from ser_modules.tools.prediction_plots import plot_timeline
 
     by_input = {}
     for record in records:

@@ -52,7 +52,6 @@ Authors
 import argparse
 import contextlib
 import datetime
-import errno
 import json
 import logging
 import os
@@ -80,6 +79,8 @@ from ser_modules.training.checkpoint_averaging import average_states, best_check
 from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.training.experiment import INFERENCE_TEMPLATE_COPY
 from ser_modules.utils.files import (
+    DiskFullError,
+    disk_full_named,
     open_atomic,
     read_json,
     torch_save_atomic,
@@ -87,6 +88,7 @@ from ser_modules.utils.files import (
     write_wav_atomic,
 )
 from ser_modules.utils.values import is_whole_number
+from ser_modules.utils.yaml_values import YAMLError, read_yaml_values
 
 logger = logging.getLogger(__name__)
 
@@ -103,21 +105,6 @@ LOCAL_PATH = re.compile(r"(?<![\w/.:-])(?:~/|[A-Za-z]:\\|/(?=[\w.-]+/))[^\s'\"`)
 # ----------------------------------------------------------------------------------------------
 # Reading the experiment
 # ----------------------------------------------------------------------------------------------
-class _TagIgnoringLoader(yaml.SafeLoader):
-    """Reads a resolved HyperPyYAML file as plain data (``!new:`` and friends are dropped)."""
-
-
-def _construct_untagged(loader, _suffix, node):
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)
-
-
-_TagIgnoringLoader.add_multi_constructor("!", _construct_untagged)
-
-
 def read_resolved_hparams(path):
     """The plain values of a resolved ``hyperparams.yaml`` (as written in experiment folders).
 
@@ -130,11 +117,10 @@ def read_resolved_hparams(path):
     {'lr': 0.1, 'opt': {'lr': 0.1}}
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_TagIgnoringLoader)
+        return read_yaml_values(path)
     except FileNotFoundError:
         raise PublishError(f"{path} is missing: is this a finished experiment folder?") from None
-    except yaml.YAMLError as error:
+    except YAMLError as error:
         raise PublishError(f"{path} is not readable YAML: {error}") from None
 
 
@@ -581,17 +567,18 @@ def check_average(average):
 
 @contextlib.contextmanager
 def disk_space(folder):
-    """Turns a full disk (``ENOSPC``) while writing into ``folder`` into a :class:`PublishError`
-    that names the folder."""
+    """Turns a full disk while writing into ``folder`` (``utils.files.disk_full_named``) into a
+    :class:`PublishError` that names the folder and the file."""
     try:
-        yield
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
-            raise
+        with disk_full_named(folder):
+            yield
+    except DiskFullError as error:
+        cause = error.__cause__ if error.__cause__ is not None else error
         raise PublishError(
-            f"No space left on the device of {folder} (ENOSPC: {error.strerror}, writing"
-            f" {error.filename or 'a file'}): free space there or choose another folder, then run"
-            " the command again (the folder is incomplete)"
+            f"No space left on the device of {folder} (ENOSPC:"
+            f" {getattr(cause, 'strerror', None) or cause}, writing"
+            f" {getattr(cause, 'filename', None) or 'a file'}): free space there or choose another"
+            " folder, then run the command again (the folder is incomplete)"
         ) from None
 
 

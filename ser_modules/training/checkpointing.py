@@ -41,6 +41,7 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
 from ser_modules.utils.files import atomic_path, disk_full_named
+from ser_modules.utils.yaml_values import read_yaml_values
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class AtomicCheckpointer(Checkpointer):
                 path.name for path in checkpoint.path.glob(f"*{PARAMFILE_EXT}")
             )
             with atomic_path(checkpoint.path / METAFNAME) as tmp:
+                # Written as SpeechBrain's Checkpointer writes (and reads) its meta files.
                 tmp.write_text(
                     "# yamllint disable\n" + yaml.dump(checkpoint.meta), encoding="utf-8"
                 )
@@ -182,6 +184,5 @@ def _is_complete(path):
     meta_file = path / METAFNAME
     if not meta_file.is_file():
         return False
-    with open(meta_file, encoding="utf-8") as stream:
-        meta = yaml.safe_load(stream)
+    meta = read_yaml_values(meta_file)
     return isinstance(meta, dict) and _has_files(path, meta)

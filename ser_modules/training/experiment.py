@@ -21,10 +21,9 @@ import os
 import shlex
 import shutil
 
-import ruamel.yaml
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml, resolve_references
+from hyperpyyaml import load_hyperpyyaml
 
 from ser_modules.training.identity import (
     check_folder,
@@ -32,6 +31,12 @@ from ser_modules.training.identity import (
     move_aside,
     pop_overwrite_option,
     write_identity,
+)
+from ser_modules.utils.yaml_values import (
+    load_yaml_nodes,
+    parse_overrides,
+    read_resolved_values,
+    yaml_tag,
 )
 
 #: Name of the copy of the inference template in an experiment folder.
@@ -124,8 +129,7 @@ def resolved_plan(hparams_file, overrides):
     >>> str(resolved_plan(path, {"root": "/tmp/r"})["output_folder"])
     '/tmp/r/exp'
     """
-    with open(hparams_file, encoding="utf-8") as stream:
-        return ruamel.yaml.YAML(typ="rt").load(resolve_references(stream, overrides)) or {}
+    return read_resolved_values(hparams_file, overrides)
 
 
 def debug_overrides(hparams_file, overrides):
@@ -140,10 +144,7 @@ def debug_overrides(hparams_file, overrides):
     >>> debug_overrides(path, "lr: 0.5")
     {'lr': 0.5, 'output_folder': 'results/lr0.5_debug'}
     """
-    yaml = ruamel.yaml.YAML(typ="safe")
-    overrides = (
-        dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
-    )
+    overrides = parse_overrides(overrides)
     folder = str(resolved_plan(hparams_file, overrides)["output_folder"]).rstrip("/")
     overrides["output_folder"] = f"{folder}_debug"
     return overrides
@@ -173,7 +174,9 @@ def check_run_is_possible(plan, run_opts, hparams_file):
     ...     print(str(error).split(":")[0])
     h.yaml
     >>> try:
-    ...     check_run_is_possible({"number_of_epochs": 2, "save_folder": folder}, {"test_only": True}, "h.yaml")
+    ...     check_run_is_possible(
+    ...         {"number_of_epochs": 2, "save_folder": folder}, {"test_only": True}, "h.yaml"
+    ...     )
     ... except HparamsError as error:
     ...     print(str(error).split(" (")[0])  # doctest: +ELLIPSIS
     --test_only: no checkpoint in /...
@@ -219,12 +222,14 @@ def inference_template(hparams_file, hparams):
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
     >>> os.makedirs(os.path.join(folder, "inference"))
-    >>> _ = open(os.path.join(folder, "inference", "model.yaml"), "w").write("interface_class: X\\n")
-    >>> path = inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "inference/model.yaml"})
+    >>> template = os.path.join(folder, "inference", "model.yaml")
+    >>> _ = open(template, "w").write("interface_class: X\\n")
+    >>> hparams_file = os.path.join(folder, "h.yaml")
+    >>> path = inference_template(hparams_file, {"inference_template": "inference/model.yaml"})
     >>> os.path.relpath(path, folder), inference_template("h.yaml", {"inference_template": None})
     ('inference/model.yaml', None)
     >>> try:
-    ...     inference_template(os.path.join(folder, "h.yaml"), {"inference_template": "missing.yaml"})
+    ...     inference_template(hparams_file, {"inference_template": "missing.yaml"})
     ... except HparamsError as error:
     ...     print(error)  # doctest: +ELLIPSIS
     /.../h.yaml: inference_template missing.yaml is not a file (looked for /.../missing.yaml)
@@ -299,24 +304,19 @@ def check_overrides(hparams_file, overrides=None, run_options=()):
     ...     check_overrides(path, {"lr": 0.5})
     ... except HparamsError as error:
     ...     print(error)  # doctest: +ELLIPSIS
-    /.../h.yaml: data_folder has no value (!PLACEHOLDER): give it on the command line, e.g. --data_folder=...
+    /.../h.yaml: data_folder has no value (!PLACEHOLDER): give it on the command line,
+    e.g. --data_folder=...
     """
-    yaml = ruamel.yaml.YAML()
-    with open(hparams_file, encoding="utf-8") as fin:
-        document = yaml.load(fin) or {}
-    if isinstance(overrides, str):
-        overrides = yaml.load(overrides)
-    overrides = overrides or {}
+    # The round-trip nodes: a !PLACEHOLDER is seen by its tag.
+    document = load_yaml_nodes(hparams_file) or {}
+    overrides = parse_overrides(overrides)
     for key in overrides:
         if key not in document:
             raise HparamsError(
                 unknown_override_message(key, hparams_file, [*document, *run_options])
             )
     for key, value in document.items():
-        if (
-            getattr(getattr(value, "tag", None), "value", None) == "!PLACEHOLDER"
-            and key not in overrides
-        ):
+        if yaml_tag(value) == "!PLACEHOLDER" and key not in overrides:
             raise HparamsError(
                 f"{hparams_file}: {key} has no value (!PLACEHOLDER): give it on the command line, "
                 f"e.g. --{key}=..."
@@ -342,19 +342,6 @@ def unknown_override_message(key, hparams_file, known):
         )
     suggestions = " or ".join(f"--{name}" for name in close)
     return f"Unknown override --{key}: not a key of {hparams_file}. Did you mean {suggestions}?"
-
-
-def process_group():
-    """``(rank, world_size)`` of this process in the DDP group; ``(0, 1)`` without one.
-
-    Example
-    -------
-    >>> process_group()
-    (0, 1)
-    """
-    if not sb.utils.distributed.is_distributed_initialized():
-        return 0, 1
-    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 def finish_experiment():

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ser_modules.data.audio import load_audio
 from ser_modules.data.checks import check_finite
 from ser_modules.nn.masking import frame_counts
-from ser_modules.training.experiment import process_group
+from ser_modules.training.distributed import process_group
 from ser_modules.utils.constants import SAMPLE_RATE
 from ser_modules.utils.files import atomic_path, read_json, write_json_atomic
 
@@ -60,7 +60,8 @@ def module_fingerprint(module):
     Example
     -------
     >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    >>> module_fingerprint(a) == module_fingerprint(a), module_fingerprint(a) == module_fingerprint(b)
+    >>> fingerprint = module_fingerprint(a)
+    >>> fingerprint == module_fingerprint(a), fingerprint == module_fingerprint(b)
     (True, False)
     """
     digest = hashlib.sha1(type(module).__name__.encode())
@@ -89,7 +90,7 @@ class FeatureCache:
     -------
     >>> import tempfile
     >>> class ToyEncoder(torch.nn.Module):
-    ...     def forward(self, wavs, lens):  # [batch, samples] -> [2 hidden states, batch, frames, 3]
+    ...     def forward(self, wavs, lens):  # [batch, samples] -> [2 states, batch, frames, 3]
     ...         frames = wavs.unfold(1, 320, 320).mean(-1)
     ...         return torch.stack([frames, -frames])[..., None].expand(-1, -1, -1, 3)
     ...     def frame_lengths(self, lens, num_samples, num_frames):
@@ -356,11 +357,12 @@ def build_feature_cache(hparams, encoder, manifests, fingerprint=None, layers=No
     -------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> write_json_atomic({"a": {"wav": _write_example_wav(seconds=0.5)}}, os.path.join(folder, "train.json"))
-    >>> hparams = {"feature_cache_folder": os.path.join(folder, "cache"), "extraction_batch_size": 4,
-    ...            "device": "cpu", "noprogressbar": True}
-    >>> cache = build_feature_cache(hparams, _ExampleEncoder(), [os.path.join(folder, "train.json")], layers=[1])
-    >>> entry = cache.load(read_json(os.path.join(folder, "train.json"))["a"]["wav"])
+    >>> manifest = os.path.join(folder, "train.json")
+    >>> write_json_atomic({"a": {"wav": _write_example_wav(seconds=0.5)}}, manifest)
+    >>> hparams = {"feature_cache_folder": os.path.join(folder, "cache"),
+    ...            "extraction_batch_size": 4, "device": "cpu", "noprogressbar": True}
+    >>> cache = build_feature_cache(hparams, _ExampleEncoder(), [manifest], layers=[1])
+    >>> entry = cache.load(read_json(manifest)["a"]["wav"])
     >>> entry.shape
     torch.Size([25, 1, 3])
     """

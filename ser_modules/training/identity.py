@@ -41,10 +41,14 @@ import time
 from pathlib import Path
 
 import speechbrain as sb
-from hyperpyyaml import resolve_references
-from ruamel.yaml import YAML
 
 from ser_modules.utils.files import read_json, write_json_atomic
+from ser_modules.utils.yaml_values import (
+    load_resolved_nodes,
+    parse_overrides,
+    plain_values,
+    read_yaml_values,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +109,8 @@ def is_path_key(key):
 
     Example
     -------
-    >>> [key for key in ("data_folder", "output_folder", "train_log", "lr", "ssl_hub") if is_path_key(key)]
+    >>> keys = ("data_folder", "output_folder", "train_log", "lr", "ssl_hub")
+    >>> [key for key in keys if is_path_key(key)]
     ['data_folder', 'output_folder', 'train_log']
     """
     return str(key).endswith("_folder") or key == "train_log"
@@ -131,8 +136,8 @@ def command_identity(hparams_file, argv, script):
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
     >>> _ = open(path, "w").write("data_folder: !PLACEHOLDER\\nlr: 0.1\\nnum_workers: 0\\n")
-    >>> one = command_identity(path, ["--data_folder=/a", "--lr=0.5", "--num_workers=4"], "train.py")
-    >>> two = command_identity(path, ["--data_folder=/b", "--lr=0.5", "--device=cpu"], "train.py")
+    >>> one = command_identity(path, ["--data_folder=/a", "--lr=0.5", "--num_workers=4"], "t.py")
+    >>> two = command_identity(path, ["--data_folder=/b", "--lr=0.5", "--device=cpu"], "t.py")
     >>> one["hparams"], identity_differences(one, two)
     ({'lr': 0.5}, [])
     """
@@ -161,12 +166,8 @@ def make_identity(hparams_file, overrides, run_opts, script):
         ``format_version``, ``script``, ``hparams_file``, ``debug``, ``run_options``,
         ``hparams``.
     """
-    yaml = YAML(typ="rt")
-    with open(hparams_file, encoding="utf-8") as stream:
-        document = yaml.load(stream) or {}
-    overrides = (
-        dict(yaml.load(overrides) or {}) if isinstance(overrides, str) else dict(overrides or {})
-    )
+    document = read_yaml_values(hparams_file) or {}
+    overrides = parse_overrides(overrides)
     given = getattr(run_opts, "overridden_args", None)
     given = set(run_opts.keys() if given is None else given)
     run_options = {key: run_opts[key] for key in RESULT_RUN_OPTIONS if key in given}
@@ -178,8 +179,8 @@ def make_identity(hparams_file, overrides, run_opts, script):
         if key not in RUNTIME_KEYS and not is_path_key(key)
     }
     kept.update({key: f"${key}" for key in document if is_path_key(key)})
-    with open(hparams_file, encoding="utf-8") as stream:
-        resolved = yaml.load(resolve_references(stream, kept).getvalue()) or {}
+    # The round-trip nodes, tags kept: an object (!new:, !name:...) is recorded by a hash.
+    resolved = load_resolved_nodes(hparams_file, kept)
     hparams = {
         str(key): summarize(value)
         for key, value in resolved.items()
@@ -200,26 +201,13 @@ def plain(node):
 
     Example
     -------
-    >>> node = YAML(typ="rt").load("a: !new:torch.nn.Linear {in_features: 2}\\nb: [1, 0.5]")
-    >>> plain(node)
+    >>> import io
+    >>> from ser_modules.utils.yaml_values import load_yaml_nodes
+    >>> text = "a: !new:torch.nn.Linear {in_features: 2}\\nb: [1, 0.5]"
+    >>> plain(load_yaml_nodes(io.StringIO(text)))
     {'a': {'!new:torch.nn.Linear': {'in_features': 2}}, 'b': [1, 0.5]}
     """
-    tag = getattr(getattr(node, "tag", None), "value", None)
-    if isinstance(node, dict):
-        value = {str(key): plain(item) for key, item in node.items()}
-    elif isinstance(node, (list, tuple)):
-        value = [plain(item) for item in node]
-    elif hasattr(node, "value") and tag:  # ruamel TaggedScalar
-        value = plain(node.value)
-    elif isinstance(node, bool) or node is None:
-        value = node
-    elif isinstance(node, int):
-        value = int(node)
-    elif isinstance(node, float):
-        value = float(node)
-    else:
-        value = str(node)
-    return {tag: value} if tag and tag.startswith("!") else value
+    return plain_values(node, keep_tags=True)
 
 
 def summarize(node):
@@ -228,9 +216,12 @@ def summarize(node):
 
     Example
     -------
-    >>> summarize(YAML(typ="rt").load("[neu, hap]"))
+    >>> import io
+    >>> from ser_modules.utils.yaml_values import load_yaml_nodes
+    >>> summarize(load_yaml_nodes(io.StringIO("[neu, hap]")))
     ['neu', 'hap']
-    >>> summarize(YAML(typ="rt").load("!name:torch.optim.Adam {lr: 0.1}")).startswith("sha1:")
+    >>> adam = load_yaml_nodes(io.StringIO("!name:torch.optim.Adam {lr: 0.1}"))
+    >>> summarize(adam).startswith("sha1:")
     True
     """
     value = plain(node)
@@ -249,7 +240,8 @@ def identity_differences(recorded, current):
     Example
     -------
     >>> one = {"script": "train.py", "hparams": {"lr": 0.1, "seed": 1, "opt_class": "sha1:ab"}}
-    >>> two = {"script": "train.py", "hparams": {"lr": 0.5, "seed": 1, "opt_class": "sha1:cd", "new": 2}}
+    >>> two = {"script": "train.py",
+    ...        "hparams": {"lr": 0.5, "seed": 1, "opt_class": "sha1:cd", "new": 2}}
     >>> identity_differences(one, two)
     ['lr: 0.1 -> 0.5', 'opt_class (an object built from the above)']
     """
@@ -334,13 +326,13 @@ def check_folder(folder, identity, overwrite=False):
     -------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp()) / "exp"
-    >>> mine = {"script": "train.py", "debug": False, "hparams": {"lr": 0.1, "label_smoothing": 0.1}}
+    >>> mine = {"script": "t.py", "debug": False, "hparams": {"lr": 0.1, "label_smoothing": 0.1}}
     >>> check_folder(folder, mine)
     'new'
     >>> write_identity(folder, mine)
     >>> check_folder(folder, mine)
     'same'
-    >>> other = {"script": "train.py", "debug": False, "hparams": {"lr": 0.05, "label_smoothing": 0.0}}
+    >>> other = {"script": "t.py", "debug": False, "hparams": {"lr": 0.05, "label_smoothing": 0.0}}
     >>> try:
     ...     check_folder(folder, other)
     ... except ExperimentIdentityError as error:
@@ -509,7 +501,8 @@ def record_inputs(hparams, manifests, fingerprints=None):
     ...     record_inputs(hparams, {"test": folder / "test.json"})
     ... except ExperimentIdentityError as error:
     ...     print(str(error).split(": ", 1)[1].split(". ")[0])
-    inputs test differ from those the run of this folder used (the corpus, the data preparation or a pretrained model changed)
+    inputs test differ from those the run of this folder used (the corpus, the data preparation
+    or a pretrained model changed)
     """
     folder = Path(hparams["output_folder"])
     prefixes = {
