@@ -37,7 +37,8 @@ setup(
         "torch>=2.11,<3",
         "torchaudio>=2.11,<3",
         "speechbrain>=1.1.2,<1.2",
-        "transformers>=5.0,<6",  # relies on transformers 5 hidden states (train_upstream_downstream.py)
+        # relies on transformers 5 hidden states (train_upstream_downstream.py)
+        "transformers>=5.0,<6",
         "huggingface_hub>=1.0,<3",
         "hyperpyyaml>=1.2.3,<2",
         "PyYAML>=6.0",

@@ -30,8 +30,11 @@ def template_objects(text):
 
     Example
     -------
-    >>> template_objects("interface_class: EmotionClassifier\\nx: !new:ser_modules.nn.pooling.MeanPooling\\n")
-    [('ser_modules.inference.interfaces', 'EmotionClassifier'), ('ser_modules.nn.pooling', 'MeanPooling')]
+    >>> template = "interface_class: EmotionClassifier\\n"
+    >>> template += "x: !new:ser_modules.nn.pooling.MeanPooling\\n"
+    >>> template_objects(template)
+    [('ser_modules.inference.interfaces', 'EmotionClassifier'),
+     ('ser_modules.nn.pooling', 'MeanPooling')]
     """
     match = re.search(r"^interface_class:\s*(\w+)", text, flags=re.M)
     if not match:
@@ -202,14 +205,19 @@ def custom_interface_source(template_text):
         " (and the packages it installs).",
         width=100,
     )
-    return f'''"""Inference code of a ser-recipes model, self-contained for SpeechBrain's ``foreign_class``.
+    title = "Inference code of a ser-recipes model, self-contained for SpeechBrain's"
+    load = (
+        'model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py",'
+        f' classname="{objects[0][1]}")'
+    )
+    return f'''"""{title} ``foreign_class``.
 
 {origin}
 
 Usage::
 
     from speechbrain.inference.interfaces import foreign_class
-    model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py", classname="{objects[0][1]}")
+    {load}
 """
 {bundle_source(objects)}{REGISTRATION}'''
 

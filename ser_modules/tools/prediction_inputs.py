@@ -33,7 +33,8 @@ class PredictionInputError(RuntimeError):
 
 
 def manifest_entries(path):
-    """``(id, audio path)`` of a SpeechBrain JSON manifest (``wav`` fields) or a CSV (``wav`` column)."""
+    """``(id, audio path)`` of a SpeechBrain JSON manifest (``wav`` fields) or a CSV (``wav``
+    column)."""
     try:
         if path.suffix == ".json":
             entries = json.loads(path.read_text(encoding="utf-8"))

@@ -43,7 +43,8 @@ def flatten(record):
     -------
     >>> flatten({"id": "a", "label": "hap", "probabilities": {"hap": 0.9, "sad": 0.1},
     ...          "flags": ["silent", "short"], "error": None, "embedding": [0.5, 0.25]})
-    {'id': 'a', 'label': 'hap', 'flags': 'silent;short', 'error': None, 'p_hap': 0.9, 'p_sad': 0.1, 'emb_0': 0.5, 'emb_1': 0.25}
+    {'id': 'a', 'label': 'hap', 'flags': 'silent;short', 'error': None, 'p_hap': 0.9,
+     'p_sad': 0.1, 'emb_0': 0.5, 'emb_1': 0.25}
     """
     flat = {
         key: value for key, value in record.items() if key not in ("probabilities", "embedding")
@@ -61,7 +62,9 @@ def csv_columns(rows):
 
     Example
     -------
-    >>> csv_columns([{"id": "a", "error": "bad"}, {"id": "b", "label": "hap", "error": None, "emb_0": 1.0}])
+    >>> csv_columns(
+    ...     [{"id": "a", "error": "bad"}, {"id": "b", "label": "hap", "error": None, "emb_0": 1.0}]
+    ... )
     ['id', 'label', 'error', 'emb_0']
     """
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -149,7 +152,8 @@ class RecordSink:
     ...     sink.add(0, [{"id": "a", "error": None}])
     ...     records = sink.finish()
     >>> partial, output.read_text().splitlines(), sink.partial.exists()
-    ('{"id": "b", "error": null}\\n', ['{"id": "a", "error": null}', '{"id": "b", "error": null}'], False)
+    ('{"id": "b", "error": null}\\n',
+     ['{"id": "a", "error": null}', '{"id": "b", "error": null}'], False)
     """
 
     def __init__(self, output, output_format, num_inputs):

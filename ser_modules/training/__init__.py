@@ -1,1 +1,2 @@
-"""Training infrastructure: experiment set-up, checkpoints, checkpoint averaging, feature cache, reporting."""
+"""Training infrastructure: experiment set-up, checkpoints, checkpoint averaging, feature cache,
+reporting."""

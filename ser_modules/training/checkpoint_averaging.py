@@ -33,7 +33,8 @@ Example
 ['CKPT+epoch-2', 'CKPT+epoch-4', 'CKPT+epoch-5']
 >>> best = best_checkpoints(checkpointer, "WA", 2)
 >>> checkpoint_summary(best, "WA", prefix="valid_")
-[{'checkpoint': 'CKPT+epoch-2', 'epoch': 2, 'valid_WA': 70.0}, {'checkpoint': 'CKPT+epoch-4', 'epoch': 4, 'valid_WA': 65.0}]
+[{'checkpoint': 'CKPT+epoch-2', 'epoch': 2, 'valid_WA': 70.0},
+ {'checkpoint': 'CKPT+epoch-4', 'epoch': 4, 'valid_WA': 65.0}]
 >>> states = load_average(checkpointer, best, ["model"])
 >>> model.weight.item()  # (2 + 4) / 2
 3.0
@@ -152,7 +153,8 @@ def keep_best_checkpoints(checkpointer, meta, key, keep, name=None):
     >>> keep_best_checkpoints(checkpointer, {"UA": 0.1}, "UA", 0)
     Traceback (most recent call last):
     ...
-    ValueError: keep_checkpoints must be a whole number of checkpoints, 1 or more (got 0): set --keep_checkpoints=N
+    ValueError: keep_checkpoints must be a whole number of checkpoints, 1 or more (got 0):
+    set --keep_checkpoints=N
     """
     if not is_whole_number(keep) or keep < 1:
         raise ValueError(

@@ -78,7 +78,8 @@ class TrainLoggers(TrainLogger):
     >>> TrainLoggers(os.path.join(folder, "log.txt"), tensorboard="yes")
     Traceback (most recent call last):
         ...
-    TypeError: TrainLoggers: tensorboard must be True or False (use_tensorboard in the hparams file), got 'yes'
+    TypeError: TrainLoggers: tensorboard must be True or False (use_tensorboard in the hparams
+    file), got 'yes'
     """
 
     def __init__(
@@ -132,7 +133,8 @@ def log_step(stats_meta):
 
     Example
     -------
-    >>> log_step({"epoch": 3, "lr": 0.1}), log_step({"Epoch loaded": 7, "split": "test1"}), log_step({})
+    >>> metas = ({"epoch": 3, "lr": 0.1}, {"Epoch loaded": 7, "split": "test1"}, {})
+    >>> tuple(log_step(meta) for meta in metas)
     (3, 7, None)
     """
     for key in STEP_KEYS:

@@ -61,7 +61,8 @@ def debug_manifests(hparams, run_opts, manifests):
     -------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> write_json_atomic({f"u{i}": {"emo": "neu"} for i in range(10)}, os.path.join(folder, "train.json"))
+    >>> utterances = {f"u{i}": {"emo": "neu"} for i in range(10)}
+    >>> write_json_atomic(utterances, os.path.join(folder, "train.json"))
     >>> hparams = {"output_folder": folder, "batch_size": 3}
     >>> debug_manifests(hparams, {"debug": False}, {"train": "train.json"})
     {'train': 'train.json'}

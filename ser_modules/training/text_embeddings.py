@@ -56,7 +56,8 @@ def utterance_embeddings(encoder, texts, device="cpu"):
     >>> import tempfile
     >>> from ser_modules.nn.bert_encoder import BertEncoder
     >>> from ser_modules.testing.tiny_bert import save_random_bert_model
-    >>> bert = BertEncoder(str(save_random_bert_model(tempfile.mkdtemp(), ["a b c", "d"])), freeze=True)
+    >>> bert_folder = save_random_bert_model(tempfile.mkdtemp(), ["a b c", "d"])
+    >>> bert = BertEncoder(str(bert_folder), freeze=True)
     >>> batch = utterance_embeddings(bert, ["a b c", "d"])
     >>> batch.shape, torch.allclose(batch[1], utterance_embeddings(bert, ["d"])[0], atol=1e-5)
     (torch.Size([2, 32]), True)
@@ -84,7 +85,8 @@ class TextEmbeddingCache:
     >>> import tempfile
     >>> from ser_modules.nn.bert_encoder import BertEncoder
     >>> from ser_modules.testing.tiny_bert import save_random_bert_model
-    >>> bert = BertEncoder(str(save_random_bert_model(tempfile.mkdtemp(), ["hello there", "hi"])), freeze=True)
+    >>> bert_folder = save_random_bert_model(tempfile.mkdtemp(), ["hello there", "hi"])
+    >>> bert = BertEncoder(str(bert_folder), freeze=True)
     >>> cache = TextEmbeddingCache(tempfile.mkdtemp(), module_fingerprint(bert))
     >>> cache.build(bert, ["hello there", "hi", "hi"], progressbar=False)
     2

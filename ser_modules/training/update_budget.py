@@ -41,12 +41,14 @@ def end_epochs_if_budget_spent(brain, epoch_counter):
     >>> from speechbrain.utils.epoch_loop import EpochCounter
     >>> counter = EpochCounter(1000)
     >>> counter.current = 271  # recovered: the run stopped in epoch 271 at the limit
-    >>> end_epochs_if_budget_spent(SimpleNamespace(optimizer_step=30000, optimizer_step_limit=30000), counter)
+    >>> spent = SimpleNamespace(optimizer_step=30000, optimizer_step_limit=30000)
+    >>> end_epochs_if_budget_spent(spent, counter)
     True
     >>> list(counter)
     []
     >>> counter = EpochCounter(1000)
-    >>> end_epochs_if_budget_spent(SimpleNamespace(optimizer_step=0, optimizer_step_limit=30000), counter)
+    >>> fresh = SimpleNamespace(optimizer_step=0, optimizer_step_limit=30000)
+    >>> end_epochs_if_budget_spent(fresh, counter)
     False
     """
     limit = getattr(brain, "optimizer_step_limit", None)
