@@ -19,14 +19,15 @@ The other evaluations go to ``results_<report>.md``, ``results_<report>.csv`` an
 ``confusion_matrix_<report>.png``, so that the default summary is never replaced by another
 one. E.g. the two readings of Morais et al.'s rows 3-4: ``cross_validate.py
 hparams/morais_ft_wav2vec2.yaml --train_script=train_upstream_downstream.py --report average``
-(stage 1's own averaged model) and ``hparams/morais_wav2vec2_mean.yaml`` (a new head on the
-averaged upstream).
+(stage 1's own averaged model) and ``hparams/morais_wav2vec2_downstream.yaml`` (a new head on
+the averaged upstream).
 
 Usage:
-> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release [overrides] [--folds 1,2,3,4,5] [--report reported]
+> python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release \
+      [overrides] [--folds 1,2,3,4,5] [--report reported]
 
-Every option other than ``--folds``, ``--train_script`` and ``--report`` is passed to each ``train.py``
-run, except those that would mix folds, which are refused: ``--test_session`` (use
+Every option other than ``--folds``, ``--train_script`` and ``--report`` is passed to each
+``train.py`` run, except those that would mix folds, which are refused: ``--test_session`` (use
 ``--folds``), ``--debug``, and a path of the fold (``--output_folder``, ``--save_folder``,
 ``--manifest_folder``...: use ``--experiment_folder`` or ``--results_folder``). A fold whose
 run fails or does not finish stops the driver. Standard deviations are sample standard
@@ -132,7 +133,9 @@ def per_fold_overrides(hparams_file, overrides):
     -------
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
-    >>> _ = open(path, "w").write("test_session: 1\\nroot: r\\nlr: 0.1\\nout: !ref <root>/session<test_session>\\n")
+    >>> _ = open(path, "w").write(
+    ...     "test_session: 1\\nroot: r\\nlr: 0.1\\nout: !ref <root>/session<test_session>\\n"
+    ... )
     >>> per_fold_overrides(path, {"out": "/data/cv", "root": "/data", "lr": 0.5})
     ['out']
     """
@@ -206,7 +209,8 @@ def select_evaluation(result, report):
     ...     select_evaluation({"fold": 2, "folder": "g", "UA": 60.0}, "best_single")
     ... except FoldError as error:
     ...     print(error)
-    Fold 2: g/test_results.json holds no 'best_single' evaluation (only train_upstream_downstream.py ...
+    Fold 2: g/test_results.json holds no 'best_single' evaluation (only
+    train_upstream_downstream.py ...
     """
     key, _ = REPORTS[report]
     if key is None:

@@ -2,8 +2,10 @@
 """Recipe: upstream + downstream speech emotion recognition on IEMOCAP (Morais et al.,
 "Speech emotion recognition using self-supervised features", ICASSP 2022, Tables 1-2).
 
-One script for the 11 experiments of the paper's Table 1, each a file
-``hparams/morais_*.yaml`` (the README of this folder lists one command per experiment):
+One script for the 11 experiments of the paper's Table 1, each a file ``hparams/morais_*.yaml``
+or, for the mean-pooling and ECAPA-TDNN heads of one stage 1 upstream, a file with an override
+(``morais_<upstream>_downstream.yaml [--pooling=ecapa]``); the README of this folder lists one
+command per experiment:
 
 * **stage 1** (their Figure 2, ``morais_ft_*.yaml``): an upstream (wav2vec 2.0, HuBERT or
   BERT) is fine-tuned jointly with mean pooling and a linear classifier (CNN feature encoder
@@ -29,7 +31,8 @@ Utterances longer than ``max_duration`` seconds are cropped (or, with
 ``long_utterance: skip``, left out of training), as in ``train.py``.
 
 To run one fold:
-> python train_upstream_downstream.py hparams/morais_ft_wav2vec2.yaml --data_folder=/path/IEMOCAP_full_release --test_session=1
+> python train_upstream_downstream.py hparams/morais_ft_wav2vec2.yaml \
+      --data_folder=/path/IEMOCAP_full_release --test_session=1
 
 Outputs (in ``output_folder``): ``train_log.txt``, ``history.json``,
 ``training_curves.png``, ``test_results.json`` (WA, UA, macro-F1 of the reported model, plus
@@ -455,7 +458,8 @@ def main(argv):
     manifests = prepare_manifests(hparams, prepare_iemocap)
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
-    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is noticed).
+    # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is
+    # noticed).
     pretrained = {
         f"pretrained_{name}": module_fingerprint(upstreams[name])
         for name in hparams["pretrained_upstreams"]
