@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from ruamel.yaml import YAML
 
 from ser_modules.data.audio import load_audio
 from ser_modules.nn.ssl_encoder import SSLEncoder
@@ -467,6 +468,10 @@ def test_downstream_experiments(assets, downstream_runs, name):
     reported = "best" if name == "morais_ft_bert" else "average"
     results = check_fold_outputs(folder, reported=reported)
     assert logged_epochs(folder) == list(range(1, EPOCHS + 1))
+    # SpeechBrain's resolved copy of the hparams file, with the row's overrides
+    saved = YAML(typ="rt").load((folder / "hyperparams.yaml").read_text())
+    expected = {"experiment_name": name[len("morais_") :], **ROWS.get(name, (name, {}))[1]}
+    assert {key: saved[key] for key in expected} == expected
     with open(hparams_path(name)) as handle:
         stage1 = set(
             re.findall(r"^(?:\w+_)?stage1_experiment: ([\w/]+)", handle.read(), flags=re.M)
