@@ -37,8 +37,8 @@ NOT_READERS = ("ser_modules/testing/", "ser_modules/training/identity.py")
 #: ``{key: reason}``; none today: the rules above see every reader of the recipes.
 EXCEPTIONS = {}
 
-#: TEMPORARY (the lead reconciles): unread keys of the MSP-Podcast yamls, which another branch
-#: reworks at the same time. Empty this list once the MSP-Podcast yamls have no unread key.
+#: TEMPORARY: unread keys of the MSP-Podcast yamls accepted while another branch reworks them,
+#: ``{file name: [keys]}``; none on this branch. Remove once the branches are merged.
 MSP_PODCAST_PENDING = {}
 
 REFERENCE = re.compile(r"<([^<>\[\]]+)[\]\[>]")
@@ -149,6 +149,7 @@ def pending(path):
     "path", RECIPE_YAMLS, ids=lambda path: f"{path.parent.parent.name}/{path.name}"
 )
 def test_every_key_is_read(path):
+    """The rules of the module docstring find a reader for every top-level key."""
     unread = [key for key in unread_keys(path) if key not in pending(path)]
     assert not unread, (
         f"{path.relative_to(ROOT)}: keys read by nothing (no <key> reference, no script or "
