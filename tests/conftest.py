@@ -111,8 +111,8 @@ def morais_experiments(tmp_path_factory):
     """Fold 1 of three experiments of train_upstream_downstream.py (Morais et al.) with a tiny
     random HuBERT: stage 1 (morais_ft_hubert.yaml: fine-tuned upstream + mean pooling, reported
     model = best checkpoint) and two stage-2 runs reporting the average of the 2 best
-    checkpoints, ECAPA on stage 1's frozen averaged upstream (morais_hubert_ecapa.yaml, cached
-    features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml)."""
+    checkpoints, ECAPA on stage 1's frozen averaged upstream (morais_hubert_downstream.yaml
+    --pooling=ecapa, cached features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml)."""
     from ser_modules.testing.synthetic import generate_iemocap
     from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
@@ -132,8 +132,8 @@ def morais_experiments(tmp_path_factory):
     runs = {
         "ft_hubert": ("morais_ft_hubert.yaml", ssl),
         "hubert_ecapa": (
-            "morais_hubert_ecapa.yaml",
-            [*ssl, *TINY_ECAPA, f"--feature_cache_folder={root / 'cache'}"],
+            "morais_hubert_downstream.yaml",
+            [*ssl, "--pooling=ecapa", *TINY_ECAPA, f"--feature_cache_folder={root / 'cache'}"],
         ),
         "fbank_ecapa": ("morais_fbank_ecapa.yaml", TINY_ECAPA),
     }
@@ -155,6 +155,6 @@ def morais_exports(morais_experiments):
     }
 
 
-# Frozen export folders (tests/fixtures/export_v0) are data read by test_publish_compat.py, not modules to
-# collect: their bundled doctests refer to the package layout of their time.
+# Frozen export folders (tests/fixtures/export_v0) are data read by test_publish_compat.py, not
+# modules to collect: their bundled doctests refer to the package layout of their time.
 collect_ignore_glob = ["fixtures/*"]

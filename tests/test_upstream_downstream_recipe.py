@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from ruamel.yaml import YAML
 
 from ser_modules.data.audio import load_audio
 from ser_modules.nn.ssl_encoder import SSLEncoder
@@ -34,7 +35,8 @@ MODEL_LR = 0.01
 UPSTREAM_LR = 0.001
 GRAD_ACCUMULATION = 2
 
-# Table 1 experiment -> hparams file (stage 1 of BERT is not a numbered experiment).
+# Table 1 experiment -> "morais_<experiment_name>" (stage 1 of BERT is not a numbered
+# experiment): the hparams file of that name, or a file of ROWS with the row's overrides.
 EXPERIMENTS = {
     1: "morais_ft_wav2vec2",
     2: "morais_ft_hubert",
@@ -49,6 +51,13 @@ EXPERIMENTS = {
     11: "morais_fbank_bert_late_fusion",
 }
 STAGE2 = ["morais_ft_bert", *(EXPERIMENTS[n] for n in range(3, 12))]
+# The experiments of a shared hparams file: (file, the row's overrides), as in the README.
+ROWS = {
+    "morais_wav2vec2_mean": ("morais_wav2vec2_downstream", {}),
+    "morais_hubert_mean": ("morais_hubert_downstream", {}),
+    "morais_wav2vec2_ecapa": ("morais_wav2vec2_downstream", {"pooling": "ecapa"}),
+    "morais_hubert_ecapa": ("morais_hubert_downstream", {"pooling": "ecapa"}),
+}
 TINY_ECAPA = {
     "ecapa_channels": [16, 16, 16, 16, 48],
     "ecapa_attention_channels": 8,
@@ -71,10 +80,17 @@ def assets(tmp_path_factory):
     }
 
 
+def hparams_path(name):
+    """The hparams file of an experiment (:data:`EXPERIMENTS`)."""
+    return RECIPE / "hparams" / f"{ROWS.get(name, (name,))[0]}.yaml"
+
+
 def overrides_for(name, assets):
-    """The hparams overrides of a morais_*.yaml for the tiny models and the test folders."""
+    """The hparams overrides of an experiment (its row's, :data:`ROWS`) for the tiny models and
+    the test folders."""
     root = assets["root"]
     values = {
+        **ROWS.get(name, (name, {}))[1],
         "data_folder": str(assets["corpus"]),
         "results_folder": str(root / "results"),
         "number_of_epochs": EPOCHS,
@@ -112,7 +128,7 @@ def overrides_for(name, assets):
 def recipe_args(name, assets, **extra):
     overrides = {**overrides_for(name, assets), **extra}  # "--key=value": parsed as YAML
     args = [f"--{key}={value}" for key, value in overrides.items()]
-    return [str(RECIPE / "hparams" / f"{name}.yaml"), *args, "--noprogressbar"]
+    return [str(hparams_path(name)), *args, "--noprogressbar"]
 
 
 def environment():
@@ -131,7 +147,8 @@ def start_python(args, cwd, log_name):
 
 
 def finish_python(process):
-    """Waits for a process of ``start_python``; fails the test with its errors; returns its output."""
+    """Waits for a process of ``start_python``; fails the test with its errors; returns its
+    output."""
     process.wait()
     process.log.close()
     text = process.log_path.read_text()
@@ -345,7 +362,7 @@ def test_averaged_model_is_the_one_evaluated(assets, stage1_wav2vec2):
     name = "morais_ft_wav2vec2"
     folder = fold_folder(assets, name)
     overrides = {**overrides_for(name, assets), "test_session": 1}
-    with open(RECIPE / "hparams" / f"{name}.yaml") as handle:
+    with open(hparams_path(name)) as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     hparams["upstream"].load_state_dict(torch.load(folder / "save" / "averaged_upstream.ckpt"))
     hparams["model"].load_state_dict(torch.load(folder / "save" / "averaged_model.ckpt"))
@@ -451,7 +468,11 @@ def test_downstream_experiments(assets, downstream_runs, name):
     reported = "best" if name == "morais_ft_bert" else "average"
     results = check_fold_outputs(folder, reported=reported)
     assert logged_epochs(folder) == list(range(1, EPOCHS + 1))
-    with open(RECIPE / "hparams" / f"{name}.yaml") as handle:
+    # SpeechBrain's resolved copy of the hparams file, with the row's overrides
+    saved = YAML(typ="rt").load((folder / "hyperparams.yaml").read_text())
+    expected = {"experiment_name": name[len("morais_") :], **ROWS.get(name, (name, {}))[1]}
+    assert {key: saved[key] for key in expected} == expected
+    with open(hparams_path(name)) as handle:
         stage1 = set(
             re.findall(r"^(?:\w+_)?stage1_experiment: ([\w/]+)", handle.read(), flags=re.M)
         )
@@ -517,18 +538,23 @@ def test_early_and_late_fusion_use_both_upstreams(assets, downstream_runs):
 def test_every_morais_hparams_file_loads_and_is_in_the_readme(assets):
     readme = (RECIPE / "README.md").read_text()
     files = sorted((RECIPE / "hparams").glob("morais_*.yaml"))
-    assert {path.stem for path in files} == set(STAGE2) | {EXPERIMENTS[1], EXPERIMENTS[2]}
+    experiments = [*STAGE2, EXPERIMENTS[1], EXPERIMENTS[2]]
+    assert {path.stem for path in files} == {hparams_path(name).stem for name in experiments}
     for path in files:
         assert f"hparams/{path.name}" in readme, f"{path.name} is not in recipes/IEMOCAP/README.md"
-        with open(path) as handle:
-            hparams = load_hyperpyyaml(handle, overrides_for(path.stem, assets))
+    for name in experiments:
+        with open(hparams_path(name)) as handle:
+            hparams = load_hyperpyyaml(handle, overrides_for(name, assets))
         assert set(hparams["upstreams"]) <= set(hparams["modules"])
         assert {"downstream", "classifier"} <= set(hparams["modules"])
-        for key in ("checkpointer", "model", "emotions", "experiment_name", "experiment_folder"):
+        for key in ("checkpointer", "model", "emotions", "experiment_folder"):
             assert key in hparams
-    for number, name in EXPERIMENTS.items():
+        assert f"morais_{hparams['experiment_name']}" == name  # the results folder's name
+    for number, name in EXPERIMENTS.items():  # the README's command of each row
         row = re.search(rf"^\| {number} \|.*$", readme, flags=re.M)
-        assert row and f"hparams/{name}.yaml" in row.group(0), f"experiment {number}"
+        file, overrides = ROWS.get(name, (name, {}))
+        command = " ".join([f"hparams/{file}.yaml", *(f"--{k}={v}" for k, v in overrides.items())])
+        assert row and f"{command} $OPTS`" in row.group(0), f"experiment {number}: {command}"
 
 
 def test_missing_stage1_upstream_is_a_clear_error(tmp_path):

@@ -19,8 +19,8 @@ The other evaluations go to ``results_<report>.md``, ``results_<report>.csv`` an
 ``confusion_matrix_<report>.png``, so that the default summary is never replaced by another
 one. E.g. the two readings of Morais et al.'s rows 3-4: ``cross_validate.py
 hparams/morais_ft_wav2vec2.yaml --train_script=train_upstream_downstream.py --report average``
-(stage 1's own averaged model) and ``hparams/morais_wav2vec2_mean.yaml`` (a new head on the
-averaged upstream).
+(stage 1's own averaged model) and ``hparams/morais_wav2vec2_downstream.yaml`` (a new head on
+the averaged upstream).
 
 Usage:
 > python cross_validate.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release \\

@@ -2,8 +2,10 @@
 """Recipe: upstream + downstream speech emotion recognition on IEMOCAP (Morais et al.,
 "Speech emotion recognition using self-supervised features", ICASSP 2022, Tables 1-2).
 
-One script for the 11 experiments of the paper's Table 1, each a file
-``hparams/morais_*.yaml`` (the README of this folder lists one command per experiment):
+One script for the 11 experiments of the paper's Table 1, each a file ``hparams/morais_*.yaml``
+or, for the mean-pooling and ECAPA-TDNN heads of one stage 1 upstream, a file with an override
+(``morais_<upstream>_downstream.yaml [--pooling=ecapa]``); the README of this folder lists one
+command per experiment:
 
 * **stage 1** (their Figure 2, ``morais_ft_*.yaml``): an upstream (wav2vec 2.0, HuBERT or
   BERT) is fine-tuned jointly with mean pooling and a linear classifier (CNN feature encoder
