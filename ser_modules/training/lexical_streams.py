@@ -35,7 +35,9 @@ from ser_modules.utils.files import read_json
 logger = logging.getLogger(__name__)
 
 RELEASE_TRANSCRIPTS = "release"
-DEFAULT_REMEDY = f"give a CTC model (Hub id or folder) instead of {RELEASE_TRANSCRIPTS!r}"
+DEFAULT_REMEDY = (
+    f"Give a CTC model (Hub id or folder) instead of {RELEASE_TRANSCRIPTS!r} in lexical_streams"
+)
 
 
 def release_transcripts(manifest_paths, allow_empty=False, remedy=DEFAULT_REMEDY):
@@ -70,7 +72,7 @@ def release_transcripts(manifest_paths, allow_empty=False, remedy=DEFAULT_REMEDY
     >>> release_transcripts([path])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: ...test.json: 1 entries (e.g. u1) have an empty transcript: add them, give a CTC...
+    ValueError: ...test.json: 1 entries (e.g. u1) have an empty transcript. Give a CTC model...
     """
     texts = {}
     for path in manifest_paths:
@@ -81,13 +83,13 @@ def release_transcripts(manifest_paths, allow_empty=False, remedy=DEFAULT_REMEDY
         ]
         if without:
             raise ValueError(
-                f"{path}: {len(without)} entries (e.g. {without[0]}) have no transcript field:"
+                f"{path}: {len(without)} entries (e.g. {without[0]}) have no transcript field."
                 f" {remedy}"
             )
         if empty and not allow_empty:
             raise ValueError(
-                f"{path}: {len(empty)} entries (e.g. {empty[0]}) have an empty transcript: add"
-                f" them, {remedy}, or accept empty texts with --allow_empty_transcripts=True"
+                f"{path}: {len(empty)} entries (e.g. {empty[0]}) have an empty transcript."
+                f" {remedy}, or accept empty texts with --allow_empty_transcripts=True"
             )
         texts.update({entry["wav"]: entry["transcript"] for entry in entries.values()})
     return texts
