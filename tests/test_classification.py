@@ -166,6 +166,8 @@ def linear_brain(tmp_path, soft_labels=False, checkpointer=None):
         "compute_cost": EmotionCrossEntropy(label_smoothing=0.1),
         "output_folder": str(tmp_path),
         "lr": 0.5,
+        "checkpoint_key": "UA",
+        "keep_checkpoints": 1,
         "epoch_counter": sb.utils.epoch_loop.EpochCounter(3),
         "train_logger": sb.utils.train_logger.FileTrainLogger(str(tmp_path / "train_log.txt")),
     }
