@@ -35,7 +35,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the preparation script beside this one
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
 from msp_podcast_prepare import (  # noqa: E402
     N_EXAMPLES,
     detect_layout,
@@ -137,7 +137,8 @@ def consensus_mismatches(rows, stats):
     -------
     >>> row = {"utt": "a", "file_name": "a.wav", "values": {"arousal": 4.0, "valence": 3.0,
     ...        "dominance": 2.0}, "texts": {"arousal": "4.0", "valence": "3.0", "dominance": "2.0"}}
-    >>> stats = {"a": {"n_raters": 2, "arousal_mean": 4.0, "valence_mean": 3.5, "dominance_mean": 2.0}}
+    >>> stats = {"a": {"n_raters": 2, "arousal_mean": 4.0, "valence_mean": 3.5,
+    ...                "dominance_mean": 2.0}}
     >>> consensus_mismatches([row], stats)
     [(0.5, 'a.wav', 'valence', 3.0, 3.5, 2)]
     """
@@ -165,7 +166,8 @@ def partition_conflicts(rows, partitions):
 
     Example
     -------
-    >>> partition_conflicts([{"utt": "a", "file_name": "a.wav", "split_set": "Test1"}], {"a": "Train"})
+    >>> row = {"utt": "a", "file_name": "a.wav", "split_set": "Test1"}
+    >>> partition_conflicts([row], {"a": "Train"})
     [('a.wav', 'Train', 'Test1')]
     """
     return [
@@ -196,7 +198,8 @@ def unexpected_partitions(rows, partitions):
 
     Example
     -------
-    >>> rows = [{"utt": "a", "split_set": "Test 1"}, {"utt": "b", "split_set": "Test1"}, {"utt": "c", "split_set": ""}]
+    >>> rows = [{"utt": "a", "split_set": "Test 1"}, {"utt": "b", "split_set": "Test1"},
+    ...         {"utt": "c", "split_set": ""}]
     >>> unexpected_partitions(rows, {"c": "Dev"})
     {'Dev': 1, 'Test 1': 1}
     """
