@@ -119,7 +119,10 @@ def run_case(case, work, corpus, ssl_folder, device, batch_size):
     """Runs one case; returns a dict of its times (seconds) and utterance counts."""
     use_cache = case != "uncached"
     hparams, run_opts = load_hparams(work, corpus, ssl_folder, use_cache, device, batch_size)
-    manifests = train.prepare_manifests(hparams, train.prepare_iemocap)
+    manifests = train.prepare_manifests(
+        hparams, train.prepare_iemocap, train.FOLD_OPTIONS, splits=train.SPLITS
+    )
+    train.save_label_encoder(hparams)
     result = {"case": case}
     cache = None
     if use_cache:

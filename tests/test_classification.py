@@ -17,14 +17,16 @@ from ser_modules.objectives.metrics import ClassificationMetrics
 from ser_modules.training.checkpointing import AtomicCheckpointer
 from ser_modules.training.classification import (
     LABEL_KEYS,
+    SPLITS,
     ClassificationBrain,
     classification_datasets,
     classification_results,
     label_pipeline,
-    prepare_manifests,
+    save_label_encoder,
     vote_distribution,
     write_test_outputs,
 )
+from ser_modules.training.preparation import prepare_manifests
 from ser_modules.utils.files import write_json_atomic
 
 EMOTIONS = ["neu", "hap", "ang", "sad"]
@@ -81,7 +83,7 @@ def test_datasets_hold_inputs_and_labels_and_reject_unknown_labels(tmp_path):
         classification_datasets({"train": good, "valid": bad}, EMOTIONS, [], [])
 
 
-def test_prepare_manifests_skips_long_training_utterances_and_saves_the_label_encoder(tmp_path):
+def test_the_fold_is_prepared_and_the_label_encoder_saved_as_the_iemocap_scripts_do(tmp_path):
     calls = []
 
     def prepare_fold(**kwargs):
@@ -108,7 +110,9 @@ def test_prepare_manifests_skips_long_training_utterances_and_saves_the_label_en
         "label_encoder": sb.dataio.encoder.CategoricalEncoder(),
         "noprogressbar": True,
     }
-    manifests = prepare_manifests(hparams, prepare_fold)
+    options = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
+    manifests = prepare_manifests(hparams, prepare_fold, options, splits=SPLITS)
+    save_label_encoder(hparams)
     assert calls == [
         {
             "save_folder": hparams["manifest_folder"],
@@ -128,7 +132,7 @@ def test_prepare_manifests_skips_long_training_utterances_and_saves_the_label_en
     assert hparams["label_encoder"].decode_ndim([0, 1, 2, 3]) == EMOTIONS
     assert (tmp_path / "save" / "label_encoder.txt").exists()
     hparams["skip_prep"] = True  # the manifests are there: not prepared again
-    prepare_manifests(hparams, prepare_fold)
+    prepare_manifests(hparams, prepare_fold, options, splits=SPLITS)
     assert len(calls) == 1
 
 
@@ -162,6 +166,8 @@ def linear_brain(tmp_path, soft_labels=False, checkpointer=None):
         "compute_cost": EmotionCrossEntropy(label_smoothing=0.1),
         "output_folder": str(tmp_path),
         "lr": 0.5,
+        "checkpoint_key": "UA",
+        "keep_checkpoints": 1,
         "epoch_counter": sb.utils.epoch_loop.EpochCounter(3),
         "train_logger": sb.utils.train_logger.FileTrainLogger(str(tmp_path / "train_log.txt")),
     }

@@ -115,11 +115,13 @@ def test_model_sizes_of_table_2():
     conv = 3 * 2048 * 1024 + 1024
     gru = 3 * (1024 * 256 + 256 * 256 + 2 * 256) + 3 * (2 * 256 * 256 + 2 * 256)
     embedding, output = (256 + 2 * 768) * 128 + 128, 128 * 3 + 3
-    assert rows[0]["parameters"] == conv + gru + embedding + output
-    assert [row["kept"] for row in rows] == [2048, 1638, 1229, 819]
-    assert [round(row["reduction_percent"], 1) for row in rows[1:]] == [15.9, 31.8, 47.8]
+    assert rows[0]["head_parameters"] == conv + gru + embedding + output
+    assert [row["kept_dimensions"] for row in rows] == [2048, 1638, 1229, 819]
+    reductions = [round(row["relative_size_reduction_percent"], 1) for row in rows[1:]]
+    assert reductions == [15.9, 31.8, 47.8]
     audio = model_sizes(1024)
-    assert audio[0]["parameters"] == 4_559_363
-    assert [round(row["reduction_percent"], 1) for row in audio[1:]] == [13.8, 27.6, 41.4]
+    assert audio[0]["head_parameters"] == 4_559_363
+    reductions = [round(row["relative_size_reduction_percent"], 1) for row in audio[1:]]
+    assert reductions == [13.8, 27.6, 41.4]
     readme = (RECIPE / "README.md").read_text()
     assert markdown_table(rows) in readme and markdown_table(audio) in readme

@@ -8,7 +8,8 @@ Linear classifier, trained with label-smoothed cross-entropy. One run = one fold
 5-fold leave-one-session-out protocol; ``cross_validate.py`` runs the 5 folds.
 
 To run this recipe:
-> python train.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release --test_session=3
+> python train.py hparams/wavlm_corr_att.yaml --data_folder=/path/IEMOCAP_full_release \\
+      --test_session=3
 
 Outputs (in ``output_folder``): ``train_log.txt``, ``test_results.json`` (WA, UA, macro-F1,
 recall per class, confusion matrix, layer weights), ``predictions.csv``,
@@ -22,25 +23,29 @@ import os
 import sys
 
 import speechbrain as sb
-from speechbrain.utils.distributed import main_process_only
+from speechbrain.utils.distributed import main_process_only, run_on_main
 
 from ser_modules.data.checks import check_finite, max_frames
 from ser_modules.data.pipelines import audio_pipeline, cached_feature_pipeline
 from ser_modules.training.classification import (
+    SPLITS,
     ClassificationBrain,
     classification_datasets,
     classification_results,
-    prepare_manifests,
+    save_label_encoder,
     write_test_outputs,
 )
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.plots import plot_layer_weights
+from ser_modules.training.preparation import prepare_manifests
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
 from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
+
+FOLD_OPTIONS = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
 
 
 class EmotionBrain(ClassificationBrain):
@@ -113,7 +118,8 @@ def main(argv):
     """Prepares the fold, builds the cache, trains, evaluates the best valid-UA checkpoint
     (``experiment.json`` records the inputs, the end of training and of the evaluation)."""
     hparams, run_opts = load_experiment(argv, script=__file__)
-    manifests = prepare_manifests(hparams, prepare_iemocap)
+    manifests = prepare_manifests(hparams, prepare_iemocap, FOLD_OPTIONS, splits=SPLITS)
+    run_on_main(save_label_encoder, args=[hparams])
     record_inputs(hparams, manifests)
     manifests = debug_manifests(hparams, run_opts, manifests)
     cache = None

@@ -54,7 +54,7 @@ import sys
 import speechbrain as sb
 import torch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
-from speechbrain.utils.distributed import if_main_process, main_process_only
+from speechbrain.utils.distributed import if_main_process, main_process_only, run_on_main
 
 from ser_modules.data.checks import max_frames
 from ser_modules.data.pipelines import audio_pipeline, cached_feature_pipeline
@@ -67,21 +67,25 @@ from ser_modules.training.checkpoint_averaging import (
     load_average,
 )
 from ser_modules.training.classification import (
+    SPLITS,
     ClassificationBrain,
     classification_datasets,
     classification_results,
-    prepare_manifests,
+    save_label_encoder,
     write_test_outputs,
 )
 from ser_modules.training.distributed import process_group
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.feature_cache import build_feature_cache, module_fingerprint
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
+from ser_modules.training.preparation import prepare_manifests
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.utils.files import open_atomic, torch_save_atomic, write_json_atomic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
 from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
+
+FOLD_OPTIONS = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
 
 logger = logging.getLogger(__name__)
 
@@ -456,7 +460,8 @@ def optimizer_steps(hparams, num_train, grad_accumulation_factor, world_size=1):
 def main(argv):
     """Prepares the fold, loads stage 1's upstreams, trains, evaluates best and average."""
     hparams, run_opts = load_experiment(argv, script=__file__)
-    manifests = prepare_manifests(hparams, prepare_iemocap)
+    manifests = prepare_manifests(hparams, prepare_iemocap, FOLD_OPTIONS, splits=SPLITS)
+    run_on_main(save_label_encoder, args=[hparams])
     upstreams = check_upstreams(hparams)
     load_pretrained_upstreams(hparams, upstreams)
     # The inputs: the manifests, and the weights of stage 1's upstreams (a rerun stage 1 is

@@ -16,17 +16,74 @@ Authors
 """
 
 import argparse
+import logging
 
 from ser_modules.nn.multimodal import MultimodalTCGRU
-from ser_modules.nn.selection import kept_size
+from ser_modules.nn.selection import FeatureSelection
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
+
+logger = logging.getLogger(__name__)
 
 KEEP_FRACTIONS = (1.0, 0.8, 0.6, 0.4)
 PAPER_REDUCTION = {1.0: "-", 0.8: "16%", 0.6: "32%", 0.4: "49%"}
 
 
+def model_size(head, full_input_head, selection):
+    """Size of a downstream head on the kept dimensions, beside the same head on all of them.
+
+    Arguments
+    ---------
+    head : torch.nn.Module
+        The head on the ``selection.output_size`` kept dimensions.
+    full_input_head : torch.nn.Module
+        The same head on all ``selection.input_size`` dimensions.
+    selection : ser_modules.nn.selection.FeatureSelection
+        The feature selection before the head.
+
+    Returns
+    -------
+    dict
+        ``input_size``, ``kept_dimensions``, ``head_parameters``, ``head_megabytes_fp32``,
+        ``full_input_head_parameters``, ``relative_size_reduction_percent`` and
+        ``selector_stored_values`` (what ``model_size.json`` of a run holds).
+
+    Example
+    -------
+    >>> import torch
+    >>> selection = FeatureSelection(4, "ccs", 0.5)
+    >>> size = model_size(torch.nn.Linear(2, 1), torch.nn.Linear(4, 1), selection)
+    >>> size["head_parameters"], size["full_input_head_parameters"], size["kept_dimensions"]
+    (3, 5, 2)
+    >>> size["relative_size_reduction_percent"]
+    40.0
+    """
+    params, full = count_parameters(head), count_parameters(full_input_head)
+    return {
+        "input_size": selection.input_size,
+        "kept_dimensions": selection.output_size,
+        "head_parameters": params,
+        "head_megabytes_fp32": params * 4 / 1e6,
+        "full_input_head_parameters": full,
+        "relative_size_reduction_percent": 100.0 * (1 - params / full),
+        "selector_stored_values": sum(buffer.numel() for buffer in selection.buffers()),
+    }
+
+
+def log_model_size(size, method):
+    """Logs a :func:`model_size` (``method``: the selection's)."""
+    logger.info(
+        "Downstream model: %d parameters (%.2f MB fp32) on %d of %d input dimensions (%s); "
+        "%.1f%% smaller than on all dimensions (%d parameters)",
+        *(size[key] for key in ("head_parameters", "head_megabytes_fp32", "kept_dimensions")),
+        size["input_size"],
+        method,
+        size["relative_size_reduction_percent"],
+        size["full_input_head_parameters"],
+    )
+
+
 def model_sizes(acoustic_size, lexical_sizes=(), keep_fractions=KEEP_FRACTIONS, **head_options):
-    """One row per kept fraction: kept dimensions, parameters, MB (fp32, fp16), reduction (%).
+    """:func:`model_size` of the head for each kept fraction (CCS selection).
 
     Arguments
     ---------
@@ -35,39 +92,33 @@ def model_sizes(acoustic_size, lexical_sizes=(), keep_fractions=KEEP_FRACTIONS, 
     lexical_sizes : tuple of int
         Lexical embedding sizes (none: the audio-only TC-GRU).
     keep_fractions : tuple of float
-        Fractions of the acoustic dimensions kept (the first one is the reference).
+        Fractions of the acoustic dimensions kept.
     **head_options
         Options of the TC-GRU (``conv_channels``, ``gru_size``, ...).
 
     Returns
     -------
     list of dict
+        ``keep_fraction`` and the :func:`model_size` of each fraction.
 
     Example
     -------
     >>> rows = model_sizes(20, (4,), (1.0, 0.5), conv_channels=8, gru_size=4, embedding_size=2)
-    >>> [(row["kept"], row["parameters"]) for row in rows]
+    >>> [(row["kept_dimensions"], row["head_parameters"]) for row in rows]
     [(20, 803), (10, 563)]
     """
+
+    def head(input_size):
+        if lexical_sizes:
+            return MultimodalTCGRU(input_size, lexical_sizes=list(lexical_sizes), **head_options)
+        return TCGRU(input_size, **head_options)
+
+    full_input_head = head(acoustic_size)
     rows = []
     for keep in keep_fractions:
-        kept = kept_size(acoustic_size, keep)
-        if lexical_sizes:
-            head = MultimodalTCGRU(kept, lexical_sizes=list(lexical_sizes), **head_options)
-        else:
-            head = TCGRU(kept, **head_options)
-        params = count_parameters(head)
-        rows.append(
-            {
-                "keep": keep,
-                "kept": kept,
-                "parameters": params,
-                "mb_fp32": params * 4 / 1e6,
-                "mb_fp16": params * 2 / 1e6,
-            }
-        )
-    for row in rows:
-        row["reduction_percent"] = 100.0 * (1 - row["parameters"] / rows[0]["parameters"])
+        selection = FeatureSelection(acoustic_size, "ccs", keep)
+        size = model_size(head(selection.output_size), full_input_head, selection)
+        rows.append({"keep_fraction": keep, **size})
     return rows
 
 
@@ -81,11 +132,12 @@ def markdown_table(rows):
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        reduction = "-" if row is rows[0] else f"{row['reduction_percent']:.1f}%"
+        params = row["head_parameters"]
+        reduction = "-" if row is rows[0] else f"{row['relative_size_reduction_percent']:.1f}%"
         lines.append(
-            f"| {100 * row['keep']:.0f}% | {row['kept']} | {row['parameters']:,} |"
-            f" {row['mb_fp32']:.1f} | {row['mb_fp16']:.1f} | {reduction} |"
-            f" {PAPER_REDUCTION.get(row['keep'], '')} |"
+            f"| {100 * row['keep_fraction']:.0f}% | {row['kept_dimensions']} | {params:,} |"
+            f" {params * 4 / 1e6:.1f} | {params * 2 / 1e6:.1f} | {reduction} |"
+            f" {PAPER_REDUCTION.get(row['keep_fraction'], '')} |"
         )
     return "\n".join(lines)
 

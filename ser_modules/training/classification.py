@@ -7,11 +7,12 @@ lives here:
 
 * labels: :func:`vote_distribution`, :func:`label_pipeline` (class index and the
   evaluators' vote distribution, the targets of ``soft_labels``);
-* data: :func:`prepare_manifests` (fold manifests, ``max_duration`` limit, label encoder),
-  :func:`classification_datasets`;
+* data: :func:`save_label_encoder`, :func:`classification_datasets` (the manifests come
+  from :func:`ser_modules.training.preparation.prepare_manifests`);
 * :class:`ClassificationBrain`: loss (label-smoothed or soft-target cross-entropy), WA / UA /
-  macro-F1 of every split, logging, ``history.json`` and training curves, with hook methods
-  the recipes override;
+  macro-F1 of every split; logging, ``history.json``, training curves and checkpoints come
+  from :class:`ser_modules.training.brain.RecordingBrain`, with hook methods the recipes
+  override;
 * test outputs: :func:`classification_results`, :func:`write_test_outputs`
   (``predictions.csv`` with ``p_<label>`` columns, ``confusion_matrix.png``,
   ``test_results.json`` with NaN written as null).
@@ -24,11 +25,10 @@ import os
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.distributed import main_process_only, run_on_main
 
-from ser_modules.data.checks import apply_duration_limit, check_labels
+from ser_modules.data.checks import check_labels
 from ser_modules.objectives.metrics import ClassificationMetrics
-from ser_modules.training.plots import record_epoch
+from ser_modules.training.brain import RecordingBrain
 from ser_modules.training.update_budget import end_epochs_if_budget_spent
 from ser_modules.utils.files import atomic_path, json_safe, write_json_atomic
 
@@ -89,7 +89,8 @@ def label_pipeline(emotions):
     -------
     >>> entries = {"u1": {"emo": "hap", "votes": {"hap": 3, "neu": 1}}}
     >>> data = sb.dataio.dataset.DynamicItemDataset(
-    ...     entries, dynamic_items=[label_pipeline(["neu", "hap"])], output_keys=["id", *LABEL_KEYS])
+    ...     entries, dynamic_items=[label_pipeline(["neu", "hap"])],
+    ...     output_keys=["id", *LABEL_KEYS])
     >>> item = data[0]
     >>> item["id"], item["emo_encoded"].tolist(), item["vote_distribution"].tolist()
     ('u1', [1], [0.25, 0.75])
@@ -108,63 +109,6 @@ def label_pipeline(emotions):
 # ----------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------
-def prepare_manifests(hparams, prepare_fold):
-    """Writes the fold's manifests and the label encoder; returns the manifests to use.
-
-    ``prepare_fold`` runs on the main process (unless ``skip_prep``). With ``max_duration``,
-    the long utterances are listed and logged per manifest; with ``long_utterance: skip`` the
-    training manifest without them is returned (``apply_duration_limit``). The label encoder
-    is saved beside the checkpoints (:func:`save_label_encoder`).
-
-    Arguments
-    ---------
-    hparams : dict
-        Reads ``skip_prep``, ``data_folder``, ``manifest_folder``, ``test_session``,
-        ``valid_ratio``, ``dev_split``, ``seed``, ``max_duration``, ``long_utterance``, and
-        those of :func:`save_label_encoder`.
-    prepare_fold : callable
-        Writes ``train.json``, ``valid.json``, ``test.json`` of a fold into ``save_folder``;
-        called with the keyword arguments ``data_folder``, ``save_folder``,
-        ``test_session``, ``valid_ratio``, ``dev_split``, ``seed`` and ``progressbar`` (False
-        with ``--noprogressbar``) (``recipes/IEMOCAP/iemocap_prepare.prepare_iemocap``).
-
-    Returns
-    -------
-    dict
-        Split -> manifest path.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> def prepare_fold(save_folder, **options):
-    ...     for split in SPLITS:
-    ...         write_json_atomic({f"{split}1": {"emo": "neu", "duration": 2.0}}, f"{save_folder}/{split}.json")
-    >>> hparams = {"skip_prep": False, "data_folder": "corpus", "manifest_folder": folder, "test_session": 1,
-    ...            "valid_ratio": 0.2, "dev_split": "random", "seed": 1, "max_duration": None,
-    ...            "long_utterance": "crop", "emotions": ["neu", "hap"], "save_folder": folder,
-    ...            "label_encoder": sb.dataio.encoder.CategoricalEncoder()}
-    >>> [os.path.basename(path) for path in prepare_manifests(hparams, prepare_fold).values()]
-    ['train.json', 'valid.json', 'test.json']
-    >>> open(os.path.join(folder, "label_encoder.txt")).read().splitlines()[:2]
-    ["'neu' => 0", "'hap' => 1"]
-    """
-    if not hparams["skip_prep"]:
-        options = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
-        kwargs = {
-            "save_folder": hparams["manifest_folder"],
-            **{key: hparams[key] for key in options},
-        }
-        kwargs["progressbar"] = not hparams.get("noprogressbar", False)
-        run_on_main(prepare_fold, kwargs=kwargs)
-    manifests = {
-        split: os.path.join(hparams["manifest_folder"], f"{split}.json") for split in SPLITS
-    }
-    manifests = apply_duration_limit(manifests, hparams["max_duration"], hparams["long_utterance"])
-    run_on_main(save_label_encoder, args=[hparams])
-    return manifests
-
-
 def save_label_encoder(hparams):
     """Writes ``<save_folder>/label_encoder.txt`` with the class order of ``emotions``.
 
@@ -222,7 +166,8 @@ def classification_datasets(manifests, emotions, input_pipelines, input_keys):
     >>> import tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "test.json")
     >>> write_json_atomic({"u1": {"emo": "sad", "votes": {"sad": 2}, "text": "hi"}}, path)
-    >>> text = sb.utils.data_pipeline.provides("words")(sb.utils.data_pipeline.takes("text")(str.split))
+    >>> takes, provides = sb.utils.data_pipeline.takes, sb.utils.data_pipeline.provides
+    >>> text = provides("words")(takes("text")(str.split))
     >>> data = classification_datasets({"test": path}, ["neu", "sad"], [text], ["words"])
     >>> data["test"][0]["words"], data["test"][0]["emo_encoded"].tolist()
     (['hi'], [1])
@@ -301,7 +246,8 @@ def write_test_outputs(folder, metrics, results):
     >>> import json, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> metrics = ClassificationMetrics(["neu", "hap"])
-    >>> metrics.append(["u1"], torch.tensor([[0.2, 0.8]]), torch.tensor([1]), probabilities=torch.tensor([[0.2, 0.8]]))
+    >>> scores = torch.tensor([[0.2, 0.8]])
+    >>> metrics.append(["u1"], scores, torch.tensor([1]), probabilities=scores)
     >>> write_test_outputs(folder, metrics, {"recall": {"neu": float("nan"), "hap": 100.0}})
     >>> json.load(open(os.path.join(folder, "test_results.json")))
     {'recall': {'neu': None, 'hap': 100.0}}
@@ -316,12 +262,13 @@ def write_test_outputs(folder, metrics, results):
 # ----------------------------------------------------------------------------------------------
 # Brain
 # ----------------------------------------------------------------------------------------------
-class ClassificationBrain(sb.Brain):
+class ClassificationBrain(RecordingBrain):
     """A Brain that classifies utterances into ``emotions``; the recipes subclass it.
 
     Shared here: the loss (``compute_cost`` on the class indices, or on the vote
     distributions with ``soft_labels``), the WA / UA / macro-F1 of the validation and test
-    splits, the log lines, ``history.json`` and ``training_curves.png`` (every epoch).
+    splits (:meth:`summary`). The stage end (log lines, ``history.json`` and
+    ``training_curves.png`` every epoch, checkpoints) is :class:`RecordingBrain`'s.
 
     Hooks a recipe overrides:
 
@@ -329,11 +276,11 @@ class ClassificationBrain(sb.Brain):
       ``compute_forward`` feeds them to its head);
     * :meth:`on_test_end`: what is written at test end (e.g. with :func:`write_test_outputs`);
     * :meth:`keep_checkpoint`: which checkpoints are kept after a validation (default: the
-      best on validation UA);
+      ``keep_checkpoints`` best on validation ``checkpoint_key``);
     * :meth:`stats_meta`: what the log line of a validation or test names besides the metrics.
 
-    Reads the hparams ``emotions``, ``soft_labels``, ``compute_cost``, ``train_logger``,
-    ``output_folder``, and (default hooks) ``lr`` and ``epoch_counter``.
+    Reads the hparams ``emotions``, ``soft_labels``, ``compute_cost``, and those of
+    :class:`RecordingBrain`.
 
     Example
     -------
@@ -344,19 +291,22 @@ class ClassificationBrain(sb.Brain):
     ...         return self.modules.classifier(self.compute_features(batch))
     >>> from types import SimpleNamespace
     >>> from ser_modules.objectives.losses import EmotionCrossEntropy
-    >>> hparams = {"emotions": ["neu", "hap"], "soft_labels": False, "compute_cost": EmotionCrossEntropy()}
+    >>> hparams = {"emotions": ["neu", "hap"], "soft_labels": False,
+    ...            "compute_cost": EmotionCrossEntropy()}
     >>> brain = LinearBrain(modules={"classifier": torch.nn.Linear(3, 2)}, hparams=hparams)
     >>> brain.on_stage_start(sb.Stage.VALID)
     >>> batch = SimpleNamespace(id=["a", "b"], x=torch.randn(2, 3),
     ...     emo_encoded=SimpleNamespace(data=torch.tensor([[0], [1]])), vote_distribution=None)
-    >>> loss = brain.compute_objectives(brain.compute_forward(batch, sb.Stage.VALID), batch, sb.Stage.VALID)
+    >>> predictions = brain.compute_forward(batch, sb.Stage.VALID)
+    >>> loss = brain.compute_objectives(predictions, batch, sb.Stage.VALID)
     >>> sorted(brain.summary()), len(brain.metrics)
     (['F1', 'UA', 'WA'], 2)
     """
 
     def on_fit_start(self):
         """Recovers the last checkpoint; a run resumed after its ``optimizer_step_limit``
-        updates runs no further epoch (:func:`~ser_modules.training.update_budget.end_epochs_if_budget_spent`).
+        updates runs no further epoch
+        (:func:`~ser_modules.training.update_budget.end_epochs_if_budget_spent`).
         """
         super().on_fit_start()
         end_epochs_if_budget_spent(self, self.hparams.epoch_counter)
@@ -371,50 +321,6 @@ class ClassificationBrain(sb.Brain):
         """
         raise NotImplementedError(f"{type(self).__name__} must define compute_features(batch)")
 
-    def on_test_end(self, stats):
-        """Hook: writes the test outputs (called on every process after the test stage).
-
-        Arguments
-        ---------
-        stats : dict
-            ``loss`` and :meth:`summary` of the test split; ``self.metrics`` holds its
-            predictions.
-        """
-        raise NotImplementedError(f"{type(self).__name__} must define on_test_end(stats)")
-
-    def keep_checkpoint(self, epoch, stats):
-        """Hook: saves the epoch's checkpoint, keeping the ``keep_checkpoints`` best on
-        validation ``checkpoint_key`` (and the newest): more than 1 lets an export average
-        them (``ser-publish export ... --average N``).
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch just validated.
-        stats : dict
-            ``loss`` and :meth:`summary` of the validation split (the checkpoint's meta).
-        """
-        from ser_modules.training.checkpoint_averaging import keep_best_checkpoints
-
-        keep_best_checkpoints(
-            self.checkpointer, stats, self.hparams.checkpoint_key, self.hparams.keep_checkpoints
-        )
-
-    def stats_meta(self, stage, epoch):
-        """Hook: the non-metric fields of a log line: the epoch and the head's learning rate
-        after a validation, the loaded epoch after a test.
-
-        Arguments
-        ---------
-        stage : speechbrain.Stage
-            ``VALID`` or ``TEST``.
-        epoch : int
-            The epoch (validation).
-        """
-        if stage == sb.Stage.VALID:
-            return {"epoch": epoch, "lr": self.hparams.lr}
-        return {"Epoch loaded": self.hparams.epoch_counter.current}
-
     def compute_objectives(self, predictions, batch, stage):
         """Label-smoothed (optionally soft-target) cross-entropy; metrics outside training."""
         targets = batch.emo_encoded.data.squeeze(1)
@@ -425,39 +331,16 @@ class ClassificationBrain(sb.Brain):
             self.metrics.append(batch.id, scores, targets, probabilities=scores.softmax(-1))
         return loss
 
+    curve_metrics = CURVE_METRICS
+
     def on_stage_start(self, stage, epoch=None):
         """Creates a fresh accumulator of the split's predictions."""
         if stage != sb.Stage.TRAIN:
             self.metrics = ClassificationMetrics(self.hparams.emotions)
 
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs; records the history and keeps checkpoints after a validation; writes the
-        test outputs after a test."""
+    def summary(self, stage=None):
+        """WA, UA and macro-F1 (percent) of the split (none after training: the training
+        predictions are not kept)."""
         if stage == sb.Stage.TRAIN:
-            self.train_stats = {"loss": stage_loss}
-            return
-        stats = {"loss": stage_loss, **self.summary()}
-        if stage == sb.Stage.VALID:
-            self.hparams.train_logger.log_stats(
-                stats_meta=self.stats_meta(stage, epoch),
-                train_stats=self.train_stats,
-                valid_stats=stats,
-            )
-            self.record_history(epoch, stats)
-            self.keep_checkpoint(epoch, stats)
-        else:
-            self.hparams.train_logger.log_stats(
-                stats_meta=self.stats_meta(stage, epoch), test_stats=stats
-            )
-            self.on_test_end(stats)
-
-    def summary(self):
-        """WA, UA and macro-F1 (percent) of the split."""
+            return {}
         return {key: self.metrics.summarize(key) for key in ("WA", "UA", "F1")}
-
-    @main_process_only
-    def record_history(self, epoch, valid_stats):
-        """Appends the epoch to ``history.json`` and redraws ``training_curves.png``."""
-        record_epoch(
-            self.hparams.output_folder, epoch, self.train_stats, valid_stats, CURVE_METRICS
-        )
