@@ -21,7 +21,8 @@ Three sizes are available:
 
 Command line::
 
-    python -m ser_modules.testing.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|small|base] [--seed 0]
+    python -m ser_modules.testing.tiny_ssl wavlm --out data/tiny_wavlm \
+        [--size tiny|small|base] [--seed 0]
 
 Authors
  * ser-recipes contributors 2026
@@ -40,41 +41,24 @@ logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("wavlm", "hubert", "wav2vec2")
 
-SIZES = {
-    "tiny": dict(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm="layer",
-        do_stable_layer_norm=True,
-    ),
-    "small": dict(
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        conv_dim=(64,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm="group",
-        do_stable_layer_norm=False,
-    ),
-    "base": dict(
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        conv_dim=(512,) * 7,
-        num_conv_pos_embeddings=128,
-        num_conv_pos_embedding_groups=16,
-        feat_extract_norm="group",
-        do_stable_layer_norm=False,
-    ),
+# The geometry of each size: one row per size, one column per config field.
+_GEOMETRY_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "conv_dim",
+    "num_conv_pos_embeddings",
+    "num_conv_pos_embedding_groups",
+    "feat_extract_norm",
+    "do_stable_layer_norm",
+)
+_GEOMETRIES = {
+    "tiny": (32, 2, 2, 64, (32,) * 7, 16, 2, "layer", True),
+    "small": (64, 2, 2, 128, (64,) * 7, 16, 2, "group", False),
+    "base": (768, 12, 12, 3072, (512,) * 7, 128, 16, "group", False),
 }
+SIZES = {size: dict(zip(_GEOMETRY_FIELDS, row)) for size, row in _GEOMETRIES.items()}
 
 _OPTIONS_FILE = "tiny_ssl_options.json"
 
