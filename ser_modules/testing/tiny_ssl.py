@@ -110,18 +110,18 @@ def build_ssl_config(kind, size="tiny"):
     )
 
 
-def _save_feature_extractor(out_dir, config):
-    """Saves the ``preprocessor_config.json`` that SpeechBrain's wrappers read."""
+def _feature_extractor(config):
+    """The feature extractor of a model of ``config`` (its ``preprocessor_config.json`` is what
+    SpeechBrain's wrappers read)."""
     from transformers import Wav2Vec2FeatureExtractor
 
-    extractor = Wav2Vec2FeatureExtractor(
+    return Wav2Vec2FeatureExtractor(
         feature_size=1,
         sampling_rate=SAMPLE_RATE,
         padding_value=0.0,
         do_normalize=True,
         return_attention_mask=config.feat_extract_norm == "layer",
     )
-    extractor.save_pretrained(out_dir)
 
 
 def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
@@ -164,7 +164,7 @@ def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
     model = model_class(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    _save_feature_extractor(out_dir, config)
+    _feature_extractor(config).save_pretrained(out_dir)
     options_file.write_text(json.dumps(options))
     logger.info("Saved a random %s-sized %s model to %s", size, kind, out_dir)
     return out_dir
@@ -231,12 +231,7 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     >>> processor.batch_decode([[0, 7, 7, 0, 7, 4, 6]])  # blanks dropped, repeats merged
     ['AA T']
     """
-    from transformers import (
-        HubertForCTC,
-        Wav2Vec2CTCTokenizer,
-        Wav2Vec2FeatureExtractor,
-        Wav2Vec2Processor,
-    )
+    from transformers import HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2Processor
 
     folder = Path(folder)
     options = {"kind": "hubert_ctc", "size": size, "seed": seed, "vocabulary": list(CTC_VOCABULARY)}
@@ -257,13 +252,7 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     config.vocab_size = len(CTC_VOCABULARY)
     config.pad_token_id = tokenizer.pad_token_id
     config.ctc_loss_reduction = "mean"
-    extractor = Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=SAMPLE_RATE,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=config.feat_extract_norm == "layer",
-    )
+    extractor = _feature_extractor(config)
     torch.manual_seed(seed)
     HubertForCTC(config).save_pretrained(folder)
     Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
