@@ -156,6 +156,22 @@ def write_json(path, data):
         json.dump(data, out, indent=2)
 
 
+def add_case_options(parser, cases, case_help, json_help):
+    """Adds ``--case`` (some of ``cases``, in the order given) and ``--json`` (the file of the
+    results) to ``parser``: the options by which ``run_all.py`` runs cases in a child process.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_case_options(parser, ("a", "b"), "run these cases", "write the results here")
+    >>> parser.parse_args(["--case", "b", "a", "--json", "r.json"])
+    Namespace(case=['b', 'a'], json='r.json')
+    """
+    parser.add_argument("--case", nargs="+", choices=cases, default=None, help=case_help)
+    parser.add_argument("--json", default=None, help=json_help)
+
+
 def set_threads(threads):
     """``torch.set_num_threads`` when ``threads`` is given; returns the thread count in use."""
     import torch

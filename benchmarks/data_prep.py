@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "recipes" / "IEMOCAP"))
 sys.path.insert(0, str(ROOT / "recipes" / "MSP-Podcast"))
 
-from bench_utils import MemoryProbe, log, write_json  # noqa: E402
+from bench_utils import MemoryProbe, add_case_options, log, write_json  # noqa: E402
 
 from ser_modules.testing.synthetic import (  # noqa: E402
     IEMOCAP_MARKER,
@@ -72,14 +72,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--workers", type=int, default=None, help="espeak-ng processes (default: all cores)"
     )
-    parser.add_argument(
-        "--case",
-        nargs="+",
-        choices=CASES,
-        default=None,
-        help="run only these steps (in this order)",
+    add_case_options(
+        parser, CASES, "run only these steps (in this order)", "write the figures to this JSON file"
     )
-    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     return parser.parse_args(argv)
 
 

@@ -31,7 +31,14 @@ sys.path.insert(0, RECIPE)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import train  # noqa: E402  (the recipe's train.py)
-from bench_utils import MemoryProbe, log, set_threads, torch_info, write_json  # noqa: E402
+from bench_utils import (  # noqa: E402
+    MemoryProbe,
+    add_case_options,
+    log,
+    set_threads,
+    torch_info,
+    write_json,
+)
 
 from ser_modules.testing.synthetic import generate_iemocap  # noqa: E402
 from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
@@ -51,14 +58,12 @@ def parse_args():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--work", default=None, help="work folder (default: a temporary one)")
-    parser.add_argument(
-        "--case",
-        nargs="+",
-        choices=CASES,
-        default=None,
-        help="run these cases of one size, each with its own peak memory",
+    add_case_options(
+        parser,
+        CASES,
+        "run these cases of one size, each with its own peak memory",
+        "write the cases' results to this JSON file",
     )
-    parser.add_argument("--json", default=None, help="write the cases' results to this JSON file")
     return parser.parse_args()
 
 

@@ -11,7 +11,8 @@
 
 Every step is skipped when its output exists, so a second run only prints the table.
 
-Usage: python scripts/demo.py [--out demo_output] [--epochs 20] [--per-speaker 40] [--folds 1,2,3,4,5]
+Usage: python scripts/demo.py [--out demo_output] [--epochs 20] [--per-speaker 40]
+    [--folds 1,2,3,4,5]
 """
 
 import argparse
@@ -19,6 +20,9 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
+
+from demo_steps import generate_inputs, recipe_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "IEMOCAP")
@@ -37,27 +41,26 @@ def parse_args(argv):
 def main(argv):
     """Runs the demo steps and prints the elapsed time of each."""
     from ser_modules.testing.synthetic import generate_iemocap
-    from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
     args = parse_args(argv)
     out = os.path.abspath(args.out)
     start = time.time()
-    print(f"[demo] 1/3 generating the IEMOCAP-format corpus in {out}/data ...", flush=True)
-    corpus = generate_iemocap(os.path.join(out, "data"), per_speaker=args.per_speaker)
-    print(f"[demo] 2/3 building a small random WavLM in {out}/small_wavlm ...", flush=True)
-    ssl_folder = save_random_ssl_model("wavlm", os.path.join(out, "small_wavlm"), size="small")
+    corpus, ssl_folder = generate_inputs(
+        "demo",
+        out,
+        "IEMOCAP",
+        partial(generate_iemocap, per_speaker=args.per_speaker),
+        "wavlm",
+        "WavLM",
+        size="small",
+    )
     print(
         f"[demo] 3/3 5-fold cross-validation (attentive correlation pooling, {args.epochs} epochs"
         " per fold)",
         flush=True,
     )
-    command = [
-        sys.executable,
-        os.path.join(RECIPE, "cross_validate.py"),
-        os.path.join(RECIPE, "hparams", "wavlm_corr_att.yaml"),
+    options = [
         f"--folds={args.folds}",
-        f"--data_folder={corpus}",
-        f"--ssl_hub={ssl_folder}",
         f"--results_folder={out}/results",  # the experiment, feature cache and downloads
         f"--number_of_epochs={args.epochs}",
         "--batch_size=16",
@@ -65,6 +68,9 @@ def main(argv):
         "--channel_dropout=0.25",
         "--lr=0.001",
     ]
+    command = recipe_command(
+        RECIPE, "cross_validate.py", "wavlm_corr_att.yaml", corpus, ssl_folder, options
+    )
     subprocess.run(command, check=True, cwd=out)
     print(f"[demo] done in {time.time() - start:.0f} s")
 

@@ -23,6 +23,9 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
+
+from demo_steps import generate_inputs, recipe_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "MSP-Podcast")
@@ -43,21 +46,25 @@ def parse_args(argv):
 def main(argv):
     """Runs the demo steps and prints the table and the elapsed time."""
     from ser_modules.testing.synthetic import generate_msp_podcast
-    from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
     args = parse_args(argv)
     out = os.path.abspath(args.out)
     # Everything the recipe writes is under results_folder; the experiment folder is named as
-    # in the hparams file: <upstream_tag>/layer<ssl_layer>_tcgru_<saliency>_keep<keep_fraction>_<loss_mode>/seed<seed>.
+    # in the hparams file: <upstream_tag>/
+    # layer<ssl_layer>_tcgru_<saliency>_keep<keep_fraction>_<loss_mode>/seed<seed>.
     results_folder = os.path.join(out, "results")
     experiment = os.path.join(
         results_folder, "tiny_hubert", "layer2_tcgru_ccs_keep0.8_kl_gauss", "seed1986"
     )
     start = time.time()
-    print(f"[demo-msp] 1/3 generating the MSP-Podcast-format corpus in {out}/data ...", flush=True)
-    corpus = generate_msp_podcast(os.path.join(out, "data"), release="1.11", size=args.size)
-    print(f"[demo-msp] 2/3 building a tiny random HuBERT in {out}/tiny_hubert ...", flush=True)
-    ssl_folder = save_random_ssl_model("hubert", os.path.join(out, "tiny_hubert"))
+    corpus, ssl_folder = generate_inputs(
+        "demo-msp",
+        out,
+        "MSP-Podcast",
+        partial(generate_msp_podcast, release="1.11", size=args.size),
+        "hubert",
+        "HuBERT",
+    )
     results = os.path.join(experiment, "results.md")
     if args.force or not os.path.exists(results):
         print(
@@ -65,12 +72,7 @@ def main(argv):
             " most)",
             flush=True,
         )
-        command = [
-            sys.executable,
-            os.path.join(RECIPE, "train.py"),
-            os.path.join(RECIPE, "hparams", "hubert_tcgru.yaml"),
-            f"--data_folder={corpus}",
-            f"--ssl_hub={ssl_folder}",
+        options = [
             "--ssl_layer=2",
             f"--results_folder={results_folder}",
             "--saliency=ccs",
@@ -85,6 +87,9 @@ def main(argv):
             "--conv_stride=4",
             "--lr=0.002",
         ]
+        command = recipe_command(
+            RECIPE, "train.py", "hubert_tcgru.yaml", corpus, ssl_folder, options
+        )
         # The small GRU runs fastest single-threaded (and does not compete for the cores).
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
         subprocess.run(command, check=True, cwd=out, env=env, stdout=subprocess.DEVNULL)

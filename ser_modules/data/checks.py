@@ -1,4 +1,5 @@
-"""Checks of the recipes' inputs: non-finite values, unknown labels, missing splits, over-long utterances.
+"""Checks of the recipes' inputs: non-finite values, unknown labels, missing splits, over-long
+utterances.
 
 Each check either raises an error naming the file (and the utterance) and the problem, or
 applies a documented handling and logs it; nothing is dropped silently (see "Troubleshooting"
@@ -112,7 +113,8 @@ def check_labels(manifest, key, allowed):
     ...     check_labels(path, "emo", ["neu", "hap", "ang", "sad"])
     ... except UnknownLabelError as error:
     ...     print(error)  # doctest: +ELLIPSIS
-    /.../test.json: utterance u2 has emo 'joy', not one of ['neu', 'hap', 'ang', 'sad'] (the hparams emotions)
+    /.../test.json: utterance u2 has emo 'joy', not one of ['neu', 'hap', 'ang', 'sad']
+    (the hparams emotions)
     """
     for utt, entry in read_json(manifest).items():
         label = entry.get(key)
@@ -180,13 +182,17 @@ def check_required_splits(manifests, required, source):
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> write_json_atomic({"u1": {"split": "Test 1"}}, folder / "test_1.json")
-    >>> manifests = {"train": "train.json", "valid": "valid.json", "test_1": str(folder / "test_1.json")}
+    >>> manifests = {
+    ...     "train": "train.json", "valid": "valid.json", "test_1": str(folder / "test_1.json")
+    ... }
     >>> check_required_splits(manifests, ["train", "valid"], folder)
     >>> try:
     ...     check_required_splits(manifests, ["train", "valid", "test1"], "prep")
     ... except MissingSplitError as error:
     ...     print(error)
-    prep: no test1 manifest (manifests: test_1, train, valid); test_1 holds partition 'Test 1' of the release, not a split name the recipe knows: fix the partition names of the release (Split_Set / Partitions.txt) and prepare again
+    prep: no test1 manifest (manifests: test_1, train, valid); test_1 holds partition 'Test 1'
+    of the release, not a split name the recipe knows: fix the partition names of the release
+    (Split_Set / Partitions.txt) and prepare again
     """
     missing = [name for name in required if name not in manifests]
     if not missing:

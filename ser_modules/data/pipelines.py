@@ -34,7 +34,10 @@ def audio_pipeline(max_duration=None, provides="sig"):
     >>> wav = os.path.join(tempfile.mkdtemp(), "a.wav")
     >>> soundfile.write(wav, 0.1 * torch.randn(32000).numpy(), 16000)
     >>> data = sb.dataio.dataset.DynamicItemDataset(
-    ...     {"a": {"wav": wav}}, dynamic_items=[audio_pipeline(max_duration=1.5)], output_keys=["sig"])
+    ...     {"a": {"wav": wav}},
+    ...     dynamic_items=[audio_pipeline(max_duration=1.5)],
+    ...     output_keys=["sig"],
+    ... )
     >>> data[0]["sig"].shape
     torch.Size([24000])
     """
@@ -49,7 +52,7 @@ def audio_pipeline(max_duration=None, provides="sig"):
 
 
 def cached_feature_pipeline(cache, max_frames=None, provides="feats"):
-    """A dynamic item loading an entry's cached features ``[frames, ...]``, cropped to ``max_frames``.
+    """A dynamic item loading an entry's cached features ``[frames, ...]``, cut to ``max_frames``.
 
     Arguments
     ---------
@@ -72,8 +75,10 @@ def cached_feature_pipeline(cache, max_frames=None, provides="feats"):
     ...     def load(self, wav):
     ...         return torch.zeros(50, 2, 3)
     >>> data = sb.dataio.dataset.DynamicItemDataset(
-    ...     {"a": {"wav": "a.wav"}}, dynamic_items=[cached_feature_pipeline(Cache(), 20, "feats_up")],
-    ...     output_keys=["feats_up"])
+    ...     {"a": {"wav": "a.wav"}},
+    ...     dynamic_items=[cached_feature_pipeline(Cache(), 20, "feats_up")],
+    ...     output_keys=["feats_up"],
+    ... )
     >>> data[0]["feats_up"].shape
     torch.Size([20, 2, 3])
     """

@@ -23,7 +23,9 @@ declares it:
 ``speechbrain``::
 
     from speechbrain.inference.interfaces import foreign_class
-    model = foreign_class(source="USER/NAME", pymodule_file="custom_interface.py", classname="EmotionClassifier")
+    model = foreign_class(
+        source="USER/NAME", pymodule_file="custom_interface.py", classname="EmotionClassifier"
+    )
     probabilities, score, index, label = model.classify_file("speech.wav")
 
 Authors

@@ -226,19 +226,8 @@ class EcapaAggregator(nn.Module):
         return self.ecapa(x, snapped).squeeze(1)
 
 
-def build_aggregator(
-    name,
-    input_size,
-    ecapa_lin_neurons=192,
-    ecapa_channels=(512, 512, 512, 512, 1536),
-    ecapa_kernel_sizes=(5, 3, 3, 3, 1),
-    ecapa_dilations=(1, 2, 3, 4, 1),
-    ecapa_attention_channels=128,
-    ecapa_res2net_scale=8,
-    ecapa_se_channels=128,
-    **pooling_options,
-):
-    """Builds an aggregator from its name: ``"ecapa"`` or a pooling of :mod:`ser_modules.nn.pooling`.
+def build_aggregator(name, input_size, **options):
+    """Builds an aggregator by name: ``"ecapa"`` or a pooling of :mod:`ser_modules.nn.pooling`.
 
     Arguments
     ---------
@@ -247,12 +236,13 @@ def build_aggregator(
         aliases, see :func:`ser_modules.nn.pooling.build_pooling`).
     input_size : int
         Channels of the frame features.
-    ecapa_lin_neurons, ecapa_channels, ecapa_kernel_sizes, ecapa_dilations,
-    ecapa_attention_channels, ecapa_res2net_scale, ecapa_se_channels
-        Options of :class:`EcapaAggregator` (ignored by the poolings).
-    **pooling_options
-        Passed to :func:`ser_modules.nn.pooling.build_pooling` (``channel_dropout``,
-        ``num_heads``, ``per_head``); ignored by ECAPA.
+    **options
+        ``ecapa_<option>``: an option of :class:`EcapaAggregator` (``ecapa_lin_neurons``,
+        ``ecapa_channels``, ``ecapa_kernel_sizes``, ``ecapa_dilations``,
+        ``ecapa_attention_channels``, ``ecapa_res2net_scale``, ``ecapa_se_channels``; its
+        defaults), ignored by the poolings. The others are passed to
+        :func:`ser_modules.nn.pooling.build_pooling` (``channel_dropout``, ``num_heads``,
+        ``per_head``), ignored by ECAPA.
 
     Returns
     -------
@@ -267,18 +257,15 @@ def build_aggregator(
     ...                  ecapa_attention_channels=4, ecapa_res2net_scale=2).output_size
     8
     """
+    ecapa, pooling = {}, {}
+    for key, value in options.items():
+        if key.startswith("ecapa_"):
+            ecapa[key[len("ecapa_") :]] = value
+        else:
+            pooling[key] = value
     if str(name).lower().replace("-", "_") in ("ecapa", "ecapa_tdnn"):
-        return EcapaAggregator(
-            input_size,
-            lin_neurons=ecapa_lin_neurons,
-            channels=ecapa_channels,
-            kernel_sizes=ecapa_kernel_sizes,
-            dilations=ecapa_dilations,
-            attention_channels=ecapa_attention_channels,
-            res2net_scale=ecapa_res2net_scale,
-            se_channels=ecapa_se_channels,
-        )
-    return build_pooling(name, input_size, **pooling_options)
+        return EcapaAggregator(input_size, **ecapa)
+    return build_pooling(name, input_size, **pooling)
 
 
 # ----------------------------------------------------------------------------
@@ -502,18 +489,8 @@ class LateFusion(nn.Module):
         self.output_size = sum(module.output_size for module in self.aggregators)
 
     def forward(self, features):
-        """Aggregates each upstream and concatenates the embeddings.
-
-        Arguments
-        ---------
-        features : list of tuple
-            ``(x [batch, T_i, C_i], relative lengths [batch])`` per upstream.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[batch, output_size]``.
-        """
+        """Aggregates each upstream and concatenates the embeddings (the inputs and output of
+        :meth:`EarlyFusion.forward`)."""
         _check_features(features, self.input_sizes)
         embeddings = [agg(x, lengths) for agg, (x, lengths) in zip(self.aggregators, features)]
         return _concat(embeddings)

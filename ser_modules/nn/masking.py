@@ -74,7 +74,7 @@ def frame_counts(lengths, num_frames, batch_size=None, device=None, dtype=None):
 
 
 def mask_from_counts(counts, num_frames):
-    """Boolean mask ``[batch, num_frames]``, ``True`` on the first ``counts[i]`` frames of row ``i``.
+    """Boolean mask ``[batch, num_frames]``, ``True`` on the first ``counts[i]`` frames of row i.
 
     Arguments
     ---------

@@ -64,7 +64,8 @@ def join_frames(parts, max_mismatch=MAX_FRAME_MISMATCH, where="utterance"):
     >>> join_frames([torch.zeros(50, 3), torch.ones(25, 2)], where="a.wav")
     Traceback (most recent call last):
     ...
-    ValueError: a.wav: the acoustic streams have 50 and 25 frames (more than 2 apart): they must have the same frame rate
+    ValueError: a.wav: the acoustic streams have 50 and 25 frames (more than 2 apart): they must
+    have the same frame rate
     """
     if len(parts) == 1:
         return parts[0]
@@ -97,7 +98,9 @@ class MultimodalTCGRU(TCGRU):
     Example
     -------
     >>> _ = torch.manual_seed(0)
-    >>> model = MultimodalTCGRU(20, lexical_sizes=[6, 4], conv_channels=16, gru_size=8, embedding_size=4)
+    >>> model = MultimodalTCGRU(
+    ...     20, lexical_sizes=[6, 4], conv_channels=16, gru_size=8, embedding_size=4
+    ... )
     >>> x, lengths = torch.randn(2, 50, 20), torch.tensor([1.0, 0.6])
     >>> text = [torch.randn(2, 6), torch.randn(2, 4)]
     >>> model(x, lengths, text).shape, model.lexical_size

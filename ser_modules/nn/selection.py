@@ -15,7 +15,8 @@ import torch
 
 from ser_modules.utils.values import is_finite_number
 
-#: The feature-selection methods: ``ccs`` / ``mis`` keep indices, ``pca`` projects, ``none`` keeps all.
+#: The feature-selection methods: ``ccs`` / ``mis`` keep indices, ``pca`` projects, ``none``
+#: keeps all.
 SELECTION_METHODS = ("ccs", "mis", "pca", "none")
 INDEX_METHODS = ("ccs", "mis")
 
@@ -60,7 +61,8 @@ def selection_method(method):
     >>> selection_method("lda")
     Traceback (most recent call last):
     ...
-    ValueError: unknown feature-selection method 'lda'; expected one of ('ccs', 'mis', 'pca', 'none')
+    ValueError: unknown feature-selection method 'lda'; expected one of
+    ('ccs', 'mis', 'pca', 'none')
     """
     name = "none" if method is None else str(method).lower()
     if name not in SELECTION_METHODS:
@@ -99,8 +101,10 @@ class FeatureSelection(torch.nn.Module):
     tensor([[0., 4.],
             [5., 9.]])
     >>> pca = FeatureSelection(3, method="pca", keep_fraction=0.34)
-    >>> _ = pca.load_state_dict({"mean": torch.ones(3, dtype=torch.float64),
-    ...                          "components": torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)})
+    >>> _ = pca.load_state_dict({
+    ...     "mean": torch.ones(3, dtype=torch.float64),
+    ...     "components": torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64),
+    ... })
     >>> pca(torch.tensor([[1.0, 2.0, 5.0]])), pca.output_size
     (tensor([[4.]]), 1)
     >>> FeatureSelection(4)(torch.ones(2, 7, 4)).shape

@@ -16,8 +16,8 @@ dimensions) go through
    column order of :data:`ser_modules.objectives.losses.DIMENSIONS`);
 6. optionally (``predict_spread=True``) a second linear layer on the same embedding with the
    raw spread outputs used by the variance-aware losses (``aux`` and ``kl_gauss`` modes of
-   :class:`ser_modules.objectives.losses.VarianceAwareCCCLoss`, which map them to a standard deviation
-   with ``softplus``). It is a separate layer, so a model trained without it has the same
+   :class:`ser_modules.objectives.losses.VarianceAwareCCCLoss`, which map them to a standard
+   deviation with ``softplus``). It is a separate layer, so a model trained without it has the same
    parameter names for everything else.
 
 The paper gives the kernel size (3), the GRU (2 layers of 256), the embedding size (128) and
@@ -96,7 +96,8 @@ class TCGRU(torch.nn.Module):
     >>> alone = head(x[1:, :30], torch.ones(1))
     >>> torch.allclose(alone, head(x, lengths)[1:], atol=1e-6)
     True
-    >>> means, spreads = TCGRU(20, 16, gru_size=8, embedding_size=4, predict_spread=True)(x, lengths)
+    >>> spread_head = TCGRU(20, 16, gru_size=8, embedding_size=4, predict_spread=True)
+    >>> means, spreads = spread_head(x, lengths)
     >>> means.shape, spreads.shape
     (torch.Size([2, 3]), torch.Size([2, 3]))
     """
@@ -215,10 +216,8 @@ class TCGRU(torch.nn.Module):
 
         Arguments
         ---------
-        x : torch.Tensor
-            Frames ``[batch, frames, input_size]``.
-        lengths : torch.Tensor
-            Relative lengths in (0, 1] (SpeechBrain convention).
+        x, lengths
+            As in :meth:`summarize`.
         utterance : torch.Tensor, optional
             Utterance-level features ``[batch, utterance_size]`` (required when
             ``utterance_size > 0``), joined to the readout.
@@ -246,12 +245,8 @@ class TCGRU(torch.nn.Module):
 
         Arguments
         ---------
-        x : torch.Tensor
-            Frames ``[batch, frames, input_size]``.
-        lengths : torch.Tensor
-            Relative lengths in (0, 1] (SpeechBrain convention).
-        utterance : torch.Tensor, optional
-            Utterance-level features ``[batch, utterance_size]`` (with ``utterance_size > 0``).
+        x, lengths, utterance
+            As in :meth:`embed`.
 
         Returns
         -------

@@ -186,7 +186,8 @@ class CCCLoss(torch.nn.Module):
     >>> CCCLoss(weights=(0.5, 0.5))(target, target)
     Traceback (most recent call last):
     ...
-    ValueError: predictions must have shape [batch, 2] (one column per weight, order of the weights), got (3, 3)
+    ValueError: predictions must have shape [batch, 2] (one column per weight, order of the
+    weights), got (3, 3)
     """
 
     def __init__(self, weights=(1 / 3, 1 / 3, 1 / 3), dimensions=None, eps=CCC_EPS):
@@ -226,10 +227,8 @@ class CCCLoss(torch.nn.Module):
 
         Arguments
         ---------
-        predictions : torch.Tensor
-            [B, K] predictions (or [B] when K == 1).
-        targets : torch.Tensor
-            [B, K] targets.
+        predictions, targets
+            As in :meth:`per_dimension`.
 
         Returns
         -------
@@ -284,7 +283,8 @@ def gaussian_kl(mean_p, std_p, mean_q, std_q):
     -------
     >>> gaussian_kl(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), torch.tensor(1.0))
     tensor(0.)
-    >>> round(gaussian_kl(torch.tensor(1.0), torch.tensor(1.0), torch.tensor(0.0), torch.tensor(1.0)).item(), 4)
+    >>> kl = gaussian_kl(torch.tensor(1.0), torch.tensor(1.0), torch.tensor(0.0), torch.tensor(1.0))
+    >>> round(kl.item(), 4)
     0.5
     """
     var_q = std_q * std_q
@@ -730,7 +730,9 @@ class EmotionCrossEntropy(torch.nn.Module):
     >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     >>> hard = torch.tensor([0, 1])
     >>> ce = EmotionCrossEntropy(label_smoothing=0.1, class_weights=[1.0, 2.0, 1.0])
-    >>> ref = F.cross_entropy(logits, hard, weight=torch.tensor([1.0, 2.0, 1.0]), label_smoothing=0.1)
+    >>> ref = F.cross_entropy(
+    ...     logits, hard, weight=torch.tensor([1.0, 2.0, 1.0]), label_smoothing=0.1
+    ... )
     >>> bool(torch.isclose(ce(logits, hard), ref))
     True
     >>> soft = torch.tensor([[0.6, 0.4, 0.0], [0.0, 1.0, 0.0]])

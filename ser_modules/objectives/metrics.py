@@ -262,7 +262,54 @@ def confusion_matrix(predictions, targets, num_classes):
     return cm.astype(np.int64)
 
 
-class ClassificationMetrics:
+class _SplitMetrics:
+    """Base of the accumulators over a whole split: utterance ids, one prediction and one
+    target per id, and statistics computed once over everything appended.
+
+    A subclass converts and appends batches and computes its statistics in ``_stats()``."""
+
+    def clear(self):
+        """Removes every appended example."""
+        self.ids = []
+        self._predictions = []
+        self._targets = []
+
+    def __len__(self):
+        return len(self.ids)
+
+    @staticmethod
+    def _check_lengths(ids, predictions, targets):
+        if not len(ids) == predictions.shape[0] == targets.shape[0]:
+            raise ValueError(
+                "ids, predictions and targets must have the same length, got "
+                f"{len(ids)}, {predictions.shape[0]} and {targets.shape[0]}"
+            )
+
+    def _check_nonempty(self):
+        if not self.ids:
+            raise ValueError(f"{type(self).__name__}: nothing appended")
+
+    def summarize(self, field=None):
+        """Statistics over everything appended (see the class's ``_stats``).
+
+        Arguments
+        ---------
+        field : str, optional
+            Return only this entry (e.g. ``"UA"`` or ``"ccc_mean"``).
+
+        Returns
+        -------
+        dict or value
+            The statistics, or the one of ``field``.
+        """
+        self._check_nonempty()
+        stats = self._stats()
+        if field is not None:
+            return stats[field]
+        return stats
+
+
+class ClassificationMetrics(_SplitMetrics):
     """Accumulates class predictions over a whole split: WA, UA, F1, confusion.
 
     Arguments
@@ -300,13 +347,8 @@ class ClassificationMetrics:
 
     def clear(self):
         """Removes every appended example."""
-        self.ids = []
-        self._predictions = []
-        self._targets = []
+        super().clear()
         self._probabilities = []
-
-    def __len__(self):
-        return len(self.ids)
 
     def append(self, ids, predictions, targets, probabilities=None):
         """Adds one batch.
@@ -330,11 +372,7 @@ class ClassificationMetrics:
             self._probabilities.extend(_to_numpy(probabilities).reshape(len(ids), -1).tolist())
         predictions = _scores_or_indices(predictions, "predictions")
         targets = _scores_or_indices(targets, "targets")
-        if not len(ids) == predictions.shape[0] == targets.shape[0]:
-            raise ValueError(
-                "ids, predictions and targets must have the same length, got "
-                f"{len(ids)}, {predictions.shape[0]} and {targets.shape[0]}"
-            )
+        self._check_lengths(ids, predictions, targets)
         for name, arr in (("predictions", predictions), ("targets", targets)):
             if arr.size and arr.max() >= self.num_classes:
                 raise ValueError(
@@ -354,25 +392,18 @@ class ClassificationMetrics:
         """All target indices, int64 [N]."""
         return np.asarray(self._targets, dtype=np.int64)
 
-    def summarize(self, field=None):
-        """Metrics over everything appended, in **percent**.
-
-        Arguments
-        ---------
-        field : str, optional
-            Return only this entry (e.g. ``"UA"``).
+    def _stats(self):
+        """Metrics over everything appended, in **percent** (see :meth:`summarize`).
 
         Returns
         -------
-        dict or value
+        dict
             ``"WA"`` (accuracy, %), ``"UA"`` (mean recall over the classes
             present in the targets, %), ``"F1"`` (macro F1 over the classes
             present in targets or predictions, %), ``"recall"`` (dict label ->
             recall %, NaN for classes without targets), ``"confusion_matrix"``
             (int64 [C, C], rows = targets), ``"labels"``, ``"num_samples"``.
         """
-        if not self.ids:
-            raise ValueError("ClassificationMetrics.summarize: nothing appended")
         preds, targets = self.predictions, self.targets
         recall = per_class_recall(preds, targets, self.num_classes)
         stats = {
@@ -384,8 +415,6 @@ class ClassificationMetrics:
             "labels": list(self.labels),
             "num_samples": len(self.ids),
         }
-        if field is not None:
-            return stats[field]
         return stats
 
     def write_stats(self, filestream):
@@ -495,7 +524,7 @@ def _round_half_up(x):
     return np.floor(x + 0.5)
 
 
-class CCCMetrics:
+class CCCMetrics(_SplitMetrics):
     """Accumulates dimensional predictions of a whole split; CCC computed once.
 
     ``summarize()`` concatenates every appended batch and computes the CCC
@@ -528,15 +557,6 @@ class CCCMetrics:
             raise ValueError("dimensions must not be empty")
         self.clear()
 
-    def clear(self):
-        """Removes every appended example."""
-        self.ids = []
-        self._predictions = []
-        self._targets = []
-
-    def __len__(self):
-        return len(self.ids)
-
     def _as_matrix(self, x, name):
         arr = _to_numpy(x).astype(np.float64)
         num = len(self.dimensions)
@@ -566,11 +586,7 @@ class CCCMetrics:
         ids = [str(i) for i in ids]
         predictions = self._as_matrix(predictions, "predictions")
         targets = self._as_matrix(targets, "targets")
-        if not len(ids) == predictions.shape[0] == targets.shape[0]:
-            raise ValueError(
-                "ids, predictions and targets must have the same length, got "
-                f"{len(ids)}, {predictions.shape[0]} and {targets.shape[0]}"
-            )
+        self._check_lengths(ids, predictions, targets)
         self.ids.extend(ids)
         self._predictions.append(predictions)
         self._targets.append(targets)
@@ -589,33 +605,21 @@ class CCCMetrics:
             return np.zeros((0, len(self.dimensions)))
         return np.concatenate(self._targets, axis=0)
 
-    def _check_nonempty(self):
-        if not self.ids:
-            raise ValueError("CCCMetrics: nothing appended")
-
-    def summarize(self, field=None):
-        """CCC per dimension and their mean, over the whole split.
-
-        Arguments
-        ---------
-        field : str, optional
-            Return only this entry (e.g. ``"ccc_mean"``).
+    def _stats(self):
+        """CCC per dimension and their mean, over the whole split (see :meth:`summarize`).
 
         Returns
         -------
-        dict or float
+        dict
             ``"ccc_<dim>"`` for each dimension, ``"ccc_mean"`` (unweighted
             mean over dimensions), all in [-1, 1]; ``"num_samples"``.
         """
-        self._check_nonempty()
         values = ccc(
             torch.from_numpy(self.predictions), torch.from_numpy(self.targets), eps=CCC_EPS
         ).numpy()
         stats = {f"ccc_{d}": float(v) for d, v in zip(self.dimensions, values)}
         stats["ccc_mean"] = float(np.mean(values))
         stats["num_samples"] = len(self.ids)
-        if field is not None:
-            return stats[field]
         return stats
 
     def mse_per_label_bin(self, bins=RATING_BINS, scale=1.0, offset=0.0):

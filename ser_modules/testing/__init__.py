@@ -1,1 +1,2 @@
-"""Test and demo fixtures: generated IEMOCAP / MSP-Podcast corpora, tiny random SSL and BERT models."""
+"""Test and demo fixtures: generated IEMOCAP / MSP-Podcast corpora, tiny random SSL and BERT
+models."""

@@ -7,7 +7,8 @@ the licensed corpora, and so that a model trained on them can actually learn som
 Command line::
 
     python -m ser_modules.testing.synthetic iemocap --out DIR [--seed S] [--per-speaker N]
-    python -m ser_modules.testing.synthetic msp-podcast --out DIR [--release 1.11|1.6] [--seed S] [--size N]
+    python -m ser_modules.testing.synthetic msp-podcast --out DIR [--release 1.11|1.6] \
+        [--seed S] [--size N]
 
 (both also take ``--workers W``, default all cores, and ``--no-progress``). Defaults: 40
 utterances per speaker (400 IEMOCAP turns) and 500 MSP-Podcast segments, each generated in
@@ -639,6 +640,41 @@ def log(message: str) -> None:
     print(f"[synthetic] {message}", file=sys.stderr, flush=True)
 
 
+def generate_once(out_dir, release_name: str, marker_name: str, options: dict, title: str, write):
+    """Generates a release in ``<out_dir>/<release_name>`` unless it is there with ``options``.
+
+    The release is written into a staging folder by ``write(staging)``, which returns the
+    count of what it generated (e.g. ``"40 utterances"``) and the statistics of the marker;
+    the staging folder then replaces the release (see :func:`publish`).
+
+    Example:
+        >>> import tempfile, shutil
+        >>> out = tempfile.mkdtemp()
+        >>> def write(staging):
+        ...     _ = (staging / "a.txt").write_text("a")
+        ...     return "1 file", {"files": 1}
+        >>> root = generate_once(out, "R", ".r.json", {"seed": 0}, "R", write)
+        >>> [p.name for p in root.iterdir()]
+        ['a.txt']
+        >>> generate_once(out, "R", ".r.json", {"seed": 0}, "R", None) == root  # already there
+        True
+        >>> shutil.rmtree(out)
+    """
+    out_dir = Path(out_dir)
+    release = out_dir / release_name
+    marker = out_dir / marker_name
+    if marker_matches(marker, options, release):
+        log(f"{title} up to date, skipping: {release}")
+        return release
+    find_espeak()
+    started = time.perf_counter()
+    staging = prepare_staging(out_dir, release_name, marker)
+    count, stats = write(staging)
+    publish(staging, release, marker, options, stats)
+    log(f"{title}: {count} generated in {time.perf_counter() - started:.1f} s -> {release}")
+    return release
+
+
 # --------------------------------------------------------------------------------------------
 # IEMOCAP
 # --------------------------------------------------------------------------------------------
@@ -1086,22 +1122,22 @@ def generate_iemocap(
     """
     if int(per_speaker) < 1:
         raise ValueError(f"per_speaker must be at least 1, got {per_speaker}")
-    out_dir = Path(out_dir)
-    release = out_dir / IEMOCAP_DIRNAME
-    marker = out_dir / IEMOCAP_MARKER
     options = {
         "corpus": "iemocap",
         "seed": int(seed),
         "per_speaker": int(per_speaker),
         "version": GENERATOR_VERSION,
     }
-    if marker_matches(marker, options, release):
-        log(f"IEMOCAP up to date, skipping: {release}")
-        return release
-    find_espeak()
-    started = time.perf_counter()
-    staging = prepare_staging(out_dir, IEMOCAP_DIRNAME, marker)
-    dialogs = plan_iemocap(int(seed), int(per_speaker))
+
+    def write(staging):
+        return write_iemocap(staging, int(seed), int(per_speaker), workers, progress)
+
+    return generate_once(out_dir, IEMOCAP_DIRNAME, IEMOCAP_MARKER, options, "IEMOCAP", write)
+
+
+def write_iemocap(staging: Path, seed: int, per_speaker: int, workers, progress) -> tuple:
+    """Writes an IEMOCAP release into ``staging``; returns what :func:`generate_once` logs."""
+    dialogs = plan_iemocap(seed, per_speaker)
     jobs, turn_of_path = [], {}
     for dialog in dialogs:
         for turn in dialog.turns:
@@ -1118,7 +1154,7 @@ def generate_iemocap(
             turn_of_path[str(path)] = turn
     for path, n in run_jobs(jobs, "IEMOCAP", workers, progress).items():
         turn_of_path[path].duration = n / SAMPLE_RATE
-    rng = np.random.default_rng([int(seed), 1, 9])
+    rng = np.random.default_rng([seed, 1, 9])
     decoy_sessions = set()
     for dialog in dialogs:
         assign_times(dialog, rng)
@@ -1130,12 +1166,7 @@ def generate_iemocap(
             decoy_sessions.add(dialog.session)
     labels = Counter(t.label for d in dialogs for t in d.turns)
     stats = {"utterances": len(jobs), "labels": dict(sorted(labels.items()))}
-    publish(staging, release, marker, options, stats)
-    log(
-        f"IEMOCAP: {len(jobs)} utterances generated in {time.perf_counter() - started:.1f} s "
-        f"-> {release}"
-    )
-    return release
+    return f"{len(jobs)} utterances", stats
 
 
 # --------------------------------------------------------------------------------------------
@@ -1559,9 +1590,6 @@ def generate_msp_podcast(
         )
     if int(size) < 8:
         raise ValueError(f"size must be at least 8 segments, got {size}")
-    out_dir = Path(out_dir)
-    root = out_dir / MSP_DIRNAME
-    marker = out_dir / MSP_MARKER
     options = {
         "corpus": "msp-podcast",
         "release": release,
@@ -1569,13 +1597,17 @@ def generate_msp_podcast(
         "size": int(size),
         "version": MSP_GENERATOR_VERSION,
     }
-    if marker_matches(marker, options, root):
-        log(f"MSP-Podcast {release} up to date, skipping: {root}")
-        return root
-    find_espeak()
-    started = time.perf_counter()
-    staging = prepare_staging(out_dir, MSP_DIRNAME, marker)
-    segments, extras = plan_msp(int(seed), int(size), release)
+
+    def write(staging):
+        return write_msp_podcast(staging, release, int(seed), int(size), workers, progress)
+
+    title = f"MSP-Podcast {release}"
+    return generate_once(out_dir, MSP_DIRNAME, MSP_MARKER, options, title, write)
+
+
+def write_msp_podcast(staging: Path, release: str, seed: int, size: int, workers, progress):
+    """Writes an MSP-Podcast release into ``staging``; returns what :func:`generate_once` logs."""
+    segments, extras = plan_msp(seed, size, release)
     audio = staging / ("Audios" if release == "1.11" else "Audio")
     audio.mkdir()
     jobs = [
@@ -1586,22 +1618,17 @@ def generate_msp_podcast(
     ]
     run_jobs(jobs, f"MSP-Podcast {release}", workers, progress)
     if release == "1.11":
-        write_msp_v111(staging, segments, np.random.default_rng([int(seed), 2, 9]))
+        write_msp_v111(staging, segments, np.random.default_rng([seed, 2, 9]))
     else:
         write_msp_v16(staging, segments)
-    write_eval13_partitions(staging, segments, np.random.default_rng([int(seed), 2, 13]))
+    write_eval13_partitions(staging, segments, np.random.default_rng([seed, 2, 13]))
     stats = {
         "segments": len(segments),
         "unlabelled": len(extras),
         "splits": dict(Counter(s.split for s in segments)),
         "classes": dict(sorted(Counter(s.emo_class for s in segments).items())),
     }
-    publish(staging, root, marker, options, stats)
-    log(
-        f"MSP-Podcast {release}: {len(jobs)} segments generated in "
-        f"{time.perf_counter() - started:.1f} s -> {root}"
-    )
-    return root
+    return f"{len(jobs)} segments", stats
 
 
 # --------------------------------------------------------------------------------------------

@@ -122,13 +122,15 @@ def save_random_bert_model(out_dir, texts, seed=0, **config_overrides):
     Returns
     -------
     pathlib.Path
-        The folder, usable as ``source`` of :class:`ser_modules.nn.bert_encoder.BertEncoder` (or ``AutoModel``).
+        The folder, usable as ``source`` of :class:`ser_modules.nn.bert_encoder.BertEncoder`
+        (or ``AutoModel``).
 
     Example
     -------
     >>> import tempfile
     >>> from ser_modules.nn.bert_encoder import BertEncoder
-    >>> folder = save_random_bert_model(tempfile.mkdtemp(), ["Excuse me.", "Do you have your forms?"])
+    >>> sentences = ["Excuse me.", "Do you have your forms?"]
+    >>> folder = save_random_bert_model(tempfile.mkdtemp(), sentences)
     >>> encoder = BertEncoder(str(folder))
     >>> tokens = encoder.tokenize("Do you have forms, please?")  # "," and "please" are unknown
     >>> encoder.tokenizer.convert_ids_to_tokens(tokens.tolist())

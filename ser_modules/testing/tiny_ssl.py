@@ -21,7 +21,8 @@ Three sizes are available:
 
 Command line::
 
-    python -m ser_modules.testing.tiny_ssl wavlm --out data/tiny_wavlm [--size tiny|small|base] [--seed 0]
+    python -m ser_modules.testing.tiny_ssl wavlm --out data/tiny_wavlm \
+        [--size tiny|small|base] [--seed 0]
 
 Authors
  * ser-recipes contributors 2026
@@ -40,41 +41,24 @@ logger = logging.getLogger(__name__)
 
 MODEL_KINDS = ("wavlm", "hubert", "wav2vec2")
 
-SIZES = {
-    "tiny": dict(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm="layer",
-        do_stable_layer_norm=True,
-    ),
-    "small": dict(
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        conv_dim=(64,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        feat_extract_norm="group",
-        do_stable_layer_norm=False,
-    ),
-    "base": dict(
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        conv_dim=(512,) * 7,
-        num_conv_pos_embeddings=128,
-        num_conv_pos_embedding_groups=16,
-        feat_extract_norm="group",
-        do_stable_layer_norm=False,
-    ),
+# The geometry of each size: one row per size, one column per config field.
+_GEOMETRY_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "conv_dim",
+    "num_conv_pos_embeddings",
+    "num_conv_pos_embedding_groups",
+    "feat_extract_norm",
+    "do_stable_layer_norm",
+)
+_GEOMETRIES = {
+    "tiny": (32, 2, 2, 64, (32,) * 7, 16, 2, "layer", True),
+    "small": (64, 2, 2, 128, (64,) * 7, 16, 2, "group", False),
+    "base": (768, 12, 12, 3072, (512,) * 7, 128, 16, "group", False),
 }
+SIZES = {size: dict(zip(_GEOMETRY_FIELDS, row)) for size, row in _GEOMETRIES.items()}
 
 _OPTIONS_FILE = "tiny_ssl_options.json"
 
@@ -126,18 +110,18 @@ def build_ssl_config(kind, size="tiny"):
     )
 
 
-def _save_feature_extractor(out_dir, config):
-    """Saves the ``preprocessor_config.json`` that SpeechBrain's wrappers read."""
+def _feature_extractor(config):
+    """The feature extractor of a model of ``config`` (its ``preprocessor_config.json`` is what
+    SpeechBrain's wrappers read)."""
     from transformers import Wav2Vec2FeatureExtractor
 
-    extractor = Wav2Vec2FeatureExtractor(
+    return Wav2Vec2FeatureExtractor(
         feature_size=1,
         sampling_rate=SAMPLE_RATE,
         padding_value=0.0,
         do_normalize=True,
         return_attention_mask=config.feat_extract_norm == "layer",
     )
-    extractor.save_pretrained(out_dir)
 
 
 def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
@@ -180,7 +164,7 @@ def save_random_ssl_model(kind, out_dir, size="tiny", seed=0):
     model = model_class(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    _save_feature_extractor(out_dir, config)
+    _feature_extractor(config).save_pretrained(out_dir)
     options_file.write_text(json.dumps(options))
     logger.info("Saved a random %s-sized %s model to %s", size, kind, out_dir)
     return out_dir
@@ -247,12 +231,7 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     >>> processor.batch_decode([[0, 7, 7, 0, 7, 4, 6]])  # blanks dropped, repeats merged
     ['AA T']
     """
-    from transformers import (
-        HubertForCTC,
-        Wav2Vec2CTCTokenizer,
-        Wav2Vec2FeatureExtractor,
-        Wav2Vec2Processor,
-    )
+    from transformers import HubertForCTC, Wav2Vec2CTCTokenizer, Wav2Vec2Processor
 
     folder = Path(folder)
     options = {"kind": "hubert_ctc", "size": size, "seed": seed, "vocabulary": list(CTC_VOCABULARY)}
@@ -273,13 +252,7 @@ def build_tiny_hubert_ctc(folder, size="tiny", seed=0):
     config.vocab_size = len(CTC_VOCABULARY)
     config.pad_token_id = tokenizer.pad_token_id
     config.ctc_loss_reduction = "mean"
-    extractor = Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=SAMPLE_RATE,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=config.feat_extract_norm == "layer",
-    )
+    extractor = _feature_extractor(config)
     torch.manual_seed(seed)
     HubertForCTC(config).save_pretrained(folder)
     Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)

@@ -1,1 +1,2 @@
-"""Layer 0, helpers without project imports: atomic files and NaN-safe JSON, constants, plotting canvas."""
+"""Layer 0, helpers without project imports: atomic files and NaN-safe JSON, constants, plotting
+canvas."""

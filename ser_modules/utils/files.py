@@ -29,7 +29,8 @@ def is_disk_full(error):
 
     Example
     -------
-    >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device")), is_disk_full(ValueError("x"))
+    >>> full = OSError(errno.ENOSPC, "No space left on device")
+    >>> is_disk_full(full), is_disk_full(ValueError("x"))
     (True, False)
     """
     if isinstance(error, OSError):
@@ -56,7 +57,8 @@ def disk_full_named(folder, what="writing"):
     ...         raise OSError(errno.ENOSPC, "No space left on device")
     ... except DiskFullError as error:
     ...     print(error.strerror)
-    No space left on the device of /data/results (ENOSPC) while writing a checkpoint: free space there, or write elsewhere (e.g. --results_folder=...)
+    No space left on the device of /data/results (ENOSPC) while writing a checkpoint: free space
+    there, or write elsewhere (e.g. --results_folder=...)
     """
     try:
         yield
