@@ -312,13 +312,8 @@ def test_the_bundle_checks_see_a_violation():
 # plain import.
 OWN_FOLDER_ON_PATH = "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))"
 # Scripts rewritten on another branch of the same change (remove once merged).
-PENDING_IMPORT_FORM = {"recipes/MSP-Podcast/train.py"}
-
-
 @pytest.mark.parametrize("path", recipe_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_recipe_scripts_import_their_own_tools_one_way(path, request):
-    if str(path.relative_to(ROOT)) in PENDING_IMPORT_FORM:
-        request.applymarker(pytest.mark.xfail(reason="rewritten on another branch", strict=False))
+def test_recipe_scripts_import_their_own_tools_one_way(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     own_tools = {p.stem for p in path.parent.glob("*.py")} - {path.stem}
     top_level = set(map(id, tree.body))

@@ -37,10 +37,6 @@ NOT_READERS = ("ser_modules/testing/", "ser_modules/training/identity.py")
 #: ``{key: reason}``; none today: the rules above see every reader of the recipes.
 EXCEPTIONS = {}
 
-#: TEMPORARY: unread keys of the MSP-Podcast yamls accepted while another branch reworks them,
-#: ``{file name: [keys]}``; none on this branch. Remove once the branches are merged.
-MSP_PODCAST_PENDING = {}
-
 REFERENCE = re.compile(r"<([^<>\[\]]+)[\]\[>]")
 
 
@@ -140,17 +136,12 @@ def unread_keys(path, package_names=PACKAGE_NAMES):
     return [str(key) for key in document if key in unread]
 
 
-def pending(path):
-    """The temporarily accepted unread keys of a yaml (MSP-Podcast, see above)."""
-    return set(MSP_PODCAST_PENDING.get(path.name, ())) if "MSP-Podcast" in str(path) else set()
-
-
 @pytest.mark.parametrize(
     "path", RECIPE_YAMLS, ids=lambda path: f"{path.parent.parent.name}/{path.name}"
 )
 def test_every_key_is_read(path):
     """The rules of the module docstring find a reader for every top-level key."""
-    unread = [key for key in unread_keys(path) if key not in pending(path)]
+    unread = unread_keys(path)
     assert not unread, (
         f"{path.relative_to(ROOT)}: keys read by nothing (no <key> reference, no script or "
         f"ser_modules code naming it, not a SpeechBrain run option nor a plain key of the "
