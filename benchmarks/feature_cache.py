@@ -42,6 +42,7 @@ from bench_utils import (  # noqa: E402
 
 from ser_modules.testing.synthetic import generate_iemocap  # noqa: E402
 from ser_modules.testing.tiny_ssl import save_random_ssl_model  # noqa: E402
+from ser_modules.training.brain import brain_arguments, fit_brain  # noqa: E402
 from ser_modules.utils.files import read_json  # noqa: E402
 
 CASES = ("fill", "cached", "uncached")
@@ -102,21 +103,9 @@ def fill_cache(hparams, manifests, fresh):
 def run_epoch(hparams, run_opts, manifests, cache):
     """Seconds of one train + valid epoch, and the number of utterances it saw."""
     datasets = train.dataio_prepare(hparams, manifests, cache)
-    brain = train.EmotionBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
+    brain = train.EmotionBrain(**brain_arguments(hparams, run_opts))
     start = time.perf_counter()
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    fit_brain(brain, datasets)
     return time.perf_counter() - start, len(datasets["train"]) + len(datasets["valid"])
 
 

@@ -55,6 +55,8 @@ OTHER_CATEGORIES = ("frustration", "surprise", "fear", "disgust", "other")  # no
 SESSIONS = (1, 2, 3, 4, 5)
 DEV_SPLITS = ("random", "speaker")
 SPLITS = ("train", "valid", "test")
+# The options of prepare_iemocap that a training script passes from its hparams (one fold).
+FOLD_OPTIONS = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
 PREP_VERSION = 1
 N_EXAMPLES = 3
 DURATION_TOLERANCE = 1.0  # seconds between a turn's end - start and its wav's length

@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import main_process_only, run_on_main
 
 from ser_modules.data.checks import check_finite, max_frames
 from ser_modules.data.pipelines import audio_pipeline, cached_feature_pipeline
+from ser_modules.training.brain import brain_arguments, evaluate_best, fit_brain
 from ser_modules.training.classification import (
     SPLITS,
     ClassificationBrain,
@@ -43,9 +44,7 @@ from ser_modules.training.preparation import prepare_manifests
 from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
-from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
-
-FOLD_OPTIONS = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
+from iemocap_prepare import FOLD_OPTIONS, prepare_iemocap  # noqa: E402 (this folder's preparation)
 
 
 class EmotionBrain(ClassificationBrain):
@@ -129,26 +128,10 @@ def main(argv):
         )
     datasets = dataio_prepare(hparams, manifests, cache)
 
-    brain = EmotionBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    brain = EmotionBrain(**brain_arguments(hparams, run_opts))
+    fit_brain(brain, datasets)
     record_training(hparams, brain)
-    brain.evaluate(
-        datasets["test"],
-        max_key=hparams["checkpoint_key"],
-        test_loader_kwargs=hparams["test_dataloader_opts"],
-    )
+    evaluate_best(brain, datasets["test"])
     record_evaluation(hparams, brain, ["test_results.json"])
     finish_experiment()
 

@@ -60,6 +60,7 @@ from ser_modules.data.checks import max_frames
 from ser_modules.data.pipelines import audio_pipeline, cached_feature_pipeline
 from ser_modules.nn.bert_encoder import BertEncoder
 from ser_modules.nn.ssl_encoder import SSLEncoder
+from ser_modules.training.brain import brain_arguments, evaluate_best, fit_brain
 from ser_modules.training.checkpoint_averaging import (
     best_checkpoints,
     checkpoint_summary,
@@ -83,9 +84,7 @@ from ser_modules.training.run_scope import debug_manifests, splits_to_extract
 from ser_modules.utils.files import open_atomic, torch_save_atomic, write_json_atomic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported by path
-from iemocap_prepare import prepare_iemocap  # noqa: E402 (this folder's data preparation)
-
-FOLD_OPTIONS = ("data_folder", "test_session", "valid_ratio", "dev_split", "seed")
+from iemocap_prepare import FOLD_OPTIONS, prepare_iemocap  # noqa: E402 (this folder's preparation)
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +118,7 @@ class UpstreamDownstreamBrain(ClassificationBrain):
         self.averaged_recoverables = [*self.trainable_upstreams, "model"]
         for name in self.trainable_upstreams:
             hparams["checkpointer"].add_recoverable(name, upstreams[name])
-        super().__init__(
-            modules=hparams["modules"],
-            opt_class=hparams["opt_class"],
-            hparams=hparams,
-            run_opts=run_opts,
-            checkpointer=hparams["checkpointer"],
-        )
+        super().__init__(**brain_arguments(hparams, run_opts))
         _, world_size = process_group()
         self.total_optimizer_steps = optimizer_steps(
             hparams, train_size, self.grad_accumulation_factor, world_size
@@ -297,11 +290,7 @@ class UpstreamDownstreamBrain(ClassificationBrain):
         self.test_runs = {}
         for test_model in TEST_MODELS:
             self.test_model = test_model
-            self.evaluate(
-                test_set,
-                max_key=self.hparams.checkpoint_key,
-                test_loader_kwargs=dict(test_loader_kwargs),
-            )
+            evaluate_best(self, test_set, test_loader_kwargs)
         self.write_test_outputs()
 
     @main_process_only
@@ -478,13 +467,7 @@ def main(argv):
     datasets = dataio_prepare(hparams, manifests, upstreams, caches)
 
     brain = UpstreamDownstreamBrain(upstreams, caches, len(datasets["train"]), hparams, run_opts)
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    fit_brain(brain, datasets)
     record_training(hparams, brain)
     brain.evaluate_best_and_average(datasets["test"], hparams["test_dataloader_opts"])
     record_evaluation(hparams, brain, ["test_results.json"])

@@ -49,7 +49,7 @@ from speechbrain.utils.distributed import if_main_process, main_process_only, ru
 from ser_modules.data.checks import check_ratings, crop, max_frames
 from ser_modules.objectives.metrics import CCCMetrics
 from ser_modules.training.acoustic_streams import extract_features
-from ser_modules.training.brain import RecordingBrain
+from ser_modules.training.brain import RecordingBrain, brain_arguments, evaluate_best, fit_brain
 from ser_modules.training.experiment import finish_experiment, load_experiment
 from ser_modules.training.identity import record_evaluation, record_inputs, record_training
 from ser_modules.training.input_transforms import fit_input_transforms, load_input_transforms
@@ -317,27 +317,13 @@ def main(argv):
 
     datasets = dataio_prepare(splits, frames, frame_limit, lexical)
     brain = DimensionalEmotionBrain(
-        modules={**model, "loss": hparams["compute_cost"]},
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
+        **brain_arguments(hparams, run_opts, modules={**model, "loss": hparams["compute_cost"]})
     )
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    fit_brain(brain, datasets)
     record_training(hparams, brain)
     for split in tests:
         brain.test_split = split
-        brain.evaluate(
-            datasets[split],
-            max_key=hparams["checkpoint_key"],
-            test_loader_kwargs=dict(hparams["test_dataloader_opts"]),
-        )
+        evaluate_best(brain, datasets[split])
     if if_main_process():
         print(write_results(hparams, list(tests), size).split("\n## ")[0])
     record_evaluation(

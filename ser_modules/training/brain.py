@@ -12,6 +12,9 @@ regression Brain). Its ``on_stage_end`` calls hooks the subclasses override:
   :func:`ser_modules.training.checkpoint_averaging.keep_best_checkpoints`);
 * :meth:`RecordingBrain.on_test_end`: what is written after a test.
 
+:func:`brain_arguments` (what every recipe's Brain is built from), :func:`fit_brain` and
+:func:`evaluate_best` are the recipes' one way to build, train and evaluate it.
+
 Authors
  * ser-recipes contributors 2026
 """
@@ -150,3 +153,98 @@ class RecordingBrain(sb.Brain):
         record_epoch(
             self.hparams.output_folder, epoch, self.train_stats, valid_stats, self.curve_metrics
         )
+
+
+def brain_arguments(hparams, run_opts, modules=None):
+    """The keyword arguments every recipe gives its Brain: the hparams' ``modules`` (or
+    ``modules``), ``opt_class`` and ``checkpointer``, the hparams and the run options.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+    run_opts : dict
+        SpeechBrain's run options.
+    modules : dict, optional
+        The modules, where not the hparams' ``modules``.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``speechbrain.Brain``.
+
+    Example
+    -------
+    >>> hparams = {"modules": {"lin": "m"}, "opt_class": "o", "checkpointer": "c"}
+    >>> sorted(brain_arguments(hparams, {"device": "cpu"}).items())[:3]
+    [('checkpointer', 'c'), ('hparams', {...}), ('modules', {'lin': 'm'})]
+    >>> brain_arguments(hparams, {}, modules={"other": "n"})["modules"]
+    {'other': 'n'}
+    """
+    return {
+        "modules": hparams["modules"] if modules is None else modules,
+        "opt_class": hparams["opt_class"],
+        "hparams": hparams,
+        "run_opts": run_opts,
+        "checkpointer": hparams["checkpointer"],
+    }
+
+
+def fit_brain(brain, datasets):
+    """Trains ``brain`` on ``datasets["train"]`` for the epochs of its ``epoch_counter``,
+    validating on ``datasets["valid"]``, with the loaders of its ``train_dataloader_opts`` and
+    ``valid_dataloader_opts``.
+
+    Arguments
+    ---------
+    brain : speechbrain.Brain
+        The recipe's Brain.
+    datasets : dict
+        Split name -> dataset, with ``train`` and ``valid``.
+
+    Example
+    -------
+    >>> class Recorder:
+    ...     hparams = type("H", (), {"epoch_counter": "e", "train_dataloader_opts": {"a": 1},
+    ...                              "valid_dataloader_opts": {"b": 2}})
+    ...     def fit(self, *args, **kwargs):
+    ...         print(args, sorted(kwargs.items()))
+    >>> fit_brain(Recorder(), {"train": "tr", "valid": "va"})
+    ('e', 'tr', 'va') [('train_loader_kwargs', {'a': 1}), ('valid_loader_kwargs', {'b': 2})]
+    """
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=brain.hparams.train_dataloader_opts,
+        valid_loader_kwargs=brain.hparams.valid_dataloader_opts,
+    )
+
+
+def evaluate_best(brain, dataset, loader_options=None):
+    """Evaluates on ``dataset`` the checkpoint best on the hparams' ``checkpoint_key``, with a
+    copy of ``loader_options`` (default: the hparams' ``test_dataloader_opts``).
+
+    Arguments
+    ---------
+    brain : speechbrain.Brain
+        The recipe's Brain.
+    dataset : Dataset
+        The test split.
+    loader_options : dict, optional
+        Test dataloader options, where not the hparams' ``test_dataloader_opts``.
+
+    Example
+    -------
+    >>> class Recorder:
+    ...     hparams = type("H", (), {"checkpoint_key": "UA", "test_dataloader_opts": {"c": 3}})
+    ...     def evaluate(self, *args, **kwargs):
+    ...         print(args, sorted(kwargs.items()))
+    >>> evaluate_best(Recorder(), "te")
+    ('te',) [('max_key', 'UA'), ('test_loader_kwargs', {'c': 3})]
+    """
+    if loader_options is None:
+        loader_options = brain.hparams.test_dataloader_opts
+    brain.evaluate(
+        dataset, max_key=brain.hparams.checkpoint_key, test_loader_kwargs=dict(loader_options)
+    )

@@ -379,14 +379,24 @@ def fill_from_manifests(cache, hparams, model, manifests):
     ``noprogressbar``). Returns ``cache``."""
     wavs = [entry["wav"] for path in manifests for entry in read_json(path).values()]
     model.to(hparams["device"])
-    cache.build_distributed(
-        model,
-        wavs,
-        batch_size=hparams["extraction_batch_size"],
-        device=hparams["device"],
-        progressbar=not hparams["noprogressbar"],
-    )
+    cache.build_distributed(model, wavs, **extraction_options(hparams))
     return cache
+
+
+def extraction_options(hparams):
+    """The options of a cache's build read from the hparams: ``batch_size``
+    (``extraction_batch_size``), ``device`` and ``progressbar`` (not ``noprogressbar``).
+
+    Example
+    -------
+    >>> extraction_options({"extraction_batch_size": 4, "device": "cpu", "noprogressbar": True})
+    {'batch_size': 4, 'device': 'cpu', 'progressbar': False}
+    """
+    return {
+        "batch_size": hparams["extraction_batch_size"],
+        "device": hparams["device"],
+        "progressbar": not hparams["noprogressbar"],
+    }
 
 
 class _ExampleEncoder(torch.nn.Module):

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from ser_modules.nn.pooling import MeanPooling
-from ser_modules.training.feature_cache import module_fingerprint
+from ser_modules.training.feature_cache import extraction_options, module_fingerprint
 from ser_modules.utils.files import atomic_path, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -182,12 +182,6 @@ def build_text_embedding_cache(hparams, encoder, texts):
     """
     cache = TextEmbeddingCache(hparams["text_embedding_cache_folder"], module_fingerprint(encoder))
     encoder.to(hparams["device"])
-    cache.build(
-        encoder,
-        texts,
-        batch_size=hparams["extraction_batch_size"],
-        device=hparams["device"],
-        progressbar=not hparams["noprogressbar"],
-    )
+    cache.build(encoder, texts, **extraction_options(hparams))
     encoder.to("cpu")
     return cache
