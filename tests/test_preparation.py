@@ -59,8 +59,10 @@ def test_a_missing_required_split_is_an_error_before_any_manifest_is_read(tmp_pa
         prepare_manifests(
             hparams_for(tmp_path), prepare, required=lambda found: ["train", "valid", "test1"]
         )
-    # Nothing prepared (skip_prep, no stamp): every required split is missing.
-    with pytest.raises(MissingSplitError, match=r"no train manifest \(manifests: \)"):
+    # Nothing prepared (skip_prep, no stamp): the error says so, and how to prepare.
+    with pytest.raises(
+        FileNotFoundError, match=r"No finished data preparation in .*skip_prep: False"
+    ):
         prepare_manifests(
             hparams_for(tmp_path / "none", skip_prep=True),
             prepare,
