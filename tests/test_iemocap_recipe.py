@@ -5,7 +5,6 @@ the 5-fold driver, and the hparams files."""
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,8 +15,7 @@ import pytest
 from hyperpyyaml import load_hyperpyyaml
 from ruamel.yaml import YAML
 
-from ser_modules.testing.synthetic import generate_iemocap
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from tests.conftest import logged_epochs, recipe_env, recipe_module, run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -25,12 +23,11 @@ HPARAMS = RECIPE / "hparams" / "wavlm_corr_att.yaml"
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iemocap_recipe")
+def assets(tmp_path_factory, iemocap_corpus, tiny_wavlm):
     return {
-        "root": root,
-        "corpus": generate_iemocap(root / "data", per_speaker=6, progress=False),
-        "ssl": save_random_ssl_model("wavlm", root / "tiny_wavlm"),
+        "root": tmp_path_factory.mktemp("iemocap_recipe"),
+        "corpus": iemocap_corpus,
+        "ssl": tiny_wavlm,
     }
 
 
@@ -53,21 +50,7 @@ def recipe_args(assets, experiment, *extra, epochs=2, cache="feature_cache"):
 
 def run_script(script, args, cwd, fails=False):
     """Runs a script of the recipe; it must succeed (or, with ``fails``, exit with an error)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / script), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def logged_epochs(fold_folder):
-    text = (fold_folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+    return run_recipe("IEMOCAP", args, cwd, script=script, fails=fails)
 
 
 def check_fold_outputs(fold_folder):
@@ -119,9 +102,8 @@ def test_every_pooling_trains_and_evaluates(assets, name):
 def test_interrupted_run_resumes(assets):
     args = recipe_args(assets, "resume", "--test_session=1", "--pooling=mean", epochs=40)
     fold = assets["root"] / "results" / "resume" / "session1"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        [sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env
+        [sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=recipe_env()
     )
     deadline = time.time() + 300
     while not list((fold / "save").glob("CKPT+*")) and time.time() < deadline:
@@ -362,11 +344,7 @@ def test_hparams_files_speak_one_vocabulary(path):
 def test_results_path_names_a_local_upstream_by_its_folder(assets):
     """--ssl_hub=/abs/path/model puts 'model' (not the path) in the results path, also for the
     cross-validation driver, which resolves the paths without building the models."""
-    sys.path.insert(0, str(RECIPE))
-    try:
-        import cross_validate
-    finally:
-        sys.path.remove(str(RECIPE))
+    cross_validate = recipe_module("IEMOCAP", "cross_validate")
     root = assets["root"] / "vocabulary"
     args = [
         f"--data_folder={assets['corpus']}",

@@ -6,10 +6,8 @@ model (hparams/mitra_multimodal.yaml) with a tiny random HubertForCTC and a tiny
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,10 +21,12 @@ from ser_modules.nn.multimodal import MultimodalTCGRU
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
 from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.testing.tiny_bert import save_random_bert_model
-from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc, save_random_ssl_model
+from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc
 from ser_modules.training.feature_cache import module_fingerprint
 from ser_modules.training.text_embeddings import TextEmbeddingCache
 from ser_modules.training.transcription import TranscriptCache, transcriber_fingerprint
+from tests import conftest
+from tests.conftest import logged_epochs, recipe_module
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
@@ -42,13 +42,13 @@ HEAD = [
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, msp_corpus, tiny_hubert):
     root = tmp_path_factory.mktemp("msp_recipe")
     return {
         "root": root,
-        "1.11": generate_msp_podcast(root / "v1.11", release="1.11", size=64, progress=False),
+        "1.11": msp_corpus,
         "1.6": generate_msp_podcast(root / "v1.6", release="1.6", size=56, progress=False),
-        "ssl": save_random_ssl_model("hubert", root / "tiny_hubert"),
+        "ssl": tiny_hubert,
     }
 
 
@@ -76,22 +76,8 @@ def with_epochs(args, epochs):
     ]
 
 
-def run_recipe(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def logged_epochs(folder):
-    text = (folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+# run_recipe(args, cwd, fails=False): recipes/MSP-Podcast/train.py in a subprocess.
+run_recipe = partial(conftest.run_recipe, "MSP-Podcast")
 
 
 def split_results(folder, split):
@@ -240,26 +226,13 @@ def test_a_finished_run_refuses_other_hyperparameters(assets, ccs_run):
         name: (folder / name).read_bytes()
         for name in ("hyperparams.yaml", "command.txt", "results.md")
     }
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for extra in (with_epochs(args, 3), [*args, "--lr=0.05"]):
-        result = subprocess.run(
-            [sys.executable, str(RECIPE / "train.py"), *extra],
-            cwd=assets["root"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode != 0 and "was made by another command" in result.stderr
+        result = run_recipe(extra, assets["root"], fails=True)
+        assert "was made by another command" in result.stderr
     assert {name: (folder / name).read_bytes() for name in before} == before
     fresh = [*recipe_args(assets, "never_trained", "1.11", "--noisy_test_splits=[]"), "--test_only"]
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *fresh],
-        cwd=assets["root"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode != 0 and "--test_only: no checkpoint in" in result.stderr
+    result = run_recipe(fresh, assets["root"], fails=True)
+    assert "--test_only: no checkpoint in" in result.stderr
     assert not (assets["root"] / "results" / "never_trained").exists()
 
 
@@ -516,16 +489,9 @@ def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_asset
     """A release without Transcripts/ (the v1.6 layout) is refused before any feature is
     extracted, naming the manifest and the way out."""
     args = multimodal_args(assets, multimodal_assets, "multimodal_v16", "1.6")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *args],
-        cwd=assets["root"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = run_recipe(args, assets["root"], fails=True)
     output = result.stdout + result.stderr
-    assert result.returncode != 0 and "ValueError: " in output, output[-3000:]
+    assert "ValueError: " in output, output[-3000:]
     message = re.search(r"ValueError: (.*)", output).group(1)
     assert "multimodal_v16/manifests/" in message and "have no transcript field" in message
     assert "--second_transcripts=<CTC model id or folder>" in message
@@ -540,14 +506,10 @@ def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_asset
 def test_a_resumed_multimodal_run_checks_its_lexical_streams(tmp_path):
     """feature_selection.json records what the lexical vectors were made of; another BERT or
     other transcripts in the same folder are refused, an audio-only record too."""
-    import importlib.util
-
     from ser_modules.nn.selection import FeatureSelection
     from ser_modules.nn.tc_gru import InputStandardizer
 
-    spec = importlib.util.spec_from_file_location("msp_train_for_identity", RECIPE / "train.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = recipe_module("MSP-Podcast", "train")
     hparams = {
         "save_folder": str(tmp_path),
         "saliency": "ccs",

@@ -6,7 +6,6 @@ averaged model re-evaluated independently."""
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,10 +18,10 @@ from hyperpyyaml import load_hyperpyyaml
 
 from ser_modules.data.audio import load_audio
 from ser_modules.nn.ssl_encoder import SSLEncoder
-from ser_modules.testing.synthetic import generate_iemocap
 from ser_modules.testing.tiny_bert import iemocap_transcripts, save_random_bert_model
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
 from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from tests.conftest import logged_epochs, read_csv, recipe_env, recipe_module
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -59,15 +58,14 @@ TINY_ECAPA = {
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, iemocap_corpus, tiny_hubert):
     root = tmp_path_factory.mktemp("morais")
-    corpus = generate_iemocap(root / "data", per_speaker=6, progress=False)
     return {
         "root": root,
-        "corpus": corpus,
+        "corpus": iemocap_corpus,
         "wav2vec2": save_random_ssl_model("wav2vec2", root / "tiny_wav2vec2"),
-        "hubert": save_random_ssl_model("hubert", root / "tiny_hubert"),
-        "bert": save_random_bert_model(root / "tiny_bert", iemocap_transcripts(corpus)),
+        "hubert": tiny_hubert,
+        "bert": save_random_bert_model(root / "tiny_bert", iemocap_transcripts(iemocap_corpus)),
     }
 
 
@@ -115,23 +113,20 @@ def recipe_args(name, assets, **extra):
     return [str(RECIPE / "hparams" / f"{name}.yaml"), *args, "--noprogressbar"]
 
 
-def environment():
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
 def start_python(args, cwd, log_name):
     """Starts ``python args`` in the background, output (stdout + stderr) to ``<log_name>.log``."""
     log_path = Path(cwd) / f"{log_name}.log"
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=cwd, env=environment(), stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *args], cwd=cwd, env=recipe_env(), stdout=log, stderr=subprocess.STDOUT
     )
     process.log, process.log_path = log, log_path
     return process
 
 
 def finish_python(process):
-    """Waits for a process of ``start_python``; fails the test with its errors; returns its output."""
+    """Waits for a process of ``start_python``; fails the test with its errors; returns its
+    output."""
     process.wait()
     process.log.close()
     text = process.log_path.read_text()
@@ -148,16 +143,6 @@ def run_python(args, cwd, log_name):
 def fold_folder(assets, name, session=1):
     experiment = name[len("morais_") :]
     return assets["root"] / "results" / "morais" / experiment / "seed1986" / f"session{session}"
-
-
-def logged_epochs(folder):
-    text = (folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
-
-
-def read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def check_fold_outputs(folder, reported):
@@ -296,7 +281,7 @@ def test_an_untrained_model_is_never_evaluated(assets):
     result = subprocess.run(
         [sys.executable, str(SCRIPT), *args],
         cwd=assets["root"],
-        env=environment(),
+        env=recipe_env(),
         capture_output=True,
         text=True,
     )
@@ -532,11 +517,7 @@ def test_every_morais_hparams_file_loads_and_is_in_the_readme(assets):
 
 
 def test_missing_stage1_upstream_is_a_clear_error(tmp_path):
-    sys.path.insert(0, str(RECIPE))
-    try:
-        import train_upstream_downstream as recipe
-    finally:
-        sys.path.remove(str(RECIPE))
+    recipe = recipe_module("IEMOCAP", "train_upstream_downstream")
     hparams = {"pretrained_upstreams": {"upstream": str(tmp_path / "missing.ckpt")}}
     with pytest.raises(FileNotFoundError, match="stage 1"):
         recipe.load_pretrained_upstreams(hparams, {"upstream": torch.nn.Linear(2, 2)})
