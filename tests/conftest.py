@@ -3,7 +3,8 @@
 Helpers (plain functions, imported by the test modules with ``from tests.conftest import ...``:
 pytest registers this file as ``tests.conftest`` under ``--import-mode=importlib``, so the
 import finds this very module): :func:`recipe_env`, :func:`run_recipe`, :func:`logged_epochs`,
-:func:`read_csv` and :func:`recipe_module` (a recipe's script imported as a module).
+:func:`read_csv`, :func:`recipe_module` (a recipe's script imported as a module) and
+:func:`run_concurrently` (recipe runs two at a time).
 
 Session fixtures, made once and shared read-only: the generated corpora (``iemocap_corpus``,
 ``msp_corpus``) and tiny random upstreams (``tiny_wavlm``, ``tiny_hubert``); tiny trained
@@ -16,6 +17,8 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,16 @@ def run_recipe(recipe, args, cwd, script="train.py", fails=False):
     )
     assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def run_concurrently(*jobs):
+    """Calls ``jobs`` (functions of no argument) two at a time, in threads: the recipe runs
+    they start are processes of one thread each (``OMP_NUM_THREADS=1``), so two of them keep
+    both cores of a small machine busy. Returns their results in order, or raises the first
+    job's error once every job has ended."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
 
 
 def logged_epochs(folder):
@@ -140,9 +153,11 @@ def tiny_hubert(shared_folder):
 @pytest.fixture(scope="session")
 def trained_experiments(tmp_path_factory, iemocap_corpus, msp_corpus, tiny_wavlm, tiny_hubert):
     """A fold of the IEMOCAP recipe (uncached, so the recipe's own test predictions come from
-    the waveforms as in the interface) and an MSP-Podcast experiment, with tiny random upstreams."""
+    the waveforms as in the interface) and an MSP-Podcast experiment, with tiny random upstreams;
+    both trained at once."""
     root = tmp_path_factory.mktemp("trained")
-    run_recipe(
+    iemocap = partial(
+        run_recipe,
         "IEMOCAP",
         [
             RECIPES / "IEMOCAP" / "hparams" / "wavlm_corr_att.yaml",
@@ -159,7 +174,8 @@ def trained_experiments(tmp_path_factory, iemocap_corpus, msp_corpus, tiny_wavlm
         ],
         root,
     )
-    run_recipe(
+    msp = partial(
+        run_recipe,
         "MSP-Podcast",
         [
             RECIPES / "MSP-Podcast" / "hparams" / "hubert_tcgru.yaml",
@@ -180,6 +196,7 @@ def trained_experiments(tmp_path_factory, iemocap_corpus, msp_corpus, tiny_wavlm
         ],
         root,
     )
+    run_concurrently(iemocap, msp)
     return {
         "root": root,
         "iemocap_corpus": iemocap_corpus,
@@ -216,7 +233,8 @@ def morais_experiments(tmp_path_factory, iemocap_corpus, tiny_hubert):
     random HuBERT: stage 1 (morais_ft_hubert.yaml: fine-tuned upstream + mean pooling, reported
     model = best checkpoint) and two stage-2 runs reporting the average of the 2 best
     checkpoints, ECAPA on stage 1's frozen averaged upstream (morais_hubert_ecapa.yaml, cached
-    features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml)."""
+    features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml); the last one trained beside
+    stage 1."""
     root = tmp_path_factory.mktemp("morais")
     common = [
         f"--data_folder={iemocap_corpus}",
@@ -236,13 +254,18 @@ def morais_experiments(tmp_path_factory, iemocap_corpus, tiny_hubert):
         ),
         "fbank_ecapa": ("morais_fbank_ecapa.yaml", TINY_ECAPA),
     }
-    for hparams, extra in runs.values():  # stage 1 first: stage 2 loads its averaged upstream
-        run_recipe(
+    jobs = {
+        name: partial(
+            run_recipe,
             "IEMOCAP",
             [RECIPES / "IEMOCAP" / "hparams" / hparams, *common, *extra],
             root,
             script="train_upstream_downstream.py",
         )
+        for name, (hparams, extra) in runs.items()
+    }
+    run_concurrently(jobs["ft_hubert"], jobs["fbank_ecapa"])
+    jobs["hubert_ecapa"]()  # stage 2 loads stage 1's averaged upstream
     return {name: root / "results" / "morais" / name / "seed1986" / "session1" for name in runs}
 
 
