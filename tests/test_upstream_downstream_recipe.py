@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.testing.tiny_bert import iemocap_transcripts, save_random_bert_model
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
 from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
-from tests.conftest import logged_epochs, read_csv, recipe_env, recipe_module
+from tests.conftest import logged_epochs, read_csv, recipe_env, recipe_module, run_concurrently
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -243,23 +244,28 @@ def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
     # The same command again: both folds are finished runs of it (the driver and train.py
     # agree on the identity, --grad_accumulation_factor included), nothing is trained.
     args = recipe_args("morais_ft_wav2vec2", assets)
-    again = run_python(
-        [str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
-        assets["root"],
-        "cross_validation_again",
+    reports = ("average", "best_single")
+    again, *outputs = run_concurrently(  # the drivers, two at a time
+        partial(run_python, driver_args(args), assets["root"], "cross_validation_again"),
+        *(
+            partial(
+                run_python,
+                [*driver_args(args), f"--report={report}"],
+                assets["root"],
+                f"report_{report}",
+            )
+            for report in reports
+        ),
     )
     assert again.count("already done") == 2
     # Issue #14 item 3: any stored evaluation is summarised without retraining, beside the
     # reported one (rows 3-4 of Morais et al. read as stage 1's own averaged model).
     summary = markdown
-    for report, key in (("average", "average"), ("best_single", "best_single")):
-        output = run_python(
-            [*driver_args(args), f"--report={report}"], assets["root"], f"report_{report}"
-        )
+    for report, output in zip(reports, outputs):
         assert output.count("already done") == 2 and f"evaluation: {report}" in output
         with open(folder / f"results_{report}.csv") as handle:
             rows = list(csv.reader(handle))
-        means = [sum(result[key][m] for result in fold_results) / 2 for m in ("WA", "UA")]
+        means = [sum(result[report][m] for result in fold_results) / 2 for m in ("WA", "UA")]
         assert [float(value) for value in rows[3][2:4]] == pytest.approx(means, abs=0.01)
         assert (folder / f"confusion_matrix_{report}.png").stat().st_size > 0
     assert (folder / "results.md").read_text() == summary  # the reported summary is kept
