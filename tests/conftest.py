@@ -1,47 +1,168 @@
-"""Shared fixtures: tiny trained IEMOCAP (train.py and train_upstream_downstream.py) and
-MSP-Podcast experiments and their exports (used by the interface, publish and prediction CLI
-tests; trained once per session)."""
+"""Shared test helpers and fixtures.
 
+Helpers (plain functions, imported by the test modules with ``from tests.conftest import ...``:
+pytest registers this file as ``tests.conftest`` under ``--import-mode=importlib``, so the
+import finds this very module): :func:`recipe_env`, :func:`run_recipe`, :func:`logged_epochs`,
+:func:`read_csv`, :func:`recipe_module` (a recipe's script imported as a module) and
+:func:`run_concurrently` (recipe runs two at a time).
+
+Session fixtures, made once and shared read-only: the generated corpora (``iemocap_corpus``,
+``msp_corpus``) and tiny random upstreams (``tiny_wavlm``, ``tiny_hubert``); tiny trained
+IEMOCAP (train.py and train_upstream_downstream.py) and MSP-Podcast experiments and their
+exports (used by the recipe, interface, publish and prediction CLI tests)."""
+
+import csv
+import importlib.util
 import os
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
 
 
-def run_recipe(recipe, hparams, args, cwd, script="train.py"):
-    """Runs a recipe's training script in a subprocess; fails with its output."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    script = ROOT / "recipes" / recipe / script
+def recipe_env(*pythonpath, **variables):
+    """The environment of a recipe subprocess: this checkout first on PYTHONPATH (then
+    ``pythonpath``), one OpenMP thread, the Hugging Face hub offline; ``variables`` added."""
+    path = os.pathsep.join(str(folder) for folder in (ROOT, *pythonpath))
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        **variables,
+    }
+
+
+def run_recipe(recipe, args, cwd, script="train.py", fails=False):
+    """Runs ``recipes/<recipe>/<script> args`` (args: the hparams file, then the overrides) in a
+    subprocess; it must succeed (with ``fails``: exit with an error); returns the completed
+    process (``stdout``, ``stderr`` as text)."""
     result = subprocess.run(
-        [sys.executable, str(script), str(ROOT / "recipes" / recipe / "hparams" / hparams), *args],
+        [sys.executable, str(RECIPES / recipe / script), *map(str, args)],
         cwd=cwd,
-        env=env,
+        env=recipe_env(),
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def run_concurrently(*jobs):
+    """Calls ``jobs`` (functions of no argument) two at a time, in threads: the recipe runs
+    they start are processes of one thread each (``OMP_NUM_THREADS=1``), so two of them keep
+    both cores of a small machine busy. Returns their results in order, or raises the first
+    job's error once every job has ended."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
+
+
+def logged_epochs(folder):
+    """The epochs of ``folder/train_log.txt``, in the order they were logged."""
+    text = (Path(folder) / "train_log.txt").read_text()
+    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+
+
+def read_csv(path):
+    """The rows of a CSV file with a header, as dicts."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# Script names found in both recipes (train.py) are imported as <recipe>_<name>.
+_SHARED_NAMES = {path.stem for path in (RECIPES / "IEMOCAP").glob("*.py")} & {
+    path.stem for path in (RECIPES / "MSP-Podcast").glob("*.py")
+}
+
+
+def recipe_module(recipe, name):
+    """``recipes/<recipe>/<name>.py`` as a module, imported once per session. A name that
+    is one recipe's only (``iemocap_prepare``, ``make_noisy_sets``, ...) is imported under that
+    name, as the recipe's own scripts import it; one found in both recipes (``train``) as
+    ``<recipe>_<name>`` (``iemocap_train``, ``msp_podcast_train``). The recipe's folder is put
+    on ``sys.path`` for the imports between its scripts."""
+    folder = RECIPES / recipe
+    module_name = name
+    if name in _SHARED_NAMES:
+        module_name = f"{recipe.lower().replace('-', '_')}_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(module_name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+# --------------------------------------------------------------------------------------------
+# Generated corpora and tiny upstreams: made once, read by every test that needs them
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def shared_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("shared")
 
 
 @pytest.fixture(scope="session")
-def trained_experiments(tmp_path_factory):
-    """A fold of the IEMOCAP recipe (uncached, so the recipe's own test predictions come from
-    the waveforms as in the interface) and an MSP-Podcast experiment, with tiny random upstreams."""
-    from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
+def iemocap_corpus(shared_folder):
+    """A generated IEMOCAP (6 utterances per speaker, seed 0); read-only."""
+    from ser_modules.testing.synthetic import generate_iemocap
+
+    return Path(generate_iemocap(shared_folder / "iemocap", per_speaker=6, progress=False))
+
+
+@pytest.fixture(scope="session")
+def msp_corpus(shared_folder):
+    """A generated MSP-Podcast 1.11 (64 segments, seed 0); read-only."""
+    from ser_modules.testing.synthetic import generate_msp_podcast
+
+    return Path(
+        generate_msp_podcast(shared_folder / "msp", release="1.11", size=64, progress=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_wavlm(shared_folder):
+    """A tiny random WavLM (``save_random_ssl_model``); read-only."""
     from ser_modules.testing.tiny_ssl import save_random_ssl_model
 
+    return Path(save_random_ssl_model("wavlm", shared_folder / "tiny_wavlm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_hubert(shared_folder):
+    """A tiny random HuBERT (``save_random_ssl_model``); read-only."""
+    from ser_modules.testing.tiny_ssl import save_random_ssl_model
+
+    return Path(save_random_ssl_model("hubert", shared_folder / "tiny_hubert"))
+
+
+@pytest.fixture(scope="session")
+def trained_experiments(tmp_path_factory, iemocap_corpus, msp_corpus, tiny_wavlm, tiny_hubert):
+    """A fold of the IEMOCAP recipe (uncached, so the recipe's own test predictions come from
+    the waveforms as in the interface) and an MSP-Podcast experiment, with tiny random upstreams;
+    both trained at once."""
     root = tmp_path_factory.mktemp("trained")
-    iemocap = generate_iemocap(root / "iemocap", per_speaker=6, progress=False)
-    wavlm = save_random_ssl_model("wavlm", root / "tiny_wavlm")
-    run_recipe(
+    iemocap = partial(
+        run_recipe,
         "IEMOCAP",
-        "wavlm_corr_att.yaml",
         [
-            f"--data_folder={iemocap}",
-            f"--ssl_hub={wavlm}",
+            RECIPES / "IEMOCAP" / "hparams" / "wavlm_corr_att.yaml",
+            f"--data_folder={iemocap_corpus}",
+            f"--ssl_hub={tiny_wavlm}",
             f"--experiment_folder={root / 'iemocap_exp'}",
             f"--ssl_folder={root / 'hf'}",
             "--number_of_epochs=2",
@@ -53,14 +174,13 @@ def trained_experiments(tmp_path_factory):
         ],
         root,
     )
-    msp = generate_msp_podcast(root / "msp", release="1.11", size=64, progress=False)
-    hubert = save_random_ssl_model("hubert", root / "tiny_hubert")
-    run_recipe(
+    msp = partial(
+        run_recipe,
         "MSP-Podcast",
-        "hubert_tcgru.yaml",
         [
-            f"--data_folder={msp}",
-            f"--ssl_hub={hubert}",
+            RECIPES / "MSP-Podcast" / "hparams" / "hubert_tcgru.yaml",
+            f"--data_folder={msp_corpus}",
+            f"--ssl_hub={tiny_hubert}",
             "--ssl_layer=2",
             f"--output_folder={root / 'msp_exp'}",
             f"--ssl_folder={root / 'hf'}",
@@ -76,9 +196,10 @@ def trained_experiments(tmp_path_factory):
         ],
         root,
     )
+    run_concurrently(iemocap, msp)
     return {
         "root": root,
-        "iemocap_corpus": Path(iemocap),
+        "iemocap_corpus": iemocap_corpus,
         "categorical": root / "iemocap_exp" / "session2",
         "dimensional": root / "msp_exp",
     }
@@ -107,20 +228,16 @@ TINY_ECAPA = [
 
 
 @pytest.fixture(scope="session")
-def morais_experiments(tmp_path_factory):
+def morais_experiments(tmp_path_factory, iemocap_corpus, tiny_hubert):
     """Fold 1 of three experiments of train_upstream_downstream.py (Morais et al.) with a tiny
     random HuBERT: stage 1 (morais_ft_hubert.yaml: fine-tuned upstream + mean pooling, reported
     model = best checkpoint) and two stage-2 runs reporting the average of the 2 best
     checkpoints, ECAPA on stage 1's frozen averaged upstream (morais_hubert_downstream.yaml
-    --pooling=ecapa, cached features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml)."""
-    from ser_modules.testing.synthetic import generate_iemocap
-    from ser_modules.testing.tiny_ssl import save_random_ssl_model
-
+    --pooling=ecapa, cached features) and filterbanks + ECAPA (morais_fbank_ecapa.yaml); the last
+    one trained beside stage 1."""
     root = tmp_path_factory.mktemp("morais")
-    corpus = generate_iemocap(root / "iemocap", per_speaker=6, progress=False)
-    hubert = save_random_ssl_model("hubert", root / "tiny_hubert")
     common = [
-        f"--data_folder={corpus}",
+        f"--data_folder={iemocap_corpus}",
         f"--results_folder={root / 'results'}",
         "--number_of_epochs=2",
         "--keep_checkpoints=2",
@@ -128,7 +245,7 @@ def morais_experiments(tmp_path_factory):
         "--lr=0.01",
         "--noprogressbar",
     ]
-    ssl = [f"--ssl_hub={hubert}", f"--ssl_folder={root / 'hf'}", "--upstream_lr=0.001"]
+    ssl = [f"--ssl_hub={tiny_hubert}", f"--ssl_folder={root / 'hf'}", "--upstream_lr=0.001"]
     runs = {
         "ft_hubert": ("morais_ft_hubert.yaml", ssl),
         "hubert_ecapa": (
@@ -137,10 +254,18 @@ def morais_experiments(tmp_path_factory):
         ),
         "fbank_ecapa": ("morais_fbank_ecapa.yaml", TINY_ECAPA),
     }
-    for hparams, extra in runs.values():  # stage 1 first: stage 2 loads its averaged upstream
-        run_recipe(
-            "IEMOCAP", hparams, [*common, *extra], root, script="train_upstream_downstream.py"
+    jobs = {
+        name: partial(
+            run_recipe,
+            "IEMOCAP",
+            [RECIPES / "IEMOCAP" / "hparams" / hparams, *common, *extra],
+            root,
+            script="train_upstream_downstream.py",
         )
+        for name, (hparams, extra) in runs.items()
+    }
+    run_concurrently(jobs["ft_hubert"], jobs["fbank_ecapa"])
+    jobs["hubert_ecapa"]()  # stage 2 loads stage 1's averaged upstream
     return {name: root / "results" / "morais" / name / "seed1986" / "session1" for name in runs}
 
 

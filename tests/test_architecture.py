@@ -316,6 +316,8 @@ def test_the_bundle_checks_see_a_violation():
 # How a recipe script imports its own recipe's tools: this statement at the top level, then a
 # plain import.
 OWN_FOLDER_ON_PATH = "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))"
+
+
 # Scripts rewritten on another branch of the same change (remove once merged).
 @pytest.mark.parametrize("path", recipe_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_recipe_scripts_import_their_own_tools_one_way(path):

@@ -11,14 +11,10 @@ Cases also covered elsewhere: ``tests/test_iemocap_prepare.py`` and
 range ratings of the detailed JSON, ...), ``tests/test_audio.py`` (unreadable files).
 """
 
-import importlib.util
 import json
 import logging
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,20 +36,16 @@ from ser_modules.data.checks import (
 from ser_modules.nn.pooling import build_pooling
 from ser_modules.nn.ssl_encoder import SSLEncoder
 from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
 from ser_modules.training.experiment import HparamsError, check_overrides, load_experiment
 from ser_modules.training.feature_cache import FeatureCache
+from tests.conftest import recipe_module, run_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 IEMOCAP_RECIPE = ROOT / "recipes" / "IEMOCAP"
-MSP_RECIPE = ROOT / "recipes" / "MSP-Podcast"
 IEMOCAP_HPARAMS = IEMOCAP_RECIPE / "hparams" / "wavlm_corr_att.yaml"
-sys.path.insert(0, str(IEMOCAP_RECIPE))
-sys.path.insert(0, str(MSP_RECIPE))
-
-import check_release  # noqa: E402  (recipes/MSP-Podcast/check_release.py)
-import iemocap_prepare  # noqa: E402
-import msp_podcast_prepare  # noqa: E402
+check_release = recipe_module("MSP-Podcast", "check_release")
+iemocap_prepare = recipe_module("IEMOCAP", "iemocap_prepare")
+msp_podcast_prepare = recipe_module("MSP-Podcast", "msp_podcast_prepare")
 
 FOUR_CLASS = ("neu", "hap", "exc", "ang", "sad")
 EMOTIONS = ["neu", "hap", "ang", "sad"]
@@ -66,7 +58,7 @@ TEST_SESSION = 4  # 7 four-class turns in the generated corpus (seed 0, 4 per sp
 # Fixtures and helpers
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, tiny_wavlm):
     """Small generated corpora (read-only) and a tiny random WavLM."""
     root = tmp_path_factory.mktemp("bad_inputs")
     return {
@@ -74,7 +66,7 @@ def assets(tmp_path_factory):
         "iemocap": generate_iemocap(root / "iemocap", per_speaker=4, progress=False),
         "msp1.11": generate_msp_podcast(root / "msp1.11", release="1.11", size=16, progress=False),
         "msp1.6": generate_msp_podcast(root / "msp1.6", release="1.6", size=8, progress=False),
-        "ssl": save_random_ssl_model("wavlm", root / "tiny_wavlm"),
+        "ssl": tiny_wavlm,
     }
 
 
@@ -138,12 +130,7 @@ def prepare(corpus, out, session=TEST_SESSION):
 @pytest.fixture(scope="module")
 def iemocap_train():
     """``recipes/IEMOCAP/train.py`` as a module (under a name of its own)."""
-    spec = importlib.util.spec_from_file_location(
-        "bad_inputs_iemocap_train", IEMOCAP_RECIPE / "train.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return recipe_module("IEMOCAP", "train")
 
 
 def consensus(msp_root):
@@ -158,7 +145,8 @@ def turn_span(path, number):
 
 
 def set_turn_span(corpus, utt, seconds):
-    """Makes an utterance's turn line span ``seconds`` (as for a wav of that length in the release)."""
+    """Makes an utterance's turn line span ``seconds`` (as for a wav of that length in the
+    release)."""
     path, number = next(
         (path, number) for path, number, turn_utt, _ in turns(corpus) if turn_utt == utt
     )
@@ -844,15 +832,7 @@ def test_train_runs_through_converted_silent_short_and_long_utterances(assets, i
         f"--max_duration={limit}",
         "--long_utterance=skip",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(IEMOCAP_RECIPE / "train.py"), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_recipe("IEMOCAP", args, tmp_path)
     fold = experiment / f"session{TEST_SESSION}"
     log = (fold / "log.txt").read_text()
     assert f"{stereo} (44100 Hz, 2 channels)" in log

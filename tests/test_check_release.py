@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from ser_modules.testing.label_edits import read_csv, write_csv
+from tests.conftest import recipe_module
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "MSP-Podcast"
-sys.path.insert(0, str(RECIPE))
 
-import check_release as audit  # noqa: E402
-import msp_podcast_prepare as prep  # noqa: E402
+audit = recipe_module("MSP-Podcast", "check_release")
+prep = recipe_module("MSP-Podcast", "msp_podcast_prepare")
 
-from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
-
-synthetic = pytest.importorskip("ser_modules.testing.synthetic")
+from ser_modules.testing import synthetic  # noqa: E402
 
 SIZES = {"1.11": 20, "1.6": 12}
 
@@ -144,7 +144,8 @@ def test_consensus_mismatch_is_counted_and_logged(corpora, tmp_path, caplog):
 
 
 def test_consensus_written_with_few_decimals_is_not_a_mismatch(corpora, tmp_path):
-    """0.01 plus half a unit of the last decimal written: ``4.0`` stands for a mean of 3.95..4.05."""
+    """0.01 plus half a unit of the last decimal written: ``4.0`` stands for a mean of
+    3.95..4.05."""
     root = copy_corpus(corpora, "1.11", tmp_path)
     header, rows = read_csv(consensus_path(root))
     for row in rows:

@@ -6,15 +6,13 @@ main process alone writes the logs and results."""
 import csv
 import json
 import math
-import os
 import re
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from ser_modules.testing.synthetic import generate_iemocap, generate_msp_podcast
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from tests.conftest import logged_epochs, recipe_env
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_SIZE = 2
@@ -23,7 +21,6 @@ EXTRACTED = re.compile(r"files extracted per process \(rank order\): \[(\d+), (\
 
 def torchrun(script, args, cwd):
     """``python -m torch.distributed.run --standalone --nproc_per_node=2 script args``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     launcher = [
         sys.executable,
         "-m",
@@ -41,7 +38,7 @@ def torchrun(script, args, cwd):
             "--noprogressbar",
         ],
         cwd=cwd,
-        env=env,
+        env=recipe_env(),
         capture_output=True,
         text=True,
     )
@@ -56,13 +53,6 @@ def extracted_per_process(folder):
     return [int(count) for count in match.groups()]
 
 
-def logged_epochs(folder):
-    return [
-        int(e)
-        for e in re.findall(r"^epoch: (\d+)", (folder / "train_log.txt").read_text(), flags=re.M)
-    ]
-
-
 def seen_ids(folder, rank):
     """``{epoch: [ids]}`` of the training batches of a process (``record_seen_ids``)."""
     seen = defaultdict(list)
@@ -72,9 +62,8 @@ def seen_ids(folder, rank):
     return seen
 
 
-def test_iemocap_recipe_under_torchrun(tmp_path):
-    corpus = generate_iemocap(tmp_path / "data", per_speaker=6, progress=False)
-    ssl = save_random_ssl_model("wavlm", tmp_path / "tiny_wavlm")
+def test_iemocap_recipe_under_torchrun(tmp_path, iemocap_corpus, tiny_wavlm):
+    corpus, ssl = iemocap_corpus, tiny_wavlm
     recipe = ROOT / "recipes" / "IEMOCAP"
     torchrun(
         recipe / "train.py",
@@ -128,9 +117,8 @@ def test_iemocap_recipe_under_torchrun(tmp_path):
     assert len(list((fold / "save").glob("CKPT+*"))) == 1
 
 
-def test_msp_podcast_recipe_under_torchrun(tmp_path):
-    corpus = generate_msp_podcast(tmp_path / "data", release="1.11", size=64, progress=False)
-    ssl = save_random_ssl_model("hubert", tmp_path / "tiny_hubert")
+def test_msp_podcast_recipe_under_torchrun(tmp_path, msp_corpus, tiny_hubert):
+    corpus, ssl = msp_corpus, tiny_hubert
     recipe = ROOT / "recipes" / "MSP-Podcast"
     output = tmp_path / "results"
     result = torchrun(

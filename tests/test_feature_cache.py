@@ -1,4 +1,5 @@
-"""Tests of ser_modules.training.feature_cache: exact, resumable, invalidated when anything changes."""
+"""Tests of ser_modules.training.feature_cache: exact, resumable, invalidated when anything
+changes."""
 
 import os
 

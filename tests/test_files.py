@@ -1,4 +1,5 @@
-"""Tests of ser_modules.utils.files: atomic writes leave the old file or the new one, nothing else."""
+"""Tests of ser_modules.utils.files: atomic writes leave the old file or the new one, nothing
+else."""
 
 import json
 import math

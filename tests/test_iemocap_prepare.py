@@ -9,19 +9,17 @@ import json
 import logging
 import re
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "recipes" / "IEMOCAP"))
+from tests.conftest import recipe_module
 
-import iemocap_prepare as prep  # noqa: E402
+prep = recipe_module("IEMOCAP", "iemocap_prepare")
 
-synthetic = pytest.importorskip("ser_modules.testing.synthetic")
+from ser_modules.testing import synthetic  # noqa: E402
 
 FOUR_CLASS = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}
 SPLIT_NAMES = ("train", "valid", "test")

@@ -5,32 +5,39 @@ the 5-fold driver, and the hparams files."""
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 from hyperpyyaml import load_hyperpyyaml
 
-from ser_modules.testing.synthetic import generate_iemocap
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
 from ser_modules.utils.yaml_values import load_yaml_nodes
+from tests.conftest import (
+    logged_epochs,
+    recipe_env,
+    recipe_module,
+    run_concurrently,
+    run_recipe,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
 HPARAMS = RECIPE / "hparams" / "wavlm_corr_att.yaml"
+# Epochs of the interrupted run: killed at its first checkpoint, it must still be training.
+RESUME_EPOCHS = 16
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iemocap_recipe")
+def assets(tmp_path_factory, iemocap_corpus, tiny_wavlm):
     return {
-        "root": root,
-        "corpus": generate_iemocap(root / "data", per_speaker=6, progress=False),
-        "ssl": save_random_ssl_model("wavlm", root / "tiny_wavlm"),
+        "root": tmp_path_factory.mktemp("iemocap_recipe"),
+        "corpus": iemocap_corpus,
+        "ssl": tiny_wavlm,
     }
 
 
@@ -53,21 +60,7 @@ def recipe_args(assets, experiment, *extra, epochs=2, cache="feature_cache"):
 
 def run_script(script, args, cwd, fails=False):
     """Runs a script of the recipe; it must succeed (or, with ``fails``, exit with an error)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / script), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert (result.returncode != 0) == fails, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def logged_epochs(fold_folder):
-    text = (fold_folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+    return run_recipe("IEMOCAP", args, cwd, script=script, fails=fails)
 
 
 def check_fold_outputs(fold_folder):
@@ -104,24 +97,43 @@ POOLING_CONFIGS = {
 }
 
 
+@pytest.fixture(scope="module")
+def pooling_folds(assets, trained_experiments):
+    """Fold 2 of every pooling configuration: ``{name: (command, fold folder)}``. corr_att is
+    the session fixture's fold (the same command, uncached: the cached corr_att path is the
+    cross-validation's); the others are trained here two at a time (a process per core), the
+    first cached run alone filling the feature cache that the later ones read."""
+    folds = {"corr_att": (None, trained_experiments["categorical"])}
+
+    def train(name):
+        args = recipe_args(assets, name, "--test_session=2", *POOLING_CONFIGS[name])
+        run_script("train.py", args, assets["root"])
+        folds[name] = (args, assets["root"] / "results" / name / "session2")
+
+    first, *others = [name for name in POOLING_CONFIGS if name not in folds]
+    uncached = [name for name in others if "--use_feature_cache=False" in POOLING_CONFIGS[name]]
+    cached = [name for name in others if name not in uncached]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = [pool.submit(train, name) for name in (first, *uncached)]
+        started[0].result()  # the feature cache is filled
+        started += [pool.submit(train, name) for name in cached]
+        for future in started:
+            future.result()
+    return folds
+
+
 @pytest.mark.parametrize("name", POOLING_CONFIGS)
-def test_every_pooling_trains_and_evaluates(assets, name):
-    run_script(
-        "train.py",
-        recipe_args(assets, name, "--test_session=2", *POOLING_CONFIGS[name]),
-        assets["root"],
-    )
-    fold = assets["root"] / "results" / name / "session2"
+def test_every_pooling_trains_and_evaluates(pooling_folds, name):
+    _, fold = pooling_folds[name]
     check_fold_outputs(fold)
     assert logged_epochs(fold) == [1, 2]
 
 
 def test_interrupted_run_resumes(assets):
-    args = recipe_args(assets, "resume", "--test_session=1", "--pooling=mean", epochs=40)
+    args = recipe_args(assets, "resume", "--test_session=1", "--pooling=mean", epochs=RESUME_EPOCHS)
     fold = assets["root"] / "results" / "resume" / "session1"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        [sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=env
+        [sys.executable, str(RECIPE / "train.py"), *args], cwd=assets["root"], env=recipe_env()
     )
     deadline = time.time() + 300
     while not list((fold / "save").glob("CKPT+*")) and time.time() < deadline:
@@ -130,21 +142,20 @@ def test_interrupted_run_resumes(assets):
     process.kill()
     process.wait()
     interrupted_at = max(logged_epochs(fold))
-    assert interrupted_at < 40
+    assert interrupted_at < RESUME_EPOCHS
     run_script("train.py", args, assets["root"])
     epochs = logged_epochs(fold)
-    # No epoch is trained twice (except the one killed before its checkpoint) and all 40 are done.
-    assert epochs[-1] == 40 and sorted(set(epochs)) == list(range(1, 41))
-    assert len(epochs) <= 41
+    # No epoch is trained twice (except the one killed before its checkpoint) and all are done.
+    assert epochs[-1] == RESUME_EPOCHS
+    assert sorted(set(epochs)) == list(range(1, RESUME_EPOCHS + 1))
+    assert len(epochs) <= RESUME_EPOCHS + 1
     check_fold_outputs(fold)
 
 
 @pytest.fixture(scope="module")
-def finished_fold(assets):
-    """A trained and evaluated fold (mean_std pooling, session 4): its command and folder."""
-    args = recipe_args(assets, "test_only", "--test_session=4", "--pooling=mean_std")
-    run_script("train.py", args, assets["root"])
-    return args, assets["root"] / "results" / "test_only" / "session4"
+def finished_fold(pooling_folds):
+    """A trained and evaluated fold (mean_std pooling, session 2): its command and folder."""
+    return pooling_folds["mean_std"]
 
 
 def test_test_only_reevaluates_the_best_checkpoint(assets, finished_fold):
@@ -269,15 +280,21 @@ def test_cross_validation_runs_five_folds_and_resumes(assets, debug_fold):
     assert "UA mean (std)" in markdown and "corr_att" in markdown
     assert "UA mean (std)" in result.stdout
     assert (folder / "confusion_matrix.png").stat().st_size > 0
-    # A second call finds every fold done and trains nothing.
+    # A second call finds every fold done and trains nothing; other hyperparameters on the
+    # same folders (at the same time): no fold is "done", and train.py refuses them.
     mtime = (folder / "session3" / "test_results.json").stat().st_mtime_ns
-    again = run_script("cross_validate.py", [*args, "--folds=3"], assets["root"])
+    again, other = run_concurrently(
+        partial(run_script, "cross_validate.py", [*args, "--folds=3"], assets["root"]),
+        partial(
+            run_script,
+            "cross_validate.py",
+            [*args, "--folds=3", "--lr=0.05"],
+            assets["root"],
+            fails=True,
+        ),
+    )
     assert "already done" in again.stderr
     assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
-    # Other hyperparameters on the same folders: no fold is "done", and train.py refuses them.
-    other = run_script(
-        "cross_validate.py", [*args, "--folds=3", "--lr=0.05"], assets["root"], fails=True
-    )
     assert "already done" not in other.stderr and "lr: 0.0001 -> 0.05" in other.stderr
     assert "Fold 3: train.py failed" in other.stderr
     assert (folder / "session3" / "test_results.json").stat().st_mtime_ns == mtime
@@ -362,11 +379,7 @@ def test_hparams_files_speak_one_vocabulary(path):
 def test_results_path_names_a_local_upstream_by_its_folder(assets):
     """--ssl_hub=/abs/path/model puts 'model' (not the path) in the results path, also for the
     cross-validation driver, which resolves the paths without building the models."""
-    sys.path.insert(0, str(RECIPE))
-    try:
-        import cross_validate
-    finally:
-        sys.path.remove(str(RECIPE))
+    cross_validate = recipe_module("IEMOCAP", "cross_validate")
     root = assets["root"] / "vocabulary"
     args = [
         f"--data_folder={assets['corpus']}",

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ import torch
 import torchaudio
 
 from ser_modules.inference.interfaces import window_bounds
+from tests.conftest import run_concurrently
 
 LOAD_AND_PREDICT = textwrap.dedent("""
     import json, os, sys
@@ -60,12 +63,45 @@ def read_rows(path):
         return {row["id"]: row for row in csv.DictReader(handle)}
 
 
-def assert_classifier_matches_recipe(export, fold, tmp_path, tolerance):
-    """The export, loaded offline in a fresh process, gives the recipe's test labels and
-    probabilities (predictions.csv, p_<label> columns) within ``tolerance``."""
-    results = predict_offline(
-        export, "EmotionClassifier", tmp_path / "savedir", fold / "manifests" / "test.json"
-    )
+@pytest.fixture(scope="module")
+def offline_predictions(
+    trained_experiments, exported_models, morais_experiments, morais_exports, tmp_path_factory
+):
+    """``{name: predictions}`` of every export on its fold's test manifest, each made by
+    :func:`predict_offline` (a fresh process without ser_modules), two at a time."""
+    root = tmp_path_factory.mktemp("offline")
+    test = Path("manifests") / "test.json"
+    jobs = {
+        "categorical": (exported_models, "EmotionClassifier", trained_experiments, test),
+        "dimensional": (
+            exported_models,
+            "DimensionalEmotionRegressor",
+            trained_experiments,
+            Path("manifests") / "test1.json",
+        ),
+        **{
+            name: (morais_exports, "EmotionClassifier", morais_experiments, test)
+            for name in ("ft_hubert", "hubert_ecapa", "fbank_ecapa")
+        },
+    }
+    calls = []
+    for name, (exports, classname, experiments, manifest) in jobs.items():
+        (root / name).mkdir()
+        calls.append(
+            partial(
+                predict_offline,
+                exports[name],
+                classname,
+                root / name / "savedir",
+                experiments[name] / manifest,
+            )
+        )
+    return dict(zip(jobs, run_concurrently(*calls)))
+
+
+def assert_classifier_matches_recipe(results, fold, tolerance):
+    """The export's predictions (loaded offline in a fresh process) are the recipe's test
+    labels and probabilities (predictions.csv, p_<label> columns) within ``tolerance``."""
     recipe = read_rows(fold / "predictions.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
@@ -75,23 +111,18 @@ def assert_classifier_matches_recipe(export, fold, tmp_path, tolerance):
 
 
 def test_categorical_round_trip_matches_the_recipe_evaluation(
-    trained_experiments, exported_models, tmp_path
+    trained_experiments, offline_predictions
 ):
     assert_classifier_matches_recipe(
-        exported_models["categorical"], trained_experiments["categorical"], tmp_path, 1e-5
+        offline_predictions["categorical"], trained_experiments["categorical"], 1e-5
     )
 
 
 def test_dimensional_round_trip_matches_the_recipe_evaluation(
-    trained_experiments, exported_models, tmp_path
+    trained_experiments, offline_predictions
 ):
     folder = trained_experiments["dimensional"]
-    results = predict_offline(
-        exported_models["dimensional"],
-        "DimensionalEmotionRegressor",
-        tmp_path / "savedir",
-        folder / "manifests" / "test1.json",
-    )
+    results = offline_predictions["dimensional"]
     recipe = read_rows(folder / "predictions_test1.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():
@@ -193,27 +224,22 @@ def test_utterances_shorter_than_the_receptive_field_are_zero_padded(classifier,
 # Upstream + downstream (Morais et al.) exports
 # --------------------------------------------------------------------------------------------
 def test_morais_stage1_round_trip_matches_the_recipe_evaluation(
-    morais_experiments, morais_exports, tmp_path
+    morais_experiments, offline_predictions
 ):
     """Fine-tuned HuBERT (best checkpoint) -> mean pooling -> classifier, run by EmotionClassifier
     through its upstream name: the recipe's own test probabilities."""
     assert_classifier_matches_recipe(
-        morais_exports["ft_hubert"], morais_experiments["ft_hubert"], tmp_path, 1e-4
+        offline_predictions["ft_hubert"], morais_experiments["ft_hubert"], 1e-4
     )
 
 
 @pytest.mark.parametrize("name", ["hubert_ecapa", "fbank_ecapa"])
-def test_morais_stage2_exports_load_and_predict(morais_experiments, morais_exports, tmp_path, name):
+def test_morais_stage2_exports_load_and_predict(morais_experiments, offline_predictions, name):
     """ECAPA on stage 1's averaged upstream, and filterbanks + ECAPA (averaged checkpoints).
     Close to the recipe, not equal: the recipe read float16 cached frames (HuBERT), and ECAPA's
     convolutions see the padding of a batch."""
     folder = morais_experiments[name]
-    results = predict_offline(
-        morais_exports[name],
-        "EmotionClassifier",
-        tmp_path / "savedir",
-        folder / "manifests" / "test.json",
-    )
+    results = offline_predictions[name]
     recipe = read_rows(folder / "predictions.csv")
     assert set(results) == set(recipe) and len(results) > 0
     for uid, result in results.items():

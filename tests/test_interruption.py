@@ -7,7 +7,6 @@ The runs use correlation pooling with channel dropout (p_d = 0.25) and shuffled 
 a resumed run only matches when the random generators' states are restored too."""
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ser_modules.testing.synthetic import generate_iemocap
-from ser_modules.testing.tiny_ssl import save_random_ssl_model
+from tests.conftest import recipe_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "recipes" / "IEMOCAP" / "train.py"
@@ -28,12 +26,11 @@ EPOCHS = 3  # 26 training utterances, batches of 8: 4 batches per epoch
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("interruption")
+def assets(tmp_path_factory, iemocap_corpus, tiny_wavlm):
     return {
-        "root": root,
-        "corpus": generate_iemocap(root / "data", per_speaker=6, progress=False),
-        "ssl": save_random_ssl_model("wavlm", root / "tiny_wavlm"),
+        "root": tmp_path_factory.mktemp("interruption"),
+        "corpus": iemocap_corpus,
+        "ssl": tiny_wavlm,
     }
 
 
@@ -58,11 +55,7 @@ def command(assets, name, cache):
 
 
 def run(args, cwd, kill_at=None):
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(KILL_HOOKS)]),
-        "OMP_NUM_THREADS": "1",
-    }
+    env = recipe_env(KILL_HOOKS)
     env.pop("SER_KILL_AT", None)
     if kill_at:
         env["SER_KILL_AT"] = kill_at

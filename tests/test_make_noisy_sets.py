@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import recipe_module
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
-sys.path.insert(0, str(RECIPE))
-
-import make_noisy_sets as mns  # noqa: E402
+mns = recipe_module("MSP-Podcast", "make_noisy_sets")
 
 RANGES = ("20-30", "10-20", "0-10")
 

@@ -1,4 +1,5 @@
-"""Tests of ser_modules.nn.model_source: a missing local upstream folder is named, a Hub id is left alone."""
+"""Tests of ser_modules.nn.model_source: a missing local upstream folder is named, a Hub id is
+left alone."""
 
 import pytest
 

@@ -25,15 +25,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from ser_modules.testing.label_edits import read_csv, write_csv
+from tests.conftest import recipe_module
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "MSP-Podcast"
-sys.path.insert(0, str(RECIPE))
 
-import msp_podcast_prepare as prep  # noqa: E402
+prep = recipe_module("MSP-Podcast", "msp_podcast_prepare")
 
-from ser_modules.testing.label_edits import read_csv, write_csv  # noqa: E402
-
-synthetic = pytest.importorskip("ser_modules.testing.synthetic")
+from ser_modules.testing import synthetic  # noqa: E402
 
 RELEASES = ("1.11", "1.6")
 SIZE = 60
@@ -623,7 +623,8 @@ def test_nan_and_repeated_ratings_are_left_out(corpora, references, tmp_path, ca
 
 
 def test_consensus_differing_from_the_rater_mean_is_kept(corpora, references, tmp_path):
-    """The mismatch itself is counted and logged by check_release.py (tests/test_check_release.py)."""
+    """The mismatch itself is counted and logged by check_release.py
+    (tests/test_check_release.py)."""
     root = copy_corpus(corpora, "1.6", tmp_path)
     utt = first_utt(references, "1.6", "test1")
     path = consensus_path(root)
@@ -738,7 +739,8 @@ def test_missing_audio_folder(corpora, tmp_path):
 
 
 def test_label_folder_spelled_as_no_release_does(corpora, tmp_path):
-    """Every release has ``Labels/``; other spellings are not guessed, the error names the paths tried."""
+    """Every release has ``Labels/``; other spellings are not guessed, the error names the paths
+    tried."""
     root = copy_corpus(corpora, "1.11", tmp_path)
     (root / "Labels").rename(root / "labels")
     with pytest.raises(

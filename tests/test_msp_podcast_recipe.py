@@ -6,10 +6,9 @@ model (hparams/mitra_multimodal.yaml) with a tiny random HubertForCTC and a tiny
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,12 @@ from ser_modules.nn.multimodal import MultimodalTCGRU
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
 from ser_modules.testing.synthetic import generate_msp_podcast
 from ser_modules.testing.tiny_bert import save_random_bert_model
-from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc, save_random_ssl_model
+from ser_modules.testing.tiny_ssl import build_tiny_hubert_ctc
 from ser_modules.training.feature_cache import module_fingerprint
 from ser_modules.training.text_embeddings import TextEmbeddingCache
 from ser_modules.training.transcription import TranscriptCache, transcriber_fingerprint
+from tests import conftest
+from tests.conftest import logged_epochs, run_concurrently
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
@@ -42,13 +43,13 @@ HEAD = [
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, msp_corpus, tiny_hubert):
     root = tmp_path_factory.mktemp("msp_recipe")
     return {
         "root": root,
-        "1.11": generate_msp_podcast(root / "v1.11", release="1.11", size=64, progress=False),
+        "1.11": msp_corpus,
         "1.6": generate_msp_podcast(root / "v1.6", release="1.6", size=56, progress=False),
-        "ssl": save_random_ssl_model("hubert", root / "tiny_hubert"),
+        "ssl": tiny_hubert,
     }
 
 
@@ -76,22 +77,8 @@ def with_epochs(args, epochs):
     ]
 
 
-def run_recipe(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def logged_epochs(folder):
-    text = (folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
+# run_recipe(args, cwd, fails=False): recipes/MSP-Podcast/train.py in a subprocess.
+run_recipe = partial(conftest.run_recipe, "MSP-Podcast")
 
 
 def split_results(folder, split):
@@ -173,14 +160,100 @@ def check_outputs(folder, assets, splits, method, mode, keep):
     return results
 
 
+def training_commands(assets, models):
+    """The command of every training run of this module's tests."""
+    root = assets["root"]
+    debug = [
+        *recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"),
+        "--debug",
+        "--debug_batches=1",
+        f"--feature_cache_folder={root / 'debug_cache'}",
+    ]
+    return {
+        # CCS + kl_gauss on v1.11, with the noisy + reverberant test sets.
+        "ccs_kl": recipe_args(
+            assets,
+            "ccs_kl",
+            "1.11",
+            "--saliency=ccs",
+            "--keep_fraction=0.8",
+            "--loss_mode=kl_gauss",
+        ),
+        # One MIS process (the scores do not depend on it: tests/test_saliency.py).
+        "mis_aux_v16": recipe_args(
+            assets,
+            "mis_aux_v16",
+            "1.6",
+            "--saliency=mis",
+            "--keep_fraction=0.6",
+            "--loss_mode=aux",
+            "--noisy_test_splits=[]",
+            "--mis_n_jobs=1",
+        ),
+        "pca_sample": recipe_args(
+            assets,
+            "pca_sample",
+            "1.11",
+            "--saliency=pca",
+            "--keep_fraction=0.4",
+            "--loss_mode=sample",
+            "--noisy_test_splits=[]",
+            "--readout=last",
+        ),
+        "none_none": recipe_args(
+            assets,
+            "none_none",
+            "1.11",
+            "--saliency=none",
+            "--keep_fraction=1.0",
+            "--loss_mode=none",
+        ),
+        "debug": [
+            arg for arg in debug if arg != f"--feature_cache_folder={root / 'feature_cache'}"
+        ],
+        "multimodal": multimodal_args(
+            assets,
+            models,
+            "multimodal",
+            "1.11",
+            "--saliency=ccs",
+            "--keep_fraction=0.6",
+            "--loss_mode=aux",
+        ),
+    }
+
+
 @pytest.fixture(scope="module")
-def ccs_run(assets):
+def runs(assets, multimodal_assets):
+    """Every training run of this module's tests, two at a time (a process per core):
+    ``{"commands": {name: args}, "results": {name: completed process}, "noisy": (a noisy wav,
+    its mtime)}``. ccs_kl (which fills the feature cache of v1.11 and writes the noisy sets)
+    beside mis_aux_v16 (v1.6), then the others, which read that cache and those sets; the noisy
+    wav's mtime is taken before none_none reuses them."""
+    commands = training_commands(assets, multimodal_assets)
+    results = {}
+
+    def train(name):
+        results[name] = run_recipe(commands[name], assets["root"])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = [pool.submit(train, name) for name in ("ccs_kl", "mis_aux_v16")]
+        started[0].result()
+        noisy_wav = next((assets["root"] / "noisy_sets" / "test1_snr0-10").glob("*.wav"))
+        noisy = (noisy_wav, noisy_wav.stat().st_mtime_ns)
+        started += [
+            pool.submit(train, name) for name in ("none_none", "pca_sample", "multimodal", "debug")
+        ]
+        for future in started:
+            future.result()
+    return {"commands": commands, "results": results, "noisy": noisy}
+
+
+@pytest.fixture(scope="module")
+def ccs_run(assets, runs):
     """CCS + kl_gauss on v1.11, with the noisy + reverberant test sets."""
-    args = recipe_args(
-        assets, "ccs_kl", "1.11", "--saliency=ccs", "--keep_fraction=0.8", "--loss_mode=kl_gauss"
-    )
-    result = run_recipe(args, assets["root"])
-    return args, assets["root"] / "results" / "ccs_kl", result
+    args = runs["commands"]["ccs_kl"]
+    return args, assets["root"] / "results" / "ccs_kl", runs["results"]["ccs_kl"]
 
 
 def test_ccs_kl_gauss_with_noisy_sets(assets, ccs_run):
@@ -240,40 +313,21 @@ def test_a_finished_run_refuses_other_hyperparameters(assets, ccs_run):
         name: (folder / name).read_bytes()
         for name in ("hyperparams.yaml", "command.txt", "results.md")
     }
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    for extra in (with_epochs(args, 3), [*args, "--lr=0.05"]):
-        result = subprocess.run(
-            [sys.executable, str(RECIPE / "train.py"), *extra],
-            cwd=assets["root"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode != 0 and "was made by another command" in result.stderr
-    assert {name: (folder / name).read_bytes() for name in before} == before
     fresh = [*recipe_args(assets, "never_trained", "1.11", "--noisy_test_splits=[]"), "--test_only"]
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *fresh],
-        cwd=assets["root"],
-        env=env,
-        capture_output=True,
-        text=True,
+    *others, untrained = run_concurrently(  # three refused commands, two at a time
+        *(
+            partial(run_recipe, command, assets["root"], fails=True)
+            for command in (with_epochs(args, 3), [*args, "--lr=0.05"], fresh)
+        )
     )
-    assert result.returncode != 0 and "--test_only: no checkpoint in" in result.stderr
+    for result in others:
+        assert "was made by another command" in result.stderr
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    assert "--test_only: no checkpoint in" in untrained.stderr
     assert not (assets["root"] / "results" / "never_trained").exists()
 
 
-def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets):
-    args = [
-        *recipe_args(assets, "debug", "1.11", "--noisy_test_splits=[]"),
-        "--debug",
-        "--debug_batches=1",
-        f"--feature_cache_folder={assets['root'] / 'debug_cache'}",
-    ]
-    args = [
-        arg for arg in args if arg != f"--feature_cache_folder={assets['root'] / 'feature_cache'}"
-    ]
-    run_recipe(args, assets["root"])
+def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets, runs):
     folder = assets["root"] / "results" / "debug_debug"
     assert not (assets["root"] / "results" / "debug").exists()
     record = json.loads((folder / "experiment.json").read_text())
@@ -290,17 +344,7 @@ def test_a_debug_run_writes_beside_the_experiment_and_reads_a_few_batches(assets
     assert len(list((assets["root"] / "debug_cache").rglob("*.pt"))) == len(wavs) < corpus
 
 
-def test_mis_aux_on_the_v16_layout(assets):
-    args = recipe_args(
-        assets,
-        "mis_aux_v16",
-        "1.6",
-        "--saliency=mis",
-        "--keep_fraction=0.6",
-        "--loss_mode=aux",
-        "--noisy_test_splits=[]",
-    )
-    run_recipe(args, assets["root"])
+def test_mis_aux_on_the_v16_layout(assets, runs):
     folder = assets["root"] / "results" / "mis_aux_v16"
     assert json.loads((folder / "manifests" / "prepare_options.json").read_text())["manifests"] == [
         "eval1.3",
@@ -317,30 +361,15 @@ def test_mis_aux_on_the_v16_layout(assets):
     assert "| eval1.3 |" in (folder / "results.md").read_text()
 
 
-def test_pca_sample(assets):
-    args = recipe_args(
-        assets,
-        "pca_sample",
-        "1.11",
-        "--saliency=pca",
-        "--keep_fraction=0.4",
-        "--loss_mode=sample",
-        "--noisy_test_splits=[]",
-        "--readout=last",
-    )
-    run_recipe(args, assets["root"])
+def test_pca_sample(assets, runs):
     check_outputs(
         assets["root"] / "results" / "pca_sample", assets, ("test1", "test2"), "pca", "sample", 0.4
     )
 
 
-def test_full_input_ccc_loss_reuses_the_noisy_sets(assets, ccs_run):
-    noisy_wav = next((assets["root"] / "noisy_sets" / "test1_snr0-10").glob("*.wav"))
-    written = noisy_wav.stat().st_mtime_ns
-    args = recipe_args(
-        assets, "none_none", "1.11", "--saliency=none", "--keep_fraction=1.0", "--loss_mode=none"
-    )
-    result = run_recipe(args, assets["root"])
+def test_full_input_ccc_loss_reuses_the_noisy_sets(assets, runs):
+    noisy_wav, written = runs["noisy"]  # after ccs_kl wrote them, before none_none
+    result = runs["results"]["none_none"]
     folder = assets["root"] / "results" / "none_none"
     check_outputs(folder, assets, ("test1", "test2", *NOISY), "none", "none", 1.0)
     assert noisy_wav.stat().st_mtime_ns == written
@@ -430,19 +459,9 @@ def multimodal_args(assets, models, experiment, release, *extra):
     ]
 
 
-def test_multimodal_model(assets, multimodal_assets):
+def test_multimodal_model(assets, multimodal_assets, runs):
     """HuBERT_L + HuBERT_A frames (CCS over both), BERT of the CTC and the release transcripts
     joined before the embedding layer: trained, evaluated, and every part recorded."""
-    args = multimodal_args(
-        assets,
-        multimodal_assets,
-        "multimodal",
-        "1.11",
-        "--saliency=ccs",
-        "--keep_fraction=0.6",
-        "--loss_mode=aux",
-    )
-    run_recipe(args, assets["root"])
     folder = assets["root"] / "results" / "multimodal"
     for split in ("test1", "test2"):
         manifest = manifest_of(folder, split, assets)
@@ -516,16 +535,9 @@ def test_multimodal_model_needs_the_release_transcripts(assets, multimodal_asset
     """A release without Transcripts/ (the v1.6 layout) is refused before any feature is
     extracted, naming the manifest and the way out."""
     args = multimodal_args(assets, multimodal_assets, "multimodal_v16", "1.6")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(RECIPE / "train.py"), *args],
-        cwd=assets["root"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = run_recipe(args, assets["root"], fails=True)
     output = result.stdout + result.stderr
-    assert result.returncode != 0 and "ValueError: " in output, output[-3000:]
+    assert "ValueError: " in output, output[-3000:]
     message = re.search(r"ValueError: (.*)", output).group(1)
     assert "multimodal_v16/manifests/" in message and "have no transcript field" in message
     assert "--second_transcripts=<CTC model id or folder>" in message

@@ -2,7 +2,6 @@
 with the lexical utterance embeddings joined before the embedding layer, its padding
 invariance, the joining of acoustic streams, and the model sizes of Table 2."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 
 from ser_modules.nn.multimodal import MultimodalTCGRU, join_frames
 from ser_modules.nn.tc_gru import TCGRU, count_parameters
+from tests.conftest import recipe_module
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "MSP-Podcast"
 SMALL = dict(conv_channels=16, gru_size=8, embedding_size=6)
@@ -108,8 +108,8 @@ def test_join_frames_of_acoustic_streams():
 def test_model_sizes_of_table_2():
     """The real-size heads (2 x 1024 acoustic + 2 x 768 lexical dimensions), built and counted:
     the README's numbers are these."""
-    sys.path.insert(0, str(RECIPE))
-    from model_sizes import markdown_table, model_sizes
+    sizes = recipe_module("MSP-Podcast", "model_sizes")
+    markdown_table, model_sizes = sizes.markdown_table, sizes.model_sizes
 
     rows = model_sizes(2048, (768, 768))
     conv = 3 * 2048 * 1024 + 1024

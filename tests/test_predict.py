@@ -12,6 +12,7 @@ import pytest
 import soundfile
 
 from ser_modules.tools.predict import PredictionInputError, collect_inputs, main, parse_overrides
+from tests.conftest import read_csv
 
 
 @pytest.fixture(scope="module")
@@ -213,11 +214,6 @@ def strict_json_lines(path):
     return [json.loads(line, parse_constant=reject) for line in Path(path).read_text().splitlines()]
 
 
-def read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.fixture
 def four_inputs(session_folder, tmp_path):
     """A folder of three utterances and, last, a file named .wav that is not audio."""
@@ -378,7 +374,8 @@ def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(
         ["silent"],
         ["short"],
     ]  # (the tiny random model's ratings may leave the scale)
-    # Predictions pushed far above the scale (label_offset 1000) are clipped to 7 and flagged; --no-clip keeps them.
+    # Predictions pushed far above the scale (label_offset 1000) are clipped to 7 and flagged;
+    # --no-clip keeps them.
     main(
         [
             str(folder),

@@ -399,7 +399,8 @@ def test_fit_is_deterministic_for_a_seed():
 
 @pytest.mark.parametrize("method", ["ccs", "mis", "pca", "none"])
 def test_fitted_result_round_trips_through_json_exactly(method):
-    """The recipe saves the fitted result in feature_selection.json and rebuilds the module from it."""
+    """The recipe saves the fitted result in feature_selection.json and rebuilds the module from
+    it."""
     X, Y = _planted(n=120, d=8, signal=(0, 3, 6), seed=4)
     fitted = fit_selection(method, X, Y, keep_fraction=0.5, seed=3)
     record = json.loads(

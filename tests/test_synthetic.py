@@ -1,6 +1,6 @@
-"""Tests of ser_modules.testing.synthetic: the generated corpora are parsed here with independent code
-(regular expressions over the IEMOCAP text files, csv/json for MSP-Podcast), checked against the
-formats of the real releases, and shown to be learnable from simple prosodic features."""
+"""Tests of ser_modules.testing.synthetic: the generated corpora are parsed here with independent
+code (regular expressions over the IEMOCAP text files, csv/json for MSP-Podcast), checked against
+the formats of the real releases, and shown to be learnable from simple prosodic features."""
 
 import csv
 import hashlib
@@ -150,7 +150,8 @@ DETAIL = re.compile(
 )
 
 
-def read_csv(path):
+def csv_lines(path):
+    """The lines of a CSV file as lists of fields, the header first (columns by position)."""
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))
 
@@ -399,7 +400,7 @@ def test_msp_v111_layout_and_labels(msp_root):
         "Transcripts",
     ]
     consensus = check_consensus_rows(
-        read_csv(msp_root / "Labels" / "labels_consensus.csv"),
+        csv_lines(msp_root / "Labels" / "labels_consensus.csv"),
         {"Train", "Development", "Test1", "Test2"},
     )
     assert len(consensus) == MSP_SIZE
@@ -418,8 +419,8 @@ def test_msp_v111_layout_and_labels(msp_root):
 
 
 def test_msp_v111_detailed_ratings(msp_root):
-    consensus = {r[0]: r for r in read_csv(msp_root / "Labels" / "labels_consensus.csv")[1:]}
-    rows = read_csv(msp_root / "Labels" / "labels_detailed.csv")
+    consensus = {r[0]: r for r in csv_lines(msp_root / "Labels" / "labels_consensus.csv")[1:]}
+    rows = csv_lines(msp_root / "Labels" / "labels_detailed.csv")
     assert rows[0] == ["FileName", "EmoDetail"]
     ratings, secondary = defaultdict(list), Counter()
     for name, detail in rows[1:]:
@@ -444,7 +445,7 @@ def test_msp_v16_layout_and_labels(msp16_root):
         "labels_detailed.json",
     ]
     consensus = check_consensus_rows(
-        read_csv(labels / "labels_concensus.csv"), {"Train", "Validation", "Test1"}
+        csv_lines(labels / "labels_concensus.csv"), {"Train", "Validation", "Test1"}
     )
     partitions = {}
     for line in (msp16_root / "Partitions.txt").read_text().splitlines():
@@ -475,7 +476,7 @@ def test_msp_release_13_partitions_are_whole_podcasts_of_the_current_ones(
 ):
     root = request.getfixturevalue(root_fixture)
     consensus_file = next((root / "Labels").glob("labels_con*sus.csv"))
-    split_of = {row[0]: row[7] for row in read_csv(consensus_file)[1:]}
+    split_of = {row[0]: row[7] for row in csv_lines(consensus_file)[1:]}
     listed = {}
     for line in (
         (root / "Previous_releases_information" / "Partitions_1.3.txt").read_text().splitlines()
@@ -500,7 +501,7 @@ def test_msp_release_13_partitions_are_whole_podcasts_of_the_current_ones(
 
 
 def test_msp_attributes_are_predictable_from_prosody(msp_root):
-    rows = read_csv(msp_root / "Labels" / "labels_consensus.csv")[1:]
+    rows = csv_lines(msp_root / "Labels" / "labels_consensus.csv")[1:]
     features = np.array(
         [
             prosodic_features(

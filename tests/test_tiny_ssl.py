@@ -1,4 +1,5 @@
-"""Tests of ser_modules.testing.tiny_ssl: random SSL models load through SpeechBrain's HF wrappers."""
+"""Tests of ser_modules.testing.tiny_ssl: random SSL models load through SpeechBrain's HF
+wrappers."""
 
 import json
 

@@ -93,7 +93,8 @@ def test_transcript_cache_is_keyed_resumable_and_sharded(asr, wavs, tmp_path):
     full = TranscriptCache(tmp_path / "full", fingerprint)
     assert full.build(Counting(), wavs, batch_size=2, progressbar=False) == len(wavs)
     expected = {wav: full.load(wav) for wav in wavs}
-    # Interrupted: an entry is lost; the resumed run transcribes it (in its batch) and gives the same text.
+    # Interrupted: an entry is lost; the resumed run transcribes it (in its batch) and gives the
+    # same text.
     full.path_for(wavs[2]).unlink()
     counting = Counting()
     assert full.build(counting, wavs, batch_size=2, progressbar=False) == 1

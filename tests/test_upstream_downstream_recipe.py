@@ -6,11 +6,11 @@ averaged model re-evaluated independently."""
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,10 @@ from ruamel.yaml import YAML
 
 from ser_modules.data.audio import load_audio
 from ser_modules.nn.ssl_encoder import SSLEncoder
-from ser_modules.testing.synthetic import generate_iemocap
 from ser_modules.testing.tiny_bert import iemocap_transcripts, save_random_bert_model
 from ser_modules.testing.tiny_ssl import save_random_ssl_model
 from ser_modules.training.feature_cache import FeatureCache, module_fingerprint
+from tests.conftest import logged_epochs, read_csv, recipe_env, recipe_module, run_concurrently
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "IEMOCAP"
@@ -68,15 +68,14 @@ TINY_ECAPA = {
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, iemocap_corpus, tiny_hubert):
     root = tmp_path_factory.mktemp("morais")
-    corpus = generate_iemocap(root / "data", per_speaker=6, progress=False)
     return {
         "root": root,
-        "corpus": corpus,
+        "corpus": iemocap_corpus,
         "wav2vec2": save_random_ssl_model("wav2vec2", root / "tiny_wav2vec2"),
-        "hubert": save_random_ssl_model("hubert", root / "tiny_hubert"),
-        "bert": save_random_bert_model(root / "tiny_bert", iemocap_transcripts(corpus)),
+        "hubert": tiny_hubert,
+        "bert": save_random_bert_model(root / "tiny_bert", iemocap_transcripts(iemocap_corpus)),
     }
 
 
@@ -131,16 +130,12 @@ def recipe_args(name, assets, **extra):
     return [str(hparams_path(name)), *args, "--noprogressbar"]
 
 
-def environment():
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
 def start_python(args, cwd, log_name):
     """Starts ``python args`` in the background, output (stdout + stderr) to ``<log_name>.log``."""
     log_path = Path(cwd) / f"{log_name}.log"
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=cwd, env=environment(), stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *args], cwd=cwd, env=recipe_env(), stdout=log, stderr=subprocess.STDOUT
     )
     process.log, process.log_path = log, log_path
     return process
@@ -165,16 +160,6 @@ def run_python(args, cwd, log_name):
 def fold_folder(assets, name, session=1):
     experiment = name[len("morais_") :]
     return assets["root"] / "results" / "morais" / experiment / "seed1986" / f"session{session}"
-
-
-def logged_epochs(folder):
-    text = (folder / "train_log.txt").read_text()
-    return [int(epoch) for epoch in re.findall(r"^epoch: (\d+)", text, flags=re.M)]
-
-
-def read_csv(path):
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def check_fold_outputs(folder, reported):
@@ -275,23 +260,28 @@ def test_experiment1_cross_validation_over_two_folds(assets, stage1_wav2vec2):
     # The same command again: both folds are finished runs of it (the driver and train.py
     # agree on the identity, --grad_accumulation_factor included), nothing is trained.
     args = recipe_args("morais_ft_wav2vec2", assets)
-    again = run_python(
-        [str(RECIPE / "cross_validate.py"), *args, f"--train_script={SCRIPT}", "--folds=1,2"],
-        assets["root"],
-        "cross_validation_again",
+    reports = ("average", "best_single")
+    again, *outputs = run_concurrently(  # the drivers, two at a time
+        partial(run_python, driver_args(args), assets["root"], "cross_validation_again"),
+        *(
+            partial(
+                run_python,
+                [*driver_args(args), f"--report={report}"],
+                assets["root"],
+                f"report_{report}",
+            )
+            for report in reports
+        ),
     )
     assert again.count("already done") == 2
     # Issue #14 item 3: any stored evaluation is summarised without retraining, beside the
     # reported one (rows 3-4 of Morais et al. read as stage 1's own averaged model).
     summary = markdown
-    for report, key in (("average", "average"), ("best_single", "best_single")):
-        output = run_python(
-            [*driver_args(args), f"--report={report}"], assets["root"], f"report_{report}"
-        )
+    for report, output in zip(reports, outputs):
         assert output.count("already done") == 2 and f"evaluation: {report}" in output
         with open(folder / f"results_{report}.csv") as handle:
             rows = list(csv.reader(handle))
-        means = [sum(result[key][m] for result in fold_results) / 2 for m in ("WA", "UA")]
+        means = [sum(result[report][m] for result in fold_results) / 2 for m in ("WA", "UA")]
         assert [float(value) for value in rows[3][2:4]] == pytest.approx(means, abs=0.01)
         assert (folder / f"confusion_matrix_{report}.png").stat().st_size > 0
     assert (folder / "results.md").read_text() == summary  # the reported summary is kept
@@ -313,7 +303,7 @@ def test_an_untrained_model_is_never_evaluated(assets):
     result = subprocess.run(
         [sys.executable, str(SCRIPT), *args],
         cwd=assets["root"],
-        env=environment(),
+        env=recipe_env(),
         capture_output=True,
         text=True,
     )
@@ -558,11 +548,7 @@ def test_every_morais_hparams_file_loads_and_is_in_the_readme(assets):
 
 
 def test_missing_stage1_upstream_is_a_clear_error(tmp_path):
-    sys.path.insert(0, str(RECIPE))
-    try:
-        import train_upstream_downstream as recipe
-    finally:
-        sys.path.remove(str(RECIPE))
+    recipe = recipe_module("IEMOCAP", "train_upstream_downstream")
     hparams = {"pretrained_upstreams": {"upstream": str(tmp_path / "missing.ckpt")}}
     with pytest.raises(FileNotFoundError, match="stage 1"):
         recipe.load_pretrained_upstreams(hparams, {"upstream": torch.nn.Linear(2, 2)})
