@@ -1,5 +1,6 @@
 """Tests of ser_modules.training.checkpointing: checkpoints interrupted while saved or deleted
-are never loaded (SpeechBrain's own Checkpointer loads them and fails), and the RNG state round-trips."""
+are never loaded (SpeechBrain's own Checkpointer loads them and fails), and the RNG state
+round-trips."""
 
 import errno
 import random
