@@ -89,8 +89,9 @@ def imported_modules(folders):
 
 
 def third_party(modules):
-    """The imported modules that are neither the standard library nor the repository's own."""
-    own = {"ser_modules"} | {path.stem for path in code_files(RUNTIME_CODE + TEST_CODE)}
+    """The imported modules that are neither the standard library nor the repository's own (its
+    modules, and the ``tests`` package whose conftest holds the shared test helpers)."""
+    own = {"ser_modules", *TEST_CODE} | {path.stem for path in code_files(RUNTIME_CODE + TEST_CODE)}
     return {
         module: where
         for module, where in modules.items()
