@@ -3,8 +3,9 @@
 Helpers (plain functions, imported by the test modules with ``from tests.conftest import ...``:
 pytest registers this file as ``tests.conftest`` under ``--import-mode=importlib``, so the
 import finds this very module): :func:`recipe_env`, :func:`run_recipe`, :func:`logged_epochs`,
-:func:`read_csv`, :func:`recipe_module` (a recipe's script imported as a module) and
-:func:`run_concurrently` (recipe runs two at a time).
+:func:`read_csv`, :func:`recipe_module` (a recipe's script imported as a module),
+:func:`run_concurrently` (recipe runs two at a time), :func:`generate_msp_releases` and the
+override lists ``TINY_TCGRU`` and ``TINY_ECAPA``.
 
 Session fixtures, made once and shared read-only: the generated corpora (``iemocap_corpus``,
 ``msp_corpus``) and tiny random upstreams (``tiny_wavlm``, ``tiny_hubert``); tiny trained
@@ -109,6 +110,35 @@ def recipe_module(recipe, name):
 
 
 # --------------------------------------------------------------------------------------------
+def generate_msp_releases(tmp_path_factory, sizes):
+    """``{release: root}`` of small generated MSP-Podcast releases (seed 0), one per item of
+    ``sizes`` (``{release: number of segments}``), each in a new temporary folder."""
+    from ser_modules.testing.synthetic import generate_msp_podcast
+
+    return {
+        release: Path(
+            generate_msp_podcast(
+                tmp_path_factory.mktemp(f"msp{release}"),
+                release=release,
+                seed=0,
+                size=size,
+                progress=False,
+            )
+        )
+        for release, size in sizes.items()
+    }
+
+
+# Overrides of hubert_tcgru.yaml for a tiny TC-GRU head (the MSP-Podcast recipe tests).
+TINY_TCGRU = [
+    "--conv_channels=8",
+    "--gru_size=8",
+    "--embedding_size=8",
+    "--conv_stride=4",
+    "--batch_size=16",
+]
+
+
 # Generated corpora and tiny upstreams: made once, read by every test that needs them
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
@@ -186,11 +216,7 @@ def trained_experiments(tmp_path_factory, iemocap_corpus, msp_corpus, tiny_wavlm
             f"--ssl_folder={root / 'hf'}",
             f"--feature_cache_folder={root / 'cache'}",
             "--number_of_epochs=2",
-            "--conv_channels=8",
-            "--gru_size=8",
-            "--embedding_size=8",
-            "--conv_stride=4",
-            "--batch_size=16",
+            *TINY_TCGRU,
             "--noisy_test_splits=[]",
             "--noprogressbar",
         ],

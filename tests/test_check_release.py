@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ser_modules.testing.label_edits import read_csv, write_csv
-from tests.conftest import recipe_module
+from tests.conftest import generate_msp_releases, recipe_module
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "MSP-Podcast"
@@ -21,7 +21,6 @@ RECIPE = REPO / "recipes" / "MSP-Podcast"
 audit = recipe_module("MSP-Podcast", "check_release")
 prep = recipe_module("MSP-Podcast", "msp_podcast_prepare")
 
-from ser_modules.testing import synthetic  # noqa: E402
 
 SIZES = {"1.11": 20, "1.6": 12}
 
@@ -29,18 +28,7 @@ SIZES = {"1.11": 20, "1.6": 12}
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory):
     """{release: root} of two small synthetic releases (shared, read-only)."""
-    return {
-        release: Path(
-            synthetic.generate_msp_podcast(
-                tmp_path_factory.mktemp(f"msp{release}"),
-                release=release,
-                seed=0,
-                size=size,
-                progress=False,
-            )
-        )
-        for release, size in SIZES.items()
-    }
+    return generate_msp_releases(tmp_path_factory, SIZES)
 
 
 def copy_corpus(corpora, release, tmp_path):
@@ -63,6 +51,16 @@ def first_file(root, split_set):
         for row in read_csv(consensus_path(root))[1]
         if row["Split_Set"] == split_set
     )[0]
+
+
+def edit_consensus_row(root, name, edit):
+    """Apply ``edit`` (a function of a row dict) to the consensus row of the file ``name``,
+    rewrite the consensus file and return what ``edit`` returned."""
+    header, rows = read_csv(consensus_path(root))
+    [row] = [row for row in rows if row["FileName"] == name]
+    result = edit(row)
+    write_csv(consensus_path(root), header, rows)
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,12 +126,13 @@ def test_the_preparation_no_longer_runs_the_audits(corpora, tmp_path, caplog):
 def test_consensus_mismatch_is_counted_and_logged(corpora, tmp_path, caplog):
     root = copy_corpus(corpora, "1.6", tmp_path)
     name = first_file(root, "Test1")
-    header, rows = read_csv(consensus_path(root))
-    for row in rows:
-        if row["FileName"] == name:
-            new = float(row["EmoVal"]) + (0.5 if float(row["EmoVal"]) < 6 else -0.5)
-            row["EmoVal"] = f"{new:.6f}"
-    write_csv(consensus_path(root), header, rows)
+
+    def shift_valence(row):
+        new = float(row["EmoVal"]) + (0.5 if float(row["EmoVal"]) < 6 else -0.5)
+        row["EmoVal"] = f"{new:.6f}"
+        return new
+
+    new = edit_consensus_row(root, name, shift_valence)
     with caplog.at_level(logging.WARNING):
         findings = audit.check_release(root)
     assert f"1 of {SIZES['1.6']} files (1 values)" in caplog.text
@@ -157,11 +156,7 @@ def test_consensus_written_with_few_decimals_is_not_a_mismatch(corpora, tmp_path
 def test_partitions_file_disagreeing_with_split_set(corpora, tmp_path, caplog):
     root = copy_corpus(corpora, "1.6", tmp_path)
     name = first_file(root, "Test1")
-    header, rows = read_csv(consensus_path(root))
-    for row in rows:
-        if row["FileName"] == name:
-            row["Split_Set"] = "Train"
-    write_csv(consensus_path(root), header, rows)
+    edit_consensus_row(root, name, lambda row: row.update(Split_Set="Train"))
     with open(root / "Partitions.txt", "a", encoding="utf-8") as stream:
         stream.write("Test2; MSP-PODCAST_9999_0001.wav\nTest2; MSP-PODCAST_9999_0002.wav\n")
     with caplog.at_level(logging.INFO):
@@ -181,11 +176,7 @@ def test_partitions_file_disagreeing_with_split_set(corpora, tmp_path, caplog):
 def test_rated_files_without_consensus_value(corpora, tmp_path, caplog):
     root = copy_corpus(corpora, "1.11", tmp_path)
     name = first_file(root, "Train")
-    header, rows = read_csv(consensus_path(root))
-    for row in rows:
-        if row["FileName"] == name:
-            row.update(EmoAct="", EmoVal="", EmoDom="")
-    write_csv(consensus_path(root), header, rows)
+    edit_consensus_row(root, name, lambda row: row.update(EmoAct="", EmoVal="", EmoDom=""))
     with caplog.at_level(logging.INFO):
         findings = audit.check_release(root)
     assert findings["ratings_without_labels"] == [name[:-4]]

@@ -26,14 +26,13 @@ import pytest
 import soundfile as sf
 
 from ser_modules.testing.label_edits import read_csv, write_csv
-from tests.conftest import recipe_module
+from tests.conftest import generate_msp_releases, recipe_module
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "MSP-Podcast"
 
 prep = recipe_module("MSP-Podcast", "msp_podcast_prepare")
 
-from ser_modules.testing import synthetic  # noqa: E402
 
 RELEASES = ("1.11", "1.6")
 SIZE = 60
@@ -61,18 +60,7 @@ RATINGS_RE = re.compile(r"A:(\d+(?:\.\d+)?); V:(\d+(?:\.\d+)?); D:(\d+(?:\.\d+)?
 @pytest.fixture(scope="session")
 def corpora(tmp_path_factory):
     """{release: root} of two small synthetic releases (shared, read-only)."""
-    return {
-        release: Path(
-            synthetic.generate_msp_podcast(
-                tmp_path_factory.mktemp(f"msp{release}"),
-                release=release,
-                seed=0,
-                size=SIZE,
-                progress=False,
-            )
-        )
-        for release in RELEASES
-    }
+    return generate_msp_releases(tmp_path_factory, dict.fromkeys(RELEASES, SIZE))
 
 
 @pytest.fixture(scope="session")
@@ -653,23 +641,26 @@ def test_partitions_file_wins_over_split_set(corpora, references, tmp_path):
     assert utt in manifests["test1"] and utt not in manifests["train"]
 
 
-def test_labelled_test3_gets_its_manifest(corpora, tmp_path):
-    root = copy_corpus(corpora, "1.11", tmp_path)
+def add_test3_file(root, **labels):
+    """Append MSP-PODCAST_test3_0001.wav (partition Test3, unknown speaker) with ``labels``
+    (EmoClass, EmoAct, EmoVal, EmoDom) to the consensus labels of ``root``."""
     path = consensus_path(root)
     header, rows = read_csv(path)
     rows.append(
         dict(
             FileName="MSP-PODCAST_test3_0001.wav",
-            EmoClass="N",
-            EmoAct="4.0",
-            EmoVal="3.5",
-            EmoDom="4.5",
+            **labels,
             SpkrID="Unknown",
             Gender="Unknown",
             Split_Set="Test3",
         )
     )
     write_csv(path, header, rows)
+
+
+def test_labelled_test3_gets_its_manifest(corpora, tmp_path):
+    root = copy_corpus(corpora, "1.11", tmp_path)
+    add_test3_file(root, EmoClass="N", EmoAct="4.0", EmoVal="3.5", EmoDom="4.5")
     detailed = root / "Labels" / "labels_detailed.csv"
     header, rows = read_csv(detailed)
     for worker, a, v, d in (("WORKER1", 3, 3, 4), ("WORKER2", 5, 4, 5)):
@@ -688,21 +679,7 @@ def test_labelled_test3_gets_its_manifest(corpora, tmp_path):
 
 def test_unlabelled_test3_is_skipped_with_a_log_line(corpora, tmp_path, caplog):
     root = copy_corpus(corpora, "1.11", tmp_path)
-    path = consensus_path(root)
-    header, rows = read_csv(path)
-    rows.append(
-        dict(
-            FileName="MSP-PODCAST_test3_0001.wav",
-            EmoClass="",
-            EmoAct="",
-            EmoVal="",
-            EmoDom="",
-            SpkrID="Unknown",
-            Gender="Unknown",
-            Split_Set="Test3",
-        )
-    )
-    write_csv(path, header, rows)
+    add_test3_file(root, EmoClass="", EmoAct="", EmoVal="", EmoDom="")
     with caplog.at_level(logging.INFO, logger=prep.logger.name):
         paths = prep.prepare_msp_podcast(root, tmp_path / "prep")
     assert set(paths) == EXPECTED_MANIFESTS["1.11"]

@@ -15,6 +15,11 @@ from ser_modules.tools.predict import PredictionInputError, collect_inputs, main
 from tests.conftest import read_csv
 
 
+def run_predict(inputs, model, output, *options):
+    """``ser-predict inputs --model model [options] --output output --no-progress``."""
+    main([str(inputs), "--model", str(model), *options, "--output", str(output), "--no-progress"])
+
+
 @pytest.fixture(scope="module")
 def session_folder(trained_experiments):
     folders = sorted(
@@ -38,17 +43,8 @@ def test_folder_to_csv_and_jsonl(exported_models, session_folder, tmp_path):
     wavs = sorted(
         p for p in session_folder.glob("*.wav") if not p.name.startswith("._")
     )  # macOS metadata
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models["categorical"]),
-            "--batch-size",
-            "3",
-            "--output",
-            str(tmp_path / "out.csv"),
-            "--no-progress",
-        ]
+    run_predict(
+        session_folder, exported_models["categorical"], tmp_path / "out.csv", "--batch-size", "3"
     )
     with open(tmp_path / "out.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -60,17 +56,8 @@ def test_folder_to_csv_and_jsonl(exported_models, session_folder, tmp_path):
         assert float(row["duration"]) == pytest.approx(
             soundfile.info(row["file"]).duration, abs=1e-3
         )
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models["categorical"]),
-            "--batch-size",
-            "1",
-            "--output",
-            str(tmp_path / "out.jsonl"),
-            "--no-progress",
-        ]
+    run_predict(
+        session_folder, exported_models["categorical"], tmp_path / "out.jsonl", "--batch-size", "1"
     )
     records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["label"] for r in records] == [
@@ -82,37 +69,23 @@ def test_folder_to_csv_and_jsonl(exported_models, session_folder, tmp_path):
 
 def test_manifest_with_the_dimensional_model(trained_experiments, exported_models, tmp_path):
     manifest = trained_experiments["dimensional"] / "manifests" / "test1.json"
-    main(
-        [
-            str(manifest),
-            "--model",
-            str(exported_models["dimensional"]),
-            "--output",
-            str(tmp_path / "o.jsonl"),
-            "--no-progress",
-        ]
-    )
+    run_predict(manifest, exported_models["dimensional"], tmp_path / "o.jsonl")
     records = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == list(json.loads(manifest.read_text()))
     assert all({"arousal", "valence", "dominance"} <= set(r) for r in records)
 
 
 def test_sliding_windows_on_a_60_second_recording(exported_models, long_recording, tmp_path):
-    main(
-        [
-            str(long_recording),
-            "--model",
-            str(exported_models["categorical"]),
-            "--window",
-            "4",
-            "--hop",
-            "2",
-            "--output",
-            str(tmp_path / "timeline.csv"),
-            "--plot",
-            str(tmp_path / "timeline.png"),
-            "--no-progress",
-        ]
+    run_predict(
+        long_recording,
+        exported_models["categorical"],
+        tmp_path / "timeline.csv",
+        "--window",
+        "4",
+        "--hop",
+        "2",
+        "--plot",
+        str(tmp_path / "timeline.png"),
     )
     with open(tmp_path / "timeline.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -180,16 +153,7 @@ def test_manifest_with_a_morais_model_after_the_others(
         ("fbank", morais_exports["fbank_ecapa"]),
         ("again", exported_models["categorical"]),
     ):
-        main(
-            [
-                str(manifest),
-                "--model",
-                str(model),
-                "--output",
-                str(tmp_path / f"{name}.jsonl"),
-                "--no-progress",
-            ]
-        )
+        run_predict(manifest, model, tmp_path / f"{name}.jsonl")
         outputs[name] = [
             json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()
         ]
@@ -236,18 +200,7 @@ def test_a_file_that_is_not_audio_is_recorded_and_the_others_predicted(
 
     output = tmp_path / "out.csv"
     with pytest.raises(SystemExit) as stop:
-        main(
-            [
-                str(four_inputs),
-                "--model",
-                str(exported_models["categorical"]),
-                "--batch-size",
-                "1",
-                "--output",
-                str(output),
-                "--no-progress",
-            ]
-        )
+        run_predict(four_inputs, exported_models["categorical"], output, "--batch-size", "1")
     assert stop.value.code == predict.EXIT_SOME_INPUTS_FAILED != 0
     rows = read_csv(output)
     assert [row["id"] for row in rows] == ["a", "b", "c", "d"]
@@ -282,18 +235,7 @@ def test_finished_batches_are_kept_when_the_run_stops(
     monkeypatch.setattr(predict, "load_model", load_then_stop_at_the_third_batch)
     output = tmp_path / "out.csv"
     with pytest.raises(KeyboardInterrupt):
-        main(
-            [
-                str(four_inputs),
-                "--model",
-                str(exported_models["categorical"]),
-                "--batch-size",
-                "1",
-                "--output",
-                str(output),
-                "--no-progress",
-            ]
-        )
+        run_predict(four_inputs, exported_models["categorical"], output, "--batch-size", "1")
     assert not output.exists()  # never a table that looks complete
     kept = strict_json_lines(tmp_path / "out.csv.partial.jsonl")
     assert len(kept) == 2 and {r["id"] for r in kept} < {"a", "b", "c"}
@@ -326,16 +268,7 @@ def test_nan_or_infinite_audio_is_an_error_for_that_file_and_json_stays_strict(
             damaged[len(damaged) // 2] = bad
         soundfile.write(folder / f"{name}.wav", damaged, 16000, subtype="FLOAT")
     with pytest.raises(SystemExit) as stop:
-        main(
-            [
-                str(folder),
-                "--model",
-                str(exported_models["categorical"]),
-                "--output",
-                str(tmp_path / "o.jsonl"),
-                "--no-progress",
-            ]
-        )
+        run_predict(folder, exported_models["categorical"], tmp_path / "o.jsonl")
     assert stop.value.code not in (0, None)
     nan, inf, fine = strict_json_lines(tmp_path / "o.jsonl")
     assert (
@@ -363,7 +296,7 @@ def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(
     soundfile.write(folder / "b_silent.wav", np.zeros(32000, dtype="float32"), 16000)
     soundfile.write(folder / "c_short.wav", signal[:4800], 16000)  # 0.3 s
     model = str(exported_models["dimensional"])
-    main([str(folder), "--model", model, "--output", str(tmp_path / "o.jsonl"), "--no-progress"])
+    run_predict(folder, model, tmp_path / "o.jsonl")
     speech, silent, short = strict_json_lines(tmp_path / "o.jsonl")
     unclipped = [
         [flag for flag in record["flags"] if flag != "clipped"]
@@ -376,31 +309,8 @@ def test_silent_and_short_inputs_are_flagged_and_ratings_clipped(
     ]  # (the tiny random model's ratings may leave the scale)
     # Predictions pushed far above the scale (label_offset 1000) are clipped to 7 and flagged;
     # --no-clip keeps them.
-    main(
-        [
-            str(folder),
-            "--model",
-            model,
-            "--override",
-            "label_offset=1000",
-            "--output",
-            str(tmp_path / "high.csv"),
-            "--no-progress",
-        ]
-    )
-    main(
-        [
-            str(folder),
-            "--model",
-            model,
-            "--override",
-            "label_offset=1000",
-            "--no-clip",
-            "--output",
-            str(tmp_path / "raw.csv"),
-            "--no-progress",
-        ]
-    )
+    run_predict(folder, model, tmp_path / "high.csv", "--override", "label_offset=1000")
+    run_predict(folder, model, tmp_path / "raw.csv", "--override", "label_offset=1000", "--no-clip")
     for clipped, raw in zip(read_csv(tmp_path / "high.csv"), read_csv(tmp_path / "raw.csv")):
         assert all(
             float(raw[d]) > 7 and float(clipped[d]) == 7.0
@@ -479,36 +389,22 @@ def test_batches_are_sorted_by_length_and_outputs_kept_in_input_order(
         return model
 
     monkeypatch.setattr(predict, "load_model", recording_batches)
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models["categorical"]),
-            "--batch-size",
-            "2",
-            "--device",
-            "auto",
-            "--output",
-            str(tmp_path / "sorted.jsonl"),
-            "--no-progress",
-        ]
+    run_predict(
+        session_folder,
+        exported_models["categorical"],
+        tmp_path / "sorted.jsonl",
+        "--batch-size",
+        "2",
+        "--device",
+        "auto",
     )
     flat = [n for batch in batches for n in batch]
     assert flat == sorted(lengths, reverse=True) and max(map(len, batches)) == 2
     records = strict_json_lines(tmp_path / "sorted.jsonl")
     assert [r["id"] for r in records] == [p.stem for p in wavs]
     assert [round(r["duration"] * 16000) for r in records] == lengths
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models["categorical"]),
-            "--batch-size",
-            "1",
-            "--output",
-            str(tmp_path / "one.jsonl"),
-            "--no-progress",
-        ]
+    run_predict(
+        session_folder, exported_models["categorical"], tmp_path / "one.jsonl", "--batch-size", "1"
     )
     for record, alone in zip(records, strict_json_lines(tmp_path / "one.jsonl")):
         assert record["label"] == alone["label"]
@@ -567,30 +463,15 @@ def test_embeddings_are_written_with_the_predictions(
 
     from ser_modules.tools.predict import load_model
 
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models[kind]),
-            "--embeddings",
-            "--batch-size",
-            "3",
-            "--output",
-            str(tmp_path / "e.jsonl"),
-            "--no-progress",
-        ]
+    run_predict(
+        session_folder,
+        exported_models[kind],
+        tmp_path / "e.jsonl",
+        "--embeddings",
+        "--batch-size",
+        "3",
     )
-    main(
-        [
-            str(session_folder),
-            "--model",
-            str(exported_models[kind]),
-            "--embeddings",
-            "--output",
-            str(tmp_path / "e.csv"),
-            "--no-progress",
-        ]
-    )
+    run_predict(session_folder, exported_models[kind], tmp_path / "e.csv", "--embeddings")
     records, rows = strict_json_lines(tmp_path / "e.jsonl"), read_csv(tmp_path / "e.csv")
     model = load_model(str(exported_models[kind]), savedir=tmp_path / "savedir")
     expected = model.encode_batch(model.load_audio(records[0]["file"]).unsqueeze(0))[0]
@@ -620,28 +501,14 @@ def test_embeddings_are_written_with_the_predictions(
 
 def test_msp_challenge_submission_format(trained_experiments, exported_models, tmp_path):
     manifest = trained_experiments["dimensional"] / "manifests" / "test1.json"
-    main(
-        [
-            str(manifest),
-            "--model",
-            str(exported_models["dimensional"]),
-            "--format",
-            "msp-challenge",
-            "--output",
-            str(tmp_path / "submission.csv"),
-            "--no-progress",
-        ]
+    run_predict(
+        manifest,
+        exported_models["dimensional"],
+        tmp_path / "submission.csv",
+        "--format",
+        "msp-challenge",
     )
-    main(
-        [
-            str(manifest),
-            "--model",
-            str(exported_models["dimensional"]),
-            "--output",
-            str(tmp_path / "all.jsonl"),
-            "--no-progress",
-        ]
-    )
+    run_predict(manifest, exported_models["dimensional"], tmp_path / "all.jsonl")
     header = (tmp_path / "submission.csv").read_text().splitlines()[0]
     assert header == "FileName,EmoAct,EmoVal,EmoDom"
     rows, records = read_csv(tmp_path / "submission.csv"), strict_json_lines(tmp_path / "all.jsonl")
@@ -657,17 +524,12 @@ def test_msp_challenge_submission_format(trained_experiments, exported_models, t
     with pytest.raises(
         SystemExit, match="msp-challenge format holds arousal, valence and dominance"
     ):
-        main(
-            [
-                str(manifest),
-                "--model",
-                str(exported_models["categorical"]),
-                "--format",
-                "msp-challenge",
-                "--output",
-                str(tmp_path / "no.csv"),
-                "--no-progress",
-            ]
+        run_predict(
+            manifest,
+            exported_models["categorical"],
+            tmp_path / "no.csv",
+            "--format",
+            "msp-challenge",
         )
 
 
@@ -677,19 +539,14 @@ def test_half_precision_on_a_gpu_is_close_to_fp32(
     exported_models, session_folder, tmp_path, precision
 ):
     for name in ("fp32", precision):
-        main(
-            [
-                str(session_folder),
-                "--model",
-                str(exported_models["categorical"]),
-                "--device",
-                "cuda",
-                "--precision",
-                name,
-                "--output",
-                str(tmp_path / f"{name}.jsonl"),
-                "--no-progress",
-            ]
+        run_predict(
+            session_folder,
+            exported_models["categorical"],
+            tmp_path / f"{name}.jsonl",
+            "--device",
+            "cuda",
+            "--precision",
+            name,
         )
     for full, half in zip(
         strict_json_lines(tmp_path / "fp32.jsonl"),
