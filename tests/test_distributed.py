@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import logged_epochs, recipe_env
+from tests.conftest import TINY_TCGRU, logged_epochs, recipe_env
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_SIZE = 2
@@ -133,11 +133,7 @@ def test_msp_podcast_recipe_under_torchrun(tmp_path, msp_corpus, tiny_hubert):
             f"--feature_cache_folder={tmp_path / 'feature_cache'}",
             f"--noisy_folder={tmp_path / 'noisy_sets'}",
             "--number_of_epochs=2",
-            "--conv_channels=8",
-            "--gru_size=8",
-            "--embedding_size=8",
-            "--conv_stride=4",
-            "--batch_size=16",
+            *TINY_TCGRU,
         ],
         tmp_path,
     )

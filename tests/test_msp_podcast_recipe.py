@@ -27,19 +27,12 @@ from ser_modules.training.feature_cache import module_fingerprint
 from ser_modules.training.text_embeddings import TextEmbeddingCache
 from ser_modules.training.transcription import TranscriptCache, transcriber_fingerprint
 from tests import conftest
-from tests.conftest import logged_epochs, run_concurrently
+from tests.conftest import TINY_TCGRU, logged_epochs, run_concurrently
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "MSP-Podcast"
 HPARAMS = RECIPE / "hparams" / "hubert_tcgru.yaml"
 NOISY = ("test1_snr20-30", "test1_snr10-20", "test1_snr0-10")
-HEAD = [
-    "--conv_channels=8",
-    "--gru_size=8",
-    "--embedding_size=8",
-    "--conv_stride=4",
-    "--batch_size=16",
-]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +59,7 @@ def recipe_args(assets, experiment, release="1.11", *extra):
         f"--noisy_folder={root / 'noisy_sets'}",
         "--number_of_epochs=2",
         "--noprogressbar",
-        *HEAD,
+        *TINY_TCGRU,
         *extra,
     ]
 
@@ -454,7 +447,7 @@ def multimodal_args(assets, models, experiment, release, *extra):
         "--noisy_test_splits=[]",
         "--number_of_epochs=2",
         "--noprogressbar",
-        *HEAD,
+        *TINY_TCGRU,
         *extra,
     ]
 
